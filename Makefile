@@ -1,0 +1,133 @@
+# virtio-vsock-user: build QEMU 10.2.2 with our device, run the tests.
+#
+#   make            install what is missing, fetch, verify, build
+#   make check      ... and run every test tier (unit, qtest, functional)
+#   make run        boot the demo enclave
+#   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
+#   make bench      benchmarks (not tests)
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+-include $(TOP)/build/config.mk
+
+QEMU_SRC ?=
+CACHE_DIR ?=
+EXTRA_QEMU_CONFIGURE ?=
+FUZZ_SECONDS ?= 60
+
+QEMU_TREE := $(TOP)/build/qemu-src
+QEMU_BUILD := $(TOP)/build/qemu
+QEMU := $(QEMU_BUILD)/qemu-system-x86_64
+UNIT_BUILD := $(TOP)/build/unit
+FUZZ_BUILD := $(TOP)/build/fuzz
+
+NINJA_JOBS ?= $(shell nproc)
+
+SOURCE_ARGS := $(if $(QEMU_SRC),--qemu-src=$(QEMU_SRC)) \
+               $(if $(CACHE_DIR),--cache-dir=$(CACHE_DIR))
+
+# QEMU for x86_64 with what the mission needs (TCG, microvm, nitro-enclave
+# with libcbor and gnutls, slirp, fdt, virtio-mmio and virtio-pci) and little
+# else.  Firmware comes from Debian's seabios and qemu-system-data.
+QEMU_CONFIGURE := --target-list=x86_64-softmmu \
+	--without-default-features \
+	--disable-docs --disable-user --disable-install-blobs \
+	--disable-download --disable-werror \
+	--enable-tcg --enable-kvm --enable-slirp --enable-fdt=system \
+	--enable-libcbor --enable-gnutls --enable-vhost-user \
+	--enable-vhost-kernel --enable-pixman \
+	--python=/usr/bin/python3 \
+	--firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu \
+	$(EXTRA_QEMU_CONFIGURE)
+
+# The qtests tier 2 builds and runs.
+QTESTS := virtio-vsock-user-test qos-test qom-test device-introspect-test
+QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
+
+.PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
+	check-functional run fuzz bench clean distclean help
+
+all: qemu unit
+
+help:
+	@sed -n '3,8p' $(TOP)/Makefile | sed 's/^# *//'
+
+deps:
+	@bash $(TOP)/scripts/install-deps.sh
+
+qemu-src: deps
+	@bash $(TOP)/scripts/qemu-source.sh $(SOURCE_ARGS)
+
+# QEMU's configure runs again only when its arguments change; meson itself
+# notices changed meson.build files.
+$(QEMU_BUILD)/.vsock-user-configure: qemu-src
+	@mkdir -p $(QEMU_BUILD)
+	@args='$(QEMU_CONFIGURE)'; \
+	if [ ! -f $(QEMU_BUILD)/build.ninja ] || \
+	   [ "$$(cat $@ 2>/dev/null)" != "$$args" ]; then \
+		echo "configuring QEMU in build/qemu"; \
+		(cd $(QEMU_BUILD) && $(QEMU_TREE)/configure $$args \
+			> configure.log 2>&1) || \
+		{ tail -n 20 $(QEMU_BUILD)/configure.log; \
+		  echo "QEMU configure failed; see build/qemu/configure.log"; \
+		  exit 1; }; \
+		echo "$$args" > $@; \
+	fi
+
+# A QEMU run from its build directory looks for firmware under qemu-bundle/
+# (its relocated install tree): point the configured Debian firmware
+# directories there, so no -L is needed.
+FIRMWARE_DIRS := /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu
+
+qemu: $(QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) qemu-system-x86_64
+	@for d in $(FIRMWARE_DIRS); do \
+		[ -d $$d ] && [ ! -e $(QEMU_BUILD)/qemu-bundle$$d ] || continue; \
+		mkdir -p $$(dirname $(QEMU_BUILD)/qemu-bundle$$d); \
+		ln -sfn $$d $(QEMU_BUILD)/qemu-bundle$$d; \
+	done
+
+unit: deps
+	@if [ ! -f $(UNIT_BUILD)/build.ninja ]; then \
+		meson setup $(UNIT_BUILD) $(TOP) >/dev/null; fi
+	@ninja -C $(UNIT_BUILD) >/dev/null
+
+check: qemu unit
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
+	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
+		--unit-build $(UNIT_BUILD) --qtests "$(QTESTS)"
+
+check-unit: unit
+	@python3 $(TOP)/scripts/check.py --unit-build $(UNIT_BUILD) \
+		--tiers unit
+
+check-qtest: qemu
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
+	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
+		--qtests "$(QTESTS)" --tiers qtest
+
+check-functional: qemu
+	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
+		--tiers functional
+
+run: qemu
+	@bash $(TOP)/scripts/run-demo.sh $(QEMU) $(EIF)
+
+fuzz: deps
+	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
+		CC=clang meson setup $(FUZZ_BUILD) $(TOP) -Dfuzzer=true \
+			>/dev/null; fi
+	@ninja -C $(FUZZ_BUILD) >/dev/null
+	@$(FUZZ_BUILD)/vsock-user-engine-fuzz -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1
+
+bench: unit
+	@$(UNIT_BUILD)/vsock-user-engine-bench
+
+clean:
+	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD)
+
+distclean:
+	rm -rf $(TOP)/build

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Run the test tiers of `make check` and print one summary.
+
+Tier 1 (unit):       the tests registered in our own meson build (build/unit)
+Tier 2 (qtest):      QEMU qtests run against build/qemu/qemu-system-x86_64
+Tier 3 (functional): real Linux guests, tests/functional/vsock-user/run.py
+
+Every test program speaks TAP (glib's --tap) or, for the functional runner,
+ends with a "N passed, N failed, N skipped" line; this script counts the
+individual cases, keeps each program's full output in build/test-logs/ and
+prints the tail of it when something fails.  The last line it prints is
+"N passed, N failed, N skipped"; it exits 1 if anything failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOGS = os.path.join(TOP, "build", "test-logs")
+TAP_RE = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?", re.I)
+SUMMARY_RE = re.compile(
+    r"^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
+
+
+# qos-test runs every graph test of every device; ours are enough here.
+QTEST_ARGS = {
+    "qos-test": ["-r", "/x86_64/pc/i440FX-pcihost/pci-bus-pc/pci-bus/"
+                 "virtio-vsock-user-pci"],
+}
+
+
+class Counts:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+
+    def add(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+    def __str__(self):
+        return "%d passed, %d failed, %d skipped" % (
+            self.passed, self.failed, self.skipped)
+
+
+def parse_tap(text):
+    counts = Counts()
+    failures = []
+    for line in text.splitlines():
+        m = TAP_RE.match(line)
+        if not m:
+            continue
+        directive = (m.group(3) or "").upper()
+        if m.group(1).lower() == "ok":
+            if directive == "SKIP":
+                counts.skipped += 1
+            else:
+                counts.passed += 1
+        elif directive == "TODO":
+            counts.skipped += 1
+        else:
+            counts.failed += 1
+            failures.append(line)
+    return counts, failures
+
+
+def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
+    """Run one test program; return its Counts."""
+    os.makedirs(LOGS, exist_ok=True)
+    log = os.path.join(LOGS, re.sub(r"[^\w.-]+", "_", name) + ".log")
+    start = time.monotonic()
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    try:
+        proc = subprocess.run(cmd, env=full_env, cwd=cwd, timeout=timeout,
+                              stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+        out = proc.stdout.decode("utf-8", "replace")
+        rc = proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        out += "\n*** timed out after %d s\n" % timeout
+        rc = None
+    except OSError as e:
+        out, rc = "*** cannot run %s: %s\n" % (cmd[0], e), None
+    with open(log, "w", encoding="utf-8") as f:
+        f.write("$ %s\n%s" % (" ".join(cmd), out))
+    elapsed = time.monotonic() - start
+
+    counts, failures = parse_tap(out)
+    if summary:
+        for line in out.splitlines():
+            m = SUMMARY_RE.match(line.strip())
+            if m:
+                counts = Counts()
+                counts.passed = int(m.group(1))
+                counts.failed = int(m.group(2))
+                counts.skipped = int(m.group(3) or 0)
+    # A program that failed without reporting a failing case (a crash, an
+    # abort, a timeout, a build problem) still counts as one failure.
+    if rc != 0 and counts.failed == 0:
+        counts.failed = 1
+        failures.append("exit status %s" % rc)
+    if rc == 0 and counts.passed + counts.failed + counts.skipped == 0:
+        counts.failed = 1
+        failures.append("ran no test")
+
+    status = "FAIL" if counts.failed else "ok"
+    print("  %-4s %-40s %s (%.1fs)" % (status, name, counts, elapsed),
+          flush=True)
+    if counts.failed:
+        for line in failures[:10]:
+            print("       " + line)
+        tail = out.splitlines()[-25:]
+        print("       --- last lines of %s ---" % os.path.relpath(log, TOP))
+        for line in tail:
+            print("       | " + line)
+    return counts
+
+
+def tier_unit(args):
+    counts = Counts()
+    build = args.unit_build
+    try:
+        out = subprocess.run(["meson", "introspect", "--tests", build],
+                             check=True, stdout=subprocess.PIPE).stdout
+    except (OSError, subprocess.CalledProcessError):
+        print("  FAIL cannot list the tests of %s" % build)
+        counts.failed += 1
+        return counts
+    for t in json.loads(out):
+        cmd = list(t["cmd"]) + list(t.get("args", []))
+        if t.get("protocol") in ("tap", "gtest") and "--tap" not in cmd:
+            cmd.append("--tap")
+        counts.add(run_program("unit/" + t["name"], cmd, env=t.get("env"),
+                               cwd=t.get("workdir") or build,
+                               timeout=t.get("timeout") or 300))
+    return counts
+
+
+def tier_qtest(args):
+    counts = Counts()
+    build = args.qemu_build
+    env = {
+        "QTEST_QEMU_BINARY": os.path.join(build, "qemu-system-x86_64"),
+        "G_TEST_SRCDIR": os.path.join(TOP, "build", "qemu-src", "tests",
+                                      "qtest"),
+        "G_TEST_BUILDDIR": os.path.join(build, "tests", "qtest"),
+        "PYTHON": sys.executable,
+    }
+    for name in args.qtests.split():
+        binary = os.path.join(build, "tests", "qtest", name)
+        counts.add(run_program("qtest/" + name,
+                               [binary, "--tap", "-k"] +
+                               QTEST_ARGS.get(name, []),
+                               env=env, cwd=build, timeout=900))
+    return counts
+
+
+def tier_functional(args):
+    runner = os.path.join(TOP, "tests", "functional", "vsock-user", "run.py")
+    if not os.path.exists(runner):
+        print("  (no functional tests yet)")
+        return Counts()
+    qemu = os.path.join(args.qemu_build, "qemu-system-x86_64")
+    return run_program("functional/vsock-user",
+                       [sys.executable, runner, "--qemu", qemu],
+                       timeout=1800, summary=True)
+
+
+TIERS = [("unit", tier_unit), ("qtest", tier_qtest),
+         ("functional", tier_functional)]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--unit-build", default=os.path.join(TOP, "build/unit"))
+    p.add_argument("--qemu-build", default=os.path.join(TOP, "build/qemu"))
+    p.add_argument("--qtests", default="")
+    p.add_argument("--tiers", default="unit,qtest,functional")
+    args = p.parse_args()
+
+    total = Counts()
+    wanted = args.tiers.split(",")
+    for number, (name, fn) in enumerate(TIERS, 1):
+        if name not in wanted:
+            continue
+        print("tier %d: %s" % (number, name), flush=True)
+        counts = fn(args)
+        print("tier %d: %s: %s" % (number, name, counts), flush=True)
+        total.add(counts)
+    print(total)
+    return 1 if total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
