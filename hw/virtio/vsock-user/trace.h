@@ -1,0 +1,1 @@
+#include "trace/trace-hw_virtio_vsock_user.h"

@@ -1,0 +1,562 @@
+/*
+ * virtio-vsock-user: a virtio socket device whose transport runs in QEMU
+ *
+ * The device owns its three virtqueues (rx, tx, event) and hands the
+ * guest's packets to the protocol engine (vsock-user-engine.c), which
+ * terminates the connections to the parent CID itself, so no vhost backend
+ * is needed.  This file is only the plumbing between the virtqueues and the
+ * engine: popping tx chains into it, filling rx chains from it, a timer for
+ * its timeouts, reset and migration.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qemu/iov.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio.h"
+#include "hw/virtio/virtio-vsock-user.h"
+#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-heartbeat.h"
+#include "migration/vmstate.h"
+#include "system/runstate.h"
+#include "standard-headers/linux/virtio_ids.h"
+#include "standard-headers/linux/virtio_vsock.h"
+#include "trace.h"
+
+/* Guest CIDs: 0, 1 and 2 are reserved, and so is 0xffffffff (any) */
+#define VSOCK_CID_MIN_GUEST 3
+#define VSOCK_CID_MAX_GUEST 0xfffffffeULL
+#define VSOCK_CID_ANY 0xffffffffU
+
+/* Limits of the tunables */
+#define VSOCK_USER_MAX_CONNECTIONS 65536
+#define VSOCK_USER_MIN_BUF_SIZE (4 * KiB)
+#define VSOCK_USER_MAX_BUF_SIZE (64 * MiB)
+
+/*
+ * Packets handled per tx or rx pass before the device yields to the main
+ * loop (the rest continues in a bottom half), so a busy guest cannot
+ * starve everything else.
+ */
+#define VSOCK_USER_BATCH 256
+
+static bool vsock_user_ready(VirtIOVsockUser *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+
+    return vdev->vm_running && !vdev->broken &&
+           virtio_device_started(vdev, vdev->status);
+}
+
+/* A packet's tx result: guest mistakes are logged, everything is traced. */
+static void vsock_user_tx_result(VsockTxResult r)
+{
+    switch (r) {
+    case VSOCK_TX_OK:
+        return;
+    case VSOCK_TX_NO_CONN:
+    case VSOCK_TX_NO_LISTENER:
+    case VSOCK_TX_BAD_DST_CID:
+    case VSOCK_TX_CONN_LIMIT:
+    case VSOCK_TX_RST_DROPPED:
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx packet: %s\n",
+                      vsock_tx_result_str(r));
+        break;
+    }
+    trace_virtio_vsock_user_tx_result(vsock_tx_result_str(r));
+}
+
+/* Returns true if work is left for another pass. */
+static bool vsock_user_process_tx(VirtIOVsockUser *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    unsigned done = 0;
+
+    while (vsock_engine_tx_ready(s->engine)) {
+        VirtQueueElement *elem;
+
+        if (done == VSOCK_USER_BATCH) {
+            break;
+        }
+        elem = virtqueue_pop(s->tx_vq, sizeof(VirtQueueElement));
+        if (!elem) {
+            break;
+        }
+        if (elem->in_num) {
+            qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
+                          "%u device-writable descriptor(s); dropped\n",
+                          elem->in_num);
+        } else {
+            vsock_user_tx_result(
+                vsock_engine_handle_tx(s->engine, elem->out_sg,
+                                       elem->out_num,
+                                       iov_size(elem->out_sg,
+                                                elem->out_num)));
+        }
+        virtqueue_push(s->tx_vq, elem, 0);
+        g_free(elem);
+        done++;
+    }
+    if (done) {
+        virtio_notify(vdev, s->tx_vq);
+    }
+    s->tx_paused = !vsock_engine_tx_ready(s->engine);
+    if (s->tx_paused) {
+        trace_virtio_vsock_user_tx_paused();
+    }
+    return done == VSOCK_USER_BATCH;
+}
+
+/* Returns true if work is left for another pass. */
+static bool vsock_user_process_rx(VirtIOVsockUser *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    unsigned done = 0;
+    bool more = false;
+
+    while (vsock_engine_rx_pending(s->engine)) {
+        VirtQueueElement *elem;
+        size_t len = 0;
+
+        if (done == VSOCK_USER_BATCH) {
+            more = true;
+            break;
+        }
+        elem = virtqueue_pop(s->rx_vq, sizeof(VirtQueueElement));
+        if (!elem) {
+            trace_virtio_vsock_user_rx_no_buffer();
+            break;
+        }
+        if (elem->out_num ||
+            iov_size(elem->in_sg, elem->in_num) < VSOCK_HDR_SIZE) {
+            qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: rx chain "
+                          "with %u readable descriptor(s) and %zu writable "
+                          "bytes is unusable; discarded\n", elem->out_num,
+                          iov_size(elem->in_sg, elem->in_num));
+        } else if (!vsock_engine_fill_rx(s->engine, elem->in_sg,
+                                         elem->in_num, &len)) {
+            /* Nothing to say after all: keep the buffer for later. */
+            virtqueue_unpop(s->rx_vq, elem, 0);
+            g_free(elem);
+            break;
+        }
+        virtqueue_push(s->rx_vq, elem, len);
+        g_free(elem);
+        done++;
+    }
+    if (done) {
+        virtio_notify(vdev, s->rx_vq);
+    }
+    return more;
+}
+
+/* Deliver a pending TRANSPORT_RESET if the guest gave an event buffer. */
+static void vsock_user_send_event(VirtIOVsockUser *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s);
+    struct virtio_vsock_event event = {
+        .id = cpu_to_le32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET),
+    };
+    VirtQueueElement *elem;
+    size_t len;
+
+    if (!s->event_pending) {
+        return;
+    }
+    elem = virtqueue_pop(s->event_vq, sizeof(VirtQueueElement));
+    if (!elem) {
+        return;
+    }
+    len = iov_from_buf(elem->in_sg, elem->in_num, 0, &event, sizeof(event));
+    if (elem->out_num || len < sizeof(event)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: event buffer "
+                      "too small or not writable; discarded\n");
+        len = 0;
+    } else {
+        s->event_pending = false;
+        trace_virtio_vsock_user_transport_reset();
+    }
+    virtqueue_push(s->event_vq, elem, len);
+    virtio_notify(vdev, s->event_vq);
+    g_free(elem);
+}
+
+static void vsock_user_rearm_timer(VirtIOVsockUser *s)
+{
+    int64_t deadline = vsock_engine_next_deadline(s->engine);
+
+    if (deadline == INT64_MAX) {
+        timer_del(s->timer);
+    } else {
+        timer_mod(s->timer, deadline);
+    }
+}
+
+/* Everything the device does outside the guest's kicks happens here. */
+static void vsock_user_flush(VirtIOVsockUser *s)
+{
+    bool more = false;
+
+    if (vsock_user_ready(s)) {
+        vsock_user_send_event(s);
+        more |= vsock_user_process_rx(s);
+        more |= vsock_user_process_tx(s);
+        more |= vsock_user_process_rx(s);
+    }
+    vsock_user_rearm_timer(s);
+    if (more) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void vsock_user_bh(void *opaque)
+{
+    vsock_user_flush(opaque);
+}
+
+static void vsock_user_timer_cb(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+
+    vsock_engine_run_timers(s->engine);
+    vsock_user_flush(s);
+}
+
+static void vsock_user_handle_rx(VirtIODevice *vdev, VirtQueue *vq)
+{
+    /* New rx buffers: owed packets can go, and a paused tx can resume. */
+    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+}
+
+static void vsock_user_handle_tx(VirtIODevice *vdev, VirtQueue *vq)
+{
+    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+}
+
+static void vsock_user_handle_event(VirtIODevice *vdev, VirtQueue *vq)
+{
+    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+}
+
+/* Engine callbacks */
+
+static int64_t vsock_user_clock(void *opaque)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+static void vsock_user_wakeup(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+
+    qemu_bh_schedule(s->bh);
+}
+
+static void vsock_user_trace_packet(void *opaque, bool to_guest,
+                                    const VsockHdr *h)
+{
+    if (to_guest) {
+        trace_virtio_vsock_user_rx_pkt(h->src_cid, h->src_port, h->dst_cid,
+                                       h->dst_port, vsock_op_str(h->op),
+                                       h->type, h->len, h->flags,
+                                       h->buf_alloc, h->fwd_cnt);
+    } else {
+        trace_virtio_vsock_user_tx_pkt(h->src_cid, h->src_port, h->dst_cid,
+                                       h->dst_port, vsock_op_str(h->op),
+                                       h->type, h->len, h->flags,
+                                       h->buf_alloc, h->fwd_cnt);
+    }
+}
+
+static void vsock_user_trace_state(void *opaque, const VsockConn *c,
+                                   VsockConnState old_state,
+                                   VsockConnState new_state)
+{
+    trace_virtio_vsock_user_conn_state(vsock_conn_get_local_cid(c),
+                                       vsock_conn_get_local_port(c),
+                                       vsock_conn_get_peer_port(c),
+                                       vsock_conn_state_str(old_state),
+                                       vsock_conn_state_str(new_state));
+}
+
+static const VsockEngineOps vsock_user_engine_ops = {
+    .clock = vsock_user_clock,
+    .wakeup = vsock_user_wakeup,
+    .packet = vsock_user_trace_packet,
+    .state_change = vsock_user_trace_state,
+};
+
+/* virtio plumbing */
+
+static void vsock_user_get_config(VirtIODevice *vdev, uint8_t *config)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+    struct virtio_vsock_config cfg = {};
+
+    /* vsock is a virtio 1.x device: its config is little-endian */
+    stq_le_p(&cfg.guest_cid, s->guest_cid);
+    memcpy(config, &cfg, sizeof(cfg));
+}
+
+static uint64_t vsock_user_get_features(VirtIODevice *vdev, uint64_t features,
+                                        Error **errp)
+{
+    /* STREAM only for now: offering no feature bit implies it. */
+    return features;
+}
+
+static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+
+    if (virtio_device_started(vdev, status)) {
+        qemu_bh_schedule(s->bh);
+    }
+    return 0;
+}
+
+static void vsock_user_vm_state_change(void *opaque, bool running,
+                                       RunState state)
+{
+    VirtIOVsockUser *s = opaque;
+
+    if (running) {
+        /* Catch up on kicks and endpoint work that came while stopped. */
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void vsock_user_reset(VirtIODevice *vdev)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+
+    trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
+    vsock_engine_reset(s->engine);
+    s->event_pending = false;
+    s->tx_paused = false;
+    timer_del(s->timer);
+}
+
+static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
+{
+    if (s->guest_cid == 0) {
+        error_setg(errp, "guest-cid is required (3..4294967294)");
+        return false;
+    }
+    if (s->guest_cid < VSOCK_CID_MIN_GUEST ||
+        s->guest_cid > VSOCK_CID_MAX_GUEST) {
+        error_setg(errp, "guest-cid %" PRIu64 " is reserved; use "
+                   "3..4294967294", s->guest_cid);
+        return false;
+    }
+    if (s->parent_cid == VSOCK_CID_ANY) {
+        error_setg(errp, "parent-cid 4294967295 is reserved (any)");
+        return false;
+    }
+    if (s->parent_cid == s->guest_cid) {
+        error_setg(errp, "parent-cid and guest-cid are both %" PRIu32
+                   "; they must differ", s->parent_cid);
+        return false;
+    }
+    if (s->max_connections < 1 ||
+        s->max_connections > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "max-connections %" PRIu32 " is out of range "
+                   "1..%u", s->max_connections, VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
+    if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||
+        s->buf_size > VSOCK_USER_MAX_BUF_SIZE) {
+        error_setg(errp, "buf-size %" PRIu32 " is out of range "
+                   "%llu..%llu", s->buf_size,
+                   (unsigned long long)VSOCK_USER_MIN_BUF_SIZE,
+                   (unsigned long long)VSOCK_USER_MAX_BUF_SIZE);
+        return false;
+    }
+    return true;
+}
+
+static void vsock_user_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
+    VsockEngineConfig cfg;
+    bool heartbeat;
+
+    if (!vsock_user_check_props(s, errp)) {
+        return;
+    }
+    heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
+                (s->heartbeat == ON_OFF_AUTO_AUTO &&
+                 s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT);
+
+    vsock_engine_config_init(&cfg);
+    cfg.guest_cid = s->guest_cid;
+    cfg.local_cid = s->parent_cid;
+    cfg.max_conns = s->max_connections;
+    cfg.buf_alloc = s->buf_size;
+    cfg.credit_threshold = s->buf_size / 4;
+    cfg.ops = &vsock_user_engine_ops;
+    cfg.opaque = s;
+    s->engine = vsock_engine_new(&cfg);
+    if (heartbeat) {
+        s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
+                                              VSOCK_HEARTBEAT_PORT);
+    }
+
+    s->bh = qemu_bh_new_guarded(vsock_user_bh, s,
+                                &dev->mem_reentrancy_guard);
+    s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, vsock_user_timer_cb, s);
+    s->vmstate = qemu_add_vm_change_state_handler(vsock_user_vm_state_change,
+                                                  s);
+
+    virtio_init(vdev, VIRTIO_ID_VSOCK, sizeof(struct virtio_vsock_config));
+    s->rx_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
+                                vsock_user_handle_rx);
+    s->tx_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
+                                vsock_user_handle_tx);
+    s->event_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
+                                   vsock_user_handle_event);
+    trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid, heartbeat);
+}
+
+static void vsock_user_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
+
+    qemu_del_vm_change_state_handler(s->vmstate);
+    if (s->heartbeat_ep) {
+        vsock_heartbeat_free(s->heartbeat_ep);
+        s->heartbeat_ep = NULL;
+    }
+    vsock_engine_free(s->engine);
+    s->engine = NULL;
+    timer_free(s->timer);
+    qemu_bh_delete(s->bh);
+    virtio_delete_queue(s->rx_vq);
+    virtio_delete_queue(s->tx_vq);
+    virtio_delete_queue(s->event_vq);
+    virtio_cleanup(vdev);
+}
+
+/*
+ * Migration: the device's configuration and rings move; connections do
+ * not (their peers live in this process).  The destination drops whatever
+ * it has and tells the guest with a TRANSPORT_RESET event, so the guest's
+ * sockets see ECONNRESET and new connections work at once.
+ */
+static int vsock_user_post_load(void *opaque, int version_id)
+{
+    VirtIOVsockUser *s = opaque;
+
+    vsock_engine_reset(s->engine);
+    s->tx_paused = false;
+    s->event_pending = true;
+    qemu_bh_schedule(s->bh);
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_vsock_user = {
+    .name = "virtio-vsock-user",
+    .minimum_version_id = 1,
+    .version_id = 1,
+    .post_load = vsock_user_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
+    const VsockEngineStats *st;
+    uint64_t value = 0;
+
+    if (s->engine) {
+        st = vsock_engine_get_stats(s->engine);
+        if (!strcmp(name, "connections")) {
+            value = vsock_engine_conn_count(s->engine);
+        } else if (!strcmp(name, "rst-sent")) {
+            value = st->rst_sent;
+        } else if (!strcmp(name, "rst-received")) {
+            value = st->rst_received;
+        } else if (!strcmp(name, "tx-packets")) {
+            value = st->tx_pkts;
+        } else if (!strcmp(name, "rx-packets")) {
+            value = st->rx_pkts;
+        } else if (!strcmp(name, "spoofed-packets")) {
+            value = st->results[VSOCK_TX_BAD_SRC_CID];
+        }
+    }
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void vsock_user_instance_init(Object *obj)
+{
+    static const char *const stats[] = {
+        "connections", "rst-sent", "rst-received", "tx-packets",
+        "rx-packets", "spoofed-packets",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(stats); i++) {
+        object_property_add(obj, stats[i], "uint64", vsock_user_get_stat,
+                            NULL, NULL, NULL);
+    }
+}
+
+static const Property vsock_user_properties[] = {
+    DEFINE_PROP_UINT64("guest-cid", VirtIOVsockUser, guest_cid, 0),
+    DEFINE_PROP_UINT32("parent-cid", VirtIOVsockUser, parent_cid,
+                       VIRTIO_VSOCK_USER_HOST_CID),
+    DEFINE_PROP_ON_OFF_AUTO("heartbeat", VirtIOVsockUser, heartbeat,
+                            ON_OFF_AUTO_AUTO),
+    DEFINE_PROP_UINT32("max-connections", VirtIOVsockUser, max_connections,
+                       1024),
+    DEFINE_PROP_UINT32("buf-size", VirtIOVsockUser, buf_size, 256 * KiB),
+};
+
+static void vsock_user_class_init(ObjectClass *klass, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    device_class_set_props(dc, vsock_user_properties);
+    dc->vmsd = &vmstate_virtio_vsock_user;
+    dc->desc = "virtio socket device with an in-process transport";
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    vdc->realize = vsock_user_realize;
+    vdc->unrealize = vsock_user_unrealize;
+    vdc->get_features = vsock_user_get_features;
+    vdc->get_config = vsock_user_get_config;
+    vdc->set_status = vsock_user_set_status;
+    vdc->reset = vsock_user_reset;
+}
+
+static const TypeInfo vsock_user_info = {
+    .name = TYPE_VIRTIO_VSOCK_USER,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIOVsockUser),
+    .instance_init = vsock_user_instance_init,
+    .class_init = vsock_user_class_init,
+};
+
+static void vsock_user_register_types(void)
+{
+    type_register_static(&vsock_user_info);
+}
+
+type_init(vsock_user_register_types)

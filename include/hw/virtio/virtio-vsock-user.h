@@ -1,0 +1,53 @@
+/*
+ * virtio-vsock-user: a virtio socket device whose transport runs in QEMU
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VIRTIO_VSOCK_USER_H
+#define HW_VIRTIO_VIRTIO_VSOCK_USER_H
+
+#include "hw/virtio/virtio.h"
+#include "qapi/qapi-types-common.h"
+#include "qom/object.h"
+#include "system/runstate.h"
+
+typedef struct VsockEngine VsockEngine;
+typedef struct VsockHeartbeat VsockHeartbeat;
+
+#define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
+
+/* Host CID: the default parent. */
+#define VIRTIO_VSOCK_USER_HOST_CID      2
+/* Nitro Enclaves reach their parent instance at CID 3. */
+#define VIRTIO_VSOCK_USER_NITRO_PARENT  3
+
+#define VIRTIO_VSOCK_USER_QUEUE_SIZE    128
+
+struct VirtIOVsockUser {
+    VirtIODevice parent_obj;
+
+    VirtQueue *rx_vq;
+    VirtQueue *tx_vq;
+    VirtQueue *event_vq;
+
+    VsockEngine *engine;
+    VsockHeartbeat *heartbeat_ep;
+    QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
+    QEMUTimer *timer;           /* the engine's next deadline */
+    VMChangeStateEntry *vmstate;
+    bool tx_paused;             /* engine full until rx drains */
+    bool event_pending;         /* TRANSPORT_RESET owed (after load) */
+
+    /* properties */
+    uint64_t guest_cid;
+    uint32_t parent_cid;
+    OnOffAuto heartbeat;
+    uint32_t max_connections;
+    uint32_t buf_size;
+};
+
+#endif
