@@ -30,8 +30,6 @@
 #define BUF_ALLOC 8192
 #define MAX_PAYLOAD 70000
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define CHECK(cond) \
     do { \
         if (!(cond)) { \
