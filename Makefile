@@ -14,7 +14,7 @@ CACHE_DIR ?=
 EXTRA_QEMU_CONFIGURE ?=
 FUZZ_SECONDS ?= 60
 
-QEMU_TREE := $(TOP)/build/qemu-src
+QEMU_TREE := $(TOP)/build/src/qemu
 QEMU_BUILD := $(TOP)/build/qemu
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 UNIT_BUILD := $(TOP)/build/unit
@@ -40,11 +40,11 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	$(EXTRA_QEMU_CONFIGURE)
 
 # The qtests tier 2 builds and runs.
-QTESTS := virtio-vsock-user-test qos-test qom-test device-introspect-test
+QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test qos-test qom-test device-introspect-test
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
-	check-functional run fuzz bench clean distclean help
+	check-functional run fuzz fuzz-build bench clean distclean help
 
 all: qemu unit
 
@@ -92,11 +92,12 @@ unit: deps
 		meson setup $(UNIT_BUILD) $(TOP) >/dev/null; fi
 	@ninja -C $(UNIT_BUILD) >/dev/null
 
-check: qemu unit
+check: qemu unit fuzz-build
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
-		--unit-build $(UNIT_BUILD) --qtests "$(QTESTS)"
+		--unit-build $(UNIT_BUILD) --fuzz-build $(FUZZ_BUILD) \
+		--qtests "$(QTESTS)"
 
 check-unit: unit
 	@python3 $(TOP)/scripts/check.py --unit-build $(UNIT_BUILD) \
@@ -115,13 +116,19 @@ check-functional: qemu
 run: qemu
 	@bash $(TOP)/scripts/run-demo.sh $(QEMU) $(EIF)
 
-fuzz: deps
+# The fuzzer (clang, libFuzzer + ASan + UBSan); make check runs it for
+# 20 seconds, make fuzz for FUZZ_SECONDS with a corpus kept in build/.
+fuzz-build: deps
 	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
 		CC=clang meson setup $(FUZZ_BUILD) $(TOP) -Dfuzzer=true \
 			>/dev/null; fi
 	@ninja -C $(FUZZ_BUILD) >/dev/null
-	@$(FUZZ_BUILD)/vsock-user-engine-fuzz -max_total_time=$(FUZZ_SECONDS) \
-		-print_final_stats=1
+
+fuzz: fuzz-build
+	@mkdir -p $(TOP)/build/fuzz-corpus
+	@cd $(FUZZ_BUILD) && ./vsock-user-engine-fuzz \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(TOP)/build/fuzz-corpus
 
 bench: unit
 	@$(UNIT_BUILD)/vsock-user-engine-bench

@@ -22,7 +22,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOGS = os.path.join(TOP, "build", "test-logs")
-TAP_RE = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?", re.I)
+TAP_RE = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?")
+UNITTEST_RE = re.compile(r"^Ran (\d+) tests? in", re.M)
 SUMMARY_RE = re.compile(
     r"^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 
@@ -94,6 +95,19 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
     elapsed = time.monotonic() - start
 
     counts, failures = parse_tap(out)
+    m = UNITTEST_RE.search(out)
+    if m and not counts.passed + counts.failed + counts.skipped:
+        # Python unittest: "Ran N tests" then "OK" or "FAILED (...)"
+        counts = Counts()
+        total = int(m.group(1))
+        bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)",
+                                             out[m.end():]))
+        counts.skipped = sum(int(n) for n in
+                             re.findall(r"skipped=(\d+)", out[m.end():]))
+        counts.failed = bad
+        counts.passed = total - bad - counts.skipped
+        if bad:
+            failures.append("unittest: %d failed" % bad)
     if summary:
         for line in out.splitlines():
             m = SUMMARY_RE.match(line.strip())
@@ -108,8 +122,11 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
         counts.failed = 1
         failures.append("exit status %s" % rc)
     if rc == 0 and counts.passed + counts.failed + counts.skipped == 0:
-        counts.failed = 1
-        failures.append("ran no test")
+        if re.search(r"^1\.\.0\b", out, re.M):
+            counts.failed = 1
+            failures.append("ran no test")
+        else:
+            counts.passed = 1     # a plain program that exited 0
 
     status = "FAIL" if counts.failed else "ok"
     print("  %-4s %-40s %s (%.1fs)" % (status, name, counts, elapsed),
@@ -126,7 +143,15 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
 
 def tier_unit(args):
     counts = Counts()
-    build = args.unit_build
+    for build in [args.unit_build] + ([args.fuzz_build]
+                                      if args.fuzz_build else []):
+        counts.add(meson_tests(build, "fuzz" if build == args.fuzz_build
+                               else None))
+    return counts
+
+
+def meson_tests(build, suite=None):
+    counts = Counts()
     try:
         out = subprocess.run(["meson", "introspect", "--tests", build],
                              check=True, stdout=subprocess.PIPE).stdout
@@ -135,10 +160,14 @@ def tier_unit(args):
         counts.failed += 1
         return counts
     for t in json.loads(out):
+        if suite and not any(x.split(":")[-1] == suite
+                             for x in t.get("suite", [])):
+            continue
         cmd = list(t["cmd"]) + list(t.get("args", []))
         if t.get("protocol") in ("tap", "gtest") and "--tap" not in cmd:
             cmd.append("--tap")
-        counts.add(run_program("unit/" + t["name"], cmd, env=t.get("env"),
+        counts.add(run_program("%s/%s" % (os.path.basename(build), t["name"]),
+                               cmd, env=t.get("env"),
                                cwd=t.get("workdir") or build,
                                timeout=t.get("timeout") or 300))
     return counts
@@ -149,7 +178,7 @@ def tier_qtest(args):
     build = args.qemu_build
     env = {
         "QTEST_QEMU_BINARY": os.path.join(build, "qemu-system-x86_64"),
-        "G_TEST_SRCDIR": os.path.join(TOP, "build", "qemu-src", "tests",
+        "G_TEST_SRCDIR": os.path.join(TOP, "build", "src", "qemu", "tests",
                                       "qtest"),
         "G_TEST_BUILDDIR": os.path.join(build, "tests", "qtest"),
         "PYTHON": sys.executable,
@@ -182,6 +211,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--unit-build", default=os.path.join(TOP, "build/unit"))
     p.add_argument("--qemu-build", default=os.path.join(TOP, "build/qemu"))
+    p.add_argument("--fuzz-build", default="")
     p.add_argument("--qtests", default="")
     p.add_argument("--tiers", default="unit,qtest,functional")
     args = p.parse_args()

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Prepare the QEMU source tree our build uses: build/qemu-src.
+# Prepare the QEMU source tree our build uses: build/src/qemu.  (Its path
+# must not start with the build directory's, build/qemu: meson would take
+# every source file for a generated one.)
 #
 #  1. the base: Debian's source package pinned in subprojects/qemu.pin,
 #     fetched through apt into a cache outside the build tree, verified
@@ -21,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 pin="$top/subprojects/qemu.pin"
 patchdir="$top/subprojects/packagefiles/qemu"
-tree="$top/build/qemu-src"
+tree="$top/build/src/qemu"
 cache="${VSOCK_USER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtio-vsock-user}"
 qemu_src=
 fetch_only=
@@ -140,7 +142,7 @@ fi
 # 2. our tree: a copy of the base, recreated only when the base changes.
 if [ ! -f "$tree/.vsock-user-origin" ] ||
    [ "$(cat "$tree/.vsock-user-origin")" != "$origin" ]; then
-    echo "qemu-source: copying $origin into build/qemu-src"
+    echo "qemu-source: copying $origin into build/src/qemu"
     rm -rf "$tree" "$tree.tmp"
     mkdir -p "$tree.tmp"
     tar -C "$base" --exclude=.git --exclude=.vsock-user-pristine -cf - . |
