@@ -27,6 +27,7 @@
 #include "hw/virtio/virtio-vsock-user.h"
 #include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
+#include "hw/virtio/vsock-user-socket.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -98,7 +99,10 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
             qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                           "%u device-writable descriptor(s); dropped\n",
                           elem->in_num);
-        } else {
+        } else if (!vsock_host_filter_tx(s->host, elem->out_sg,
+                                         elem->out_num,
+                                         iov_size(elem->out_sg,
+                                                  elem->out_num))) {
             vsock_user_tx_result(
                 vsock_engine_handle_tx(s->engine, elem->out_sg,
                                        elem->out_num,
@@ -344,6 +348,7 @@ static void vsock_user_reset(VirtIODevice *vdev)
 
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
+    vsock_host_reset(s->host);
     s->event_pending = false;
     s->tx_paused = false;
     timer_del(s->timer);
@@ -374,6 +379,14 @@ static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
         s->max_connections > VSOCK_USER_MAX_CONNECTIONS) {
         error_setg(errp, "max-connections %" PRIu32 " is out of range "
                    "1..%u", s->max_connections, VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
+    if (s->uds_path && !s->uds_path[0]) {
+        error_setg(errp, "uds-path must not be empty");
+        return false;
+    }
+    if (s->uds_timeout_ms < 1) {
+        error_setg(errp, "uds-connect-timeout must be at least 1 ms");
         return false;
     }
     if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||
@@ -414,6 +427,19 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
                                               VSOCK_HEARTBEAT_PORT);
     }
+    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections);
+    if ((s->uds_path &&
+         !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
+                             errp)) ||
+        !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
+        vsock_host_free(s->host);
+        s->host = NULL;
+        vsock_heartbeat_free(s->heartbeat_ep);
+        s->heartbeat_ep = NULL;
+        vsock_engine_free(s->engine);
+        s->engine = NULL;
+        return;
+    }
 
     s->bh = qemu_bh_new_guarded(vsock_user_bh, s,
                                 &dev->mem_reentrancy_guard);
@@ -441,8 +467,11 @@ static void vsock_user_unrealize(DeviceState *dev)
         vsock_heartbeat_free(s->heartbeat_ep);
         s->heartbeat_ep = NULL;
     }
+    vsock_user_forward_detach_all(s->host);
     vsock_engine_free(s->engine);
     s->engine = NULL;
+    vsock_host_free(s->host);
+    s->host = NULL;
     timer_free(s->timer);
     qemu_bh_delete(s->bh);
     virtio_delete_queue(s->rx_vq);
@@ -462,6 +491,7 @@ static int vsock_user_post_load(void *opaque, int version_id)
     VirtIOVsockUser *s = opaque;
 
     vsock_engine_reset(s->engine);
+    vsock_host_reset(s->host);
     s->tx_paused = false;
     s->event_pending = true;
     qemu_bh_schedule(s->bh);
@@ -500,6 +530,14 @@ static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
             value = st->rx_pkts;
         } else if (!strcmp(name, "spoofed-packets")) {
             value = st->results[VSOCK_TX_BAD_SRC_CID];
+        } else if (!strcmp(name, "host-sockets")) {
+            value = vsock_host_get_stats(s->host)->bridges;
+        } else if (!strcmp(name, "host-refused")) {
+            value = vsock_host_get_stats(s->host)->refused;
+        } else if (!strcmp(name, "host-connect-failed")) {
+            value = vsock_host_get_stats(s->host)->connect_failed;
+        } else if (!strcmp(name, "host-bad-connect")) {
+            value = vsock_host_get_stats(s->host)->bad_connect;
         }
     }
     visit_type_uint64(v, name, &value, errp);
@@ -509,7 +547,8 @@ static void vsock_user_instance_init(Object *obj)
 {
     static const char *const stats[] = {
         "connections", "rst-sent", "rst-received", "tx-packets",
-        "rx-packets", "spoofed-packets",
+        "rx-packets", "spoofed-packets", "host-sockets", "host-refused",
+        "host-connect-failed", "host-bad-connect",
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(stats); i++) {
@@ -527,6 +566,9 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP_UINT32("max-connections", VirtIOVsockUser, max_connections,
                        1024),
     DEFINE_PROP_UINT32("buf-size", VirtIOVsockUser, buf_size, 256 * KiB),
+    DEFINE_PROP_STRING("uds-path", VirtIOVsockUser, uds_path),
+    DEFINE_PROP_UINT32("uds-connect-timeout", VirtIOVsockUser, uds_timeout_ms,
+                       VSOCK_CONNECT_TIMEOUT_MS),
 };
 
 static void vsock_user_class_init(ObjectClass *klass, const void *data)

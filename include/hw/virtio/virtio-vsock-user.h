@@ -16,6 +16,7 @@
 
 typedef struct VsockEngine VsockEngine;
 typedef struct VsockHeartbeat VsockHeartbeat;
+typedef struct VsockHost VsockHost;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
@@ -36,6 +37,7 @@ struct VirtIOVsockUser {
 
     VsockEngine *engine;
     VsockHeartbeat *heartbeat_ep;
+    VsockHost *host;            /* host socket endpoints and forwards */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
     QEMUTimer *timer;           /* the engine's next deadline */
     VMChangeStateEntry *vmstate;
@@ -48,6 +50,8 @@ struct VirtIOVsockUser {
     OnOffAuto heartbeat;
     uint32_t max_connections;
     uint32_t buf_size;
+    char *uds_path;             /* hybrid vsock Unix socket */
+    uint32_t uds_timeout_ms;    /* CONNECT line deadline */
 };
 
 #endif

@@ -1,0 +1,554 @@
+/*
+ * virtio-vsock-user: host endpoints of one device
+ *
+ * Guest -> host: a guest REQUEST to a routed port (a per-port forward, or
+ * any port when uds-path is set) is held back from the engine while a
+ * connection to the host address is made in the background.  On success
+ * the REQUEST is handed to the engine with a one-shot listener that joins
+ * the new connection to the host socket (RESPONSE); on failure it is
+ * handed over without one (RST).  The guest never sees RESPONSE for a host
+ * peer that is not there.
+ *
+ * Host -> guest, hybrid: clients of the uds-path listener send one line,
+ * "CONNECT <port>\n", read without consuming anything after it; the device
+ * then connects to that guest port and answers "OK <local port>\n".
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/clone-visitor.h"
+#include "qapi/qapi-visit-sockets.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/sockets.h"
+#include "qemu/timer.h"
+#include "io/net-listener.h"
+#include "system/system.h"
+#include "hw/virtio/vsock-user-socket.h"
+#include "trace.h"
+
+typedef struct HostRoute {
+    SocketAddress *addr;
+    void *owner;
+} HostRoute;
+
+/* A guest REQUEST waiting for its host connection. */
+typedef struct PendingConnect {
+    VsockHost *h;               /* NULL once cancelled */
+    char *key;
+    uint8_t raw[VSOCK_HDR_SIZE];
+    VsockHdr hdr;
+    QIOChannelSocket *sioc;
+    VsockBridge *bridge;
+    bool accepted;
+} PendingConnect;
+
+/* A hybrid client that has not sent its CONNECT line yet. */
+typedef struct HybridClient {
+    VsockHost *h;
+    QIOChannelSocket *sioc;
+    int fd;
+    char line[VSOCK_CONNECT_LINE_MAX];
+    size_t len;
+    QEMUTimer *timer;
+    char *name;
+} HybridClient;
+
+struct VsockHost {
+    VsockEngine *engine;
+    uint64_t local_cid;
+    uint32_t max_conns;
+    GHashTable *routes;         /* guest port -> HostRoute */
+    GHashTable *pending;        /* "cid:port:port" -> PendingConnect */
+    GHashTable *bridges;        /* set of VsockBridge */
+    GHashTable *clients;        /* set of HybridClient */
+    char *uds_path;
+    QIONetListener *uds;
+    int64_t timeout_ms;
+    Notifier exit;              /* remove uds_path when QEMU exits */
+    uint64_t serial;
+    VsockHostStats stats;
+};
+
+static void host_bridge_gone(void *opaque, VsockBridge *b)
+{
+    VsockHost *h = opaque;
+
+    g_hash_table_remove(h->bridges, b);
+    h->stats.bridges = g_hash_table_size(h->bridges);
+}
+
+static VsockBridge *host_bridge_new(VsockHost *h, QIOChannelSocket *sioc,
+                                    const char *name)
+{
+    VsockBridge *b = vsock_bridge_new(sioc, name, host_bridge_gone, h);
+
+    g_hash_table_add(h->bridges, b);
+    h->stats.bridges = g_hash_table_size(h->bridges);
+    h->stats.opened++;
+    return b;
+}
+
+static unsigned host_busy(VsockHost *h)
+{
+    return vsock_engine_conn_count(h->engine) +
+           g_hash_table_size(h->pending);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Guest -> host                                                          */
+/* ---------------------------------------------------------------------- */
+
+static bool host_probe_accept(VsockListener *l, VsockConn *conn,
+                              void *opaque)
+{
+    return false;
+}
+
+/* Is (@cid, @port) free of engine listeners (heartbeat, ...)? */
+static bool host_port_unclaimed(VsockHost *h, uint64_t cid, uint32_t port)
+{
+    VsockListener *l = vsock_engine_listen(h->engine, cid, port,
+                                           VSOCK_TYPE_STREAM,
+                                           host_probe_accept, NULL);
+
+    vsock_listener_free(l);
+    return l != NULL;
+}
+
+static SocketAddress *host_route_for(VsockHost *h, uint32_t port)
+{
+    HostRoute *r = g_hash_table_lookup(h->routes, GUINT_TO_POINTER(port));
+    SocketAddress *addr;
+
+    if (r) {
+        return QAPI_CLONE(SocketAddress, r->addr);
+    }
+    if (!h->uds_path) {
+        return NULL;
+    }
+    addr = g_new0(SocketAddress, 1);
+    addr->type = SOCKET_ADDRESS_TYPE_UNIX;
+    addr->u.q_unix.path = g_strdup_printf("%s_%u", h->uds_path, port);
+    return addr;
+}
+
+static char *host_addr_str(const SocketAddress *addr)
+{
+    switch (addr->type) {
+    case SOCKET_ADDRESS_TYPE_UNIX:
+        return g_strdup_printf("unix:%s", addr->u.q_unix.path);
+    case SOCKET_ADDRESS_TYPE_INET:
+        return g_strdup_printf("inet:%s:%s", addr->u.inet.host,
+                               addr->u.inet.port);
+    case SOCKET_ADDRESS_TYPE_FD:
+        return g_strdup_printf("fd:%s", addr->u.fd.str);
+    default:
+        return g_strdup(SocketAddressType_str(addr->type));
+    }
+}
+
+static bool host_accept(VsockListener *l, VsockConn *conn, void *opaque)
+{
+    PendingConnect *p = opaque;
+
+    p->accepted = true;
+    vsock_bridge_accept(p->bridge, conn);
+    return true;
+}
+
+/* Hand the held REQUEST to the engine; @bridge: accept it with that. */
+static void host_inject(VsockHost *h, PendingConnect *p)
+{
+    struct iovec iov = { .iov_base = p->raw, .iov_len = sizeof(p->raw) };
+    VsockListener *l = NULL;
+
+    if (p->bridge) {
+        l = vsock_engine_listen(h->engine, p->hdr.dst_cid, p->hdr.dst_port,
+                                VSOCK_TYPE_STREAM, host_accept, p);
+    }
+    vsock_engine_handle_tx(h->engine, &iov, 1, sizeof(p->raw));
+    vsock_listener_free(l);
+    if (p->bridge && !p->accepted) {
+        vsock_bridge_discard(p->bridge);
+    }
+}
+
+static void host_connect_done(QIOTask *task, gpointer opaque)
+{
+    PendingConnect *p = opaque;
+    VsockHost *h = p->h;
+    Error *err = NULL;
+
+    if (!h) {
+        trace_vsock_user_host_connect_cancelled(p->key);
+        goto out;
+    }
+    g_hash_table_steal(h->pending, p->key);
+    if (qio_task_propagate_error(task, &err)) {
+        trace_vsock_user_host_connect_failed(p->key,
+                                             error_get_pretty(err));
+        error_free(err);
+        h->stats.connect_failed++;
+        host_inject(h, p);      /* no listener: RST */
+        goto out;
+    }
+    trace_vsock_user_host_connect_done(p->key, p->sioc->fd);
+    p->bridge = host_bridge_new(h, p->sioc, p->key);
+    host_inject(h, p);
+out:
+    object_unref(OBJECT(p->sioc));
+    g_free(p->key);
+    g_free(p);
+}
+
+static void host_pending_cancel(gpointer data)
+{
+    PendingConnect *p = data;
+
+    /* the connect thread finishes on its own; its callback frees @p */
+    p->h = NULL;
+}
+
+bool vsock_host_filter_tx(VsockHost *h, const struct iovec *iov,
+                          unsigned iov_cnt, size_t total_len)
+{
+    VsockHdr hdr;
+    PendingConnect *p;
+    SocketAddress *addr;
+    g_autofree char *key = NULL;
+
+    if (total_len < VSOCK_HDR_SIZE ||
+        !vsock_hdr_from_iov(&hdr, iov, iov_cnt) ||
+        hdr.type != VSOCK_TYPE_STREAM ||
+        hdr.src_cid != vsock_engine_get_guest_cid(h->engine) ||
+        !vsock_engine_is_local_cid(h->engine, hdr.dst_cid)) {
+        return false;
+    }
+    if (hdr.op != VSOCK_OP_REQUEST && hdr.op != VSOCK_OP_RST) {
+        return false;
+    }
+    key = g_strdup_printf("%" PRIu64 ":%" PRIu32 "<-%" PRIu32,
+                          hdr.dst_cid, hdr.dst_port, hdr.src_port);
+    p = g_hash_table_lookup(h->pending, key);
+    if (hdr.op == VSOCK_OP_RST) {
+        if (p) {
+            /* the guest gave up on its REQUEST */
+            g_hash_table_remove(h->pending, key);
+        }
+        return false;
+    }
+    if (p) {
+        return true;    /* the same REQUEST again: one is in flight */
+    }
+    if (!g_hash_table_contains(h->routes, GUINT_TO_POINTER(hdr.dst_port)) &&
+        !h->uds_path) {
+        return false;
+    }
+    if (!host_port_unclaimed(h, hdr.dst_cid, hdr.dst_port)) {
+        return false;   /* an engine listener serves this port */
+    }
+    if (host_busy(h) >= h->max_conns) {
+        h->stats.refused++;
+        trace_vsock_user_host_refused(key, "connection limit");
+        return false;   /* the engine refuses it: RST */
+    }
+    addr = host_route_for(h, hdr.dst_port);
+    p = g_new0(PendingConnect, 1);
+    p->h = h;
+    p->key = g_steal_pointer(&key);
+    p->hdr = hdr;
+    vsock_iov_to_buf(iov, iov_cnt, 0, p->raw, sizeof(p->raw));
+    p->sioc = qio_channel_socket_new();
+    g_hash_table_insert(h->pending, p->key, p);
+    if (trace_event_get_state_backends(TRACE_VSOCK_USER_HOST_CONNECT)) {
+        g_autofree char *dst = host_addr_str(addr);
+
+        trace_vsock_user_host_connect(p->key, dst);
+    }
+    qio_channel_socket_connect_async(p->sioc, addr, host_connect_done, p,
+                                     NULL, NULL);
+    qapi_free_SocketAddress(addr);
+    return true;
+}
+
+bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
+                          SocketAddress *addr, void *owner)
+{
+    HostRoute *r;
+
+    if (g_hash_table_contains(h->routes, GUINT_TO_POINTER(guest_port))) {
+        return false;
+    }
+    r = g_new0(HostRoute, 1);
+    r->addr = QAPI_CLONE(SocketAddress, addr);
+    r->owner = owner;
+    g_hash_table_insert(h->routes, GUINT_TO_POINTER(guest_port), r);
+    return true;
+}
+
+void vsock_host_del_route(VsockHost *h, uint32_t guest_port, void *owner)
+{
+    HostRoute *r = g_hash_table_lookup(h->routes,
+                                       GUINT_TO_POINTER(guest_port));
+
+    if (r && r->owner == owner) {
+        g_hash_table_remove(h->routes, GUINT_TO_POINTER(guest_port));
+    }
+}
+
+static void host_route_free(gpointer data)
+{
+    HostRoute *r = data;
+
+    qapi_free_SocketAddress(r->addr);
+    g_free(r);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Host -> guest                                                          */
+/* ---------------------------------------------------------------------- */
+
+void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
+                              uint32_t guest_port, const char *name)
+{
+    VsockBridge *b;
+    VsockConn *conn;
+
+    if (host_busy(h) >= h->max_conns) {
+        h->stats.refused++;
+        trace_vsock_user_host_refused(name, "connection limit");
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    b = host_bridge_new(h, sioc, name);
+    conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
+                                guest_port, VSOCK_TYPE_STREAM,
+                                &vsock_bridge_ops, b);
+    if (!conn) {
+        h->stats.refused++;
+        trace_vsock_user_host_refused(name, "engine refused");
+        vsock_bridge_discard(b);
+        return;
+    }
+    trace_vsock_user_host_connect_guest(name, guest_port,
+                                        vsock_conn_get_local_port(conn));
+    vsock_bridge_set_conn(b, conn);
+}
+
+static void hybrid_client_free(gpointer data)
+{
+    HybridClient *c = data;
+
+    qemu_set_fd_handler(c->fd, NULL, NULL, NULL);
+    timer_free(c->timer);
+    object_unref(OBJECT(c->sioc));
+    g_free(c->name);
+    g_free(c);
+}
+
+static void hybrid_client_drop(HybridClient *c, const char *why)
+{
+    VsockHost *h = c->h;
+
+    trace_vsock_user_hybrid_drop(c->name, why);
+    h->stats.bad_connect++;
+    qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+    g_hash_table_remove(h->clients, c);
+}
+
+static void hybrid_client_timeout(void *opaque)
+{
+    hybrid_client_drop(opaque, "timeout");
+}
+
+static void hybrid_client_readable(void *opaque)
+{
+    HybridClient *c = opaque;
+    VsockHost *h = c->h;
+    char peek[VSOCK_CONNECT_LINE_MAX];
+    size_t room = sizeof(c->line) - c->len;
+    char *nl;
+    ssize_t n, take;
+    uint32_t port;
+
+    do {
+        n = recv(c->fd, peek, room, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    if (n <= 0) {
+        hybrid_client_drop(c, n == 0 ? "EOF before CONNECT" : "recv error");
+        return;
+    }
+    /* consume the line and nothing after it */
+    nl = memchr(peek, '\n', n);
+    take = nl ? nl - peek + 1 : n;
+    do {
+        n = recv(c->fd, c->line + c->len, take, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n != take) {
+        hybrid_client_drop(c, "recv error");
+        return;
+    }
+    c->len += n;
+    if (!nl) {
+        if (c->len == sizeof(c->line)) {
+            hybrid_client_drop(c, "CONNECT line too long");
+        }
+        return;
+    }
+    if (!vsock_parse_connect_line(c->line, c->len, &port)) {
+        hybrid_client_drop(c, "bad CONNECT line");
+        return;
+    }
+    trace_vsock_user_hybrid_connect(c->name, port);
+    object_ref(OBJECT(c->sioc));
+    {
+        QIOChannelSocket *sioc = c->sioc;
+        g_autofree char *name = g_strdup(c->name);
+        VsockBridge *b;
+        VsockConn *conn;
+
+        g_hash_table_remove(h->clients, c);
+        if (host_busy(h) >= h->max_conns) {
+            h->stats.refused++;
+            trace_vsock_user_host_refused(name, "connection limit");
+            qio_channel_close(QIO_CHANNEL(sioc), NULL);
+            object_unref(OBJECT(sioc));
+            return;
+        }
+        b = host_bridge_new(h, sioc, name);
+        object_unref(OBJECT(sioc));
+        vsock_bridge_set_greet_port(b, true);
+        conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
+                                    port, VSOCK_TYPE_STREAM,
+                                    &vsock_bridge_ops, b);
+        if (!conn) {
+            h->stats.refused++;
+            trace_vsock_user_host_refused(name, "engine refused");
+            vsock_bridge_discard(b);
+            return;
+        }
+        vsock_bridge_set_conn(b, conn);
+    }
+}
+
+static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
+                          gpointer opaque)
+{
+    VsockHost *h = opaque;
+    HybridClient *c = g_new0(HybridClient, 1);
+
+    c->h = h;
+    c->sioc = sioc;
+    object_ref(OBJECT(sioc));
+    c->fd = sioc->fd;
+    c->name = g_strdup_printf("uds#%" PRIu64, ++h->serial);
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, hybrid_client_timeout, c);
+    timer_mod(c->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              h->timeout_ms);
+    g_hash_table_add(h->clients, c);
+    qemu_set_fd_handler(c->fd, hybrid_client_readable, NULL, c);
+    trace_vsock_user_hybrid_accept(c->name, c->fd);
+}
+
+static void host_exit_notify(Notifier *n, void *data)
+{
+    VsockHost *h = container_of(n, VsockHost, exit);
+
+    /* QEMU does not unrealize devices at exit: remove the socket here */
+    unlink(h->uds_path);
+}
+
+bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
+                        Error **errp)
+{
+    SocketAddress addr = {
+        .type = SOCKET_ADDRESS_TYPE_UNIX,
+        .u.q_unix.path = (char *)path,
+    };
+    QIONetListener *l = qio_net_listener_new();
+
+    qio_net_listener_set_name(l, "vsock-user-uds");
+    if (qio_net_listener_open_sync(l, &addr, SOMAXCONN, errp) < 0) {
+        object_unref(OBJECT(l));
+        return false;
+    }
+    qio_net_listener_set_client_func(l, hybrid_accept, h, NULL);
+    h->uds = l;
+    h->uds_path = g_strdup(path);
+    h->timeout_ms = timeout_ms;
+    h->exit.notify = host_exit_notify;
+    qemu_add_exit_notifier(&h->exit);
+    trace_vsock_user_hybrid_listen(path);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+
+VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
+                          uint32_t max_conns)
+{
+    VsockHost *h = g_new0(VsockHost, 1);
+
+    h->engine = e;
+    h->local_cid = local_cid;
+    h->max_conns = max_conns;
+    h->routes = g_hash_table_new_full(NULL, NULL, NULL, host_route_free);
+    h->pending = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                       host_pending_cancel);
+    h->bridges = g_hash_table_new(NULL, NULL);
+    h->clients = g_hash_table_new_full(NULL, NULL, hybrid_client_free,
+                                       NULL);
+    return h;
+}
+
+void vsock_host_reset(VsockHost *h)
+{
+    g_hash_table_remove_all(h->pending);
+}
+
+void vsock_host_free(VsockHost *h)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    if (!h) {
+        return;
+    }
+    g_hash_table_destroy(h->pending);
+    /* bridges left over were never attached; the engine dropped the rest */
+    g_hash_table_iter_init(&it, h->bridges);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_hash_table_iter_steal(&it);
+        vsock_bridge_discard(key);
+    }
+    g_hash_table_destroy(h->bridges);
+    g_hash_table_iter_init(&it, h->clients);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        HybridClient *c = key;
+
+        qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+    }
+    g_hash_table_destroy(h->clients);
+    if (h->uds) {
+        qemu_remove_exit_notifier(&h->exit);
+        qio_net_listener_disconnect(h->uds);
+        object_unref(OBJECT(h->uds));
+    }
+    g_hash_table_destroy(h->routes);
+    g_free(h->uds_path);
+    g_free(h);
+}
+
+const VsockHostStats *vsock_host_get_stats(const VsockHost *h)
+{
+    return &h->stats;
+}

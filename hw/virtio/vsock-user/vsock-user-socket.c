@@ -1,0 +1,447 @@
+/*
+ * virtio-vsock-user: bridge between an engine connection and a host socket
+ *
+ * Stream semantics, direction by direction:
+ * - host -> guest: the engine calls read() only while the guest has credit
+ *   and an rx buffer; read() receives straight into the guest's buffer.
+ *   When the socket has nothing (EAGAIN) the bridge watches it for input
+ *   and tells the engine with vsock_conn_notify_readable(); it never
+ *   watches for input on its own, so a guest without credit or without rx
+ *   buffers costs nothing.  Host EOF becomes SHUTDOWN(SEND).
+ * - guest -> host: write() sends what the socket takes and returns that
+ *   count; the engine holds the rest (bounded by its buf_alloc, which stops
+ *   the guest's credit).  Only then the bridge watches for writability,
+ *   and calls vsock_conn_notify_writable() once.  The guest's SHUTDOWN(SEND)
+ *   arrives after its data was taken and becomes shutdown(SHUT_WR).
+ * - both directions shut: the connection closes; guest RST or a reset ->
+ *   the host socket is closed abortively (SO_LINGER 0); host socket errors
+ *   -> RST to the guest.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qemu/sockets.h"
+#include "hw/virtio/vsock-user-socket.h"
+#include "trace.h"
+
+struct VsockBridge {
+    QIOChannelSocket *sioc;
+    int fd;
+    VsockConn *conn;            /* NULL before attach and after close */
+    char *name;
+    VsockBridgeGoneFn gone;
+    void *opaque;
+
+    bool greet;                 /* write "OK <port>\n" once established */
+    char greeting[24];
+    size_t greet_len;
+    size_t greet_off;
+
+    bool watch_in;              /* fd handlers armed */
+    bool watch_out;
+    bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
+    bool guest_eof;             /* guest shut SEND: SHUT_WR owed */
+    bool shut_wr_done;
+
+    unsigned depth;             /* nesting of entry points */
+    bool dead;                  /* socket closed; free at depth 0 */
+};
+
+static void bridge_in_ready(void *opaque);
+static void bridge_out_ready(void *opaque);
+
+static void bridge_update_fd(VsockBridge *b)
+{
+    qemu_set_fd_handler(b->fd, b->watch_in ? bridge_in_ready : NULL,
+                        b->watch_out ? bridge_out_ready : NULL, b);
+}
+
+static void bridge_enter(VsockBridge *b)
+{
+    b->depth++;
+}
+
+static void bridge_leave(VsockBridge *b)
+{
+    if (--b->depth == 0 && b->dead) {
+        g_free(b->name);
+        g_free(b);
+    }
+}
+
+/* Close the host socket; @abort: RST it (SO_LINGER 0) where possible. */
+static void bridge_finish(VsockBridge *b, bool abort, const char *why)
+{
+    if (b->dead) {
+        return;
+    }
+    trace_vsock_user_bridge_close(b->name, why, abort);
+    b->dead = true;
+    b->conn = NULL;
+    b->watch_in = b->watch_out = false;
+    qemu_set_fd_handler(b->fd, NULL, NULL, NULL);
+    if (abort) {
+        struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+        /* Unix sockets ignore it; TCP peers see ECONNRESET */
+        setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    qio_channel_close(QIO_CHANNEL(b->sioc), NULL);
+    object_unref(OBJECT(b->sioc));
+    b->sioc = NULL;
+    if (b->gone) {
+        b->gone(b->opaque, b);
+    }
+}
+
+/* A host socket error: RST to the guest and close. */
+static void bridge_error(VsockBridge *b, const char *op, int err)
+{
+    VsockConn *conn = b->conn;
+
+    trace_vsock_user_bridge_error(b->name, op, strerror(err));
+    bridge_finish(b, true, "host socket error");
+    if (conn) {
+        vsock_conn_reset(conn);
+    }
+}
+
+/* Both directions are done: close the connection cleanly. */
+static void bridge_check_done(VsockBridge *b)
+{
+    VsockConn *conn = b->conn;
+
+    if (!b->dead && b->host_eof && b->shut_wr_done) {
+        bridge_finish(b, false, "both directions shut");
+        if (conn) {
+            vsock_conn_close(conn);
+        }
+    }
+}
+
+/* Returns false if the greeting is not out yet (or the socket failed). */
+static bool bridge_flush_greeting(VsockBridge *b)
+{
+    while (b->greet_off < b->greet_len) {
+        ssize_t n = send(b->fd, b->greeting + b->greet_off,
+                         b->greet_len - b->greet_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                b->watch_out = true;
+                bridge_update_fd(b);
+            } else {
+                bridge_error(b, "send", errno);
+            }
+            return false;
+        }
+        b->greet_off += n;
+    }
+    return true;
+}
+
+/* The guest's SHUTDOWN(SEND), once everything before it is written. */
+static void bridge_shut_wr(VsockBridge *b)
+{
+    if (b->dead || !b->guest_eof || b->shut_wr_done ||
+        !bridge_flush_greeting(b)) {
+        return;
+    }
+    b->shut_wr_done = true;
+    trace_vsock_user_bridge_shut_wr(b->name);
+    if (shutdown(b->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+        bridge_error(b, "shutdown", errno);
+        return;
+    }
+    bridge_check_done(b);
+}
+
+static void bridge_start(VsockBridge *b)
+{
+    if (b->greet) {
+        b->greet_len = snprintf(b->greeting, sizeof(b->greeting), "OK %u\n",
+                                vsock_conn_get_local_port(b->conn));
+        if (!bridge_flush_greeting(b)) {
+            return;
+        }
+    }
+    vsock_conn_notify_readable(b->conn);
+}
+
+static void bridge_in_ready(void *opaque)
+{
+    VsockBridge *b = opaque;
+
+    bridge_enter(b);
+    b->watch_in = false;
+    bridge_update_fd(b);
+    trace_vsock_user_bridge_readable(b->name);
+    if (b->conn) {
+        vsock_conn_notify_readable(b->conn);
+    }
+    bridge_leave(b);
+}
+
+static void bridge_out_ready(void *opaque)
+{
+    VsockBridge *b = opaque;
+
+    bridge_enter(b);
+    b->watch_out = false;
+    bridge_update_fd(b);
+    trace_vsock_user_bridge_writable(b->name);
+    if (bridge_flush_greeting(b)) {
+        bridge_shut_wr(b);
+        if (!b->dead && b->conn) {
+            vsock_conn_notify_writable(b->conn);
+        }
+    }
+    bridge_leave(b);
+}
+
+/* Engine callbacks */
+
+static void bridge_connected(VsockConn *conn, void *opaque)
+{
+    VsockBridge *b = opaque;
+
+    bridge_enter(b);
+    trace_vsock_user_bridge_connected(b->name,
+                                      vsock_conn_get_local_port(conn),
+                                      vsock_conn_get_peer_port(conn));
+    b->conn = conn;
+    bridge_start(b);
+    bridge_leave(b);
+}
+
+static size_t bridge_write(VsockConn *conn, void *opaque,
+                           const struct iovec *iov, unsigned iov_cnt,
+                           uint32_t flags)
+{
+    VsockBridge *b = opaque;
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = iov_cnt,
+    };
+    size_t size = vsock_iov_size(iov, iov_cnt);
+    ssize_t n;
+
+    if (b->dead) {
+        return size;
+    }
+    bridge_enter(b);
+    if (!bridge_flush_greeting(b)) {
+        n = 0;
+        goto out;
+    }
+    do {
+        n = sendmsg(b->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            n = 0;
+        } else {
+            bridge_error(b, "sendmsg", errno);
+            n = 0;
+            goto out;
+        }
+    }
+    trace_vsock_user_bridge_write(b->name, size, n);
+    if ((size_t)n < size) {
+        /* the engine keeps the rest; tell it when there is room */
+        b->watch_out = true;
+        bridge_update_fd(b);
+    }
+out:
+    bridge_leave(b);
+    return n;
+}
+
+static size_t bridge_read(VsockConn *conn, void *opaque,
+                          const struct iovec *iov, unsigned iov_cnt,
+                          uint32_t *flags)
+{
+    VsockBridge *b = opaque;
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = iov_cnt,
+    };
+    ssize_t n;
+
+    if (b->dead || b->host_eof) {
+        return 0;
+    }
+    bridge_enter(b);
+    do {
+        n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            /* nothing now: wait for the socket, then notify the engine */
+            b->watch_in = true;
+            bridge_update_fd(b);
+        } else {
+            bridge_error(b, "recvmsg", errno);
+        }
+        n = 0;
+    } else if (n == 0) {
+        trace_vsock_user_bridge_host_eof(b->name);
+        b->host_eof = true;
+        vsock_conn_shutdown(conn, VSOCK_SHUTDOWN_SEND);
+        bridge_check_done(b);
+    } else {
+        trace_vsock_user_bridge_read(b->name, vsock_iov_size(iov, iov_cnt),
+                                     n);
+    }
+    bridge_leave(b);
+    return n;
+}
+
+static void bridge_shutdown(VsockConn *conn, void *opaque, uint32_t flags)
+{
+    VsockBridge *b = opaque;
+
+    bridge_enter(b);
+    trace_vsock_user_bridge_guest_shutdown(b->name, flags);
+    if (flags & VSOCK_SHUTDOWN_RCV) {
+        /* the guest reads no more: stop reading the host for it */
+        b->watch_in = false;
+        bridge_update_fd(b);
+    }
+    if ((flags & VSOCK_SHUTDOWN_SEND) && !b->guest_eof) {
+        b->guest_eof = true;
+        bridge_shut_wr(b);
+    }
+    bridge_leave(b);
+}
+
+static void bridge_closed(VsockConn *conn, void *opaque,
+                          VsockCloseReason reason)
+{
+    VsockBridge *b = opaque;
+
+    bridge_enter(b);
+    b->conn = NULL;
+    /* a clean close only when the guest shut down both ways */
+    bridge_finish(b, reason != VSOCK_CLOSE_PEER_SHUTDOWN &&
+                     reason != VSOCK_CLOSE_REFUSED &&
+                     reason != VSOCK_CLOSE_TIMEOUT,
+                  vsock_close_reason_str(reason));
+    bridge_leave(b);
+}
+
+const VsockConnOps vsock_bridge_ops = {
+    .connected = bridge_connected,
+    .write = bridge_write,
+    .read = bridge_read,
+    .shutdown = bridge_shutdown,
+    .closed = bridge_closed,
+};
+
+VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
+                              VsockBridgeGoneFn gone, void *opaque)
+{
+    VsockBridge *b = g_new0(VsockBridge, 1);
+
+    object_ref(OBJECT(sioc));
+    b->sioc = sioc;
+    b->fd = sioc->fd;
+    b->name = g_strdup(name);
+    b->gone = gone;
+    b->opaque = opaque;
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    trace_vsock_user_bridge_new(b->name, b->fd);
+    return b;
+}
+
+void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn)
+{
+    b->conn = conn;
+}
+
+void vsock_bridge_set_greet_port(VsockBridge *b, bool greet)
+{
+    b->greet = greet;
+}
+
+void vsock_bridge_accept(VsockBridge *b, VsockConn *conn)
+{
+    bridge_enter(b);
+    b->conn = conn;
+    vsock_conn_set_ops(conn, &vsock_bridge_ops, b);
+    trace_vsock_user_bridge_connected(b->name,
+                                      vsock_conn_get_local_port(conn),
+                                      vsock_conn_get_peer_port(conn));
+    bridge_start(b);
+    bridge_leave(b);
+}
+
+void vsock_bridge_discard(VsockBridge *b)
+{
+    bridge_enter(b);
+    bridge_finish(b, false, "discarded");
+    bridge_leave(b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The hybrid CONNECT line                                                */
+/* ---------------------------------------------------------------------- */
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool vsock_parse_connect_line(const char *buf, size_t len, uint32_t *port)
+{
+    static const char word[] = "connect";
+    size_t i = 0, end;
+    uint64_t value = 0;
+    size_t digits = 0;
+
+    if (len == 0 || len > VSOCK_CONNECT_LINE_MAX || buf[len - 1] != '\n') {
+        return false;
+    }
+    end = len - 1;
+    if (end > 0 && buf[end - 1] == '\r') {
+        end--;
+    }
+    while (i < end && is_blank(buf[i])) {
+        i++;
+    }
+    for (size_t k = 0; k < sizeof(word) - 1; k++, i++) {
+        if (i >= end || g_ascii_tolower(buf[i]) != word[k]) {
+            return false;
+        }
+    }
+    if (i >= end || !is_blank(buf[i])) {
+        return false;
+    }
+    while (i < end && is_blank(buf[i])) {
+        i++;
+    }
+    while (i < end && g_ascii_isdigit(buf[i])) {
+        value = value * 10 + (buf[i] - '0');
+        if (value >= VSOCK_PORT_ANY) {
+            return false;   /* 0xffffffff is "any"; larger is not a port */
+        }
+        digits++;
+        i++;
+    }
+    while (i < end && is_blank(buf[i])) {
+        i++;
+    }
+    if (!digits || i != end) {
+        return false;
+    }
+    *port = value;
+    return true;
+}

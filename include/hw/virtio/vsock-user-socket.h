@@ -1,0 +1,137 @@
+/*
+ * virtio-vsock-user: host socket endpoints
+ *
+ * A bridge joins one engine connection (VsockConn) to one host stream
+ * socket with full stream semantics: credit backpressure both ways,
+ * half-close both ways, resets both ways.
+ *
+ * VsockHost holds every host endpoint of one device:
+ * - guest -> host routes: a guest REQUEST to (parent CID, port) opens a
+ *   non-blocking connection to a host SocketAddress (a per-port forward,
+ *   or the hybrid "<uds-path>_<port>" convention); the guest gets RESPONSE
+ *   only once that connection succeeded, RST otherwise;
+ * - the hybrid Unix listener (uds-path): a client writes "CONNECT <port>\n"
+ *   and is joined to a connection to that guest port, "OK <port>\n";
+ * - host listeners of vsock-user-forward objects.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VSOCK_USER_SOCKET_H
+#define HW_VIRTIO_VSOCK_USER_SOCKET_H
+
+#include "hw/virtio/vsock-user-engine.h"
+#include "io/channel-socket.h"
+#include "qapi/qapi-types-sockets.h"
+#include "qom/object.h"
+
+/* Longest hybrid CONNECT line, newline included. */
+#define VSOCK_CONNECT_LINE_MAX 32
+
+/* Default time a hybrid client has to send its CONNECT line. */
+#define VSOCK_CONNECT_TIMEOUT_MS 5000
+
+/*
+ * Parse one hybrid CONNECT line: @len bytes at @buf, ending with '\n'.
+ * Accepted: optional blanks, "connect" in any case, one or more blanks,
+ * a decimal port 0..4294967294, optional blanks, optional '\r', '\n'.
+ * Returns true and stores the port, or false for anything else (empty,
+ * junk, sign, out of range, non-ASCII, NUL, over-long, no newline).
+ */
+bool vsock_parse_connect_line(const char *buf, size_t len, uint32_t *port);
+
+/* ---------------------------------------------------------------------- */
+/* Bridge: one VsockConn <-> one host socket                              */
+/* ---------------------------------------------------------------------- */
+
+typedef struct VsockBridge VsockBridge;
+
+/* Called once when the bridge is gone (socket closed). */
+typedef void (*VsockBridgeGoneFn)(void *opaque, VsockBridge *b);
+
+/*
+ * Create a bridge around the connected socket @sioc (a reference is
+ * taken; the socket is made non-blocking).  Nothing happens until the
+ * bridge is attached to a connection: either pass vsock_bridge_ops and
+ * the bridge to vsock_engine_connect() and then call
+ * vsock_bridge_set_conn(), or call vsock_bridge_accept() from a listener's
+ * accept callback.  @greeting (may be NULL) is written to the socket when
+ * the connection is established, before any guest data.
+ */
+VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
+                              VsockBridgeGoneFn gone, void *opaque);
+extern const VsockConnOps vsock_bridge_ops;
+/* Host-initiated: the connection vsock_engine_connect() returned. */
+void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn);
+/* Hybrid: after the guest accepts, write "OK <local port>\n" first. */
+void vsock_bridge_set_greet_port(VsockBridge *b, bool greet);
+/* Guest-initiated: attach to @conn (from an accept callback). */
+void vsock_bridge_accept(VsockBridge *b, VsockConn *conn);
+/* Drop a bridge that was never attached to a connection. */
+void vsock_bridge_discard(VsockBridge *b);
+
+/* ---------------------------------------------------------------------- */
+/* Host endpoints of one device                                           */
+/* ---------------------------------------------------------------------- */
+
+typedef struct VsockHost VsockHost;
+
+typedef struct VsockHostStats {
+    uint64_t bridges;        /* open host sockets joined to connections */
+    uint64_t opened;         /* bridges ever opened */
+    uint64_t refused;        /* host or guest connections refused */
+    uint64_t connect_failed; /* guest -> host connects that failed */
+    uint64_t bad_connect;    /* hybrid clients with a bad CONNECT line */
+} VsockHostStats;
+
+VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
+                          uint32_t max_conns);
+/* Close every host socket, listener and pending connect. */
+void vsock_host_free(VsockHost *h);
+/* Device reset: connections are dropped by the engine; drop pending. */
+void vsock_host_reset(VsockHost *h);
+
+/*
+ * Serve the hybrid convention on the Unix socket @path (a stale socket
+ * file is replaced; it is removed again by vsock_host_free()).
+ */
+bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
+                        Error **errp);
+
+/*
+ * Offer a tx packet to the host endpoints before the engine sees it.
+ * Returns true if the packet was consumed (a REQUEST that waits for its
+ * host connection); false: give it to the engine as usual.
+ */
+bool vsock_host_filter_tx(VsockHost *h, const struct iovec *iov,
+                          unsigned iov_cnt, size_t total_len);
+
+/* guest port -> host address (NULL: remove).  False if already routed. */
+bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
+                          SocketAddress *addr, void *owner);
+void vsock_host_del_route(VsockHost *h, uint32_t guest_port, void *owner);
+
+/* A host socket accepted by a forward listener: join it to @guest_port. */
+void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
+                              uint32_t guest_port, const char *name);
+
+const VsockHostStats *vsock_host_get_stats(const VsockHost *h);
+
+/* ---------------------------------------------------------------------- */
+/* vsock-user-forward objects                                             */
+/* ---------------------------------------------------------------------- */
+
+#define TYPE_VSOCK_USER_FORWARD "vsock-user-forward"
+OBJECT_DECLARE_SIMPLE_TYPE(VsockUserForward, VSOCK_USER_FORWARD)
+
+/*
+ * Attach every forward that names @dev_id (or no device) to @h; called at
+ * the device's realize.  Detach them again before vsock_host_free().
+ */
+bool vsock_user_forward_attach_all(VsockHost *h, Object *dev,
+                                   Error **errp);
+void vsock_user_forward_detach_all(VsockHost *h);
+
+#endif
