@@ -78,6 +78,15 @@ def build(kernel, cmdline, ramdisks, metadata=None, default_mem=0,
     if metadata is not None:
         sections.append((METADATA, metadata))
     sections += [(RAMDISK, r) for r in ramdisks]
+    return build_sections(sections, default_mem, default_cpus)
+
+
+def build_sections(sections, default_mem=0, default_cpus=0):
+    """Return the bytes of an EIF v4 image of [(type, payload bytes)].
+
+    No rule about which sections there must be is checked: tests use it to
+    make images that loaders must reject.
+    """
     if len(sections) > MAX_SECTIONS:
         raise ValueError("too many sections (%d > %d)"
                          % (len(sections), MAX_SECTIONS))

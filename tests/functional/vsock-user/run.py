@@ -19,6 +19,8 @@ Only the Python standard library is used.
 import argparse
 import atexit
 import fnmatch
+import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -634,6 +636,22 @@ def test_host_endpoints_microvm(r, tmp):
 TESTS.append(("host-endpoints-microvm", test_host_endpoints_microvm))
 
 
+def load_test_modules():
+    """Add the tests of every tests_*.py beside this file.
+
+    Each module defines tests(run) returning [(name, fn)], where run is
+    this module (Fail, Skip, Runner helpers, guest_value, ...).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    this = sys.modules[__name__]
+    for path in sorted(glob.glob(os.path.join(here, "tests_*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        TESTS.extend(mod.tests(this))
+
+
 def selected(name, patterns):
     if not patterns:
         return True
@@ -777,5 +795,6 @@ def main():
 
 
 if __name__ == "__main__":
+    load_test_modules()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     sys.exit(main())
