@@ -160,7 +160,16 @@ stamp=$(for p in $series; do
     echo "$(sha256sum "$patchdir/$p" | cut -c1-16) $p"
 done)
 if [ "$(cat "$tree/.vsock-user-patches" 2>/dev/null)" != "$stamp" ]; then
+    # Keep the patched files as they are now, so that those the new series
+    # leaves unchanged get their old mtimes back and are not rebuilt.
+    saved=$(mktemp -d "$top/build/.patched.XXXXXX")
     if [ -f "$tree/.vsock-user-touched" ]; then
+        while read -r f; do
+            if [ -e "$tree/$f" ]; then
+                mkdir -p "$saved/$(dirname "$f")"
+                cp -p "$tree/$f" "$saved/$f"
+            fi
+        done < "$tree/.vsock-user-touched"
         while read -r f; do
             if [ -e "$base/$f" ]; then
                 cp -p "$base/$f" "$tree/$f"
@@ -177,6 +186,12 @@ if [ "$(cat "$tree/.vsock-user-patches" 2>/dev/null)" != "$stamp" ]; then
             die "patch ${p#./} does not apply to $origin; update it (see subprojects/packagefiles/qemu/)"
         patch -d "$tree" -p1 -s -N --no-backup-if-mismatch < "$patchdir/$p"
     done
+    while read -r f; do
+        if [ -f "$saved/$f" ] && cmp -s "$saved/$f" "$tree/$f"; then
+            touch -r "$saved/$f" "$tree/$f"
+        fi
+    done < "$tree/.vsock-user-touched"
+    rm -rf "$saved"
     printf '%s' "$stamp" > "$tree/.vsock-user-patches"
     [ -z "$series" ] || echo "qemu-source: applied $(echo "$series" | wc -l) patch(es)"
 fi
