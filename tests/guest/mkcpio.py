@@ -13,6 +13,7 @@ import gzip
 import os
 import stat
 import sys
+import tempfile
 
 
 def usage(msg):
@@ -68,8 +69,11 @@ def main(argv):
             paths.append(os.path.relpath(full, staging))
     paths.sort()
 
-    tmp = out_path + ".tmp"
-    with open(tmp, "wb") as raw:
+    # A private temporary name: two builds of the same image may run at once.
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(out_path) + ".",
+                               dir=os.path.dirname(os.path.abspath(out_path)))
+    os.fchmod(fd, 0o644)
+    with os.fdopen(fd, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw,
                            mtime=0, compresslevel=9) as gz:
             w = Writer(gz, mtime)
