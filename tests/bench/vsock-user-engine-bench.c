@@ -44,11 +44,12 @@ static const VsockConnOps null_ops = {
 
 static uint8_t *src_data;
 
-static bool null_accept(VsockListener *l, VsockConn *conn, void *opaque)
+static VsockAcceptResult null_accept(VsockListener *l, VsockConn *conn,
+                                     void *opaque)
 {
     *(VsockConn **)opaque = conn;
     vsock_conn_set_ops(conn, &null_ops, src_data);
-    return true;
+    return VSOCK_ACCEPT_NOW;
 }
 
 static void send_pkt(VsockEngine *e, uint8_t *buf, uint16_t op,

@@ -3,11 +3,15 @@
  *
  * The input is a script of guest packets (any header values, any split
  * into buffers), rx buffer offers of random sizes and layouts, endpoint
- * events (data, drain, close, shutdown, reset, host connect), time
- * advances and device resets.  A model of the guest checks that the
- * engine never sends more RW bytes than the guest's credit and that the
- * bytes arrive in order; the endpoints check that the guest's bytes reach
- * them in order; memory held stays within conns * buf_alloc.
+ * events (data, drain, close, shutdown, reset, host connect, accepting
+ * or refusing deferred connections, the accept policy, the fallback
+ * listener coming and going), time advances and device resets.  A model
+ * of the guest checks that the engine never sends more RW bytes than the
+ * guest's credit and that the bytes arrive in order; the endpoints check
+ * that the guest's bytes reach them in order; memory held stays within
+ * conns * buf_alloc.  Deferred connections stay ACCEPTING until the
+ * endpoint decides, never outlive the accept timeout, never send the
+ * guest anything, and are told why they ended.
  *
  * Build: CC=clang meson setup build/fuzz -Dfuzzer=true && ninja -C
  * build/fuzz; run: build/fuzz/vsock-user-engine-fuzz -max_total_time=60
@@ -29,6 +33,7 @@
 #define MAX_CONNS 8
 #define BUF_ALLOC 8192
 #define MAX_PAYLOAD 70000
+#define ACCEPT_TIMEOUT_NS (500 * 1000000LL)
 
 #define CHECK(cond) \
     do { \
@@ -80,14 +85,26 @@ typedef struct FuzzConn {
     uint64_t out_pos;    /* bytes handed to the engine */
     uint64_t out_avail;  /* bytes the endpoint still has for the guest */
     size_t budget;       /* bytes write() may take */
+    bool pending;        /* accept deferred, no decision yet */
+    int64_t deadline;    /* accept timeout of a pending one */
 } FuzzConn;
+
+typedef enum AcceptMode {
+    MODE_NOW,
+    MODE_REFUSE,
+    MODE_DEFER,
+    MODE_DEFER_ACCEPTED, /* vsock_conn_accept() inside, then DEFER */
+    MODE_NO_OPS,         /* NOW without vsock_conn_set_ops() */
+    MODE__MAX,
+} AcceptMode;
 
 typedef struct Fuzz {
     VsockEngine *e;
     int64_t now;
     GHashTable *models;  /* (local port << 32 | guest port) -> Model */
     GPtrArray *conns;    /* live FuzzConn */
-    bool refuse;
+    AcceptMode mode;
+    VsockListener *fallback;
     uint32_t last_host_port;
     uint8_t *buf;
 } Fuzz;
@@ -97,6 +114,8 @@ static Fuzz *fz;
 /* What the inputs reached; printed at exit if VSOCK_FUZZ_STATS is set. */
 static struct {
     uint64_t rw_in, rw_in_bytes, rw_out, rw_out_bytes, partial_writes;
+    uint64_t deferred, accepted, refused_later;
+    uint64_t pending_closed[VSOCK_CLOSE_RESET + 1];
     uint64_t results[VSOCK_TX__MAX];
 } st;
 
@@ -110,6 +129,15 @@ static void print_stats(void)
                 (unsigned long long)st.rw_out,
                 (unsigned long long)st.rw_out_bytes,
                 (unsigned long long)st.partial_writes);
+        fprintf(stderr, "deferred %llu, then accepted %llu, reset %llu\n",
+                (unsigned long long)st.deferred,
+                (unsigned long long)st.accepted,
+                (unsigned long long)st.refused_later);
+        for (int i = 0; i <= VSOCK_CLOSE_RESET; i++) {
+            fprintf(stderr, "  pending, closed: %-27s %llu\n",
+                    vsock_close_reason_str(i),
+                    (unsigned long long)st.pending_closed[i]);
+        }
         for (int i = 0; i < VSOCK_TX__MAX; i++) {
             fprintf(stderr, "  %-45s %llu\n", vsock_tx_result_str(i),
                     (unsigned long long)st.results[i]);
@@ -190,7 +218,16 @@ static size_t fc_read(VsockConn *conn, void *opaque,
 
 static void fc_closed(VsockConn *conn, void *opaque, VsockCloseReason r)
 {
-    fc_forget(opaque);
+    FuzzConn *fc = opaque;
+
+    CHECK(fc->conn == conn);
+    if (fc->pending) {
+        CHECK(r == VSOCK_CLOSE_PEER_RST || r == VSOCK_CLOSE_PROTOCOL ||
+              r == VSOCK_CLOSE_TIMEOUT || r == VSOCK_CLOSE_RESET);
+        CHECK(r != VSOCK_CLOSE_TIMEOUT || fz->now >= fc->deadline);
+        st.pending_closed[r]++;
+    }
+    fc_forget(fc);
 }
 
 static const VsockConnOps fc_ops = {
@@ -212,17 +249,76 @@ static FuzzConn *fc_new(VsockConn *conn, uint32_t guest_port,
     return fc;
 }
 
-static bool fz_accept(VsockListener *l, VsockConn *conn, void *opaque)
+static VsockAcceptResult fz_accept(VsockListener *l, VsockConn *conn,
+                                   void *opaque)
 {
     FuzzConn *fc;
 
-    if (fz->refuse) {
-        return false;
+    /* a port's own listener has precedence over the fallback */
+    CHECK(vsock_conn_get_local_port(conn) != VSOCK_HEARTBEAT_PORT);
+    CHECK(l == fz->fallback ||
+          vsock_conn_get_local_port(conn) == LPORT);
+    CHECK(vsock_conn_get_state(conn) == VSOCK_CONN_ACCEPTING);
+    switch (fz->mode) {
+    case MODE_REFUSE:
+        return VSOCK_ACCEPT_REFUSE;
+    case MODE_NO_OPS:
+        return VSOCK_ACCEPT_NOW; /* refused all the same */
+    default:
+        break;
     }
     fc = fc_new(conn, vsock_conn_get_peer_port(conn),
                 vsock_conn_get_local_port(conn));
     vsock_conn_set_ops(conn, &fc_ops, fc);
-    return true;
+    if (fz->mode == MODE_NOW) {
+        return VSOCK_ACCEPT_NOW;
+    }
+    if (fz->mode == MODE_DEFER_ACCEPTED) {
+        vsock_conn_accept(conn);
+    } else {
+        fc->pending = true;
+        fc->deadline = fz->now + ACCEPT_TIMEOUT_NS;
+        st.deferred++;
+    }
+    return VSOCK_ACCEPT_DEFER;
+}
+
+/* The FuzzConn of the connection (@local_port, @guest_port), if any. */
+static FuzzConn *fc_find(uint32_t local_port, uint32_t guest_port)
+{
+    for (guint i = 0; i < fz->conns->len; i++) {
+        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+
+        if (vsock_conn_get_local_port(fc->conn) == local_port &&
+            vsock_conn_get_peer_port(fc->conn) == guest_port) {
+            return fc;
+        }
+    }
+    return NULL;
+}
+
+/* A random live FuzzConn, pending ones only if @pending. */
+static FuzzConn *fc_pick(Input *in, bool pending)
+{
+    guint n = 0, k;
+
+    for (guint i = 0; i < fz->conns->len; i++) {
+        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+
+        n += !pending || fc->pending;
+    }
+    if (!n) {
+        return NULL;
+    }
+    k = get(in, 1) % n;
+    for (guint i = 0; i < fz->conns->len; i++) {
+        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+
+        if ((!pending || fc->pending) && !k--) {
+            return fc;
+        }
+    }
+    return NULL;
 }
 
 static int64_t fz_clock(void *opaque)
@@ -239,7 +335,20 @@ static void check_bounds(void)
     unsigned conns = vsock_engine_conn_count(fz->e);
 
     CHECK(conns <= MAX_CONNS);
+    CHECK(fz->conns->len <= conns);
     CHECK(vsock_engine_buffered_bytes(fz->e) <= (size_t)conns * BUF_ALLOC);
+    for (guint i = 0; i < fz->conns->len; i++) {
+        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+        VsockConnState s = vsock_conn_get_state(fc->conn);
+
+        CHECK(s != VSOCK_CONN_CLOSED);
+        CHECK(fc->pending == (s == VSOCK_CONN_ACCEPTING));
+        if (fc->pending) {
+            /* the guest sent nothing acceptable yet */
+            CHECK(vsock_conn_get_buffered(fc->conn) == 0);
+            CHECK(vsock_engine_next_deadline(fz->e) <= fc->deadline);
+        }
+    }
 }
 
 /* Split @len bytes at @buf into up to 4 iovecs as the input says. */
@@ -356,6 +465,7 @@ static void guest_receive(Input *in)
     size_t len = 0;
     VsockHdr h;
     Model *m;
+    FuzzConn *fc;
 
     if (!in->left || (get(in, 1) & 1)) {
         size = VSOCK_HDR_SIZE + 4096;
@@ -372,6 +482,11 @@ static void guest_receive(Input *in)
     CHECK(h.dst_cid == GUEST);
     CHECK(h.op != VSOCK_OP_RW || h.len > 0);
     CHECK(h.len <= VSOCK_MAX_PKT_PAYLOAD);
+    fc = fc_find(h.src_port, h.dst_port);
+    if (fc && fc->pending) {
+        /* only an RST answering an earlier packet on the same ports */
+        CHECK(h.op == VSOCK_OP_RST && h.buf_alloc == 0);
+    }
     m = model(h.src_port, h.dst_port);
     switch (h.op) {
     case VSOCK_OP_REQUEST:
@@ -402,13 +517,37 @@ static void guest_receive(Input *in)
     }
 }
 
+static void policy_event(Input *in)
+{
+    uint32_t what = get(in, 1) % (MODE__MAX + 1);
+
+    if (what < MODE__MAX) {
+        fz->mode = what;
+    } else if (fz->fallback) {
+        vsock_listener_free(fz->fallback);
+        fz->fallback = NULL;
+    } else {
+        fz->fallback = vsock_engine_listen(fz->e, PARENT, VSOCK_PORT_ANY,
+                                           VSOCK_TYPE_STREAM, fz_accept,
+                                           NULL);
+        CHECK(fz->fallback);
+        /* one fallback per CID */
+        CHECK(!vsock_engine_listen(fz->e, PARENT, VSOCK_PORT_ANY,
+                                   VSOCK_TYPE_SEQPACKET, fz_accept, NULL));
+    }
+}
+
 static void endpoint_event(Input *in)
 {
     uint32_t what = get(in, 1);
     FuzzConn *fc;
     VsockConn *conn;
 
-    if (what % 8 == 7) {
+    switch (what % 10) {
+    case 6:
+        policy_event(in);
+        return;
+    case 7: {
         uint32_t gport = 1000 + get(in, 1) % 4;
 
         conn = vsock_engine_connect(fz->e, PARENT, VSOCK_PORT_ANY, gport,
@@ -420,16 +559,33 @@ static void endpoint_event(Input *in)
         }
         return;
     }
-    if (what % 8 == 6) {
-        fz->refuse = !fz->refuse;
+    case 8:
+    case 9:
+        /* the endpoint decides about a deferred connection */
+        fc = fc_pick(in, true);
+        if (!fc) {
+            return;
+        }
+        conn = fc->conn;
+        fc->pending = false;
+        if (what % 10 == 8) {
+            st.accepted++;
+            vsock_conn_accept(conn);
+            CHECK(vsock_conn_get_state(conn) == VSOCK_CONN_ESTABLISHED);
+            vsock_conn_accept(conn); /* twice: nothing */
+        } else {
+            st.refused_later++;
+            fc_forget(fc);
+            vsock_conn_reset(conn);
+        }
         return;
     }
-    if (!fz->conns->len) {
+    fc = fc_pick(in, false);
+    if (!fc) {
         return;
     }
-    fc = g_ptr_array_index(fz->conns, get(in, 1) % fz->conns->len);
     conn = fc->conn;
-    switch (what % 8) {
+    switch (what % 10) {
     case 0:
     case 1:
         fc->out_avail += get(in, 2);
@@ -480,10 +636,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.buf_alloc = BUF_ALLOC;
     cfg.credit_threshold = BUF_ALLOC / 4;
     cfg.max_pending_rst = 4;
+    cfg.accept_timeout_ns = ACCEPT_TIMEOUT_NS;
     cfg.ops = &fz_ops;
     f.e = vsock_engine_new(&cfg);
     CHECK(vsock_engine_listen(f.e, PARENT, LPORT, VSOCK_TYPE_STREAM,
                               fz_accept, NULL));
+    f.fallback = vsock_engine_listen(f.e, PARENT, VSOCK_PORT_ANY,
+                                     VSOCK_TYPE_STREAM, fz_accept, NULL);
+    CHECK(f.fallback);
     hb = vsock_heartbeat_new(f.e, PARENT, VSOCK_HEARTBEAT_PORT);
     CHECK(hb);
 
@@ -509,6 +669,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             f.now += (int64_t)get(&in, 2) * 1000000;
             vsock_engine_run_timers(f.e);
             CHECK(vsock_engine_next_deadline(f.e) > f.now);
+            for (guint i = 0; i < f.conns->len; i++) {
+                FuzzConn *fc = g_ptr_array_index(f.conns, i);
+
+                CHECK(!fc->pending || fc->deadline > f.now);
+            }
             break;
         default:
             if (cmd == 0xff) {
@@ -537,6 +702,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     vsock_heartbeat_free(hb);
+    vsock_listener_free(f.fallback);
     vsock_engine_free(f.e);
     CHECK(f.conns->len == 0); /* every endpoint was told */
     g_ptr_array_free(f.conns, true);

@@ -442,6 +442,25 @@ static int unix_listen_at(const char *path)
     return fd;
 }
 
+/*
+ * A Unix listener whose backlog is full: the device's next (blocking)
+ * connect to @path waits until the test accepts the first client.
+ * Returns the listener, *@filler the client that fills the backlog.
+ */
+static int unix_listen_full(const char *path, int *filler)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = unix_listen_at(path);
+
+    g_assert_cmpint(listen(fd, 0), ==, 0);
+    *filler = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert_cmpint(*filler, >=, 0);
+    strcpy(sa.sun_path, path);
+    g_assert_cmpint(connect(*filler, (struct sockaddr *)&sa, sizeof(sa)),
+                    ==, 0);
+    return fd;
+}
+
 static int unix_connect_to(const char *path)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -727,6 +746,105 @@ static void test_g2h_refused_and_rst(void)
     vt_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 0);
     close(fd);
+    close(lfd);
+    ht_free(&ht);
+}
+
+/*
+ * The device's connect to PATH_<port> is stuck: the guest hears nothing
+ * until the host connect is done.  Release it: accept the filler, then
+ * the device's socket, which must read EOF (cancelled connect).
+ */
+static void host_release_cancelled(HT *ht, int lfd, int filler)
+{
+    int ffd, fd;
+
+    ffd = host_accept(ht, lfd);
+    fd = host_accept(ht, lfd);
+    host_expect_eof(ht, fd);
+    g_assert_cmpuint(vt_stat(&ht->vt, "host-sockets"), ==, 0);
+    g_assert_cmpuint(vt_stat(&ht->vt, "connections"), ==, 0);
+    close(fd);
+    close(ffd);
+    close(filler);
+}
+
+/* Guest RST while the host connect is pending: cancelled, no answer */
+static void test_g2h_pending_rst(void)
+{
+    HT ht;
+    g_autofree char *lpath = NULL;
+    int lfd, filler, fd;
+
+    ht_init(&ht, "", "");
+    lpath = g_strdup_printf("%s_5006", ht.uds);
+    lfd = unix_listen_full(lpath, &filler);
+    vt_send(&ht.vt, gpkt(40006, 5006, OP_REQUEST, 0), NULL);
+    vt_expect_silence(&ht.vt, NS_PER_SEC / 2);
+    /* a pending connection counts */
+    g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 1);
+    g_assert_cmpuint(vt_stat(&ht.vt, "host-sockets"), ==, 0);
+    vt_send(&ht.vt, gpkt(40006, 5006, OP_RST, 0), NULL);
+    /* never answered, not even when the accept timeout would have hit */
+    vt_expect_silence(&ht.vt, 3 * NS_PER_SEC);
+    g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 0);
+    host_release_cancelled(&ht, lfd, filler);
+    vt_expect_silence(&ht.vt, NS_PER_SEC / 10);
+    g_assert_cmpuint(vt_stat(&ht.vt, "host-connect-failed"), ==, 0);
+
+    /* the same guest port connects again and gets through */
+    fd = guest_connect_host(&ht, 40006, 5006, lfd, GUEST_BUF_ALLOC);
+    guest_send_text(&ht, 40006, 5006, "again");
+    host_expect(&ht, fd, "again");
+    close(fd);
+    close(lfd);
+    ht_free(&ht);
+}
+
+/* The host connect outlasts the accept timeout: RST, then cancelled */
+static void test_g2h_pending_timeout(void)
+{
+    HT ht;
+    g_autofree char *lpath = NULL;
+    int lfd, filler;
+    Hdr h;
+
+    ht_init(&ht, "", "");
+    lpath = g_strdup_printf("%s_5007", ht.uds);
+    lfd = unix_listen_full(lpath, &filler);
+    vt_send(&ht.vt, gpkt(40007, 5007, OP_REQUEST, 0), NULL);
+    vt_expect_silence(&ht.vt, 19 * NS_PER_SEC / 10);
+    qtest_clock_step(ht.vt.qts, NS_PER_SEC / 5);
+    vt_recv(&ht.vt, &h, NULL);
+    assert_hdr(&h, PARENT_CID, 5007, 40007, OP_RST, 0, 0);
+    g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 0);
+    g_assert_cmpuint(vt_stat(&ht.vt, "host-connect-failed"), ==, 1);
+    /* a guest RST after ours is not answered either */
+    vt_send(&ht.vt, gpkt(40007, 5007, OP_RST, 0), NULL);
+    vt_expect_silence(&ht.vt, NS_PER_SEC);
+    host_release_cancelled(&ht, lfd, filler);
+    vt_expect_silence(&ht.vt, NS_PER_SEC / 10);
+    g_assert_cmpuint(vt_stat(&ht.vt, "host-connect-failed"), ==, 1);
+    close(lfd);
+    ht_free(&ht);
+}
+
+/* Device reset while the host connect is pending */
+static void test_g2h_pending_reset(void)
+{
+    HT ht;
+    g_autofree char *lpath = NULL;
+    int lfd, filler;
+
+    ht_init(&ht, "", "");
+    lpath = g_strdup_printf("%s_5008", ht.uds);
+    lfd = unix_listen_full(lpath, &filler);
+    vt_send(&ht.vt, gpkt(40008, 5008, OP_REQUEST, 0), NULL);
+    vt_expect_silence(&ht.vt, NS_PER_SEC / 2);
+    g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 1);
+    qtest_system_reset(ht.vt.qts);
+    g_assert_cmpuint(vt_stat(&ht.vt, "connections"), ==, 0);
+    host_release_cancelled(&ht, lfd, filler);
     close(lfd);
     ht_free(&ht);
 }
@@ -1112,6 +1230,12 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-host/g2h-host-eof", test_g2h_host_eof);
     qtest_add_func("virtio-vsock-user-host/g2h-refused-rst",
                    test_g2h_refused_and_rst);
+    qtest_add_func("virtio-vsock-user-host/g2h-pending-rst",
+                   test_g2h_pending_rst);
+    qtest_add_func("virtio-vsock-user-host/g2h-pending-timeout",
+                   test_g2h_pending_timeout);
+    qtest_add_func("virtio-vsock-user-host/g2h-pending-reset",
+                   test_g2h_pending_reset);
     qtest_add_func("virtio-vsock-user-host/h2g-hybrid", test_h2g_hybrid);
     qtest_add_func("virtio-vsock-user-host/h2g-parser", test_h2g_parser);
     qtest_add_func("virtio-vsock-user-host/forwards", test_forwards);

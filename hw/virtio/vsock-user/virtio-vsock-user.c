@@ -99,10 +99,7 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
             qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                           "%u device-writable descriptor(s); dropped\n",
                           elem->in_num);
-        } else if (!vsock_host_filter_tx(s->host, elem->out_sg,
-                                         elem->out_num,
-                                         iov_size(elem->out_sg,
-                                                  elem->out_num))) {
+        } else {
             vsock_user_tx_result(
                 vsock_engine_handle_tx(s->engine, elem->out_sg,
                                        elem->out_num,
@@ -348,7 +345,6 @@ static void vsock_user_reset(VirtIODevice *vdev)
 
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
-    vsock_host_reset(s->host);
     s->event_pending = false;
     s->tx_paused = false;
     timer_del(s->timer);
@@ -432,12 +428,12 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
                              errp)) ||
         !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
-        vsock_host_free(s->host);
-        s->host = NULL;
         vsock_heartbeat_free(s->heartbeat_ep);
         s->heartbeat_ep = NULL;
         vsock_engine_free(s->engine);
         s->engine = NULL;
+        vsock_host_free(s->host);
+        s->host = NULL;
         return;
     }
 
@@ -491,7 +487,6 @@ static int vsock_user_post_load(void *opaque, int version_id)
     VirtIOVsockUser *s = opaque;
 
     vsock_engine_reset(s->engine);
-    vsock_host_reset(s->host);
     s->tx_paused = false;
     s->event_pending = true;
     qemu_bh_schedule(s->bh);

@@ -26,6 +26,7 @@
 #define DEFAULT_BUF_ALLOC (256 * 1024)
 #define DEFAULT_MAX_PENDING_RST 64
 #define DEFAULT_CONNECT_TIMEOUT_NS (2 * 1000000000LL)
+#define DEFAULT_ACCEPT_TIMEOUT_NS (2 * 1000000000LL)
 #define DEFAULT_SHUTDOWN_TIMEOUT_NS (2 * 1000000000LL)
 #define EPHEMERAL_PORT_FIRST 49152u
 #define LOCAL_IOV_MAX 8
@@ -49,6 +50,7 @@ enum {
 
 enum {
     TQ_CONNECT,
+    TQ_ACCEPT,
     TQ_SHUTDOWN,
     TQ__MAX,
 };
@@ -95,6 +97,8 @@ struct VsockConn {
     int timer;                  /* TQ_* or -1 */
     int64_t deadline;
     bool dead;                  /* removed from the table, freed soon */
+    bool in_accept;             /* inside the listener's accept callback */
+    bool accept_now;            /* vsock_conn_accept() from in there */
 
     /* guest -> endpoint */
     uint32_t recv_cnt;          /* RW bytes received */
@@ -171,6 +175,8 @@ const char *vsock_conn_state_str(VsockConnState s)
     switch (s) {
     case VSOCK_CONN_CONNECTING:
         return "connecting";
+    case VSOCK_CONN_ACCEPTING:
+        return "accepting";
     case VSOCK_CONN_ESTABLISHED:
         return "established";
     case VSOCK_CONN_CLOSING:
@@ -460,6 +466,9 @@ static void conn_kill(VsockConn *c, VsockCloseReason reason, bool rst)
     }
     c->owe = 0;
     c->want_read = false;
+    if (c->state == VSOCK_CONN_ACCEPTING && rst && !c->in_accept) {
+        e->stats.conns_refused++; /* the guest's REQUEST got RST */
+    }
     set_state(c, VSOCK_CONN_CLOSED);
     e->stats.conns_closed++;
     if (rst) {
@@ -634,6 +643,7 @@ void vsock_engine_config_init(VsockEngineConfig *cfg)
     cfg->credit_threshold = DEFAULT_BUF_ALLOC / 4;
     cfg->max_pending_rst = DEFAULT_MAX_PENDING_RST;
     cfg->connect_timeout_ns = DEFAULT_CONNECT_TIMEOUT_NS;
+    cfg->accept_timeout_ns = DEFAULT_ACCEPT_TIMEOUT_NS;
     cfg->shutdown_timeout_ns = DEFAULT_SHUTDOWN_TIMEOUT_NS;
 }
 
@@ -663,6 +673,9 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
     }
     if (e->cfg.connect_timeout_ns <= 0) {
         e->cfg.connect_timeout_ns = DEFAULT_CONNECT_TIMEOUT_NS;
+    }
+    if (e->cfg.accept_timeout_ns <= 0) {
+        e->cfg.accept_timeout_ns = DEFAULT_ACCEPT_TIMEOUT_NS;
     }
     if (e->cfg.shutdown_timeout_ns <= 0) {
         e->cfg.shutdown_timeout_ns = DEFAULT_SHUTDOWN_TIMEOUT_NS;
@@ -814,11 +827,46 @@ static VsockTxResult refuse(VsockEngine *e, const VsockHdr *h,
     return why;
 }
 
+/* The listener for a REQUEST to @addr: its own, else @addr's fallback. */
+static VsockListener *find_listener(VsockEngine *e, const VsockAddr *addr)
+{
+    VsockAddr any = { .cid = addr->cid, .port = VSOCK_PORT_ANY };
+    VsockListener *l;
+
+    if (addr->port == VSOCK_PORT_ANY) {
+        return NULL; /* not a port one can connect to */
+    }
+    l = g_hash_table_lookup(e->listeners, addr);
+    return l ? l : g_hash_table_lookup(e->listeners, &any);
+}
+
+/*
+ * An accepted connection: RESPONSE, then data.  @quiet: accepted from
+ * inside the accept callback, so the observer sees it born established.
+ */
+static void conn_accepted(VsockConn *c, bool quiet)
+{
+    VsockEngine *e = c->engine;
+
+    timer_stop(c);
+    if (quiet) {
+        c->state = VSOCK_CONN_ESTABLISHED;
+    } else {
+        set_state(c, VSOCK_CONN_ESTABLISHED);
+    }
+    e->stats.conns_opened++;
+    conn_owe(c, OWE_RESPONSE);
+    if (c->local_shutdown == VSOCK_SHUTDOWN_BOTH) {
+        timer_start(c, TQ_SHUTDOWN, e->cfg.shutdown_timeout_ns);
+    }
+}
+
 static VsockTxResult handle_request(VsockEngine *e, const VsockHdr *h,
                                     const VsockKey *key)
 {
     VsockAddr addr = { .cid = h->dst_cid, .port = h->dst_port };
-    VsockListener *l = g_hash_table_lookup(e->listeners, &addr);
+    VsockListener *l = find_listener(e, &addr);
+    VsockAcceptResult res;
     VsockConn *c;
 
     if (!l || l->type != h->type) {
@@ -829,12 +877,17 @@ static VsockTxResult handle_request(VsockEngine *e, const VsockHdr *h,
         e->stats.conns_refused++;
         return refuse(e, h, VSOCK_TX_CONN_LIMIT);
     }
-    c = conn_new(e, key, h->type, VSOCK_CONN_ESTABLISHED);
+    c = conn_new(e, key, h->type, VSOCK_CONN_ACCEPTING);
     c->peer_buf_alloc = h->buf_alloc;
     c->peer_fwd_cnt = h->fwd_cnt;
     c->stats.tx_pkts++;
     c->owe = OWE_RESPONSE; /* holds data back until RESPONSE is out */
-    if (!l->accept(l, c, l->opaque) || !c->ops) {
+    c->in_accept = true;
+    res = l->accept(l, c, l->opaque);
+    c->in_accept = false;
+    if ((res != VSOCK_ACCEPT_NOW && res != VSOCK_ACCEPT_DEFER) || !c->ops ||
+        c->dead || c->state != VSOCK_CONN_ACCEPTING) {
+        /* refused, or closed from inside the callback */
         c->ops = NULL;
         if (!c->dead) {
             conn_destroy(c);
@@ -842,10 +895,11 @@ static VsockTxResult handle_request(VsockEngine *e, const VsockHdr *h,
         e->stats.conns_refused++;
         return refuse(e, h, VSOCK_TX_NO_LISTENER);
     }
-    e->stats.conns_opened++;
-    if (!c->dead && c->state != VSOCK_CONN_CLOSED) {
-        conn_owe(c, OWE_RESPONSE);
+    if (res == VSOCK_ACCEPT_DEFER && !c->accept_now) {
+        timer_start(c, TQ_ACCEPT, e->cfg.accept_timeout_ns);
+        return VSOCK_TX_OK;
     }
+    conn_accepted(c, true);
     return VSOCK_TX_OK;
 }
 
@@ -929,6 +983,11 @@ static VsockTxResult handle_conn_packet(VsockConn *c, const VsockHdr *h,
     if (h->type != c->type) {
         conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
         return VSOCK_TX_BAD_TYPE;
+    }
+    if (c->state == VSOCK_CONN_ACCEPTING) {
+        /* nothing but RST is valid before our RESPONSE, not even REQUEST */
+        conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
+        return VSOCK_TX_BAD_OP;
     }
     if (h->op != VSOCK_OP_REQUEST) {
         c->peer_buf_alloc = h->buf_alloc;
@@ -1351,8 +1410,7 @@ VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
     VsockListener *l;
     VsockAddr addr = { .cid = cid, .port = port };
 
-    if (!accept || port == VSOCK_PORT_ANY ||
-        !vsock_engine_is_local_cid(e, cid) ||
+    if (!accept || !vsock_engine_is_local_cid(e, cid) ||
         g_hash_table_contains(e->listeners, &addr)) {
         return NULL;
     }
@@ -1442,6 +1500,22 @@ void vsock_conn_set_ops(VsockConn *conn, const VsockConnOps *ops,
     conn->opaque = opaque;
 }
 
+void vsock_conn_accept(VsockConn *conn)
+{
+    VsockEngine *e = conn->engine;
+
+    if (conn->dead || conn->state != VSOCK_CONN_ACCEPTING) {
+        return;
+    }
+    if (conn->in_accept) {
+        conn->accept_now = true; /* handle_request() finishes the job */
+        return;
+    }
+    engine_enter(e);
+    conn_accepted(conn, false);
+    engine_leave(e);
+}
+
 void vsock_conn_notify_readable(VsockConn *conn)
 {
     VsockEngine *e = conn->engine;
@@ -1479,7 +1553,8 @@ void vsock_conn_shutdown(VsockConn *conn, uint32_t flags)
     }
     engine_enter(e);
     conn->local_shutdown |= flags;
-    if (conn->state == VSOCK_CONN_CONNECTING) {
+    if (conn->state == VSOCK_CONN_CONNECTING ||
+        conn->state == VSOCK_CONN_ACCEPTING) {
         /* nothing to say yet; the flags go out after RESPONSE */
         conn->owe |= OWE_SHUTDOWN;
     } else {
@@ -1501,7 +1576,8 @@ void vsock_conn_close(VsockConn *conn)
     }
     engine_enter(e);
     conn->ops = NULL;
-    if (conn->state == VSOCK_CONN_CONNECTING) {
+    if (conn->state == VSOCK_CONN_CONNECTING ||
+        conn->state == VSOCK_CONN_ACCEPTING) {
         conn_kill(conn, VSOCK_CLOSE_RESET, true);
     } else {
         uint32_t n = conn->ring.len;

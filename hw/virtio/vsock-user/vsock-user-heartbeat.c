@@ -96,7 +96,8 @@ static const VsockConnOps hb_conn_ops = {
     .closed = hb_closed,
 };
 
-static bool hb_accept(VsockListener *l, VsockConn *conn, void *opaque)
+static VsockAcceptResult hb_accept(VsockListener *l, VsockConn *conn,
+                                   void *opaque)
 {
     VsockHeartbeat *hb = opaque;
     HeartbeatConn *hc = g_new0(HeartbeatConn, 1);
@@ -105,7 +106,7 @@ static bool hb_accept(VsockListener *l, VsockConn *conn, void *opaque)
     hc->conn = conn;
     g_hash_table_insert(hb->conns, conn, hc);
     vsock_conn_set_ops(conn, &hb_conn_ops, hc);
-    return true;
+    return VSOCK_ACCEPT_NOW;
 }
 
 VsockHeartbeat *vsock_heartbeat_new(VsockEngine *e, uint64_t cid,

@@ -1,13 +1,15 @@
 /*
  * virtio-vsock-user: host endpoints of one device
  *
- * Guest -> host: a guest REQUEST to a routed port (a per-port forward, or
- * any port when uds-path is set) is held back from the engine while a
- * connection to the host address is made in the background.  On success
- * the REQUEST is handed to the engine with a one-shot listener that joins
- * the new connection to the host socket (RESPONSE); on failure it is
- * handed over without one (RST).  The guest never sees RESPONSE for a host
- * peer that is not there.
+ * Guest -> host: a fallback listener on the parent CID gets the guest's
+ * REQUESTs to every port without a listener of its own (the heartbeat
+ * keeps 9000).  For a routed port (a per-port forward, or any port when
+ * uds-path is set) it defers the accept and connects to the host address
+ * in the background: on success the connection is joined to the host
+ * socket and accepted (RESPONSE), on failure it is reset (RST).  The guest
+ * never sees RESPONSE for a host peer that is not there.  A guest RST, the
+ * engine's accept timeout or a device reset while the connect is under
+ * way cancel it: the socket is closed as soon as the connect returns.
  *
  * Host -> guest, hybrid: clients of the uds-path listener send one line,
  * "CONNECT <port>\n", read without consuming anything after it; the device
@@ -36,15 +38,12 @@ typedef struct HostRoute {
     void *owner;
 } HostRoute;
 
-/* A guest REQUEST waiting for its host connection. */
+/* A deferred guest connection waiting for its host connection. */
 typedef struct PendingConnect {
-    VsockHost *h;               /* NULL once cancelled */
-    char *key;
-    uint8_t raw[VSOCK_HDR_SIZE];
-    VsockHdr hdr;
+    VsockHost *h;
+    VsockConn *conn;            /* NULL once cancelled */
+    char *name;
     QIOChannelSocket *sioc;
-    VsockBridge *bridge;
-    bool accepted;
 } PendingConnect;
 
 /* A hybrid client that has not sent its CONNECT line yet. */
@@ -63,7 +62,6 @@ struct VsockHost {
     uint64_t local_cid;
     uint32_t max_conns;
     GHashTable *routes;         /* guest port -> HostRoute */
-    GHashTable *pending;        /* "cid:port:port" -> PendingConnect */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
     char *uds_path;
@@ -93,32 +91,15 @@ static VsockBridge *host_bridge_new(VsockHost *h, QIOChannelSocket *sioc,
     return b;
 }
 
+/* Pending guest -> host connects are engine connections too. */
 static unsigned host_busy(VsockHost *h)
 {
-    return vsock_engine_conn_count(h->engine) +
-           g_hash_table_size(h->pending);
+    return vsock_engine_conn_count(h->engine);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Guest -> host                                                          */
 /* ---------------------------------------------------------------------- */
-
-static bool host_probe_accept(VsockListener *l, VsockConn *conn,
-                              void *opaque)
-{
-    return false;
-}
-
-/* Is (@cid, @port) free of engine listeners (heartbeat, ...)? */
-static bool host_port_unclaimed(VsockHost *h, uint64_t cid, uint32_t port)
-{
-    VsockListener *l = vsock_engine_listen(h->engine, cid, port,
-                                           VSOCK_TYPE_STREAM,
-                                           host_probe_accept, NULL);
-
-    vsock_listener_free(l);
-    return l != NULL;
-}
 
 static SocketAddress *host_route_for(VsockHost *h, uint32_t port)
 {
@@ -152,128 +133,98 @@ static char *host_addr_str(const SocketAddress *addr)
     }
 }
 
-static bool host_accept(VsockListener *l, VsockConn *conn, void *opaque)
+static void pending_free(PendingConnect *p)
+{
+    object_unref(OBJECT(p->sioc));
+    g_free(p->name);
+    g_free(p);
+}
+
+/* The connection went away before its host connect finished. */
+static void pending_closed(VsockConn *conn, void *opaque,
+                           VsockCloseReason reason)
 {
     PendingConnect *p = opaque;
 
-    p->accepted = true;
-    vsock_bridge_accept(p->bridge, conn);
-    return true;
+    trace_vsock_user_host_connect_cancelled(p->name,
+                                            vsock_close_reason_str(reason));
+    if (reason == VSOCK_CLOSE_TIMEOUT) {
+        p->h->stats.connect_failed++;
+    }
+    /* the connect finishes on its own; host_connect_done() frees @p */
+    p->conn = NULL;
 }
 
-/* Hand the held REQUEST to the engine; @bridge: accept it with that. */
-static void host_inject(VsockHost *h, PendingConnect *p)
-{
-    struct iovec iov = { .iov_base = p->raw, .iov_len = sizeof(p->raw) };
-    VsockListener *l = NULL;
-
-    if (p->bridge) {
-        l = vsock_engine_listen(h->engine, p->hdr.dst_cid, p->hdr.dst_port,
-                                VSOCK_TYPE_STREAM, host_accept, p);
-    }
-    vsock_engine_handle_tx(h->engine, &iov, 1, sizeof(p->raw));
-    vsock_listener_free(l);
-    if (p->bridge && !p->accepted) {
-        vsock_bridge_discard(p->bridge);
-    }
-}
+/* While the accept is deferred the engine only ever calls closed(). */
+static const VsockConnOps pending_ops = {
+    .closed = pending_closed,
+};
 
 static void host_connect_done(QIOTask *task, gpointer opaque)
 {
     PendingConnect *p = opaque;
+    VsockConn *conn = p->conn;
     VsockHost *h = p->h;
     Error *err = NULL;
+    VsockBridge *b;
 
-    if (!h) {
-        trace_vsock_user_host_connect_cancelled(p->key);
-        goto out;
+    if (!conn) {
+        /* cancelled: closing the socket is all that is left to do */
+        trace_vsock_user_host_connect_dropped(p->name);
+        pending_free(p);
+        return;
     }
-    g_hash_table_steal(h->pending, p->key);
+    p->conn = NULL;
     if (qio_task_propagate_error(task, &err)) {
-        trace_vsock_user_host_connect_failed(p->key,
+        trace_vsock_user_host_connect_failed(p->name,
                                              error_get_pretty(err));
         error_free(err);
         h->stats.connect_failed++;
-        host_inject(h, p);      /* no listener: RST */
-        goto out;
+        vsock_conn_reset(conn);                 /* RST */
+        pending_free(p);
+        return;
     }
-    trace_vsock_user_host_connect_done(p->key, p->sioc->fd);
-    p->bridge = host_bridge_new(h, p->sioc, p->key);
-    host_inject(h, p);
-out:
-    object_unref(OBJECT(p->sioc));
-    g_free(p->key);
-    g_free(p);
+    trace_vsock_user_host_connect_done(p->name, p->sioc->fd);
+    b = host_bridge_new(h, p->sioc, p->name);
+    vsock_bridge_accept(b, conn);
+    vsock_conn_accept(conn);                    /* RESPONSE */
+    pending_free(p);
 }
 
-static void host_pending_cancel(gpointer data)
+/* Fallback listener: a guest REQUEST to a port without a listener. */
+static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
+                                     void *opaque)
 {
-    PendingConnect *p = data;
-
-    /* the connect thread finishes on its own; its callback frees @p */
-    p->h = NULL;
-}
-
-bool vsock_host_filter_tx(VsockHost *h, const struct iovec *iov,
-                          unsigned iov_cnt, size_t total_len)
-{
-    VsockHdr hdr;
-    PendingConnect *p;
+    VsockHost *h = opaque;
+    uint32_t port = vsock_conn_get_local_port(conn);
     SocketAddress *addr;
-    g_autofree char *key = NULL;
+    PendingConnect *p;
+    g_autofree char *name = g_strdup_printf("%" PRIu64 ":%" PRIu32
+                                            "<-%" PRIu32,
+                                            vsock_conn_get_local_cid(conn),
+                                            port,
+                                            vsock_conn_get_peer_port(conn));
 
-    if (total_len < VSOCK_HDR_SIZE ||
-        !vsock_hdr_from_iov(&hdr, iov, iov_cnt) ||
-        hdr.type != VSOCK_TYPE_STREAM ||
-        hdr.src_cid != vsock_engine_get_guest_cid(h->engine) ||
-        !vsock_engine_is_local_cid(h->engine, hdr.dst_cid)) {
-        return false;
+    addr = host_route_for(h, port);
+    if (!addr) {
+        trace_vsock_user_host_refused(name, "no route");
+        return VSOCK_ACCEPT_REFUSE;
     }
-    if (hdr.op != VSOCK_OP_REQUEST && hdr.op != VSOCK_OP_RST) {
-        return false;
-    }
-    key = g_strdup_printf("%" PRIu64 ":%" PRIu32 "<-%" PRIu32,
-                          hdr.dst_cid, hdr.dst_port, hdr.src_port);
-    p = g_hash_table_lookup(h->pending, key);
-    if (hdr.op == VSOCK_OP_RST) {
-        if (p) {
-            /* the guest gave up on its REQUEST */
-            g_hash_table_remove(h->pending, key);
-        }
-        return false;
-    }
-    if (p) {
-        return true;    /* the same REQUEST again: one is in flight */
-    }
-    if (!g_hash_table_contains(h->routes, GUINT_TO_POINTER(hdr.dst_port)) &&
-        !h->uds_path) {
-        return false;
-    }
-    if (!host_port_unclaimed(h, hdr.dst_cid, hdr.dst_port)) {
-        return false;   /* an engine listener serves this port */
-    }
-    if (host_busy(h) >= h->max_conns) {
-        h->stats.refused++;
-        trace_vsock_user_host_refused(key, "connection limit");
-        return false;   /* the engine refuses it: RST */
-    }
-    addr = host_route_for(h, hdr.dst_port);
     p = g_new0(PendingConnect, 1);
     p->h = h;
-    p->key = g_steal_pointer(&key);
-    p->hdr = hdr;
-    vsock_iov_to_buf(iov, iov_cnt, 0, p->raw, sizeof(p->raw));
+    p->conn = conn;
+    p->name = g_steal_pointer(&name);
     p->sioc = qio_channel_socket_new();
-    g_hash_table_insert(h->pending, p->key, p);
+    vsock_conn_set_ops(conn, &pending_ops, p);
     if (trace_event_get_state_backends(TRACE_VSOCK_USER_HOST_CONNECT)) {
         g_autofree char *dst = host_addr_str(addr);
 
-        trace_vsock_user_host_connect(p->key, dst);
+        trace_vsock_user_host_connect(p->name, dst);
     }
     qio_channel_socket_connect_async(p->sioc, addr, host_connect_done, p,
                                      NULL, NULL);
     qapi_free_SocketAddress(addr);
-    return true;
+    return VSOCK_ACCEPT_DEFER;
 }
 
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
@@ -497,22 +448,20 @@ VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
                           uint32_t max_conns)
 {
     VsockHost *h = g_new0(VsockHost, 1);
+    VsockListener *fallback;
 
     h->engine = e;
     h->local_cid = local_cid;
     h->max_conns = max_conns;
     h->routes = g_hash_table_new_full(NULL, NULL, NULL, host_route_free);
-    h->pending = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                       host_pending_cancel);
     h->bridges = g_hash_table_new(NULL, NULL);
     h->clients = g_hash_table_new_full(NULL, NULL, hybrid_client_free,
                                        NULL);
+    /* the engine owns the listener: vsock_engine_free() drops it */
+    fallback = vsock_engine_listen(e, local_cid, VSOCK_PORT_ANY,
+                                   VSOCK_TYPE_STREAM, host_accept, h);
+    assert(fallback);
     return h;
-}
-
-void vsock_host_reset(VsockHost *h)
-{
-    g_hash_table_remove_all(h->pending);
 }
 
 void vsock_host_free(VsockHost *h)
@@ -523,7 +472,6 @@ void vsock_host_free(VsockHost *h)
     if (!h) {
         return;
     }
-    g_hash_table_destroy(h->pending);
     /* bridges left over were never attached; the engine dropped the rest */
     g_hash_table_iter_init(&it, h->bridges);
     while (g_hash_table_iter_next(&it, &key, NULL)) {

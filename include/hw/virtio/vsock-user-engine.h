@@ -17,7 +17,8 @@
  * Ownership rules:
  * - A VsockConn is owned by the engine.  An endpoint learns about it in
  *   its accept callback or from vsock_engine_connect().  Exactly one of
- *   these two events ends the endpoint's use of a connection:
+ *   these two events ends the endpoint's use of a connection (a deferred
+ *   accept included: see VsockAcceptFn):
  *     a) the endpoint calls vsock_conn_close(): afterwards the engine never
  *        calls the endpoint for that connection again, and the endpoint
  *        must not touch the VsockConn pointer any more;
@@ -174,6 +175,7 @@ typedef struct VsockListener VsockListener;
 
 typedef enum VsockConnState {
     VSOCK_CONN_CONNECTING,   /* host-initiated, REQUEST owed or sent */
+    VSOCK_CONN_ACCEPTING,    /* guest-initiated, accept deferred */
     VSOCK_CONN_ESTABLISHED,  /* incl. half-closed */
     VSOCK_CONN_CLOSING,      /* endpoint closed; SHUTDOWN owed or sent */
     VSOCK_CONN_CLOSED,       /* RST owed or sent; freed soon */
@@ -183,7 +185,7 @@ typedef enum VsockCloseReason {
     VSOCK_CLOSE_PEER_RST,      /* guest sent RST */
     VSOCK_CLOSE_PEER_SHUTDOWN, /* guest shut down both ways; we sent RST */
     VSOCK_CLOSE_REFUSED,       /* guest answered our REQUEST with RST */
-    VSOCK_CLOSE_TIMEOUT,       /* REQUEST or SHUTDOWN not answered */
+    VSOCK_CLOSE_TIMEOUT,       /* REQUEST, SHUTDOWN or accept too late */
     VSOCK_CLOSE_PROTOCOL,      /* guest broke the protocol; we sent RST */
     VSOCK_CLOSE_RESET,         /* vsock_engine_reset() or _free() */
 } VsockCloseReason;
@@ -268,6 +270,7 @@ typedef struct VsockEngineConfig {
     uint32_t credit_threshold;   /* CREDIT_UPDATE after this much freed */
     uint32_t max_pending_rst;    /* RSTs for packets without a connection */
     int64_t connect_timeout_ns;  /* host-initiated REQUEST */
+    int64_t accept_timeout_ns;   /* deferred accept -> RST */
     int64_t shutdown_timeout_ns; /* our SHUTDOWN unanswered -> RST */
     const VsockEngineOps *ops;
     void *opaque;
@@ -276,7 +279,8 @@ typedef struct VsockEngineConfig {
 /*
  * Fill @cfg with defaults: guest_cid 16, local_cid 3, max_conns 1024,
  * buf_alloc 256 KiB, credit_threshold buf_alloc / 4, max_pending_rst 64,
- * connect timeout 2 s, shutdown timeout 2 s, no ops.
+ * connect timeout 2 s, accept timeout 2 s (a Linux guest's default
+ * connect timeout), shutdown timeout 2 s, no ops.
  */
 void vsock_engine_config_init(VsockEngineConfig *cfg);
 
@@ -330,8 +334,8 @@ bool vsock_engine_fill_rx(VsockEngine *e, const struct iovec *iov,
                           unsigned iov_cnt, size_t *len_out);
 
 /*
- * Run the timers due at the engine clock's current time (connect and
- * shutdown timeouts).  Cheap to call too early.
+ * Run the timers due at the engine clock's current time (connect, accept
+ * and shutdown timeouts).  Cheap to call too early.
  */
 void vsock_engine_run_timers(VsockEngine *e);
 
@@ -391,17 +395,40 @@ typedef struct VsockConnOps {
     void (*closed)(VsockConn *conn, void *opaque, VsockCloseReason reason);
 } VsockConnOps;
 
+/* What an accept callback decides about a guest REQUEST. */
+typedef enum VsockAcceptResult {
+    VSOCK_ACCEPT_REFUSE,    /* RST; @conn is gone when the callback returns */
+    VSOCK_ACCEPT_NOW,       /* RESPONSE; the connection is established */
+    VSOCK_ACCEPT_DEFER,     /* decide later: see below */
+} VsockAcceptResult;
+
 /*
- * Accept callback of a listener: return true to accept the guest's
- * REQUEST (after calling vsock_conn_set_ops() on @conn), false to refuse
- * it (RST).
+ * Accept callback of a listener, called for a guest REQUEST with @conn in
+ * state VSOCK_CONN_ACCEPTING.  Call vsock_conn_set_ops() on @conn, then
+ * return VSOCK_ACCEPT_NOW to accept it at once or VSOCK_ACCEPT_DEFER to
+ * decide later; without ops the REQUEST is refused whatever the callback
+ * returns.  VSOCK_ACCEPT_REFUSE refuses it (RST).
+ *
+ * A deferred connection stays VSOCK_CONN_ACCEPTING: it counts against
+ * max_conns and the guest hears nothing yet.  The endpoint ends the wait
+ * with vsock_conn_accept() (RESPONSE, then data may flow) or
+ * vsock_conn_reset() / vsock_conn_close() (RST).  Meanwhile
+ * vsock_conn_notify_readable() and vsock_conn_shutdown() are remembered
+ * for after the RESPONSE.  Otherwise ops->closed() ends it: a guest RST
+ * (VSOCK_CLOSE_PEER_RST), any other guest packet on it (RST,
+ * VSOCK_CLOSE_PROTOCOL), no decision within accept_timeout_ns (RST,
+ * VSOCK_CLOSE_TIMEOUT), or an engine reset (VSOCK_CLOSE_RESET).
  */
-typedef bool (*VsockAcceptFn)(VsockListener *l, VsockConn *conn,
-                              void *opaque);
+typedef VsockAcceptResult (*VsockAcceptFn)(VsockListener *l,
+                                           VsockConn *conn, void *opaque);
 
 /*
  * Listen on (@cid, @port) for guest connections of @type.  @cid must be
- * a local CID.  Returns NULL if that address is already taken.
+ * a local CID.  @port VSOCK_PORT_ANY is a fallback listener for @cid: it
+ * gets the REQUESTs to ports of @cid that have no listener of their own
+ * (a port's own listener always decides, even when its type differs from
+ * the REQUEST's).  Returns NULL if that address (or the fallback of @cid)
+ * is already taken.
  */
 VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
                                    uint32_t port, VsockType type,
@@ -422,9 +449,20 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
                                 VsockType type, const VsockConnOps *ops,
                                 void *opaque);
 
-/* Attach an endpoint to a connection (from the accept callback). */
+/*
+ * Attach an endpoint to a connection (from the accept callback, or while
+ * its accept is deferred).
+ */
 void vsock_conn_set_ops(VsockConn *conn, const VsockConnOps *ops,
                         void *opaque);
+
+/*
+ * Accept a connection whose accept was deferred: the guest gets RESPONSE
+ * and the connection is VSOCK_CONN_ESTABLISHED.  Does nothing for a
+ * connection in any other state.  Called from inside the accept callback
+ * itself, it makes VSOCK_ACCEPT_DEFER mean VSOCK_ACCEPT_NOW.
+ */
+void vsock_conn_accept(VsockConn *conn);
 
 /* The endpoint has data for the guest: read() will be called. */
 void vsock_conn_notify_readable(VsockConn *conn);
@@ -451,7 +489,8 @@ void vsock_conn_close(VsockConn *conn);
 
 /*
  * Abort: RST to the guest right away, no more callbacks, buffered data
- * discarded.
+ * discarded.  For a connection whose accept was deferred this is the
+ * refusal.
  */
 void vsock_conn_reset(VsockConn *conn);
 

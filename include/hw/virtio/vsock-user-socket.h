@@ -6,10 +6,12 @@
  * half-close both ways, resets both ways.
  *
  * VsockHost holds every host endpoint of one device:
- * - guest -> host routes: a guest REQUEST to (parent CID, port) opens a
- *   non-blocking connection to a host SocketAddress (a per-port forward,
- *   or the hybrid "<uds-path>_<port>" convention); the guest gets RESPONSE
- *   only once that connection succeeded, RST otherwise;
+ * - guest -> host routes: a guest REQUEST to (parent CID, port) that no
+ *   other listener takes reaches the host's fallback listener, which
+ *   defers the accept and opens a non-blocking connection to a host
+ *   SocketAddress (a per-port forward, or the hybrid "<uds-path>_<port>"
+ *   convention); the guest gets RESPONSE only once that connection
+ *   succeeded, RST otherwise (or after the engine's accept timeout);
  * - the hybrid Unix listener (uds-path): a client writes "CONNECT <port>\n"
  *   and is joined to a connection to that guest port, "OK <port>\n";
  * - host listeners of vsock-user-forward objects.
@@ -86,12 +88,19 @@ typedef struct VsockHostStats {
     uint64_t bad_connect;    /* hybrid clients with a bad CONNECT line */
 } VsockHostStats;
 
+/*
+ * Host endpoints for @e; registers the fallback listener on (@local_cid,
+ * any port).  A device reset needs nothing here: vsock_engine_reset()
+ * drops the connections, pending host connects included.
+ */
 VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
                           uint32_t max_conns);
-/* Close every host socket, listener and pending connect. */
+/*
+ * Close every host socket and listener.  Call it after vsock_engine_free():
+ * that closes the connections (and cancels the pending host connects)
+ * and frees the fallback listener.
+ */
 void vsock_host_free(VsockHost *h);
-/* Device reset: connections are dropped by the engine; drop pending. */
-void vsock_host_reset(VsockHost *h);
 
 /*
  * Serve the hybrid convention on the Unix socket @path (a stale socket
@@ -99,14 +108,6 @@ void vsock_host_reset(VsockHost *h);
  */
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
                         Error **errp);
-
-/*
- * Offer a tx packet to the host endpoints before the engine sees it.
- * Returns true if the packet was consumed (a REQUEST that waits for its
- * host connection); false: give it to the engine as usual.
- */
-bool vsock_host_filter_tx(VsockHost *h, const struct iovec *iov,
-                          unsigned iov_cnt, size_t total_len);
 
 /* guest port -> host address (NULL: remove).  False if already routed. */
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
