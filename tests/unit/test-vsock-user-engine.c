@@ -792,18 +792,18 @@ static void test_credit_threshold_small_guest(void)
     Fixture f;
     uint8_t data[4096] = { 0 };
 
-    /* a guest buffer of 8 KiB caps the window: update at 2 KiB */
+    /* a guest buffer of 8 KiB caps the window: update at 4 KiB */
     fx_init(&f);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
                                  VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
                                  8192, 0, NULL, 0), ==, VSOCK_TX_OK);
     fx_expect(&f, VSOCK_OP_RESPONSE, 0, 0, 0);
     fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_RW, 0, 8192, 0, data, 2047);
+                 VSOCK_OP_RW, 0, 8192, 0, data, 4095);
     fx_expect_none(&f);
     fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
                  VSOCK_OP_RW, 0, 8192, 0, data, 1);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 2048);
+    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 4096);
     fx_fini(&f);
 }
 

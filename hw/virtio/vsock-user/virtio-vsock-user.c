@@ -79,36 +79,58 @@ static void vsock_user_tx_result(VsockTxResult r)
     trace_virtio_vsock_user_tx_result(vsock_tx_result_str(r));
 }
 
-/* Returns true if work is left for another pass. */
+/* Pop and process one tx chain; false if the queue is empty. */
+static bool vsock_user_tx_one(VirtIOVsockUser *s)
+{
+    VirtQueueElement *elem = virtqueue_pop(s->tx_vq,
+                                           sizeof(VirtQueueElement));
+
+    if (!elem) {
+        return false;
+    }
+    if (elem->in_num) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
+                      "%u device-writable descriptor(s); dropped\n",
+                      elem->in_num);
+    } else {
+        vsock_user_tx_result(
+            vsock_engine_handle_tx(s->engine, elem->out_sg, elem->out_num,
+                                   iov_size(elem->out_sg, elem->out_num)));
+    }
+    virtqueue_push(s->tx_vq, elem, 0);
+    g_free(elem);
+    return true;
+}
+
+/*
+ * Returns true if work is left for another pass.  While it drains the
+ * queue the guest need not kick: notifications are off, and turned back on
+ * (then the queue checked once more) only when it stops for lack of work.
+ */
 static bool vsock_user_process_tx(VirtIOVsockUser *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     unsigned done = 0;
+    bool more = false;
 
-    while (vsock_engine_tx_ready(s->engine)) {
-        VirtQueueElement *elem;
-
+    virtio_queue_set_notification(s->tx_vq, 0);
+    while (vsock_engine_tx_ready(s->engine) && !vdev->broken) {
         if (done == VSOCK_USER_BATCH) {
+            more = true;        /* a bottom half goes on, kicks stay off */
             break;
         }
-        elem = virtqueue_pop(s->tx_vq, sizeof(VirtQueueElement));
-        if (!elem) {
+        if (vsock_user_tx_one(s)) {
+            done++;
+            continue;
+        }
+        virtio_queue_set_notification(s->tx_vq, 1);
+        if (virtio_queue_empty(s->tx_vq)) {
             break;
         }
-        if (elem->in_num) {
-            qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
-                          "%u device-writable descriptor(s); dropped\n",
-                          elem->in_num);
-        } else {
-            vsock_user_tx_result(
-                vsock_engine_handle_tx(s->engine, elem->out_sg,
-                                       elem->out_num,
-                                       iov_size(elem->out_sg,
-                                                elem->out_num)));
-        }
-        virtqueue_push(s->tx_vq, elem, 0);
-        g_free(elem);
-        done++;
+        virtio_queue_set_notification(s->tx_vq, 0);
+    }
+    if (!more) {
+        virtio_queue_set_notification(s->tx_vq, 1);
     }
     if (done) {
         virtio_notify(vdev, s->tx_vq);
@@ -117,7 +139,7 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
     if (s->tx_paused) {
         trace_virtio_vsock_user_tx_paused();
     }
-    return done == VSOCK_USER_BATCH;
+    return more;
 }
 
 /* Returns true if work is left for another pass. */
@@ -415,7 +437,7 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     cfg.local_cid = s->parent_cid;
     cfg.max_conns = s->max_connections;
     cfg.buf_alloc = s->buf_size;
-    cfg.credit_threshold = s->buf_size / 4;
+    cfg.credit_threshold = s->buf_size / 2;
     cfg.ops = &vsock_user_engine_ops;
     cfg.opaque = s;
     s->engine = vsock_engine_new(&cfg);

@@ -508,7 +508,7 @@ static uint32_t conn_threshold(const VsockConn *c)
      * update before a guest with a smaller buffer runs dry.
      */
     if (c->peer_buf_alloc && c->peer_buf_alloc < window) {
-        t = MIN(t, c->peer_buf_alloc / 4);
+        t = MIN(t, c->peer_buf_alloc / 2);
     }
     return MAX(t, 1);
 }
@@ -640,7 +640,7 @@ void vsock_engine_config_init(VsockEngineConfig *cfg)
     cfg->local_cid = VSOCK_CID_PARENT;
     cfg->max_conns = DEFAULT_MAX_CONNS;
     cfg->buf_alloc = DEFAULT_BUF_ALLOC;
-    cfg->credit_threshold = DEFAULT_BUF_ALLOC / 4;
+    cfg->credit_threshold = DEFAULT_BUF_ALLOC / 2;
     cfg->max_pending_rst = DEFAULT_MAX_PENDING_RST;
     cfg->connect_timeout_ns = DEFAULT_CONNECT_TIMEOUT_NS;
     cfg->accept_timeout_ns = DEFAULT_ACCEPT_TIMEOUT_NS;
@@ -666,7 +666,7 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
         e->cfg.buf_alloc = DEFAULT_BUF_ALLOC;
     }
     if (!e->cfg.credit_threshold) {
-        e->cfg.credit_threshold = MAX(e->cfg.buf_alloc / 4, 1);
+        e->cfg.credit_threshold = MAX(e->cfg.buf_alloc / 2, 1);
     }
     if (!e->cfg.max_pending_rst) {
         e->cfg.max_pending_rst = DEFAULT_MAX_PENDING_RST;

@@ -278,7 +278,7 @@ typedef struct VsockEngineConfig {
 
 /*
  * Fill @cfg with defaults: guest_cid 16, local_cid 3, max_conns 1024,
- * buf_alloc 256 KiB, credit_threshold buf_alloc / 4, max_pending_rst 64,
+ * buf_alloc 256 KiB, credit_threshold buf_alloc / 2, max_pending_rst 64,
  * connect timeout 2 s, accept timeout 2 s (a Linux guest's default
  * connect timeout), shutdown timeout 2 s, no ops.
  */
