@@ -1,6 +1,13 @@
 /*
  * libqos driver for virtio-vsock-user
  *
+ * Two parts: the qos-graph nodes ("virtio-vsock-user" on virtio-mmio,
+ * "virtio-vsock-user-pci" on PCI), and QVsockTest, a small guest driver
+ * for the qtests that drive the device's virtqueues directly on microvm
+ * (virtio-mmio) or pc (virtio-pci): it starts QEMU, brings the device up,
+ * posts rx and event buffers, sends and receives packets and encodes the
+ * 44-byte packet header byte by byte, independently of the device's codec.
+ *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -9,11 +16,15 @@
 #ifndef TESTS_LIBQOS_VIRTIO_VSOCK_USER_H
 #define TESTS_LIBQOS_VIRTIO_VSOCK_USER_H
 
+#include "../libqtest.h"
 #include "qgraph.h"
+#include "libqos-malloc.h"
+#include "pci.h"
 #include "virtio.h"
+#include "virtio-mmio.h"
 #include "virtio-pci.h"
 
-/* The CIDs the graph's devices are created with */
+/* The CIDs the graph's and QVsockTest's devices are created with */
 #define QVSOCK_USER_GUEST_CID 16
 #define QVSOCK_USER_PARENT_CID 3
 
@@ -30,5 +41,161 @@ typedef struct QVsockUserDevice {
     QOSGraphObject obj;
     QVsockUser vsock;
 } QVsockUserDevice;
+
+/* ------------------------------------------------------------------ */
+/* QVsockTest: the test as the guest driver                            */
+/* ------------------------------------------------------------------ */
+
+#define QVSOCK_HB_PORT 9000                 /* the device's heartbeat */
+#define QVSOCK_HDR_SIZE 44
+#define QVSOCK_DEV_BUF_ALLOC (256 * 1024)   /* the device's default */
+#define QVSOCK_GUEST_BUF_ALLOC (256 * 1024) /* what the test announces */
+#define QVSOCK_RX_BUF_SIZE 4096
+#define QVSOCK_RX_POSTED 16
+#define QVSOCK_EVENT_POSTED 8
+#define QVSOCK_MAX_DESC 256
+#define QVSOCK_TIMEOUT_US (10 * 1000 * 1000)
+
+enum {
+    QVSOCK_TYPE_STREAM = 1,
+    QVSOCK_OP_REQUEST = 1, QVSOCK_OP_RESPONSE, QVSOCK_OP_RST,
+    QVSOCK_OP_SHUTDOWN, QVSOCK_OP_RW, QVSOCK_OP_CREDIT_UPDATE,
+    QVSOCK_OP_CREDIT_REQUEST,
+    QVSOCK_SHUT_RCV = 1, QVSOCK_SHUT_SEND = 2,
+};
+
+/* struct virtio_vsock_hdr, decoded */
+typedef struct QVsockHdr {
+    uint64_t src_cid, dst_cid;
+    uint32_t src_port, dst_port, len;
+    uint16_t type, op;
+    uint32_t flags, buf_alloc, fwd_cnt;
+} QVsockHdr;
+
+/* One posted rx chain; n == 0: none, or unusable on purpose */
+typedef struct QVsockRxBuf {
+    uint64_t addr[2];
+    uint32_t size[2];
+    int n;
+} QVsockRxBuf;
+
+typedef enum QVsockRxLayout {
+    QVSOCK_RX_ONE_BUFFER,   /* Linux >= 6.x: one 4 KiB buffer, hdr + data */
+    QVSOCK_RX_HDR_AND_DATA, /* older guests: 44-byte header + 4 KiB data */
+} QVsockRxLayout;
+
+typedef struct QVsockTest {
+    const char *machine;     /* "microvm" or "pc" */
+    char *props;             /* extra -device properties */
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *pcibus;         /* pc only */
+    QVirtioPCIDevice *pdev;  /* pc only */
+    QVirtioMMIODevice mmio;  /* microvm only */
+    QVirtioDevice *vdev;
+    QVirtQueue *rx, *tx, *ev;
+    QVsockRxLayout layout;
+    QVsockRxBuf rxbuf[QVSOCK_MAX_DESC]; /* by head descriptor */
+    uint64_t evbuf[QVSOCK_EVENT_POSTED];
+    uint32_t next_port;      /* qvsock_connect()'s next guest port */
+    uint32_t fwd_cnt;        /* what the test (guest) has consumed */
+} QVsockTest;
+
+/* Encode @h into the 44 bytes at @b (little endian). */
+void qvsock_hdr_encode(const QVsockHdr *h, uint8_t *b);
+
+/* A stream packet from the guest's CID:@src_port to @dst_cid:@dst_port. */
+QVsockHdr qvsock_pkt(uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
+                     uint16_t op, uint32_t len);
+
+/*
+ * Start QEMU on @machine ("microvm" or "pc") with the device, created
+ * with the test's CIDs plus @props (",name=value..." or ""), and @extra
+ * more command line ("" for none); attach to it, bring it up and post
+ * rx buffers laid out as @layout, and the event buffers.
+ */
+void qvsock_test_init(QVsockTest *t, const char *machine,
+                      QVsockRxLayout layout, const char *props,
+                      const char *extra);
+
+/*
+ * Quit QEMU and start it again with the same device and @extra, keeping
+ * all guest-side state: the destination of a migration.
+ */
+void qvsock_test_restart(QVsockTest *t, const char *extra);
+
+void qvsock_test_free(QVsockTest *t);
+
+/*
+ * Bring the device up the way a guest driver does (after a reset, too);
+ * with @post_buffers, post the event buffers and QVSOCK_RX_POSTED rx
+ * buffers.
+ */
+void qvsock_setup_device(QVsockTest *t, bool post_buffers);
+
+/*
+ * libqos hands descriptors out in increasing order; restart at 0 when a
+ * chain of @n would run past the table.  Call before adding a chain.
+ */
+void qvsock_desc_reserve(QVirtQueue *vq, unsigned n);
+
+/* Post one rx buffer (chain) laid out as t->layout. */
+void qvsock_post_rx(QVsockTest *t);
+
+/*
+ * Put one chain of @n read-only buffers, @sizes[i] bytes each taken in
+ * turn from @bytes, on the tx queue and wait until the device used it.
+ */
+void qvsock_send_chain(QVsockTest *t, const uint8_t *bytes,
+                       const size_t *sizes, unsigned n);
+
+/*
+ * Send @h with @payload (h.len bytes) in one descriptor, as Linux does;
+ * an RW packet carries t->fwd_cnt.
+ */
+void qvsock_send(QVsockTest *t, QVsockHdr h, const void *payload);
+
+/*
+ * Wait up to @timeout_us for the next packet on rx; decode its header
+ * into @h and, unless NULL, copy its data to @payload (room for
+ * QVSOCK_RX_BUF_SIZE).  Counts RW data in t->fwd_cnt and posts a new rx
+ * buffer.  False on timeout.
+ */
+bool qvsock_try_recv(QVsockTest *t, QVsockHdr *h, uint8_t *payload,
+                     gint64 timeout_us);
+
+/* qvsock_try_recv() that must succeed within QVSOCK_TIMEOUT_US. */
+void qvsock_recv(QVsockTest *t, QVsockHdr *h, uint8_t *payload);
+
+/* Nothing arrives on rx while the clock moves by @ns. */
+void qvsock_expect_silence(QVsockTest *t, int64_t ns);
+
+/* @h is a stream packet to the guest with these fields. */
+void qvsock_assert_hdr(const QVsockHdr *h, uint64_t src_cid,
+                       uint32_t src_port, uint32_t dst_port, uint16_t op,
+                       uint32_t len, uint32_t flags);
+
+/*
+ * Connect the next guest port (t->next_port) to the parent's @dst_port,
+ * announcing @buf_alloc; check the device's RESPONSE.  Returns the guest
+ * port.
+ */
+uint32_t qvsock_connect(QVsockTest *t, uint32_t dst_port, uint32_t buf_alloc);
+
+/* The device's statistics property @name (qom-get). */
+uint64_t qvsock_stat(QVsockTest *t, const char *name);
+
+/*
+ * Receive the heartbeat's echo: RW of one byte, 0xB7, from the parent's
+ * QVSOCK_HB_PORT to @port; its header in @h.
+ */
+void qvsock_recv_beat(QVsockTest *t, uint32_t port, QVsockHdr *h);
+
+/*
+ * The whole heartbeat as AWS's enclave init does it: connect, write 0xB7,
+ * read it back, close.  The device (the parent) closes after the echo;
+ * the guest's SHUTDOWN is answered with RST.
+ */
+void qvsock_heartbeat(QVsockTest *t);
 
 #endif
