@@ -227,22 +227,11 @@ static void vsock_user_rearm_timer(VirtIOVsockUser *s)
     }
 }
 
-/*
- * Move what can move between the rings and the engine.  Runs on the
- * guest's kicks, from the bottom half, and directly when an endpoint's own
- * event (host socket readable, host connect done) woke the engine, so a
- * reply reaches the guest without another main-loop pass.
- */
+/* Everything the device does outside the guest's kicks happens here. */
 static void vsock_user_flush(VirtIOVsockUser *s)
 {
     bool more = false;
 
-    if (s->busy) {
-        /* Inside the device's own engine call: finish it first. */
-        qemu_bh_schedule(s->bh);
-        return;
-    }
-    s->busy = true;
     if (vsock_user_ready(s)) {
         vsock_user_send_event(s);
         more |= vsock_user_process_rx(s);
@@ -250,7 +239,6 @@ static void vsock_user_flush(VirtIOVsockUser *s)
         more |= vsock_user_process_rx(s);
     }
     vsock_user_rearm_timer(s);
-    s->busy = false;
     if (more) {
         qemu_bh_schedule(s->bh);
     }
@@ -265,9 +253,7 @@ static void vsock_user_timer_cb(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
 
-    s->busy = true;
     vsock_engine_run_timers(s->engine);
-    s->busy = false;
     vsock_user_flush(s);
 }
 
@@ -298,9 +284,7 @@ static void vsock_user_wakeup(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
 
-    if (s->bh) {
-        vsock_user_flush(s);
-    }
+    qemu_bh_schedule(s->bh);
 }
 
 static void vsock_user_trace_packet(void *opaque, bool to_guest,
@@ -382,9 +366,7 @@ static void vsock_user_reset(VirtIODevice *vdev)
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
 
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
-    s->busy = true;
     vsock_engine_reset(s->engine);
-    s->busy = false;
     s->event_pending = false;
     s->tx_paused = false;
     timer_del(s->timer);
@@ -498,8 +480,6 @@ static void vsock_user_unrealize(DeviceState *dev)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
 
-    /* From here on the engine's callbacks must not touch the rings. */
-    s->busy = true;
     qemu_del_vm_change_state_handler(s->vmstate);
     if (s->heartbeat_ep) {
         vsock_heartbeat_free(s->heartbeat_ep);
@@ -528,9 +508,7 @@ static int vsock_user_post_load(void *opaque, int version_id)
 {
     VirtIOVsockUser *s = opaque;
 
-    s->busy = true;
     vsock_engine_reset(s->engine);
-    s->busy = false;
     s->tx_paused = false;
     s->event_pending = true;
     qemu_bh_schedule(s->bh);

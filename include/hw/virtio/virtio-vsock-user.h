@@ -42,7 +42,6 @@ struct VirtIOVsockUser {
     QEMUTimer *timer;           /* the engine's next deadline */
     VMChangeStateEntry *vmstate;
     bool tx_paused;             /* engine full until rx drains */
-    bool busy;                  /* in a flush or the device's engine call */
     bool event_pending;         /* TRANSPORT_RESET owed (after load) */
 
     /* properties */
