@@ -264,8 +264,14 @@ static void host_route_free(gpointer data)
 /* Host -> guest                                                          */
 /* ---------------------------------------------------------------------- */
 
-void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
-                              uint32_t guest_port, const char *name)
+/*
+ * Join the connected host socket @sioc (the caller keeps its reference) to
+ * a new connection to @guest_port; @greet_port: tell the host client the
+ * local port ("OK <port>") once the guest accepts, as hybrid clients expect.
+ */
+static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
+                            uint32_t guest_port, const char *name,
+                            bool greet_port)
 {
     VsockBridge *b;
     VsockConn *conn;
@@ -277,6 +283,7 @@ void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
         return;
     }
     b = host_bridge_new(h, sioc, name);
+    vsock_bridge_set_greet_port(b, greet_port);
     conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
                                 guest_port, VSOCK_TYPE_STREAM,
                                 &vsock_bridge_ops, b);
@@ -289,6 +296,12 @@ void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
     trace_vsock_user_host_connect_guest(name, guest_port,
                                         vsock_conn_get_local_port(conn));
     vsock_bridge_set_conn(b, conn);
+}
+
+void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
+                              uint32_t guest_port, const char *name)
+{
+    host_open_guest(h, sioc, guest_port, name, false);
 }
 
 static void hybrid_client_free(gpointer data)
@@ -323,6 +336,8 @@ static void hybrid_client_readable(void *opaque)
     VsockHost *h = c->h;
     char peek[VSOCK_CONNECT_LINE_MAX];
     size_t room = sizeof(c->line) - c->len;
+    g_autofree char *name = NULL;
+    QIOChannelSocket *sioc;
     char *nl;
     ssize_t n, take;
     uint32_t port;
@@ -359,35 +374,13 @@ static void hybrid_client_readable(void *opaque)
         return;
     }
     trace_vsock_user_hybrid_connect(c->name, port);
-    object_ref(OBJECT(c->sioc));
-    {
-        QIOChannelSocket *sioc = c->sioc;
-        g_autofree char *name = g_strdup(c->name);
-        VsockBridge *b;
-        VsockConn *conn;
-
-        g_hash_table_remove(h->clients, c);
-        if (host_busy(h) >= h->max_conns) {
-            h->stats.refused++;
-            trace_vsock_user_host_refused(name, "connection limit");
-            qio_channel_close(QIO_CHANNEL(sioc), NULL);
-            object_unref(OBJECT(sioc));
-            return;
-        }
-        b = host_bridge_new(h, sioc, name);
-        object_unref(OBJECT(sioc));
-        vsock_bridge_set_greet_port(b, true);
-        conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
-                                    port, VSOCK_TYPE_STREAM,
-                                    &vsock_bridge_ops, b);
-        if (!conn) {
-            h->stats.refused++;
-            trace_vsock_user_host_refused(name, "engine refused");
-            vsock_bridge_discard(b);
-            return;
-        }
-        vsock_bridge_set_conn(b, conn);
-    }
+    /* The client record goes; its socket and name live on in a bridge. */
+    sioc = c->sioc;
+    name = g_strdup(c->name);
+    object_ref(OBJECT(sioc));
+    g_hash_table_remove(h->clients, c);
+    host_open_guest(h, sioc, port, name, true);
+    object_unref(OBJECT(sioc));
 }
 
 static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
