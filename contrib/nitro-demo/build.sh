@@ -23,7 +23,7 @@ fi
 
 # AWS's enclave command line, but reboot=t: on microvm-based machines a
 # triple fault is the reboot that -no-reboot turns into QEMU's exit.
-cmdline="console=ttyS0 quiet reboot=t panic=-1 pci=off nomodules"
+cmdline="console=ttyS0 quiet loglevel=3 reboot=t panic=-1 pci=off nomodules"
 cmdline+=" i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
 cmdline+=" random.trust_cpu=on"
 eif=$out/demo.eif
