@@ -551,9 +551,11 @@ def _host_source(connect, data, result, serial, hybrid_port=None):
         result["error"] = str(e)
 
 
-def test_host_endpoints_microvm(r, tmp):
+def check_host_streams(r, tmp, machine, seed=7):
     """64 MiB-class streams through uds-path and vsock-user-forward."""
-    r.need_device("virtio-vsock-user")
+    device = "virtio-vsock-user-pci" if machine == "pc" else \
+        "virtio-vsock-user"
+    r.need_device(device)
     nbytes = int(os.environ.get("VSOCK_USER_HOST_BYTES", 4 * 1024 * 1024))
     uds = os.path.join(tmp, "v.sock")
     fwd = os.path.join(tmp, "fwd.sock")
@@ -567,7 +569,7 @@ def test_host_endpoints_microvm(r, tmp):
     l_fwd = socket.socket(socket.AF_UNIX)
     l_fwd.bind(fwd)
     l_fwd.listen(4)
-    rnd = random.Random(7)
+    rnd = random.Random(seed)
     data1 = rnd.randbytes(nbytes)
     data2 = rnd.randbytes(nbytes)
     res = {k: {} for k in ("g2h-hybrid", "g2h-forward", "h2g-hybrid",
@@ -601,11 +603,11 @@ def test_host_endpoints_microvm(r, tmp):
         "connect=unix:%s" % fwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6001,"
         "listen=tcp:127.0.0.1:%d" % tport,
-        "-device", "virtio-vsock-user,guest-cid=16,parent-cid=3,"
-        "uds-path=%s" % uds,
+        "-device", "%s,guest-cid=16,parent-cid=3,uds-path=%s" %
+        (device, uds),
     ]
     timeout = 90 + nbytes // (1024 * 1024) * 4
-    b = r.boot(tmp, "microvm", "host-endpoints", devices, timeout=timeout,
+    b = r.boot(tmp, machine, "host-endpoints", devices, timeout=timeout,
                params={"bytes": nbytes})
     for t in threads:
         t.join(timeout=10)
@@ -631,6 +633,10 @@ def test_host_endpoints_microvm(r, tmp):
         raise Fail("%s left behind after QEMU exited" % uds)
     return "%d bytes each way, sha256 equal: %s" % (nbytes,
                                                     ", ".join(notes))
+
+
+def test_host_endpoints_microvm(r, tmp):
+    return check_host_streams(r, tmp, "microvm")
 
 
 TESTS.append(("host-endpoints-microvm", test_host_endpoints_microvm))

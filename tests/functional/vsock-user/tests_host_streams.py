@@ -31,7 +31,6 @@ request as the reply.
 import errno
 import json
 import os
-import random
 import re
 import select
 import socket
@@ -987,64 +986,7 @@ def test_reboot_microvm(r, tmp):
 
 def test_stream_pc(r, tmp):
     """host-endpoints-microvm's four streams on -M pc, PCI transport."""
-    r.need_device("virtio-vsock-user-pci")
-    nbytes = int(os.environ.get("VSOCK_USER_HOST_BYTES", 4 * 1024 * 1024))
-    uds = os.path.join(tmp, "v.sock")
-    fwd = os.path.join(tmp, "fwd.sock")
-    serial = os.path.join(tmp, "serial.log")
-    tport = free_tcp_port()
-    l_hybrid = unix_listener(uds + "_5000", 4)
-    l_fwd = unix_listener(fwd, 4)
-    rnd = random.Random(11)
-    data1 = rnd.randbytes(nbytes)
-    data2 = rnd.randbytes(nbytes)
-    res = {k: {} for k in ("g2h-hybrid", "g2h-forward", "h2g-hybrid",
-                           "h2g-forward")}
-
-    def unix_to(path):
-        def f():
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(path)
-            return s
-        return f
-
-    threads = [
-        start_thread(run._host_sink, l_hybrid, res["g2h-hybrid"], True),
-        start_thread(run._host_sink, l_fwd, res["g2h-forward"], False),
-        start_thread(run._host_source, unix_to(uds), data1,
-                     res["h2g-hybrid"], serial, 6000),
-        start_thread(run._host_source, lambda: tcp_connect(tport), data2,
-                     res["h2g-forward"], serial),
-    ]
-    devices = [
-        "-object", "vsock-user-forward,id=f1,guest-port=8000,"
-        "connect=unix:%s" % fwd,
-        "-object", "vsock-user-forward,id=f2,guest-port=6001,"
-        "listen=tcp:127.0.0.1:%d" % tport,
-        "-device", "virtio-vsock-user-pci,id=%s,guest-cid=16,parent-cid=%d,"
-        "uds-path=%s" % (DEV_ID, PARENT_CID, uds),
-    ]
-    b = r.boot(tmp, "pc", "host-endpoints", devices,
-               timeout=90 + nbytes // (1024 * 1024) * 4,
-               params={"bytes": nbytes})
-    for t in threads:
-        t.join(timeout=10)
-    l_hybrid.close()
-    l_fwd.close()
-    r.expect_pass(b, "host-endpoints")
-    for name, prefix in (("g2h-hybrid", "G2H-HYBRID"),
-                         ("g2h-forward", "G2H-FORWARD"),
-                         ("h2g-hybrid", "H2G-HYBRID"),
-                         ("h2g-forward", "H2G-FORWARD")):
-        host = res[name]
-        if "error" in host or "sha256" not in host:
-            raise run.Fail("%s: host side: %s" %
-                           (name, host.get("error", "no result")))
-        guest_sha = run.guest_value(b.serial, prefix, "sha256")
-        if guest_sha != host["sha256"] or host["bytes"] != nbytes:
-            raise run.Fail("%s: guest sha256 %s, host sha256 %s bytes %d" %
-                           (name, guest_sha, host["sha256"], host["bytes"]))
-    return "%d bytes x 4 streams, sha256 equal" % nbytes
+    return run.check_host_streams(r, tmp, "pc", seed=11)
 
 
 def tests(runner_module):
