@@ -319,6 +319,68 @@ static void test_malformed_then_heartbeat(const void *data)
     qvsock_test_free(&t);
 }
 
+/*
+ * A guest that stops giving rx buffers: the device owes it an RST for
+ * every REQUEST to an unbound port.  It holds a bounded number of them,
+ * then stops taking tx chains instead of dropping replies or growing;
+ * once rx buffers come, every RST goes out in order and tx drains.
+ */
+static void test_rx_full_pauses_tx(const void *data)
+{
+    enum { N = 100 };
+    uint8_t b[QVSOCK_HDR_SIZE];
+    uint64_t addr[N];
+    uint32_t head, len;
+    unsigned used = 0;
+    QVsockTest t;
+    QVsockHdr h;
+
+    test_init(&t, data);
+    qvirtio_reset(t.vdev);
+    qvsock_setup_device(&t, false);
+    for (int i = 0; i < N; i++) {
+        h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1000 + i, 4000 + i,
+                       QVSOCK_OP_REQUEST, 0);
+        qvsock_hdr_encode(&h, b);
+        addr[i] = guest_alloc(&t.alloc, sizeof(b));
+        qtest_memwrite(t.qts, addr[i], b, sizeof(b));
+        qvsock_desc_reserve(t.tx, 1);
+        head = qvirtqueue_add(t.qts, t.tx, addr[i], sizeof(b), false, false);
+        qvirtqueue_kick(t.qts, t.vdev, t.tx, head);
+    }
+    for (int i = 0; i < 10; i++) {
+        qtest_clock_step(t.qts, 1000 * 1000);
+    }
+    while (qvirtqueue_get_buf(t.qts, t.tx, &head, &len)) {
+        used++;
+    }
+    g_assert_cmpuint(used, >, 0);
+    g_assert_cmpuint(used, <, N);
+
+    /* rx buffers: every owed RST, in order, then the rest of tx. */
+    for (int i = 0; i < QVSOCK_RX_POSTED; i++) {
+        qvsock_post_rx(&t);
+    }
+    for (int i = 0; i < N; i++) {
+        qvsock_recv(&t, &h, NULL);
+        qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 4000 + i, 1000 + i,
+                          QVSOCK_OP_RST, 0, 0);
+    }
+    while (used < N) {
+        gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
+
+        while (!qvirtqueue_get_buf(t.qts, t.tx, &head, &len)) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            qtest_clock_step(t.qts, 100);
+        }
+        used++;
+    }
+    qvsock_expect_silence(&t, NS_PER_SEC);
+    g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
+    qvsock_heartbeat(&t);
+    qvsock_test_free(&t);
+}
+
 static void test_broken_ring(const void *data)
 {
     QVsockTest t;
@@ -467,6 +529,7 @@ int main(int argc, char **argv)
         add_test(m, "malformed", test_malformed);
         add_test(m, "malformed-then-heartbeat",
                  test_malformed_then_heartbeat);
+        add_test(m, "rx-full-pauses-tx", test_rx_full_pauses_tx);
         add_test(m, "broken-ring", test_broken_ring);
         add_test(m, "reset-with-connections", test_reset_with_conns);
         add_test(m, "shutdown-timeout", test_shutdown_timeout);
