@@ -265,7 +265,11 @@ class Guest:
     def wait_stats(self, want, timeout=5):
         end = time.monotonic() + timeout
         while True:
-            got = self.stats()
+            try:
+                got = self.stats()
+            except OSError as e:
+                raise run.Fail("cannot read the device counters (QEMU "
+                               "exit status %s): %s" % (self.proc.poll(), e))
             if got == want:
                 return
             if time.monotonic() > end:
