@@ -102,35 +102,15 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
     return true;
 }
 
-/*
- * Returns true if work is left for another pass.  While it drains the
- * queue the guest need not kick: notifications are off, and turned back on
- * (then the queue checked once more) only when it stops for lack of work.
- */
+/* Returns true if work is left for another pass. */
 static bool vsock_user_process_tx(VirtIOVsockUser *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     unsigned done = 0;
-    bool more = false;
 
-    virtio_queue_set_notification(s->tx_vq, 0);
-    while (vsock_engine_tx_ready(s->engine) && !vdev->broken) {
-        if (done == VSOCK_USER_BATCH) {
-            more = true;        /* a bottom half goes on, kicks stay off */
-            break;
-        }
-        if (vsock_user_tx_one(s)) {
-            done++;
-            continue;
-        }
-        virtio_queue_set_notification(s->tx_vq, 1);
-        if (virtio_queue_empty(s->tx_vq)) {
-            break;
-        }
-        virtio_queue_set_notification(s->tx_vq, 0);
-    }
-    if (!more) {
-        virtio_queue_set_notification(s->tx_vq, 1);
+    while (vsock_engine_tx_ready(s->engine) && done < VSOCK_USER_BATCH &&
+           vsock_user_tx_one(s)) {
+        done++;
     }
     if (done) {
         virtio_notify(vdev, s->tx_vq);
@@ -139,7 +119,7 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
     if (s->tx_paused) {
         trace_virtio_vsock_user_tx_paused();
     }
-    return more;
+    return done == VSOCK_USER_BATCH;
 }
 
 /* Returns true if work is left for another pass. */
