@@ -157,6 +157,61 @@ static void test_orphan_rst(const void *data)
     qvsock_test_free(&t);
 }
 
+/*
+ * Tx completions need no interrupt of their own: a used tx chain is
+ * notified with the next rx notification, once 32 chains wait, or after
+ * 200 us of virtual time, whichever comes first.
+ */
+static void test_tx_notify(const void *data)
+{
+    QVsockTest t;
+    QVsockHdr rst = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234,
+                               QVSOCK_HB_PORT, QVSOCK_OP_RST, 0);
+    QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1235,
+                               QVSOCK_HB_PORT, QVSOCK_OP_REQUEST, 0);
+    QVsockHdr h;
+
+    test_init(&t, data);
+    qvsock_heartbeat(&t);
+    qvsock_expect_silence(&t, NS_PER_SEC);
+    qvsock_used_notified(&t);
+    g_assert_false(qvsock_used_notified(&t));
+
+    /* No reply: the chain is used at once, the notification follows. */
+    qvsock_send(&t, rst, NULL);
+    g_assert_false(qvsock_used_notified(&t));
+    qtest_clock_step(t.qts, 199 * 1000);
+    g_assert_false(qvsock_used_notified(&t));
+    qtest_clock_step(t.qts, 1000);
+    g_assert_true(qvsock_used_notified(&t));
+    qtest_clock_step(t.qts, NS_PER_SEC);
+    g_assert_false(qvsock_used_notified(&t));
+
+    /* A quarter of the queue is notified without waiting. */
+    for (int i = 0; i < 31; i++) {
+        qvsock_send(&t, rst, NULL);
+    }
+    g_assert_false(qvsock_used_notified(&t));
+    qvsock_send(&t, rst, NULL);
+    g_assert_true(qvsock_used_notified(&t));
+
+    /* An rx notification takes the waiting tx completions along. */
+    qvsock_send(&t, rst, NULL);
+    qvsock_send(&t, req, NULL);
+    qvsock_recv(&t, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, 1235,
+                      QVSOCK_OP_RESPONSE, 0, 0);
+    qvsock_used_notified(&t);
+    qtest_clock_step(t.qts, NS_PER_SEC / 1000);
+    g_assert_false(qvsock_used_notified(&t));
+
+    rst.src_port = 1235;
+    qvsock_send(&t, rst, NULL);
+    qvsock_expect_silence(&t, NS_PER_SEC);
+    g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
+    qvsock_test_free(&t);
+}
+
 static void test_spoofed_src(const void *data)
 {
     QVsockTest t;
@@ -272,7 +327,7 @@ static void test_malformed(const void *data)
     addr = guest_alloc(&t.alloc, 64);
     head = qvirtqueue_add(t.qts, t.tx, addr, 64, true, false);
     qvirtqueue_kick(t.qts, t.vdev, t.tx, head);
-    qvirtio_wait_used_elem(t.qts, t.vdev, t.tx, head, NULL, QVSOCK_TIMEOUT_US);
+    qvsock_wait_tx_used(&t, head);
 
     /* Nothing of that deserved an answer. */
     qvsock_expect_silence(&t, NS_PER_SEC);
@@ -522,6 +577,7 @@ int main(int argc, char **argv)
         add_test(m, "other-cid", test_other_cid);
         add_test(m, "bad-op-type", test_bad_op_type);
         add_test(m, "orphan-rst", test_orphan_rst);
+        add_test(m, "tx-notify", test_tx_notify);
         add_test(m, "spoofed-src", test_spoofed_src);
         add_test(m, "zero-credit", test_zero_credit);
         add_test(m, "credit-request", test_credit_request);

@@ -51,6 +51,17 @@
  */
 #define VSOCK_USER_BATCH 256
 
+/*
+ * The guest only frees memory when it learns that a tx chain was used, so
+ * that notification can wait: it rides along with the next rx notification
+ * (one interrupt serves both queues), or goes out once a quarter of the
+ * queue is waiting, or after VSOCK_USER_TX_NOTIFY_DELAY_NS at the latest.
+ * Each interrupt spared is a guest interrupt handler and work item fewer,
+ * and a vCPU that need not wait for the BQL while the device still works.
+ */
+#define VSOCK_USER_TX_NOTIFY_BATCH (VIRTIO_VSOCK_USER_QUEUE_SIZE / 4)
+#define VSOCK_USER_TX_NOTIFY_DELAY_NS (200 * SCALE_US)
+
 static bool vsock_user_ready(VirtIOVsockUser *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
@@ -102,30 +113,57 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
     return true;
 }
 
-/* Returns true if work is left for another pass. */
+/*
+ * Returns true if work is left for another pass.  While it drains the
+ * queue the guest need not kick: notifications are off, and turned back on
+ * (then the queue checked once more) only when it stops for lack of work.
+ *
+ * Turning them on publishes the guest's current avail index as the point
+ * to kick at, so it must happen exactly once per stop and be followed by a
+ * look at the queue: a second enable after that look would skip a chain
+ * the guest added in between, and the guest would not kick for it.  When
+ * the engine pauses tx instead, the chains left are taken when rx drains,
+ * without a kick.
+ */
 static bool vsock_user_process_tx(VirtIOVsockUser *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     unsigned done = 0;
+    bool kicks_off = true;
+    bool more = false;
 
-    while (vsock_engine_tx_ready(s->engine) && done < VSOCK_USER_BATCH &&
-           vsock_user_tx_one(s)) {
-        done++;
+    virtio_queue_set_notification(s->tx_vq, 0);
+    while (vsock_engine_tx_ready(s->engine) && !vdev->broken) {
+        if (done == VSOCK_USER_BATCH) {
+            more = true;        /* a bottom half goes on, kicks stay off */
+            break;
+        }
+        if (vsock_user_tx_one(s)) {
+            done++;
+            continue;
+        }
+        virtio_queue_set_notification(s->tx_vq, 1);
+        kicks_off = false;
+        if (virtio_queue_empty(s->tx_vq)) {
+            break;
+        }
+        virtio_queue_set_notification(s->tx_vq, 0);
+        kicks_off = true;
     }
-    if (done) {
-        virtio_notify(vdev, s->tx_vq);
+    if (kicks_off && !more) {
+        virtio_queue_set_notification(s->tx_vq, 1);
     }
+    s->tx_unnotified += done;
     s->tx_paused = !vsock_engine_tx_ready(s->engine);
     if (s->tx_paused) {
         trace_virtio_vsock_user_tx_paused();
     }
-    return done == VSOCK_USER_BATCH;
+    return more;
 }
 
 /* Returns true if work is left for another pass. */
 static bool vsock_user_process_rx(VirtIOVsockUser *s)
 {
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
     unsigned done = 0;
     bool more = false;
 
@@ -160,7 +198,7 @@ static bool vsock_user_process_rx(VirtIOVsockUser *s)
         done++;
     }
     if (done) {
-        virtio_notify(vdev, s->rx_vq);
+        s->rx_unnotified = true;
     }
     return more;
 }
@@ -207,6 +245,45 @@ static void vsock_user_rearm_timer(VirtIOVsockUser *s)
     }
 }
 
+static void vsock_user_notify_tx(VirtIOVsockUser *s)
+{
+    timer_del(s->tx_notify_timer);
+    if (s->tx_unnotified) {
+        trace_virtio_vsock_user_tx_notify(s->tx_unnotified);
+        s->tx_unnotified = 0;
+        virtio_notify(VIRTIO_DEVICE(s), s->tx_vq);
+    }
+}
+
+/*
+ * Notify the guest once a pass is over, not in the middle of it: an
+ * interrupt makes the vCPU take the BQL, which the pass still holds.
+ */
+static void vsock_user_notify(VirtIOVsockUser *s)
+{
+    if (s->rx_unnotified) {
+        s->rx_unnotified = false;
+        vsock_user_notify_tx(s);
+        virtio_notify(VIRTIO_DEVICE(s), s->rx_vq);
+    } else if (s->tx_unnotified >= VSOCK_USER_TX_NOTIFY_BATCH ||
+               (s->tx_unnotified && s->tx_paused)) {
+        vsock_user_notify_tx(s);
+    } else if (s->tx_unnotified && !timer_pending(s->tx_notify_timer)) {
+        timer_mod(s->tx_notify_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  VSOCK_USER_TX_NOTIFY_DELAY_NS);
+    }
+}
+
+static void vsock_user_tx_notify_cb(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+
+    if (vsock_user_ready(s)) {
+        vsock_user_notify_tx(s);
+    }
+}
+
 /* Everything the device does outside the guest's kicks happens here. */
 static void vsock_user_flush(VirtIOVsockUser *s)
 {
@@ -217,6 +294,7 @@ static void vsock_user_flush(VirtIOVsockUser *s)
         more |= vsock_user_process_rx(s);
         more |= vsock_user_process_tx(s);
         more |= vsock_user_process_rx(s);
+        vsock_user_notify(s);
     }
     vsock_user_rearm_timer(s);
     if (more) {
@@ -349,7 +427,10 @@ static void vsock_user_reset(VirtIODevice *vdev)
     vsock_engine_reset(s->engine);
     s->event_pending = false;
     s->tx_paused = false;
+    s->tx_unnotified = 0;
+    s->rx_unnotified = false;
     timer_del(s->timer);
+    timer_del(s->tx_notify_timer);
 }
 
 static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
@@ -442,6 +523,8 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     s->bh = qemu_bh_new_guarded(vsock_user_bh, s,
                                 &dev->mem_reentrancy_guard);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, vsock_user_timer_cb, s);
+    s->tx_notify_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                      vsock_user_tx_notify_cb, s);
     s->vmstate = qemu_add_vm_change_state_handler(vsock_user_vm_state_change,
                                                   s);
 
@@ -471,6 +554,7 @@ static void vsock_user_unrealize(DeviceState *dev)
     vsock_host_free(s->host);
     s->host = NULL;
     timer_free(s->timer);
+    timer_free(s->tx_notify_timer);
     qemu_bh_delete(s->bh);
     virtio_delete_queue(s->rx_vq);
     virtio_delete_queue(s->tx_vq);

@@ -40,6 +40,9 @@ struct VirtIOVsockUser {
     VsockHost *host;            /* host socket endpoints and forwards */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
     QEMUTimer *timer;           /* the engine's next deadline */
+    QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
+    unsigned tx_unnotified;     /* tx chains used but not yet notified */
+    bool rx_unnotified;         /* rx chains used but not yet notified */
     VMChangeStateEntry *vmstate;
     bool tx_paused;             /* engine full until rx drains */
     bool event_pending;         /* TRANSPORT_RESET owed (after load) */

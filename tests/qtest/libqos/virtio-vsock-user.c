@@ -318,6 +318,23 @@ void qvsock_test_free(QVsockTest *t)
     g_free(t->props);
 }
 
+void qvsock_wait_tx_used(QVsockTest *t, uint32_t head)
+{
+    gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
+    uint32_t got;
+
+    while (!qvirtqueue_get_buf(t->qts, t->tx, &got, NULL)) {
+        g_assert(g_get_monotonic_time() <= end);
+        g_usleep(10);
+    }
+    g_assert_cmpuint(got, ==, head);
+}
+
+bool qvsock_used_notified(QVsockTest *t)
+{
+    return t->vdev->bus->get_queue_isr_status(t->vdev, t->tx);
+}
+
 void qvsock_send_chain(QVsockTest *t, const uint8_t *bytes,
                        const size_t *sizes, unsigned n)
 {
@@ -340,8 +357,7 @@ void qvsock_send_chain(QVsockTest *t, const uint8_t *bytes,
         }
     }
     qvirtqueue_kick(t->qts, t->vdev, t->tx, head);
-    qvirtio_wait_used_elem(t->qts, t->vdev, t->tx, head, NULL,
-                           QVSOCK_TIMEOUT_US);
+    qvsock_wait_tx_used(t, head);
     for (unsigned i = 0; i < n; i++) {
         guest_free(&t->alloc, addr[i]);
     }

@@ -156,6 +156,19 @@ void qvsock_send_chain(QVsockTest *t, const uint8_t *bytes,
 void qvsock_send(QVsockTest *t, QVsockHdr h, const void *payload);
 
 /*
+ * Wait until the device used the tx chain @head.  Like a driver, this looks
+ * at the used ring instead of waiting for an interrupt: the device may hold
+ * a tx notification back for a while.
+ */
+void qvsock_wait_tx_used(QVsockTest *t, uint32_t head);
+
+/*
+ * Whether the device notified used buffers since the last call (reading
+ * the interrupt status acknowledges it).
+ */
+bool qvsock_used_notified(QVsockTest *t);
+
+/*
  * Wait up to @timeout_us for the next packet on rx; decode its header
  * into @h and, unless NULL, copy its data to @payload (room for
  * QVSOCK_RX_BUF_SIZE).  Counts RW data in t->fwd_cnt and posts a new rx
