@@ -292,7 +292,7 @@ class Bench:
                % self.serial_path,
                "-device", "virtserialport,chardev=s,name=bench",
                "-netdev", "user,id=n",
-               "-device", "virtio-net-device,netdev=n"]
+               "-device", "virtio-net-device,netdev=n"] + a.qemu_arg
         with open(os.path.join(self.tmp, "cmdline.txt"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         self.qlog = open(os.path.join(self.tmp, "qemu.log"), "w")
@@ -410,23 +410,38 @@ class Bench:
         if ch != "serial":
             sock.close()
 
+    def hmp(self, line):
+        return self.qmp.cmd("human-monitor-command", **{"command-line": line})
+
     def perf_start(self, name):
-        """Start --profile-cmd for phase NAME (first run only)."""
+        """Start --profile-cmd and --sync-profile for phase NAME (first run
+        only)."""
         a = self.args
-        if not a.profile_cmd:
+        if not a.profile_cmd and not a.sync_profile:
             return None
         os.makedirs(a.profile_dir, exist_ok=True)
-        cmd = a.profile_cmd.format(
-            pid=self.pid, out=os.path.join(a.profile_dir, name))
-        p = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-        self.perf_procs.append(p)
-        time.sleep(1.0)
-        return p
+        out = os.path.join(a.profile_dir, name)
+        p = None
+        if a.profile_cmd:
+            cmd = a.profile_cmd.format(pid=self.pid, out=out)
+            p = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+            self.perf_procs.append(p)
+            time.sleep(1.0)
+        if a.sync_profile:
+            self.hmp("sync-profile reset")
+            self.hmp("sync-profile on")
+        return (p, out)
 
-    @staticmethod
-    def perf_stop(p):
+    def perf_stop(self, handle):
+        if handle is None:
+            return
+        p, out = handle
+        if self.args.sync_profile:
+            self.hmp("sync-profile off")
+            with open(out + "-sync.txt", "w") as f:
+                f.write(self.hmp("info sync-profile 20"))
         if p is not None:
             os.killpg(p.pid, signal.SIGINT)
             p.wait()
@@ -925,6 +940,9 @@ def main():
     ap.add_argument("--vsock-bufsize", type=size_arg, default=0,
                     help="guest SO_VM_SOCKETS_BUFFER_SIZE of the vsock data "
                     "connection (default: the kernel's, 256K)")
+    ap.add_argument("--qemu-arg", action="append", default=[],
+                    metavar="ARG", help="extra QEMU argument (repeatable), "
+                    "e.g. --qemu-arg=-perfmap for guest profiles")
     ap.add_argument("--mem", default="256M", help="guest RAM (default 256M)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench",
                                                   "results.md"))
@@ -936,6 +954,10 @@ def main():
                     "command (shell; {pid} and {out} substituted, stopped "
                     "with SIGINT), e.g. 'strace -c -f -o {out}.txt -p "
                     "{pid}'; output in --perf-dir (default build/bench)")
+    ap.add_argument("--sync-profile", action="store_true",
+                    help="QEMU's lock contention profile (HMP sync-profile) "
+                    "of each g2h, h2g and ping phase of the first run, into "
+                    "--perf-dir DIR/<channel>-<phase>-sync.txt")
     ap.add_argument("--timeout", type=int, default=600,
                     help="seconds any one phase may take (default 600)")
     ap.add_argument("--boot-timeout", type=int, default=120)
