@@ -129,29 +129,23 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(s);
     unsigned done = 0;
-    bool kicks_off = true;
     bool more = false;
 
-    virtio_queue_set_notification(s->tx_vq, 0);
-    while (vsock_engine_tx_ready(s->engine) && !vdev->broken) {
+    for (;;) {
+        virtio_queue_set_notification(s->tx_vq, 0);
+        while (vsock_engine_tx_ready(s->engine) && !vdev->broken &&
+               done < VSOCK_USER_BATCH && vsock_user_tx_one(s)) {
+            done++;
+        }
         if (done == VSOCK_USER_BATCH) {
             more = true;        /* a bottom half goes on, kicks stay off */
             break;
         }
-        if (vsock_user_tx_one(s)) {
-            done++;
-            continue;
-        }
         virtio_queue_set_notification(s->tx_vq, 1);
-        kicks_off = false;
-        if (virtio_queue_empty(s->tx_vq)) {
+        if (!vsock_engine_tx_ready(s->engine) || vdev->broken ||
+            virtio_queue_empty(s->tx_vq)) {
             break;
         }
-        virtio_queue_set_notification(s->tx_vq, 0);
-        kicks_off = true;
-    }
-    if (kicks_off && !more) {
-        virtio_queue_set_notification(s->tx_vq, 1);
     }
     s->tx_unnotified += done;
     s->tx_paused = !vsock_engine_tx_ready(s->engine);
@@ -245,14 +239,16 @@ static void vsock_user_rearm_timer(VirtIOVsockUser *s)
     }
 }
 
+/* The timer only runs while chains wait, so none waiting: nothing to do. */
 static void vsock_user_notify_tx(VirtIOVsockUser *s)
 {
-    timer_del(s->tx_notify_timer);
-    if (s->tx_unnotified) {
-        trace_virtio_vsock_user_tx_notify(s->tx_unnotified);
-        s->tx_unnotified = 0;
-        virtio_notify(VIRTIO_DEVICE(s), s->tx_vq);
+    if (!s->tx_unnotified) {
+        return;
     }
+    timer_del(s->tx_notify_timer);
+    trace_virtio_vsock_user_tx_notify(s->tx_unnotified);
+    s->tx_unnotified = 0;
+    virtio_notify(VIRTIO_DEVICE(s), s->tx_vq);
 }
 
 /*
