@@ -807,6 +807,64 @@ static void test_credit_threshold_small_guest(void)
     fx_fini(&f);
 }
 
+/*
+ * credit_threshold 0 (the default): CREDIT_UPDATE once less than 64 KiB of
+ * the guest's window (the smaller of both buffers) is left, or at half of
+ * a window of 128 KiB or less.
+ */
+static void check_auto_threshold(uint32_t guest_buf, uint32_t expect)
+{
+    VsockEngineConfig cfg;
+    Fixture f;
+    uint8_t data[4096] = { 0 };
+    uint32_t sent = 0;
+    VsockHdr h;
+
+    vsock_engine_config_init(&cfg);
+    g_assert_cmpuint(cfg.credit_threshold, ==, 0);
+    g_assert_cmpuint(cfg.buf_alloc, ==, 256 * 1024);
+    cfg.guest_cid = GUEST;
+    cfg.local_cid = PARENT;
+    fx_init_cfg(&f, &cfg);
+    g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
+                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
+                                 guest_buf, 0, NULL, 0), ==, VSOCK_TX_OK);
+    g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
+    g_assert_cmpstr(vsock_op_str(h.op), ==, "RESPONSE");
+    while (sent < expect - 1) {
+        uint32_t n = MIN(sizeof(data), expect - 1 - sent);
+
+        g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
+                                     VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
+                                     guest_buf, 0, data, n), ==,
+                        VSOCK_TX_OK);
+        sent += n;
+        g_assert_false(vsock_engine_rx_pending(f.e));
+    }
+    /* one byte short so far; this one crosses it */
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
+                 VSOCK_OP_RW, 0, guest_buf, 0, data, 1);
+    g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
+    g_assert_cmpstr(vsock_op_str(h.op), ==, "CREDIT_UPDATE");
+    g_assert_cmpuint(h.fwd_cnt, ==, expect);
+    g_assert_cmpuint(h.buf_alloc, ==, 256 * 1024);
+    g_assert_false(vsock_engine_rx_pending(f.e));
+    fx_fini(&f);
+}
+
+static void test_credit_threshold_auto(void)
+{
+    /* Linux's default buffer: 256 KiB window, update at 192 KiB */
+    check_auto_threshold(256 * 1024, 192 * 1024);
+    /* a bigger guest buffer: our 256 KiB is the window */
+    check_auto_threshold(1024 * 1024, 192 * 1024);
+    /* a window of two packets or less: update at half */
+    check_auto_threshold(128 * 1024, 64 * 1024);
+    check_auto_threshold(8 * 1024, 4 * 1024);
+    /* one byte over two packets: window minus one packet */
+    check_auto_threshold(128 * 1024 + 1, 64 * 1024 + 1);
+}
+
 static void test_credit_request(void)
 {
     Fixture f;
@@ -2414,6 +2472,8 @@ int main(int argc, char **argv)
                     test_credit_update_threshold);
     g_test_add_func("/vsock/credit/threshold-small-guest",
                     test_credit_threshold_small_guest);
+    g_test_add_func("/vsock/credit/threshold-auto",
+                    test_credit_threshold_auto);
     g_test_add_func("/vsock/credit/request", test_credit_request);
     g_test_add_func("/vsock/credit/host-to-guest",
                     test_host_to_guest_credit);

@@ -494,7 +494,6 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     cfg.local_cid = s->parent_cid;
     cfg.max_conns = s->max_connections;
     cfg.buf_alloc = s->buf_size;
-    cfg.credit_threshold = s->buf_size / 2;
     cfg.ops = &vsock_user_engine_ops;
     cfg.opaque = s;
     s->engine = vsock_engine_new(&cfg);

@@ -498,17 +498,32 @@ static VsockConn *conn_new(VsockEngine *e, const VsockKey *key,
     return c;
 }
 
+/*
+ * How much the guest may send before it hears of the space we freed.  Its
+ * window is the smaller of our buffer and its own (Linux caps the credit
+ * it uses at its own buffer size).  Like Linux's own receiver, update once
+ * less than one full-size packet of that window is left; a window of two
+ * packets or less is updated at half.  Each update costs the guest an
+ * interrupt and a wakeup, so fewer, later updates move bulk data faster
+ * (measured with make bench: a quarter or half of the window is slower
+ * than window minus 64 KiB), while one packet of headroom keeps the sender
+ * going as the update travels.  cfg.credit_threshold, if set, caps it.
+ */
 static uint32_t conn_threshold(const VsockConn *c)
 {
     uint32_t window = c->engine->cfg.buf_alloc;
-    uint32_t t = c->engine->cfg.credit_threshold;
+    uint32_t t;
 
-    /*
-     * Linux caps the credit it uses at its own buffer size: make sure we
-     * update before a guest with a smaller buffer runs dry.
-     */
     if (c->peer_buf_alloc && c->peer_buf_alloc < window) {
-        t = MIN(t, c->peer_buf_alloc / 2);
+        window = c->peer_buf_alloc;
+    }
+    if (window > 2 * VSOCK_MAX_PKT_PAYLOAD) {
+        t = window - VSOCK_MAX_PKT_PAYLOAD;
+    } else {
+        t = window / 2;
+    }
+    if (c->engine->cfg.credit_threshold) {
+        t = MIN(t, c->engine->cfg.credit_threshold);
     }
     return MAX(t, 1);
 }
@@ -640,7 +655,6 @@ void vsock_engine_config_init(VsockEngineConfig *cfg)
     cfg->local_cid = VSOCK_CID_PARENT;
     cfg->max_conns = DEFAULT_MAX_CONNS;
     cfg->buf_alloc = DEFAULT_BUF_ALLOC;
-    cfg->credit_threshold = DEFAULT_BUF_ALLOC / 2;
     cfg->max_pending_rst = DEFAULT_MAX_PENDING_RST;
     cfg->connect_timeout_ns = DEFAULT_CONNECT_TIMEOUT_NS;
     cfg->accept_timeout_ns = DEFAULT_ACCEPT_TIMEOUT_NS;
@@ -664,9 +678,6 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
     }
     if (!e->cfg.buf_alloc) {
         e->cfg.buf_alloc = DEFAULT_BUF_ALLOC;
-    }
-    if (!e->cfg.credit_threshold) {
-        e->cfg.credit_threshold = MAX(e->cfg.buf_alloc / 2, 1);
     }
     if (!e->cfg.max_pending_rst) {
         e->cfg.max_pending_rst = DEFAULT_MAX_PENDING_RST;

@@ -267,7 +267,7 @@ typedef struct VsockEngineConfig {
     uint64_t local_cid;          /* first terminated CID (the parent) */
     uint32_t max_conns;          /* connection limit */
     uint32_t buf_alloc;          /* per-connection rx buffer we advertise */
-    uint32_t credit_threshold;   /* CREDIT_UPDATE after this much freed */
+    uint32_t credit_threshold;   /* cap on bytes freed per update; 0: none */
     uint32_t max_pending_rst;    /* RSTs for packets without a connection */
     int64_t connect_timeout_ns;  /* host-initiated REQUEST */
     int64_t accept_timeout_ns;   /* deferred accept -> RST */
@@ -278,7 +278,9 @@ typedef struct VsockEngineConfig {
 
 /*
  * Fill @cfg with defaults: guest_cid 16, local_cid 3, max_conns 1024,
- * buf_alloc 256 KiB, credit_threshold buf_alloc / 2, max_pending_rst 64,
+ * buf_alloc 256 KiB, credit_threshold 0 (a CREDIT_UPDATE once less than
+ * 64 KiB of the guest's window is left, or at half of a window of 128 KiB
+ * or less), max_pending_rst 64,
  * connect timeout 2 s, accept timeout 2 s (a Linux guest's default
  * connect timeout), shutdown timeout 2 s, no ops.
  */
