@@ -251,6 +251,7 @@ class Bench:
         self.last_reply = ""
         self.serial = None
         self.perf_procs = []
+        self.pinned = None
         self.results = []            # dicts: rep, channel, phase, ...
         self.buf = bytearray(1 * MiB)
         self.zeros = memoryview(bytes(max(args.chunk, 65536)))
@@ -311,6 +312,29 @@ class Bench:
             raise BenchError("the guest never connected to the control "
                              "port; console:\n%s" % self.console_tail())
         self.ctl.settimeout(a.timeout)
+        self.pin_threads()
+
+    def pin_threads(self):
+        """--pin: the vCPU thread gets the last CPU to itself; QEMU's other
+        threads and this driver (the host peers) share the rest.  Without
+        it the three busy threads of a transfer (vCPU, main loop, host peer)
+        take turns on two CPUs, and one channel's figure can double from one
+        run to the next."""
+        self.pinned = None
+        cpus = sorted(os.sched_getaffinity(0))
+        if not self.args.pin or len(cpus) < 2:
+            return
+        vcpu_set, rest = {cpus[-1]}, set(cpus[:-1])
+        for tid in os.listdir("/proc/%d/task" % self.pid):
+            tid = int(tid)
+            try:
+                os.sched_setaffinity(
+                    tid, vcpu_set if "/TCG" in thread_name(self.pid, tid)
+                    else rest)
+            except OSError:
+                pass                    # the thread just exited
+        os.sched_setaffinity(0, rest)
+        self.pinned = (vcpu_set, rest)
 
     def console_tail(self, n=15):
         try:
@@ -849,6 +873,13 @@ def report(bench, args, info, engine):
     lines.append("- %s; guest kernel %s; TCG, microvm acpi=off, -smp 1, "
                  "-m %s" % (info["qemu"], info["kernel"], args.mem))
     lines.append("- host: %s" % info["host"])
+    if bench.pinned:
+        lines.append("- pinned: vCPU thread on CPU %s; QEMU's other threads "
+                     "and the host peers on CPU %s" % (
+                         ",".join(map(str, sorted(bench.pinned[0]))),
+                         ",".join(map(str, sorted(bench.pinned[1])))))
+    else:
+        lines.append("- not pinned: threads float over the host's CPUs")
     lines.append("- %d run(s) in one QEMU process; median (min-max). "
                  "Throughput: %d MiB per direction (slirp: %d MiB) in "
                  "%d-byte writes; ping-pong: %d rounds of 1 byte"
@@ -943,6 +974,11 @@ def main():
     ap.add_argument("--qemu-arg", action="append", default=[],
                     metavar="ARG", help="extra QEMU argument (repeatable), "
                     "e.g. --qemu-arg=-perfmap for guest profiles")
+    ap.add_argument("--pin", action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="give the vCPU thread a CPU of its own and run "
+                    "QEMU's other threads and the host peers on the others "
+                    "(default: on when there are 2 or more CPUs)")
     ap.add_argument("--mem", default="256M", help="guest RAM (default 256M)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench",
                                                   "results.md"))
