@@ -41,6 +41,7 @@ typedef struct TestConn {
     bool close_in_write;
     bool reset_in_read;
     bool close_in_read;
+    bool run_now_in_read;
     VsockListener *listener; /* that accepted it */
 } TestConn;
 
@@ -48,6 +49,7 @@ typedef struct Fixture {
     VsockEngine *e;
     int64_t now;
     unsigned wakeups;
+    unsigned run_nows;
     bool refuse;
     bool defer;           /* accept_cb answers VSOCK_ACCEPT_DEFER */
     bool accept_in_cb;    /* ... after calling vsock_conn_accept() */
@@ -97,6 +99,9 @@ static size_t tc_read(VsockConn *conn, void *opaque,
     }
     if (tc->close_in_read) {
         vsock_conn_close(conn);
+    }
+    if (tc->run_now_in_read) {
+        vsock_engine_run_now(vsock_conn_get_engine(conn));
     }
     return n;
 }
@@ -192,6 +197,11 @@ static void wakeup_cb(void *opaque)
     ((Fixture *)opaque)->wakeups++;
 }
 
+static void run_now_cb(void *opaque)
+{
+    ((Fixture *)opaque)->run_nows++;
+}
+
 static void packet_cb(void *opaque, bool to_guest, const VsockHdr *h)
 {
     Fixture *f = opaque;
@@ -212,6 +222,7 @@ static void state_cb(void *opaque, const VsockConn *c, VsockConnState o,
 static const VsockEngineOps fx_ops = {
     .clock = clock_cb,
     .wakeup = wakeup_cb,
+    .run_now = run_now_cb,
     .packet = packet_cb,
     .state_change = state_cb,
 };
@@ -863,6 +874,32 @@ static void test_credit_threshold_auto(void)
     check_auto_threshold(8 * 1024, 4 * 1024);
     /* one byte over two packets: window minus one packet */
     check_auto_threshold(128 * 1024 + 1, 64 * 1024 + 1);
+}
+
+/*
+ * vsock_engine_run_now() reaches the device only outside engine calls: an
+ * endpoint's event handler may ask, an endpoint callback may not.
+ */
+static void test_run_now(void)
+{
+    Fixture f;
+    TestConn *tc;
+    VsockHdr h;
+    uint8_t got[8];
+
+    fx_init(&f);
+    tc = fx_connect(&f);
+    vsock_engine_run_now(f.e);
+    g_assert_cmpuint(f.run_nows, ==, 1);
+
+    /* from inside read(), i.e. inside vsock_engine_fill_rx(): nothing */
+    tc->run_now_in_read = true;
+    tc_push(tc, "ping", 4);
+    g_assert_cmpint(fx_rx(&f, 4096, &h, got), ==, 4);
+    g_assert_cmpmem(got, 4, "ping", 4);
+    g_assert_cmpuint(tc->reads, >=, 1);
+    g_assert_cmpuint(f.run_nows, ==, 1);
+    fx_fini(&f);
 }
 
 static void test_credit_request(void)
@@ -2475,6 +2512,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vsock/credit/threshold-auto",
                     test_credit_threshold_auto);
     g_test_add_func("/vsock/credit/request", test_credit_request);
+    g_test_add_func("/vsock/engine/run-now", test_run_now);
     g_test_add_func("/vsock/credit/host-to-guest",
                     test_host_to_guest_credit);
     g_test_add_func("/vsock/credit/backpressure-overrun",

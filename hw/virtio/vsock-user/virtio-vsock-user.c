@@ -285,6 +285,7 @@ static void vsock_user_flush(VirtIOVsockUser *s)
 {
     bool more = false;
 
+    s->in_flush = true;
     if (vsock_user_ready(s)) {
         vsock_user_send_event(s);
         more |= vsock_user_process_rx(s);
@@ -293,6 +294,7 @@ static void vsock_user_flush(VirtIOVsockUser *s)
         vsock_user_notify(s);
     }
     vsock_user_rearm_timer(s);
+    s->in_flush = false;
     if (more) {
         qemu_bh_schedule(s->bh);
     }
@@ -368,9 +370,30 @@ static void vsock_user_trace_state(void *opaque, const VsockConn *c,
                                        vsock_conn_state_str(new_state));
 }
 
+/*
+ * A host socket's event handler asks for the packets it allowed to move
+ * now: flush in this main-loop pass rather than after one more, as the
+ * bottom half would.  Guarded like the bottom half against re-entry
+ * through the device's own DMA.
+ */
+static void vsock_user_run_now(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+    MemReentrancyGuard *guard = &DEVICE(s)->mem_reentrancy_guard;
+
+    if (guard->engaged_in_io || s->in_flush) {
+        return;                 /* the bottom half is still scheduled */
+    }
+    qemu_bh_cancel(s->bh);
+    guard->engaged_in_io = true;
+    vsock_user_flush(s);
+    guard->engaged_in_io = false;
+}
+
 static const VsockEngineOps vsock_user_engine_ops = {
     .clock = vsock_user_clock,
     .wakeup = vsock_user_wakeup,
+    .run_now = vsock_user_run_now,
     .packet = vsock_user_trace_packet,
     .state_change = vsock_user_trace_state,
 };

@@ -1387,6 +1387,13 @@ int64_t vsock_engine_next_deadline(VsockEngine *e)
     return d;
 }
 
+void vsock_engine_run_now(VsockEngine *e)
+{
+    if (!e->depth && e->ops.run_now) {
+        e->ops.run_now(e->cfg.opaque);
+    }
+}
+
 void vsock_engine_run_timers(VsockEngine *e)
 {
     int64_t now;

@@ -4,10 +4,12 @@
  * Stream semantics, direction by direction:
  * - host -> guest: the engine calls read() only while the guest has credit
  *   and an rx buffer; read() receives straight into the guest's buffer.
- *   When the socket has nothing (EAGAIN) the bridge watches it for input
- *   and tells the engine with vsock_conn_notify_readable(); it never
- *   watches for input on its own, so a guest without credit or without rx
- *   buffers costs nothing.  Host EOF becomes SHUTDOWN(SEND).
+ *   When the socket has nothing (EAGAIN, or a short read, which empties a
+ *   stream socket) the bridge watches it for input and tells the engine
+ *   with vsock_conn_notify_readable(), then vsock_engine_run_now() so the
+ *   data reaches the guest in the same main-loop pass; it never watches
+ *   for input on its own, so a guest without credit or without rx buffers
+ *   costs nothing.  Host EOF becomes SHUTDOWN(SEND).
  * - guest -> host: write() sends what the socket takes and returns that
  *   count; the engine holds the rest (bounded by its buf_alloc, which stops
  *   the guest's credit).  Only then the bridge watches for writability,
@@ -42,6 +44,7 @@ struct VsockBridge {
     size_t greet_off;
 
     bool watch_in;              /* fd handlers armed */
+    bool drained;               /* a short read emptied the socket */
     bool watch_out;
     bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
     bool guest_eof;             /* guest shut SEND: SHUT_WR owed */
@@ -182,10 +185,14 @@ static void bridge_in_ready(void *opaque)
 
     bridge_enter(b);
     b->watch_in = false;
+    b->drained = false;
     bridge_update_fd(b);
     trace_vsock_user_bridge_readable(b->name);
     if (b->conn) {
+        VsockEngine *e = vsock_conn_get_engine(b->conn);
+
         vsock_conn_notify_readable(b->conn);
+        vsock_engine_run_now(e);
     }
     bridge_leave(b);
 }
@@ -201,7 +208,10 @@ static void bridge_out_ready(void *opaque)
     if (bridge_flush_greeting(b)) {
         bridge_shut_wr(b);
         if (!b->dead && b->conn) {
+            VsockEngine *e = vsock_conn_get_engine(b->conn);
+
             vsock_conn_notify_writable(b->conn);
+            vsock_engine_run_now(e);
         }
     }
     bridge_leave(b);
@@ -279,6 +289,9 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
     if (b->dead || b->host_eof) {
         return 0;
     }
+    if (b->drained) {
+        return 0;               /* watched since; no EAGAIN round trip */
+    }
     bridge_enter(b);
     do {
         n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
@@ -298,8 +311,19 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
         vsock_conn_shutdown(conn, VSOCK_SHUTDOWN_SEND);
         bridge_check_done(b);
     } else {
-        trace_vsock_user_bridge_read(b->name, vsock_iov_size(iov, iov_cnt),
-                                     n);
+        size_t want = vsock_iov_size(iov, iov_cnt);
+
+        trace_vsock_user_bridge_read(b->name, want, n);
+        if ((size_t)n < want) {
+            /*
+             * A stream socket returns all it holds: it is empty now.  Watch
+             * it at once, so the engine's next read costs no recvmsg that
+             * would only say EAGAIN.
+             */
+            b->drained = true;
+            b->watch_in = true;
+            bridge_update_fd(b);
+        }
     }
     bridge_leave(b);
     return n;

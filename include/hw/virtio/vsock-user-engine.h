@@ -254,6 +254,12 @@ typedef struct VsockEngineOps {
      * timer.
      */
     void (*wakeup)(void *opaque);
+    /*
+     * Act now on what wakeup() asked for, synchronously; may call into the
+     * engine.  Only called from vsock_engine_run_now(), outside any engine
+     * call.  NULL: wakeup() alone.
+     */
+    void (*run_now)(void *opaque);
     /* Observer: a packet went to (@to_guest) or came from the guest. */
     void (*packet)(void *opaque, bool to_guest, const VsockHdr *hdr);
     /* Observer: a connection changed state. */
@@ -334,6 +340,16 @@ bool vsock_engine_rx_pending(VsockEngine *e);
  */
 bool vsock_engine_fill_rx(VsockEngine *e, const struct iovec *iov,
                           unsigned iov_cnt, size_t *len_out);
+
+/*
+ * For an endpoint's own event handler (its host socket became readable or
+ * writable), after its vsock_conn_notify_*() calls and outside any engine
+ * call: lets the device move the packets those allowed right away instead
+ * of in a later main-loop pass.  The endpoint must be ready for any of its
+ * callbacks, closed() included, during this call.  Does nothing inside an
+ * engine call.
+ */
+void vsock_engine_run_now(VsockEngine *e);
 
 /*
  * Run the timers due at the engine clock's current time (connect, accept
