@@ -3,7 +3,9 @@
 
 Tier 1 (unit):       the tests registered in our own meson build (build/unit)
 Tier 2 (qtest):      QEMU qtests run against build/qemu/qemu-system-x86_64
-Tier 3 (functional): real Linux guests, tests/functional/vsock-user/run.py
+Tier 3 (functional): real Linux guests, tests/functional/vsock-user/run.py,
+                     and a smoke run of make bench
+                     (tests/bench/test-bench-smoke.py)
 
 Every test program speaks TAP (glib's --tap) or, for the functional runner,
 ends with a "N passed, N failed, N skipped" line; this script counts the
@@ -198,9 +200,15 @@ def tier_functional(args):
         print("  (no functional tests yet)")
         return Counts()
     qemu = os.path.join(args.qemu_build, "qemu-system-x86_64")
-    return run_program("functional/vsock-user",
-                       [sys.executable, runner, "--qemu", qemu],
-                       timeout=1800, summary=True)
+    counts = run_program("functional/vsock-user",
+                         [sys.executable, runner, "--qemu", qemu],
+                         timeout=1800, summary=True)
+    # make bench itself, with tiny sizes: it must keep working end to end
+    smoke = os.path.join(TOP, "tests", "bench", "test-bench-smoke.py")
+    counts.add(run_program("functional/bench-smoke",
+                           [sys.executable, smoke, "--qemu", qemu],
+                           timeout=900))
+    return counts
 
 
 TIERS = [("unit", tier_unit), ("qtest", tier_qtest),

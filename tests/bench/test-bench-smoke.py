@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Smoke test of make bench: the benchmark must keep working end to end.
+
+Runs tests/bench/vsock-user-bench.py once with tiny sizes (a few seconds of
+guest time) and checks what it measured and wrote: every channel and phase
+is there with the exact byte, round and connection counts asked for, the
+idle connections were all bridged and all closed again, and the table
+carries every row, ratio column and target line the README quotes.  It
+checks no speed: the figures of a run this small mean nothing, and speed
+targets belong to make bench, not to tests.
+
+Part of tier 3 (functional) of make check; needs the QEMU build and the
+guest that tests/functional/vsock-user/build-guest.sh prepares.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BENCH = os.path.join(HERE, "vsock-user-bench.py")
+MiB = 1024 * 1024
+
+BYTES = 2 * MiB
+SLIRP_BYTES = 1 * MiB
+ROUNDS = 50
+CONNS = 20
+IDLE = 30
+
+QEMU = os.path.join(ROOT, "build", "qemu", "qemu-system-x86_64")
+
+
+class BenchSmoke(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="bench-smoke-")
+        cls.out = os.path.join(cls.tmp.name, "results.md")
+        cls.raw = os.path.join(cls.tmp.name, "raw.json")
+        cmd = [sys.executable, BENCH, "--qemu", QEMU, "--repeat", "1",
+               "--bytes", str(BYTES), "--slirp-bytes", str(SLIRP_BYTES),
+               "--rounds", str(ROUNDS), "--conns", str(CONNS),
+               "--idle", str(IDLE), "--timeout", "120",
+               "--out", cls.out, "--json", cls.raw]
+        cls.proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True,
+                                  timeout=600, cwd=ROOT)
+        if cls.proc.returncode != 0:
+            raise AssertionError("bench exited %d:\n%s" % (
+                cls.proc.returncode, cls.proc.stdout[-4000:]))
+        with open(cls.raw) as f:
+            cls.data = json.load(f)
+        with open(cls.out) as f:
+            cls.table = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def records(self, channel, phase):
+        return [r for r in self.data["results"]
+                if r["channel"] == channel and r["phase"] == phase]
+
+    def one(self, channel, phase):
+        recs = self.records(channel, phase)
+        self.assertEqual(len(recs), 1, "%s %s" % (channel, phase))
+        return recs[0]
+
+    def test_throughput_moved_exact_bytes(self):
+        for ch, nbytes in (("vsock", BYTES), ("serial", BYTES),
+                           ("slirp", SLIRP_BYTES)):
+            for phase in ("g2h", "h2g"):
+                r = self.one(ch, phase)
+                self.assertEqual(r["bytes"], nbytes, "%s %s" % (ch, phase))
+                self.assertGreater(r["mibs"], 0)
+                self.assertGreater(r["wall"], 0)
+                self.assertGreater(r["vcpu"], 0)
+
+    def test_ping_pong_rounds(self):
+        for ch in ("vsock", "serial", "slirp"):
+            r = self.one(ch, "ping")
+            self.assertEqual(r["rounds"], ROUNDS, ch)
+            self.assertGreater(r["median_us"], 0)
+            self.assertLessEqual(r["median_us"], r["p99_us"])
+
+    def test_vsock_device_counters(self):
+        # the device's own statistics (QMP qom-get) cover what moved
+        g2h = self.one("vsock", "g2h")
+        h2g = self.one("vsock", "h2g")
+        self.assertGreaterEqual(g2h["pkts_to_host"], BYTES // (64 * 1024))
+        self.assertGreaterEqual(h2g["pkts_to_guest"], BYTES // (64 * 1024))
+        self.assertGreater(h2g["pkts_to_host"], 0)      # credit updates
+
+    def test_vsock_connections(self):
+        rate = self.one("vsock", "connrate")
+        self.assertEqual(rate["conns"], CONNS)
+        self.assertGreater(rate["rate"], 0)
+        idle = self.one("vsock", "idle")
+        self.assertEqual(idle["conns"], IDLE)
+        self.assertEqual(idle["host_sockets"], IDLE + 1)  # + control
+        self.assertEqual(idle["conns_after"], 0)
+
+    def test_table(self):
+        t = self.table
+        self.assertIn("| vsock-user ", t)
+        self.assertIn("| virtio-serial ", t)
+        self.assertIn("| virtio-net+slirp ", t)
+        self.assertIn("| vsock/serial | vsock/slirp |", t)
+        for row in ("guest->host MiB/s", "host->guest MiB/s",
+                    "ping-pong median us", "ping-pong p99 us",
+                    "main-loop CPU s/GiB guest->host",
+                    "QEMU total CPU s/GiB host->guest",
+                    "vsock connect+close per s",
+                    "QEMU's own memory (VmRSS - guest RAM - TCG code)"):
+            self.assertRegex(t, r"\n\| +%s[^|\n]*\|" % re.escape(row), row)
+        targets = re.findall(r"^- \[(met|MISSED)\] ", t, re.M)
+        self.assertEqual(len(targets), 5, t)
+        self.assertRegex(t, r"\n- (pinned: vCPU thread on CPU \d+|"
+                         r"not pinned)")
+        self.assertIn("Engine micro-benchmark", t)
+
+
+def main():
+    global QEMU
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--qemu", default=QEMU)
+    args, rest = p.parse_known_args()
+    QEMU = os.path.abspath(args.qemu)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
