@@ -456,6 +456,41 @@ static void test_g2h_pending_timeout(void)
     ht_free(&ht);
 }
 
+/*
+ * A cancelled host connect that has not returned yet still holds a socket
+ * and a thread, so it counts against max-connections: a guest cannot pile
+ * up connects to an address that never answers.
+ */
+static void test_g2h_pending_orphan(void)
+{
+    HT ht;
+    int lfd, filler, fd;
+    QVsockHdr h;
+
+    ht_init(&ht, ",max-connections=1", "");
+    lfd = g2h_start_pending(&ht, 40009, 5009, &filler);
+    qvsock_expect_silence(&ht.vt, NS_PER_SEC / 2);
+    qvsock_send(&ht.vt, gpkt(40009, 5009, QVSOCK_OP_RST, 0), NULL);
+    qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
+    /* its connect is still under way: a new REQUEST is refused at once */
+    qvsock_send(&ht.vt, gpkt(40010, 5009, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_recv(&ht.vt, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5009, 40010,
+                      QVSOCK_OP_RST, 0, 0);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-refused"), ==, 1);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
+    /* once it has returned and its socket is closed, connects go through */
+    host_release_cancelled(&ht, lfd, filler);
+    qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
+    fd = guest_connect_host(&ht, 40010, 5009, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    guest_send_text(&ht, 40010, 5009, "again");
+    host_expect(&ht, fd, "again");
+    close(fd);
+    close(lfd);
+    ht_free(&ht);
+}
+
 /* Device reset while the host connect is pending */
 static void test_g2h_pending_reset(void)
 {
@@ -855,6 +890,8 @@ int main(int argc, char **argv)
                    test_g2h_pending_rst);
     qtest_add_func("virtio-vsock-user-host/g2h-pending-timeout",
                    test_g2h_pending_timeout);
+    qtest_add_func("virtio-vsock-user-host/g2h-pending-orphan",
+                   test_g2h_pending_orphan);
     qtest_add_func("virtio-vsock-user-host/g2h-pending-reset",
                    test_g2h_pending_reset);
     qtest_add_func("virtio-vsock-user-host/h2g-hybrid", test_h2g_hybrid);

@@ -40,7 +40,7 @@ typedef struct HostRoute {
 
 /* A deferred guest connection waiting for its host connection. */
 typedef struct PendingConnect {
-    VsockHost *h;
+    VsockHost *h;               /* NULL once the host is gone */
     VsockConn *conn;            /* NULL once cancelled */
     char *name;
     QIOChannelSocket *sioc;
@@ -64,6 +64,7 @@ struct VsockHost {
     GHashTable *routes;         /* guest port -> HostRoute */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
+    GHashTable *orphans;        /* set of cancelled, unfinished connects */
     char *uds_path;
     QIONetListener *uds;
     int64_t timeout_ms;
@@ -91,10 +92,16 @@ static VsockBridge *host_bridge_new(VsockHost *h, QIOChannelSocket *sioc,
     return b;
 }
 
-/* Pending guest -> host connects are engine connections too. */
+/*
+ * Pending guest -> host connects are engine connections too; cancelled ones
+ * still hold a socket and a connect thread until the connect returns, so
+ * they count as well, or a guest that gives up on connects to an address
+ * that never answers could start them without bound.
+ */
 static unsigned host_busy(VsockHost *h)
 {
-    return vsock_engine_conn_count(h->engine);
+    return vsock_engine_conn_count(h->engine) +
+           g_hash_table_size(h->orphans);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -153,6 +160,7 @@ static void pending_closed(VsockConn *conn, void *opaque,
     }
     /* the connect finishes on its own; host_connect_done() frees @p */
     p->conn = NULL;
+    g_hash_table_add(p->h->orphans, p);
 }
 
 /* While the accept is deferred the engine only ever calls closed(). */
@@ -171,6 +179,9 @@ static void host_connect_done(QIOTask *task, gpointer opaque)
     if (!conn) {
         /* cancelled: closing the socket is all that is left to do */
         trace_vsock_user_host_connect_dropped(p->name);
+        if (h) {
+            g_hash_table_remove(h->orphans, p);
+        }
         pending_free(p);
         return;
     }
@@ -208,6 +219,12 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
     addr = host_route_for(h, port);
     if (!addr) {
         trace_vsock_user_host_refused(name, "no route");
+        return VSOCK_ACCEPT_REFUSE;
+    }
+    if (host_busy(h) > h->max_conns) {      /* @conn is counted already */
+        h->stats.refused++;
+        trace_vsock_user_host_refused(name, "connection limit");
+        qapi_free_SocketAddress(addr);
         return VSOCK_ACCEPT_REFUSE;
     }
     p = g_new0(PendingConnect, 1);
@@ -450,6 +467,7 @@ VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
     h->bridges = g_hash_table_new(NULL, NULL);
     h->clients = g_hash_table_new_full(NULL, NULL, hybrid_client_free,
                                        NULL);
+    h->orphans = g_hash_table_new(NULL, NULL);
     /* the engine owns the listener: vsock_engine_free() drops it */
     fallback = vsock_engine_listen(e, local_cid, VSOCK_PORT_ANY,
                                    VSOCK_TYPE_STREAM, host_accept, h);
@@ -479,6 +497,12 @@ void vsock_host_free(VsockHost *h)
         qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
     }
     g_hash_table_destroy(h->clients);
+    /* connects still running free themselves; they must not see @h */
+    g_hash_table_iter_init(&it, h->orphans);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        ((PendingConnect *)key)->h = NULL;
+    }
+    g_hash_table_destroy(h->orphans);
     if (h->uds) {
         qemu_remove_exit_notifier(&h->exit);
         qio_net_listener_disconnect(h->uds);
