@@ -285,7 +285,6 @@ static void vsock_user_flush(VirtIOVsockUser *s)
 {
     bool more = false;
 
-    s->in_flush = true;
     if (vsock_user_ready(s)) {
         vsock_user_send_event(s);
         more |= vsock_user_process_rx(s);
@@ -294,7 +293,6 @@ static void vsock_user_flush(VirtIOVsockUser *s)
         vsock_user_notify(s);
     }
     vsock_user_rearm_timer(s);
-    s->in_flush = false;
     if (more) {
         qemu_bh_schedule(s->bh);
     }
@@ -373,15 +371,16 @@ static void vsock_user_trace_state(void *opaque, const VsockConn *c,
 /*
  * A host socket's event handler asks for the packets it allowed to move
  * now: flush in this main-loop pass rather than after one more, as the
- * bottom half would.  Guarded like the bottom half against re-entry
- * through the device's own DMA.
+ * bottom half would.  The engine only calls this outside its own calls,
+ * hence never from inside a flush; the guard keeps the device's own DMA
+ * from re-entering it, as for the bottom half.
  */
 static void vsock_user_run_now(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
     MemReentrancyGuard *guard = &DEVICE(s)->mem_reentrancy_guard;
 
-    if (guard->engaged_in_io || s->in_flush) {
+    if (guard->engaged_in_io) {
         return;                 /* the bottom half is still scheduled */
     }
     qemu_bh_cancel(s->bh);
@@ -438,18 +437,24 @@ static void vsock_user_vm_state_change(void *opaque, bool running,
     }
 }
 
-static void vsock_user_reset(VirtIODevice *vdev)
+/* Drop every connection and what the device kept between passes. */
+static void vsock_user_drop_state(VirtIOVsockUser *s)
 {
-    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
-
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
-    s->event_pending = false;
     s->tx_paused = false;
     s->tx_unnotified = 0;
     s->rx_unnotified = false;
     timer_del(s->timer);
     timer_del(s->tx_notify_timer);
+}
+
+static void vsock_user_reset(VirtIODevice *vdev)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+
+    vsock_user_drop_state(s);
+    s->event_pending = false;
 }
 
 static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
@@ -590,8 +595,7 @@ static int vsock_user_post_load(void *opaque, int version_id)
 {
     VirtIOVsockUser *s = opaque;
 
-    vsock_engine_reset(s->engine);
-    s->tx_paused = false;
+    vsock_user_drop_state(s);
     s->event_pending = true;
     qemu_bh_schedule(s->bh);
     return 0;

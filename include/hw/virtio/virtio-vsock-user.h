@@ -42,7 +42,6 @@ struct VirtIOVsockUser {
     QEMUTimer *timer;           /* the engine's next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
     unsigned tx_unnotified;     /* tx chains used but not yet notified */
-    bool in_flush;              /* vsock_user_flush() is running */
     bool rx_unnotified;         /* rx chains used but not yet notified */
     VMChangeStateEntry *vmstate;
     bool tx_paused;             /* engine full until rx drains */
