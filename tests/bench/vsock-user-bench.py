@@ -477,6 +477,14 @@ class Bench:
         self.results.append(r)
         return r
 
+    def throughput_record(self, rep, ch, phase, cpu, nbytes, k0):
+        """The guest's reply to a transfer, and its record."""
+        gms = self.read_reply()
+        k = self.counter_delta(self.counters(ch), k0)
+        return self.record(rep, ch, phase, cpu, bytes=nbytes,
+                           mibs=nbytes / MiB / cpu["wall"], guest_ms=gms,
+                           **k)
+
     def g2h(self, rep, ch, sock, nbytes):
         k0 = self.counters(ch)
         perf = self.perf_start("%s-g2h" % ch) if rep == 0 else None
@@ -485,11 +493,7 @@ class Bench:
         recv_exact_count(sock, nbytes, self.buf)
         cpu = CpuSnap(self.pid).minus(c0)
         self.perf_stop(perf)
-        gms = self.read_reply()
-        k = self.counter_delta(self.counters(ch), k0)
-        return self.record(rep, ch, "g2h", cpu, bytes=nbytes,
-                           mibs=nbytes / MiB / cpu["wall"], guest_ms=gms,
-                           **k)
+        return self.throughput_record(rep, ch, "g2h", cpu, nbytes, k0)
 
     def h2g(self, rep, ch, sock, nbytes):
         k0 = self.counters(ch)
@@ -507,11 +511,7 @@ class Bench:
         self.perf_stop(perf)
         if ack != b"A":
             raise BenchError("%s h2g: bad acknowledgement %r" % (ch, ack))
-        gms = self.read_reply()
-        k = self.counter_delta(self.counters(ch), k0)
-        return self.record(rep, ch, "h2g", cpu, bytes=nbytes,
-                           mibs=nbytes / MiB / cpu["wall"], guest_ms=gms,
-                           **k)
+        return self.throughput_record(rep, ch, "h2g", cpu, nbytes, k0)
 
     def ping(self, rep, ch, sock, rounds):
         k0 = self.counters(ch)

@@ -116,6 +116,19 @@ static int read_all(int fd, void *p, size_t len)
     return 0;
 }
 
+/* connect() @fd, or close it keeping connect()'s errno; returns @fd or -1 */
+static int connect_or_close(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (connect(fd, sa, len) < 0) {
+        int err = errno;
+
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
 static int vsock_connect(unsigned int cid, unsigned int port,
                          unsigned long long bufsize)
 {
@@ -132,14 +145,7 @@ static int vsock_connect(unsigned int cid, unsigned int port,
                    sizeof(bufsize));
     }
     vu_addr(&sa, cid, port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int err = errno;
-
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
+    return connect_or_close(fd, (struct sockaddr *)&sa, sizeof(sa));
 }
 
 static int tcp_connect(const char *ip, unsigned int port)
@@ -159,14 +165,7 @@ static int tcp_connect(const char *ip, unsigned int port)
     }
     /* ping-pong must not wait for Nagle */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int err = errno;
-
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
+    return connect_or_close(fd, (struct sockaddr *)&sa, sizeof(sa));
 }
 
 /* /dev/vportNpM of the virtio-serial port called NAME. */
