@@ -401,11 +401,28 @@ static int g2h_start_pending(HT *ht, uint32_t port, uint32_t dst,
     return lfd;
 }
 
+/*
+ * Let the cancelled connect on @lfd finish, then connect guest @port to
+ * @dst through @lfd and move a few bytes.
+ */
+static void release_and_connect_again(HT *ht, int lfd, int filler,
+                                      uint32_t port, uint32_t dst)
+{
+    int fd;
+
+    host_release_cancelled(ht, lfd, filler);
+    qvsock_expect_silence(&ht->vt, NS_PER_SEC / 10);
+    fd = guest_connect_host(ht, port, dst, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    guest_send_text(ht, port, dst, "again");
+    host_expect(ht, fd, "again");
+    close(fd);
+}
+
 /* Guest RST while the host connect is pending: cancelled, no answer */
 static void test_g2h_pending_rst(void)
 {
     HT ht;
-    int lfd, filler, fd;
+    int lfd, filler;
 
     ht_init(&ht, "", "");
     lfd = g2h_start_pending(&ht, 40006, 5006, &filler);
@@ -417,15 +434,9 @@ static void test_g2h_pending_rst(void)
     /* never answered, not even when the accept timeout would have hit */
     qvsock_expect_silence(&ht.vt, 3 * NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
-    host_release_cancelled(&ht, lfd, filler);
-    qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
-    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 0);
-
     /* the same guest port connects again and gets through */
-    fd = guest_connect_host(&ht, 40006, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    guest_send_text(&ht, 40006, 5006, "again");
-    host_expect(&ht, fd, "again");
-    close(fd);
+    release_and_connect_again(&ht, lfd, filler, 40006, 5006);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 0);
     close(lfd);
     ht_free(&ht);
 }
@@ -464,7 +475,7 @@ static void test_g2h_pending_timeout(void)
 static void test_g2h_pending_orphan(void)
 {
     HT ht;
-    int lfd, filler, fd;
+    int lfd, filler;
     QVsockHdr h;
 
     ht_init(&ht, ",max-connections=1", "");
@@ -481,12 +492,7 @@ static void test_g2h_pending_orphan(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-refused"), ==, 1);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     /* once it has returned and its socket is closed, connects go through */
-    host_release_cancelled(&ht, lfd, filler);
-    qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
-    fd = guest_connect_host(&ht, 40010, 5009, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    guest_send_text(&ht, 40010, 5009, "again");
-    host_expect(&ht, fd, "again");
-    close(fd);
+    release_and_connect_again(&ht, lfd, filler, 40010, 5009);
     close(lfd);
     ht_free(&ht);
 }
