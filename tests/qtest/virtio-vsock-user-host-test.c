@@ -22,6 +22,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/virtio-vsock-user.h"
+#include "standard-headers/linux/virtio_config.h"
 
 #define NS_PER_SEC 1000000000LL
 
@@ -514,6 +515,50 @@ static void test_g2h_pending_reset(void)
     ht_free(&ht);
 }
 
+/*
+ * A guest rx buffer placed on the transport's own registers (microvm's
+ * virtio-mmio): the REQUEST for a host client is written into it from the
+ * device's bottom half, and the header's zero bytes 4..7 would land on
+ * STATUS and reset the device in the middle of its flush.  The bottom half
+ * holds the transport's re-entrancy guard, so the write is blocked: the
+ * device stays up and the connection waits for the guest's answer.
+ */
+static void test_rx_buffer_on_registers(void)
+{
+    const uint64_t status = 0x70;   /* virtio-mmio STATUS register */
+    HT ht;
+    uint32_t head, got, len;
+    int64_t end;
+    int fd;
+
+    ht_init(&ht, "", "");
+    qvirtio_reset(ht.vt.vdev);
+    qvsock_setup_device(&ht.vt, false);
+    qvsock_desc_reserve(ht.vt.rx, 1);
+    head = qvirtqueue_add(ht.vt.qts, ht.vt.rx, ht.vt.mmio.addr + status - 4,
+                          64, true, false);
+    ht.vt.rxbuf[head] = (QVsockRxBuf) {};
+    qvirtqueue_kick(ht.vt.qts, ht.vt.vdev, ht.vt.rx, head);
+    g_assert_cmpuint(qtest_readl(ht.vt.qts, ht.vt.mmio.addr + status) &
+                     VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
+
+    fd = unix_connect_to(ht.uds);
+    host_write(fd, "CONNECT 1234\n");
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!qvirtqueue_get_buf(ht.vt.qts, ht.vt.rx, &got, &len)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        qtest_clock_step(ht.vt.qts, 100);
+        g_usleep(100);
+    }
+    g_assert_cmpuint(got, ==, head);
+    g_assert_cmpuint(len, ==, QVSOCK_HDR_SIZE);
+    g_assert_cmpuint(qtest_readl(ht.vt.qts, ht.vt.mmio.addr + status) &
+                     VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
+    close(fd);
+    ht_free(&ht);
+}
+
 /* Host -> guest: CONNECT, then application data right behind the line */
 static uint32_t h2g_connect(HT *ht, int fd, const char *line,
                             uint32_t guest_port)
@@ -901,6 +946,8 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-host/g2h-pending-reset",
                    test_g2h_pending_reset);
     qtest_add_func("virtio-vsock-user-host/h2g-hybrid", test_h2g_hybrid);
+    qtest_add_func("virtio-vsock-user-host/rx-buffer-on-registers",
+                   test_rx_buffer_on_registers);
     qtest_add_func("virtio-vsock-user-host/h2g-parser", test_h2g_parser);
     qtest_add_func("virtio-vsock-user-host/forwards", test_forwards);
     qtest_add_func("virtio-vsock-user-host/backpressure-h2g",

@@ -372,13 +372,15 @@ static void vsock_user_trace_state(void *opaque, const VsockConn *c,
  * A host socket's event handler asks for the packets it allowed to move
  * now: flush in this main-loop pass rather than after one more, as the
  * bottom half would.  The engine only calls this outside its own calls,
- * hence never from inside a flush; the guard keeps the device's own DMA
- * from re-entering it, as for the bottom half.
+ * hence never from inside a flush.  Like the bottom half (see
+ * virtio_bh_new_guarded()) it holds the transport's re-entrancy guard, so
+ * guest buffers placed on the transport's registers cannot reach them.
  */
 static void vsock_user_run_now(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
-    MemReentrancyGuard *guard = &DEVICE(s)->mem_reentrancy_guard;
+    DeviceState *transport = qdev_get_parent_bus(DEVICE(s))->parent;
+    MemReentrancyGuard *guard = &transport->mem_reentrancy_guard;
 
     if (guard->engaged_in_io) {
         return;                 /* the bottom half is still scheduled */
@@ -543,8 +545,7 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         return;
     }
 
-    s->bh = qemu_bh_new_guarded(vsock_user_bh, s,
-                                &dev->mem_reentrancy_guard);
+    s->bh = virtio_bh_new_guarded(dev, vsock_user_bh, s);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, vsock_user_timer_cb, s);
     s->tx_notify_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                       vsock_user_tx_notify_cb, s);
