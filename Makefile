@@ -2,6 +2,7 @@
 #
 #   make            install what is missing, fetch, verify, build
 #   make check      ... and run every test tier (unit, qtest, functional)
+#   make check-fresh  make check in a clean Debian bookworm root (as root)
 #   make run        boot the demo enclave
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
@@ -44,12 +45,13 @@ QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test qos-test qom-test d
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
-	check-functional run fuzz fuzz-build bench clean distclean help
+	check-functional check-fresh run fuzz fuzz-build bench clean \
+	distclean help
 
 all: qemu unit
 
 help:
-	@sed -n '3,8p' $(TOP)/Makefile | sed 's/^# *//'
+	@sed -n '3,9p' $(TOP)/Makefile | sed 's/^# *//'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -112,6 +114,11 @@ check-qtest: qemu
 check-functional: qemu
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
 		--tiers functional
+
+# The README's make check in a clean bookworm root made by mmdebstrap,
+# with nothing from this machine (scripts/check-fresh.sh); needs root.
+check-fresh:
+	@bash $(TOP)/scripts/check-fresh.sh
 
 run: qemu
 	@bash $(TOP)/scripts/run-demo.sh $(QEMU) $(EIF)

@@ -15,17 +15,21 @@ prints the tail of it when something fails.  The last line it prints is
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+import unittest
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOGS = os.path.join(TOP, "build", "test-logs")
 TAP_RE = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?")
 UNITTEST_RE = re.compile(r"^Ran (\d+) tests? in", re.M)
+UNITTEST_CLASS_ERROR_RE = re.compile(r"^ERROR: setUpClass \(([\w.]+)\)",
+                                     re.M)
 SUMMARY_RE = re.compile(
     r"^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 
@@ -72,6 +76,24 @@ def parse_tap(text):
     return counts, failures
 
 
+def unittest_class_size(cmd, qualname):
+    """How many tests the TestCase class MODULE.CLASS of the script that
+    cmd runs holds (at least 1, so that an error never counts as none)."""
+    script = next((a for a in cmd[1:] if a.endswith(".py")), None)
+    cls_name = qualname.rsplit(".", 1)[-1]
+    if not script:
+        return 1
+    try:
+        spec = importlib.util.spec_from_file_location("_counted", script)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        cls = getattr(mod, cls_name)
+        n = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
+        return max(1, n.countTestCases())
+    except Exception:     # a script that does not even import: one failure
+        return 1
+
+
 def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
     """Run one test program; return its Counts."""
     os.makedirs(LOGS, exist_ok=True)
@@ -106,10 +128,14 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
                                              out[m.end():]))
         counts.skipped = sum(int(n) for n in
                              re.findall(r"skipped=(\d+)", out[m.end():]))
-        counts.failed = bad
-        counts.passed = total - bad - counts.skipped
-        if bad:
-            failures.append("unittest: %d failed" % bad)
+        # An error in setUpClass is reported once for the class, and its
+        # tests are not among the N that ran: they count as failed.
+        class_errors = UNITTEST_CLASS_ERROR_RE.findall(out)
+        not_run = sum(unittest_class_size(cmd, c) for c in class_errors)
+        counts.failed = bad - len(class_errors) + not_run
+        counts.passed = total - (bad - len(class_errors)) - counts.skipped
+        if counts.failed:
+            failures.append("unittest: %d failed" % counts.failed)
     if summary:
         for line in out.splitlines():
             m = SUMMARY_RE.match(line.strip())

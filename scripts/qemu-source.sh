@@ -43,9 +43,9 @@ pin_get() { awk -v k="$1" '$1 == k { print $2; exit }' "$pin"; }
 [ -f "$pin" ] || die "missing $pin"
 package=$(pin_get package)
 version=$(pin_get version)
-suite=$(pin_get suite)
-[ -n "$package" ] && [ -n "$version" ] && [ -n "$suite" ] ||
-    die "$pin lacks package, version or suite"
+suites=$(awk '$1 == "suites" { $1 = ""; sub(/^ +/, ""); print; exit }' "$pin")
+[ -n "$package" ] && [ -n "$version" ] && [ -n "$suites" ] ||
+    die "$pin lacks package, version or suites"
 
 check_file() {  # name size sha256 path -> 0 if it matches
     [ -f "$4" ] || return 1
@@ -68,22 +68,48 @@ fetch_base() {
     local uri keyring apt="$cache/apt"
     read -r uri keyring < <(python3 "$here/apt-archive.py") ||
         die "cannot derive a Debian archive from this machine's apt sources; use --qemu-src=DIR"
-    mkdir -p "$apt/lists/partial"
-    local opt="[trusted=no]"
-    [ "$keyring" = - ] || opt="[signed-by=$keyring]"
-    echo "deb-src $opt $uri $suite main" > "$apt/sources.list"
+    # Without a Signed-By the entry takes no option at all, so that apt
+    # checks it against its default keyrings (/etc/apt/trusted.gpg.d).
+    local opt=
+    [ "$keyring" = - ] || opt="[signed-by=$keyring] "
+    # The pin holds the size and SHA-256 of every file, so a stale index
+    # can not smuggle in other bytes: the Release files' dates
+    # (Valid-Until, a clock ahead of or behind the archive's) are not
+    # checked.  This archive's Release files are past their Valid-Until.
     local aptopts=(-o "Dir::Etc::SourceList=$apt/sources.list"
                    -o "Dir::Etc::SourceParts=$apt/none"
                    -o "Dir::State::Lists=$apt/lists"
+                   -o "Acquire::Check-Valid-Until=false"
+                   -o "Acquire::Check-Date=false"
                    -o "APT::Sandbox::User=root")
-    apt-get "${aptopts[@]}" update >"$apt/update.log" 2>&1 &&
-        ! grep -q '^\(W\|E\): Failed to fetch' "$apt/update.log" ||
-        die "cannot fetch the $suite source index from $uri (network?); see $apt/update.log"
+    # The suites that may carry the pinned version, in order: it leaves
+    # sid first, then stays a while in testing and the backports suites.
+    local s found= reached=
+    for s in $suites; do
+        rm -rf "$apt/lists"
+        mkdir -p "$apt/lists/partial"
+        echo "deb-src $opt$uri $s main" > "$apt/sources.list"
+        if ! apt-get "${aptopts[@]}" update >"$apt/update-$s.log" 2>&1 ||
+           grep -q '^\(W\|E\): Failed to fetch' "$apt/update-$s.log"; then
+            continue
+        fi
+        reached=1
+        if apt-cache "${aptopts[@]}" showsrc "$package" 2>/dev/null |
+           grep -x "Version: $version" >/dev/null; then
+            found=$s
+            break
+        fi
+    done
+    [ -n "$reached" ] ||
+        die "cannot fetch a source index from $uri (suites: $suites; network?); see $apt/update-*.log"
+    [ -n "$found" ] ||
+        die "Debian $package $version is no longer in the archive (looked in: $suites); build on a QEMU 10.2.x tree instead: ./configure --qemu-src=DIR"
+    echo "qemu-source: $package $version found in $found"
     local tmp
     tmp=$(mktemp -d "$cache/fetch.XXXXXX")
     (cd "$tmp" && apt-get "${aptopts[@]}" source --download-only \
         "$package=$version" >"$apt/source.log" 2>&1) ||
-        { rm -rf "$tmp"; die "apt could not download $package=$version from $uri $suite; see $apt/source.log"; }
+        { rm -rf "$tmp"; die "apt could not download $package=$version from $uri $found; see $apt/source.log"; }
     while read -r _ name size sum; do
         check_file "$name" "$size" "$sum" "$tmp/$name" || {
             local got
@@ -198,17 +224,21 @@ fi
 
 # 3. the overlay: link our files in; drop links whose target went away.
 find "$tree" -type l -lname "$top/*" ! -exec test -e {} \; -delete
+link_in() {  # our file, its path in the tree
+    if [ -e "$tree/$2" ] && [ ! -L "$tree/$2" ]; then
+        die "our $1 would replace an upstream file; change upstream files through a patch"
+    fi
+    if [ "$(readlink "$tree/$2" 2>/dev/null)" != "$top/$1" ]; then
+        mkdir -p "$(dirname "$tree/$2")"
+        ln -sfn "$top/$1" "$tree/$2"
+    fi
+}
+# Our Kconfig symbols, sourced from hw/virtio/Kconfig by the patch series.
+link_in Kconfig hw/virtio/vsock-user/Kconfig
 for d in hw include tests/qtest docs; do
     [ -d "$top/$d" ] || continue
     while IFS= read -r -d '' f; do
         rel=${f#"$top"/}
-        dst="$tree/$rel"
-        if [ -e "$dst" ] && [ ! -L "$dst" ]; then
-            die "our $rel would replace an upstream file; change upstream files through a patch"
-        fi
-        if [ "$(readlink "$dst" 2>/dev/null)" != "$f" ]; then
-            mkdir -p "$(dirname "$dst")"
-            ln -sfn "$f" "$dst"
-        fi
+        link_in "$rel" "$rel"
     done < <(find "$top/$d" -type f ! -name '*~' ! -name '.*' -print0)
 done
