@@ -45,6 +45,9 @@ static void vsock_user_pci_class_init(ObjectClass *klass, const void *data)
     k->realize = vsock_user_pci_realize;
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     device_class_set_props(dc, vsock_user_pci_properties);
+    object_class_property_set_description(klass, "vectors",
+        "MSI-X vectors: one per queue (rx, tx, event) and one for "
+        "configuration changes");
     pcidev_k->vendor_id = PCI_VENDOR_ID_REDHAT_QUMRANET;
     pcidev_k->device_id = PCI_DEVICE_ID_VIRTIO_VSOCK;
     pcidev_k->revision = 0x00;

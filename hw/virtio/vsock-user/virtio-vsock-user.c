@@ -16,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -38,6 +39,7 @@
 #define VSOCK_CID_MIN_GUEST 3
 #define VSOCK_CID_MAX_GUEST 0xfffffffeULL
 #define VSOCK_CID_ANY 0xffffffffU
+#define VSOCK_CID_RANGE "3..4294967294"
 
 /* Limits of the tunables */
 #define VSOCK_USER_MAX_CONNECTIONS 65536
@@ -459,16 +461,65 @@ static void vsock_user_reset(VirtIODevice *vdev)
     s->event_pending = false;
 }
 
+/*
+ * Without guest-cid the guest is a Nitro enclave's first CID when its
+ * parent is CID 3 (as on -M nitro-enclave), otherwise the first guest CID.
+ * No host-wide CID space exists for it to collide in.
+ */
+static uint64_t vsock_user_guest_cid(VirtIOVsockUser *s)
+{
+    if (s->guest_cid_set) {
+        return s->guest_cid;
+    }
+    return s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT ?
+           VIRTIO_VSOCK_USER_FIRST_ENCLAVE_CID : VSOCK_CID_MIN_GUEST;
+}
+
+/* guest-cid: a uint64 that knows whether it was given */
+static void vsock_user_get_guest_cid(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    uint64_t value = vsock_user_guest_cid(VIRTIO_VSOCK_USER(obj));
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void vsock_user_set_guest_cid(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
+    uint64_t value;
+
+    if (visit_type_uint64(v, name, &value, errp)) {
+        s->guest_cid = value;
+        s->guest_cid_set = true;
+    }
+}
+
+static const PropertyInfo vsock_user_prop_guest_cid = {
+    .type = "uint64",
+    .get = vsock_user_get_guest_cid,
+    .set = vsock_user_set_guest_cid,
+};
+
+static bool vsock_user_cid_reserved(uint64_t cid)
+{
+    return cid < VSOCK_CID_MIN_GUEST || cid == VSOCK_CID_ANY;
+}
+
 static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
 {
-    if (s->guest_cid == 0) {
-        error_setg(errp, "guest-cid is required (3..4294967294)");
+    if (s->guest_cid > VSOCK_CID_ANY) {
+        error_setg(errp, "guest-cid %" PRIu64 " is out of range; CIDs are "
+                   "32-bit, use " VSOCK_CID_RANGE, s->guest_cid);
         return false;
     }
-    if (s->guest_cid < VSOCK_CID_MIN_GUEST ||
-        s->guest_cid > VSOCK_CID_MAX_GUEST) {
-        error_setg(errp, "guest-cid %" PRIu64 " is reserved; use "
-                   "3..4294967294", s->guest_cid);
+    if (vsock_user_cid_reserved(s->guest_cid)) {
+        error_setg(errp, "guest-cid %" PRIu64 " is reserved (0, 1 and 2 "
+                   "are the hypervisor, local and host CIDs, 4294967295 "
+                   "is any); use " VSOCK_CID_RANGE, s->guest_cid);
         return false;
     }
     if (s->parent_cid == VSOCK_CID_ANY) {
@@ -505,6 +556,41 @@ static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
     return true;
 }
 
+static int vsock_user_count_other(Object *obj, void *opaque)
+{
+    VirtIODevice *vdev = (VirtIODevice *)
+        object_dynamic_cast(obj, TYPE_VIRTIO_DEVICE);
+
+    if (vdev && DEVICE(vdev)->realized &&
+        vdev->device_id == VIRTIO_ID_VSOCK) {
+        (*(unsigned *)opaque)++;
+    }
+    return 0;
+}
+
+/*
+ * A Linux guest drives the first virtio-vsock device it finds and leaves
+ * the others unused, which is easy to miss: say so once, unless the user
+ * says the guest uses several (allow-multiple=on).
+ */
+static void vsock_user_warn_multiple(VirtIOVsockUser *s)
+{
+    unsigned others = 0;
+
+    if (s->allow_multiple) {
+        return;
+    }
+    /* this device is not realized yet, so it does not count itself */
+    object_child_foreach_recursive(object_get_root(), vsock_user_count_other,
+                                   &others);
+    if (others) {
+        warn_report_once("this guest has %u virtio-vsock devices; a Linux "
+                         "guest drives only the first it finds (set "
+                         "allow-multiple=on on a device meant for a guest "
+                         "that uses several)", others + 1);
+    }
+}
+
 static void vsock_user_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
@@ -512,9 +598,11 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     VsockEngineConfig cfg;
     bool heartbeat;
 
+    s->guest_cid = vsock_user_guest_cid(s);
     if (!vsock_user_check_props(s, errp)) {
         return;
     }
+    vsock_user_warn_multiple(s);
     heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
                 (s->heartbeat == ON_OFF_AUTO_AUTO &&
                  s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT);
@@ -613,56 +701,72 @@ static const VMStateDescription vmstate_virtio_vsock_user = {
     },
 };
 
+/* The read-only counters, as QOM properties of the device */
+
+static uint64_t stat_connections(VirtIOVsockUser *s)
+{
+    return vsock_engine_conn_count(s->engine);
+}
+
+#define ENGINE_STAT(fn, field)                                        \
+    static uint64_t fn(VirtIOVsockUser *s)                            \
+    {                                                                 \
+        return vsock_engine_get_stats(s->engine)->field;              \
+    }
+#define HOST_STAT(fn, field)                                          \
+    static uint64_t fn(VirtIOVsockUser *s)                            \
+    {                                                                 \
+        return vsock_host_get_stats(s->host)->field;                  \
+    }
+
+ENGINE_STAT(stat_rst_sent, rst_sent)
+ENGINE_STAT(stat_rst_received, rst_received)
+ENGINE_STAT(stat_tx_packets, tx_pkts)
+ENGINE_STAT(stat_rx_packets, rx_pkts)
+ENGINE_STAT(stat_spoofed, results[VSOCK_TX_BAD_SRC_CID])
+HOST_STAT(stat_host_sockets, bridges)
+HOST_STAT(stat_host_refused, refused)
+HOST_STAT(stat_host_connect_failed, connect_failed)
+HOST_STAT(stat_host_bad_connect, bad_connect)
+
+typedef struct VsockUserStat {
+    const char *name;
+    const char *description;
+    uint64_t (*get)(VirtIOVsockUser *s);
+} VsockUserStat;
+
+static const VsockUserStat vsock_user_stats[] = {
+    { "connections", "connections open now", stat_connections },
+    { "rst-sent", "RST packets sent to the guest", stat_rst_sent },
+    { "rst-received", "RST packets from the guest", stat_rst_received },
+    { "tx-packets", "packets from the guest", stat_tx_packets },
+    { "rx-packets", "packets to the guest", stat_rx_packets },
+    { "spoofed-packets", "guest packets with a src_cid not the guest's, "
+      "dropped", stat_spoofed },
+    { "host-sockets", "host sockets bridged to guest connections",
+      stat_host_sockets },
+    { "host-refused", "host connections refused at max-connections",
+      stat_host_refused },
+    { "host-connect-failed", "guest connections to host sockets that could "
+      "not connect", stat_host_connect_failed },
+    { "host-bad-connect", "host clients on uds-path with a malformed "
+      "CONNECT line", stat_host_bad_connect },
+};
+
 static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
                                 void *opaque, Error **errp)
 {
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
-    const VsockEngineStats *st;
-    uint64_t value = 0;
+    const VsockUserStat *stat = opaque;
+    uint64_t value = s->engine ? stat->get(s) : 0;
 
-    if (s->engine) {
-        st = vsock_engine_get_stats(s->engine);
-        if (!strcmp(name, "connections")) {
-            value = vsock_engine_conn_count(s->engine);
-        } else if (!strcmp(name, "rst-sent")) {
-            value = st->rst_sent;
-        } else if (!strcmp(name, "rst-received")) {
-            value = st->rst_received;
-        } else if (!strcmp(name, "tx-packets")) {
-            value = st->tx_pkts;
-        } else if (!strcmp(name, "rx-packets")) {
-            value = st->rx_pkts;
-        } else if (!strcmp(name, "spoofed-packets")) {
-            value = st->results[VSOCK_TX_BAD_SRC_CID];
-        } else if (!strcmp(name, "host-sockets")) {
-            value = vsock_host_get_stats(s->host)->bridges;
-        } else if (!strcmp(name, "host-refused")) {
-            value = vsock_host_get_stats(s->host)->refused;
-        } else if (!strcmp(name, "host-connect-failed")) {
-            value = vsock_host_get_stats(s->host)->connect_failed;
-        } else if (!strcmp(name, "host-bad-connect")) {
-            value = vsock_host_get_stats(s->host)->bad_connect;
-        }
-    }
     visit_type_uint64(v, name, &value, errp);
 }
 
-static void vsock_user_instance_init(Object *obj)
-{
-    static const char *const stats[] = {
-        "connections", "rst-sent", "rst-received", "tx-packets",
-        "rx-packets", "spoofed-packets", "host-sockets", "host-refused",
-        "host-connect-failed", "host-bad-connect",
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(stats); i++) {
-        object_property_add(obj, stats[i], "uint64", vsock_user_get_stat,
-                            NULL, NULL, NULL);
-    }
-}
-
 static const Property vsock_user_properties[] = {
-    DEFINE_PROP_UINT64("guest-cid", VirtIOVsockUser, guest_cid, 0),
+    /* no default value: see vsock_user_guest_cid() */
+    DEFINE_PROP("guest-cid", VirtIOVsockUser, guest_cid,
+                vsock_user_prop_guest_cid, uint64_t),
     DEFINE_PROP_UINT32("parent-cid", VirtIOVsockUser, parent_cid,
                        VIRTIO_VSOCK_USER_HOST_CID),
     DEFINE_PROP_ON_OFF_AUTO("heartbeat", VirtIOVsockUser, heartbeat,
@@ -673,6 +777,29 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP_STRING("uds-path", VirtIOVsockUser, uds_path),
     DEFINE_PROP_UINT32("uds-connect-timeout", VirtIOVsockUser, uds_timeout_ms,
                        VSOCK_CONNECT_TIMEOUT_MS),
+    DEFINE_PROP_BOOL("allow-multiple", VirtIOVsockUser, allow_multiple, false),
+};
+
+static const struct {
+    const char *name;
+    const char *description;
+} vsock_user_property_help[] = {
+    { "guest-cid", "the guest's CID, " VSOCK_CID_RANGE " (default: 16 when "
+      "parent-cid is 3, otherwise 3)" },
+    { "parent-cid", "the CID whose connections end in QEMU: heartbeat, "
+      "uds-path, vsock-user-forward objects" },
+    { "heartbeat", "answer the Nitro Enclaves heartbeat on the parent's port "
+      "9000 (auto: when parent-cid is 3)" },
+    { "max-connections", "connections at once, 1..65536; a REQUEST beyond "
+      "them gets RST" },
+    { "buf-size", "receive buffer per connection (buf_alloc announced to the "
+      "guest), 4096..67108864 bytes" },
+    { "uds-path", "hybrid vsock Unix socket: a host client sends \"CONNECT "
+      "<port>\\n\"; guest connections to port P go to <uds-path>_P" },
+    { "uds-connect-timeout", "milliseconds a host client on uds-path has to "
+      "send its CONNECT line" },
+    { "allow-multiple", "the guest drives several virtio-vsock devices: no "
+      "warning when there is more than one (Linux drives only the first)" },
 };
 
 static void vsock_user_class_init(ObjectClass *klass, const void *data)
@@ -681,6 +808,21 @@ static void vsock_user_class_init(ObjectClass *klass, const void *data)
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
 
     device_class_set_props(dc, vsock_user_properties);
+    for (size_t i = 0; i < ARRAY_SIZE(vsock_user_property_help); i++) {
+        object_class_property_set_description(klass,
+            vsock_user_property_help[i].name,
+            vsock_user_property_help[i].description);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(vsock_user_stats); i++) {
+        const VsockUserStat *stat = &vsock_user_stats[i];
+        g_autofree char *desc = g_strdup_printf("%s (read-only counter)",
+                                                stat->description);
+
+        object_class_property_add(klass, stat->name, "uint64",
+                                  vsock_user_get_stat, NULL, NULL,
+                                  (void *)stat);
+        object_class_property_set_description(klass, stat->name, desc);
+    }
     dc->vmsd = &vmstate_virtio_vsock_user;
     dc->desc = "virtio socket device with an in-process transport";
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
@@ -696,7 +838,6 @@ static const TypeInfo vsock_user_info = {
     .name = TYPE_VIRTIO_VSOCK_USER,
     .parent = TYPE_VIRTIO_DEVICE,
     .instance_size = sizeof(VirtIOVsockUser),
-    .instance_init = vsock_user_instance_init,
     .class_init = vsock_user_class_init,
 };
 

@@ -25,6 +25,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
 #define VIRTIO_VSOCK_USER_HOST_CID      2
 /* Nitro Enclaves reach their parent instance at CID 3. */
 #define VIRTIO_VSOCK_USER_NITRO_PARENT  3
+/* ... and the first enclave of an instance is CID 16. */
+#define VIRTIO_VSOCK_USER_FIRST_ENCLAVE_CID 16
 
 #define VIRTIO_VSOCK_USER_QUEUE_SIZE    128
 
@@ -49,6 +51,8 @@ struct VirtIOVsockUser {
 
     /* properties */
     uint64_t guest_cid;
+    bool guest_cid_set;         /* given, rather than the default */
+    bool allow_multiple;        /* the guest drives several vsock devices */
     uint32_t parent_cid;
     OnOffAuto heartbeat;
     uint32_t max_connections;

@@ -258,31 +258,31 @@ static void qvsock_attach(QVsockTest *t)
     }
 }
 
-static QTestState *qvsock_start_qemu(const char *machine, const char *props,
-                                     const char *extra)
+static QTestState *qvsock_start_qemu(const char *machine, const char *cids,
+                                     const char *props, const char *extra)
 {
+    const char *sep = cids[0] ? "," : "";
+
     if (!strcmp(machine, "microvm")) {
         return qtest_initf("-M microvm,acpi=off,rtc=off,pit=off,pic=off "
-                           "-m 128M -device virtio-vsock-user,guest-cid=%d,"
-                           "parent-cid=%d%s %s", QVSOCK_USER_GUEST_CID,
-                           QVSOCK_USER_PARENT_CID, props, extra);
+                           "-m 128M -device virtio-vsock-user%s%s%s %s",
+                           sep, cids, props, extra);
     }
     return qtest_initf("-M pc -m 128M -device virtio-vsock-user-pci,"
-                       "addr=04.0,guest-cid=%d,parent-cid=%d%s %s",
-                       QVSOCK_USER_GUEST_CID, QVSOCK_USER_PARENT_CID,
-                       props, extra);
+                       "addr=04.0%s%s%s %s", sep, cids, props, extra);
 }
 
-void qvsock_test_init(QVsockTest *t, const char *machine,
-                      QVsockRxLayout layout, const char *props,
-                      const char *extra)
+void qvsock_test_init_cids(QVsockTest *t, const char *machine,
+                           const char *cids, QVsockRxLayout layout,
+                           const char *props, const char *extra)
 {
     memset(t, 0, sizeof(*t));
     t->machine = machine;
+    t->cids = g_strdup(cids);
     t->props = g_strdup(props);
     t->layout = layout;
     t->next_port = 50000;
-    t->qts = qvsock_start_qemu(machine, props, extra);
+    t->qts = qvsock_start_qemu(machine, cids, props, extra);
     if (!strcmp(machine, "microvm")) {
         alloc_init(&t->alloc, 0, 1 * MiB, MICROVM_RAM_END, 4096);
     } else {
@@ -295,10 +295,21 @@ void qvsock_test_init(QVsockTest *t, const char *machine,
     qvsock_setup_device(t, true);
 }
 
+void qvsock_test_init(QVsockTest *t, const char *machine,
+                      QVsockRxLayout layout, const char *props,
+                      const char *extra)
+{
+    g_autofree char *cids = g_strdup_printf("guest-cid=%d,parent-cid=%d",
+                                            QVSOCK_USER_GUEST_CID,
+                                            QVSOCK_USER_PARENT_CID);
+
+    qvsock_test_init_cids(t, machine, cids, layout, props, extra);
+}
+
 void qvsock_test_restart(QVsockTest *t, const char *extra)
 {
     qtest_quit(t->qts);
-    t->qts = qvsock_start_qemu(t->machine, t->props, extra);
+    t->qts = qvsock_start_qemu(t->machine, t->cids, t->props, extra);
     if (t->pdev) {
         t->pcibus->qts = t->qts;
     } else {
@@ -315,6 +326,7 @@ void qvsock_test_free(QVsockTest *t)
     }
     alloc_destroy(&t->alloc);
     qtest_quit(t->qts);
+    g_free(t->cids);
     g_free(t->props);
 }
 

@@ -86,6 +86,7 @@ typedef enum QVsockRxLayout {
 
 typedef struct QVsockTest {
     const char *machine;     /* "microvm" or "pc" */
+    char *cids;              /* the device's CID properties */
     char *props;             /* extra -device properties */
     QTestState *qts;
     QGuestAllocator alloc;
@@ -117,6 +118,11 @@ QVsockHdr qvsock_pkt(uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
 void qvsock_test_init(QVsockTest *t, const char *machine,
                       QVsockRxLayout layout, const char *props,
                       const char *extra);
+
+/* The same, with the device's CID properties @cids ("" for none). */
+void qvsock_test_init_cids(QVsockTest *t, const char *machine,
+                           const char *cids, QVsockRxLayout layout,
+                           const char *props, const char *extra);
 
 /*
  * Quit QEMU and start it again with the same device and @extra, keeping

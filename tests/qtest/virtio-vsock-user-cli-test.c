@@ -1,0 +1,267 @@
+/*
+ * QTest for virtio-vsock-user's command line: defaults, errors, help
+ *
+ * The CID defaults are read back from the device's config space, as the
+ * guest driver reads them, on microvm (virtio-mmio) and pc (virtio-pci).
+ * Errors, warnings and help texts are compared exactly: QEMU is run on its
+ * own for those, and its output captured.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/virtio-vsock-user.h"
+
+typedef struct CliRun {
+    char *out;
+    char *err;
+    int status;
+} CliRun;
+
+static const char *qemu_binary(void)
+{
+    const char *bin = g_getenv("QTEST_QEMU_BINARY");
+
+    g_assert(bin);
+    return bin;
+}
+
+/* QEMU's name for itself in messages: its binary's base name */
+static char *qemu_progname(void)
+{
+    return g_path_get_basename(qemu_binary());
+}
+
+static const char *machine_args(const char *machine)
+{
+    return !strcmp(machine, "microvm") ?
+           "-M microvm,acpi=off,rtc=off,pit=off,pic=off" : "-M pc";
+}
+
+static const char *device_name(const char *machine)
+{
+    return !strcmp(machine, "microvm") ? "virtio-vsock-user" :
+           "virtio-vsock-user-pci";
+}
+
+/* Run QEMU with @args (split on spaces) to its exit; capture its output. */
+static void cli_run(CliRun *r, const char *args)
+{
+    g_autofree char *cmd = g_strdup_printf("%s -nodefaults -display none "
+                                           "-m 64M %s", qemu_binary(),
+                                           args);
+    g_auto(GStrv) argv = g_strsplit(cmd, " ", -1);
+    g_autoptr(GError) err = NULL;
+
+    memset(r, 0, sizeof(*r));
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                          &r->out, &r->err, &r->status, &err));
+}
+
+static void cli_free(CliRun *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+
+/*
+ * QEMU stops at the device with exactly the message @msg, prefixed as
+ * QEMU prefixes errors about a command-line option.
+ */
+static void assert_device_error(const char *machine, const char *props,
+                                const char *msg)
+{
+    g_autofree char *prog = qemu_progname();
+    g_autofree char *dev = g_strdup_printf("%s,%s", device_name(machine),
+                                           props);
+    g_autofree char *args = g_strdup_printf("%s -device %s",
+                                            machine_args(machine), dev);
+    g_autofree char *want = g_strdup_printf("%s: -device %s: %s\n",
+                                            prog, dev, msg);
+    CliRun r;
+
+    cli_run(&r, args);
+    g_assert_false(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    g_assert_cmpstr(r.err, ==, want);
+    cli_free(&r);
+}
+
+static void test_default_cid(const void *data)
+{
+    static const struct {
+        const char *cids;
+        uint64_t guest_cid;
+    } cases[] = {
+        { "", 3 },                          /* parent-cid 2: first guest */
+        { "parent-cid=3", 16 },             /* the first enclave CID */
+        { "parent-cid=5", 3 },
+        { "guest-cid=42,parent-cid=3", 42 },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        QVsockTest t;
+
+        qvsock_test_init_cids(&t, data, cases[i].cids, QVSOCK_RX_ONE_BUFFER,
+                              "", "");
+        g_assert_cmpuint(qvirtio_config_readq(t.vdev, 0), ==,
+                         cases[i].guest_cid);
+        qvsock_test_free(&t);
+    }
+}
+
+static void test_cid_errors(const void *data)
+{
+    static const char *const reserved = "is reserved (0, 1 and 2 are the "
+        "hypervisor, local and host CIDs, 4294967295 is any); "
+        "use 3..4294967294";
+    static const uint64_t reserved_cids[] = { 0, 1, 2, 4294967295ULL };
+
+    assert_device_error(data, "guest-cid=99999999999",
+                        "guest-cid 99999999999 is out of range; CIDs are "
+                        "32-bit, use 3..4294967294");
+    assert_device_error(data, "guest-cid=4294967296",
+                        "guest-cid 4294967296 is out of range; CIDs are "
+                        "32-bit, use 3..4294967294");
+    for (size_t i = 0; i < G_N_ELEMENTS(reserved_cids); i++) {
+        g_autofree char *props = g_strdup_printf("guest-cid=%" PRIu64,
+                                                 reserved_cids[i]);
+        g_autofree char *msg = g_strdup_printf("guest-cid %" PRIu64 " %s",
+                                               reserved_cids[i], reserved);
+
+        assert_device_error(data, props, msg);
+    }
+    assert_device_error(data, "parent-cid=4294967295",
+                        "parent-cid 4294967295 is reserved (any)");
+    assert_device_error(data, "guest-cid=3,parent-cid=3",
+                        "parent-cid and guest-cid are both 3; they must "
+                        "differ");
+}
+
+/*
+ * Two vsock devices in one guest: one warning, whichever transport;
+ * none when the devices say the guest uses several.  The third device
+ * fails on purpose, so that QEMU exits once every device is realized.
+ */
+static void test_multiple_warning(const void *data)
+{
+    const char *m = data;
+    const char *dev = device_name(m);
+    g_autofree char *prog = qemu_progname();
+    g_autofree char *fail = g_strdup_printf("%s,guest-cid=0", dev);
+    g_autofree char *fail_msg = g_strdup_printf(
+        "%s: -device %s: guest-cid 0 is reserved (0, 1 and 2 are the "
+        "hypervisor, local and host CIDs, 4294967295 is any); "
+        "use 3..4294967294\n", prog, fail);
+    g_autofree char *args = g_strdup_printf(
+        "%s -device %s -device %s,guest-cid=5 -device %s,guest-cid=6 "
+        "-device %s", machine_args(m), dev, dev, dev, fail);
+    g_autofree char *want = g_strdup_printf(
+        "%s: -device %s,guest-cid=5: warning: this guest has 2 "
+        "virtio-vsock devices; a Linux guest drives only the first it "
+        "finds (set allow-multiple=on on a device meant for a guest that "
+        "uses several)\n%s", prog, dev, fail_msg);
+    g_autofree char *quiet = g_strdup_printf(
+        "%s -device %s -device %s,guest-cid=5,allow-multiple=on "
+        "-device %s", machine_args(m), dev, dev, fail);
+    CliRun r;
+
+    cli_run(&r, args);
+    g_assert_cmpstr(r.err, ==, want);
+    cli_free(&r);
+
+    cli_run(&r, quiet);
+    g_assert_cmpstr(r.err, ==, fail_msg);
+    cli_free(&r);
+}
+
+/* Every property of ours explains itself in -device help. */
+static void test_help(const void *data)
+{
+    static const char *const lines[] = {
+        "  guest-cid=<uint64>     - the guest's CID, 3..4294967294 "
+        "(default: 16 when parent-cid is 3, otherwise 3)",
+        "  parent-cid=<uint32>    - the CID whose connections end in QEMU: "
+        "heartbeat, uds-path, vsock-user-forward objects (default: 2)",
+        "  heartbeat=<OnOffAuto>  - answer the Nitro Enclaves heartbeat on "
+        "the parent's port 9000 (auto: when parent-cid is 3) "
+        "(default: auto)",
+        "  max-connections=<uint32> - connections at once, 1..65536; a "
+        "REQUEST beyond them gets RST (default: 1024)",
+        "  buf-size=<uint32>      - receive buffer per connection "
+        "(buf_alloc announced to the guest), 4096..67108864 bytes "
+        "(default: 262144)",
+        "  uds-path=<str>         - hybrid vsock Unix socket: a host client "
+        "sends \"CONNECT <port>\\n\"; guest connections to port P go to "
+        "<uds-path>_P",
+        "  uds-connect-timeout=<uint32> - milliseconds a host client on "
+        "uds-path has to send its CONNECT line (default: 5000)",
+        "  allow-multiple=<bool>  - the guest drives several virtio-vsock "
+        "devices: no warning when there is more than one (Linux drives "
+        "only the first) (default: off)",
+        "  connections=<uint64>   - connections open now (read-only "
+        "counter)",
+        "  host-bad-connect=<uint64> - host clients on uds-path with a "
+        "malformed CONNECT line (read-only counter)",
+    };
+    const char *m = data;
+    g_autofree char *args = g_strdup_printf("-device %s,help",
+                                            device_name(m));
+    g_auto(GStrv) out = NULL;
+    CliRun r;
+
+    cli_run(&r, args);
+    g_assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    out = g_strsplit(r.out, "\n", -1);
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        g_assert_true(g_strv_contains((const char *const *)out, lines[i]));
+    }
+    /*
+     * Nothing lacks a description but what every PCI device has from
+     * QEMU's PCI core and virtio-pci proxy.
+     */
+    for (char **l = out; *l; l++) {
+        static const char *const pci_core[] = {
+            "  busnr=<busnr>", "  failover_pair_id=<str>", "  romfile=<str>",
+            "  sriov-pf=<str>",
+            "  virtio-backend=<child<virtio-vsock-user>>", NULL,
+        };
+
+        if (!g_str_has_prefix(*l, "  ") || strstr(*l, " - ")) {
+            continue;
+        }
+        g_assert_cmpstr(m, ==, "pc");
+        g_assert_true(g_strv_contains(pci_core, *l));
+    }
+    cli_free(&r);
+}
+
+static void add_test(const char *machine, const char *name,
+                     GTestDataFunc fn)
+{
+    g_autofree char *path = g_strdup_printf("virtio-vsock-user-cli/%s/%s",
+                                            machine, name);
+
+    qtest_add_data_func(path, machine, fn);
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const machines[] = { "microvm", "pc" };
+
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
+        const char *m = machines[i];
+
+        if (!qtest_has_machine(m) || !qtest_has_device(device_name(m))) {
+            continue;
+        }
+        add_test(m, "default-cid", test_default_cid);
+        add_test(m, "cid-errors", test_cid_errors);
+        add_test(m, "multiple-warning", test_multiple_warning);
+        add_test(m, "help", test_help);
+    }
+    return g_test_run();
+}
