@@ -494,6 +494,19 @@ static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
         error_setg(errp, "uds-connect-timeout must be at least 1 ms");
         return false;
     }
+    if (s->uds_max_handshakes < 1 ||
+        s->uds_max_handshakes > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "uds-max-handshakes %" PRIu32 " is out of range "
+                   "1..%u", s->uds_max_handshakes,
+                   VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
+    if (s->host_max_pending < 1 ||
+        s->host_max_pending > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "host-max-pending %" PRIu32 " is out of range "
+                   "1..%u", s->host_max_pending, VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
     if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||
         s->buf_size > VSOCK_USER_MAX_BUF_SIZE) {
         error_setg(errp, "buf-size %" PRIu32 " is out of range "
@@ -531,10 +544,11 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
                                               VSOCK_HEARTBEAT_PORT);
     }
-    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections);
+    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections,
+                             s->host_max_pending);
     if ((s->uds_path &&
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
-                             errp)) ||
+                             s->uds_max_handshakes, errp)) ||
         !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
         vsock_heartbeat_free(s->heartbeat_ep);
         s->heartbeat_ep = NULL;
@@ -642,6 +656,14 @@ static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
             value = vsock_host_get_stats(s->host)->connect_failed;
         } else if (!strcmp(name, "host-bad-connect")) {
             value = vsock_host_get_stats(s->host)->bad_connect;
+        } else if (!strcmp(name, "host-handshakes")) {
+            value = vsock_host_get_stats(s->host)->handshakes;
+        } else if (!strcmp(name, "host-handshake-refused")) {
+            value = vsock_host_get_stats(s->host)->handshake_refused;
+        } else if (!strcmp(name, "host-pending")) {
+            value = vsock_host_get_stats(s->host)->pending;
+        } else if (!strcmp(name, "host-pending-refused")) {
+            value = vsock_host_get_stats(s->host)->pending_refused;
         }
     }
     visit_type_uint64(v, name, &value, errp);
@@ -652,7 +674,8 @@ static void vsock_user_instance_init(Object *obj)
     static const char *const stats[] = {
         "connections", "rst-sent", "rst-received", "tx-packets",
         "rx-packets", "spoofed-packets", "host-sockets", "host-refused",
-        "host-connect-failed", "host-bad-connect",
+        "host-connect-failed", "host-bad-connect", "host-handshakes",
+        "host-handshake-refused", "host-pending", "host-pending-refused",
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(stats); i++) {
@@ -673,6 +696,10 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP_STRING("uds-path", VirtIOVsockUser, uds_path),
     DEFINE_PROP_UINT32("uds-connect-timeout", VirtIOVsockUser, uds_timeout_ms,
                        VSOCK_CONNECT_TIMEOUT_MS),
+    DEFINE_PROP_UINT32("uds-max-handshakes", VirtIOVsockUser,
+                       uds_max_handshakes, VSOCK_MAX_HANDSHAKES),
+    DEFINE_PROP_UINT32("host-max-pending", VirtIOVsockUser, host_max_pending,
+                       VSOCK_MAX_PENDING),
 };
 
 static void vsock_user_class_init(ObjectClass *klass, const void *data)
@@ -681,6 +708,14 @@ static void vsock_user_class_init(ObjectClass *klass, const void *data)
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
 
     device_class_set_props(dc, vsock_user_properties);
+    object_class_property_set_description(klass, "uds-max-handshakes",
+        "uds-path clients that may be sending their CONNECT line at once "
+        "(1..65536); more are closed at once, counted in "
+        "host-handshake-refused");
+    object_class_property_set_description(klass, "host-max-pending",
+        "host connections (uds-path CONNECTs, listen= forwards) that may "
+        "wait at once for the guest to accept (1..65536); more are closed "
+        "at once, counted in host-pending-refused");
     dc->vmsd = &vmstate_virtio_vsock_user;
     dc->desc = "virtio socket device with an in-process transport";
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
