@@ -41,7 +41,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 	$(EXTRA_QEMU_CONFIGURE)
 
 # The qtests tier 2 builds and runs.
-QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test qos-test qom-test device-introspect-test
+QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test virtio-vsock-user-flood-test qos-test qom-test device-introspect-test
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
