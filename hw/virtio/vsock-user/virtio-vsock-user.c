@@ -545,6 +545,19 @@ static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
         error_setg(errp, "uds-connect-timeout must be at least 1 ms");
         return false;
     }
+    if (s->uds_max_handshakes < 1 ||
+        s->uds_max_handshakes > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "uds-max-handshakes %" PRIu32 " is out of range "
+                   "1..%u", s->uds_max_handshakes,
+                   VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
+    if (s->host_max_pending < 1 ||
+        s->host_max_pending > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "host-max-pending %" PRIu32 " is out of range "
+                   "1..%u", s->host_max_pending, VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
     if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||
         s->buf_size > VSOCK_USER_MAX_BUF_SIZE) {
         error_setg(errp, "buf-size %" PRIu32 " is out of range "
@@ -619,10 +632,11 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
                                               VSOCK_HEARTBEAT_PORT);
     }
-    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections);
+    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections,
+                             s->host_max_pending);
     if ((s->uds_path &&
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
-                             errp)) ||
+                             s->uds_max_handshakes, errp)) ||
         !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
         vsock_heartbeat_free(s->heartbeat_ep);
         s->heartbeat_ep = NULL;
@@ -728,6 +742,10 @@ HOST_STAT(stat_host_sockets, bridges)
 HOST_STAT(stat_host_refused, refused)
 HOST_STAT(stat_host_connect_failed, connect_failed)
 HOST_STAT(stat_host_bad_connect, bad_connect)
+HOST_STAT(stat_host_handshakes, handshakes)
+HOST_STAT(stat_host_handshake_refused, handshake_refused)
+HOST_STAT(stat_host_pending, pending)
+HOST_STAT(stat_host_pending_refused, pending_refused)
 
 typedef struct VsockUserStat {
     const char *name;
@@ -751,6 +769,14 @@ static const VsockUserStat vsock_user_stats[] = {
       "not connect", stat_host_connect_failed },
     { "host-bad-connect", "host clients on uds-path with a malformed "
       "CONNECT line", stat_host_bad_connect },
+    { "host-handshakes", "uds-path clients sending their CONNECT line now",
+      stat_host_handshakes },
+    { "host-handshake-refused", "uds-path clients closed at once because "
+      "uds-max-handshakes were in the handshake", stat_host_handshake_refused },
+    { "host-pending", "host connections waiting for the guest to accept now",
+      stat_host_pending },
+    { "host-pending-refused", "host connections closed at once because "
+      "host-max-pending were waiting", stat_host_pending_refused },
 };
 
 static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
@@ -777,6 +803,10 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP_STRING("uds-path", VirtIOVsockUser, uds_path),
     DEFINE_PROP_UINT32("uds-connect-timeout", VirtIOVsockUser, uds_timeout_ms,
                        VSOCK_CONNECT_TIMEOUT_MS),
+    DEFINE_PROP_UINT32("uds-max-handshakes", VirtIOVsockUser,
+                       uds_max_handshakes, VSOCK_MAX_HANDSHAKES),
+    DEFINE_PROP_UINT32("host-max-pending", VirtIOVsockUser, host_max_pending,
+                       VSOCK_MAX_PENDING),
     DEFINE_PROP_BOOL("allow-multiple", VirtIOVsockUser, allow_multiple, false),
 };
 
@@ -800,6 +830,12 @@ static const struct {
       "send its CONNECT line" },
     { "allow-multiple", "the guest drives several virtio-vsock devices: no "
       "warning when there is more than one (Linux drives only the first)" },
+    { "uds-max-handshakes", "uds-path clients that may be sending their "
+      "CONNECT line at once (1..65536); more are closed at once, counted in "
+      "host-handshake-refused" },
+    { "host-max-pending", "host connections (uds-path CONNECTs, listen= "
+      "forwards) that may wait at once for the guest to accept (1..65536); "
+      "more are closed at once, counted in host-pending-refused" },
 };
 
 static void vsock_user_class_init(ObjectClass *klass, const void *data)

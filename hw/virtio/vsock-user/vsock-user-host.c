@@ -15,6 +15,15 @@
  * "CONNECT <port>\n", read without consuming anything after it; the device
  * then connects to that guest port and answers "OK <local port>\n".
  *
+ * Host peers are not trusted to finish what they start, and QEMU's file
+ * descriptors are shared with everything else it does, so what they make
+ * it hold before the guest has a connection is bounded twice: clients
+ * still sending their CONNECT line (max_handshakes), and host-initiated
+ * connections the guest has not accepted yet (max_pending, hybrid and
+ * listen= forwards alike).  A client beyond a bound is accepted and
+ * closed at once, so it sees EOF rather than a hang in the backlog, and
+ * the listener goes on serving the others.
+ *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -61,9 +70,12 @@ struct VsockHost {
     VsockEngine *engine;
     uint64_t local_cid;
     uint32_t max_conns;
+    uint32_t max_handshakes;
+    uint32_t max_pending;
     GHashTable *routes;         /* guest port -> HostRoute */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
+    GHashTable *waiting;        /* bridges the guest has not accepted */
     GHashTable *orphans;        /* set of cancelled, unfinished connects */
     char *uds_path;
     QIONetListener *uds;
@@ -73,10 +85,25 @@ struct VsockHost {
     VsockHostStats stats;
 };
 
+/* A host-initiated bridge is no longer waiting for the guest. */
+static void host_bridge_unwait(VsockHost *h, VsockBridge *b)
+{
+    if (g_hash_table_remove(h->waiting, b)) {
+        h->stats.pending = g_hash_table_size(h->waiting);
+        trace_vsock_user_host_pending_done(h->stats.pending);
+    }
+}
+
+static void host_bridge_established(void *opaque, VsockBridge *b)
+{
+    host_bridge_unwait(opaque, b);
+}
+
 static void host_bridge_gone(void *opaque, VsockBridge *b)
 {
     VsockHost *h = opaque;
 
+    host_bridge_unwait(h, b);
     g_hash_table_remove(h->bridges, b);
     h->stats.bridges = g_hash_table_size(h->bridges);
 }
@@ -299,8 +326,15 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return;
     }
+    if (g_hash_table_size(h->waiting) >= h->max_pending) {
+        h->stats.pending_refused++;
+        trace_vsock_user_host_pending_full(name, h->max_pending);
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
     b = host_bridge_new(h, sioc, name);
     vsock_bridge_set_greet_port(b, greet_port);
+    vsock_bridge_set_established(b, host_bridge_established);
     conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
                                 guest_port, VSOCK_TYPE_STREAM,
                                 &vsock_bridge_ops, b);
@@ -313,6 +347,9 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
     trace_vsock_user_host_connect_guest(name, guest_port,
                                         vsock_conn_get_local_port(conn));
     vsock_bridge_set_conn(b, conn);
+    g_hash_table_add(h->waiting, b);
+    h->stats.pending = g_hash_table_size(h->waiting);
+    trace_vsock_user_host_pending(name, h->stats.pending);
 }
 
 void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
@@ -332,6 +369,14 @@ static void hybrid_client_free(gpointer data)
     g_free(c);
 }
 
+static void hybrid_client_remove(HybridClient *c)
+{
+    VsockHost *h = c->h;
+
+    g_hash_table_remove(h->clients, c);
+    h->stats.handshakes = g_hash_table_size(h->clients);
+}
+
 static void hybrid_client_drop(HybridClient *c, const char *why)
 {
     VsockHost *h = c->h;
@@ -339,7 +384,7 @@ static void hybrid_client_drop(HybridClient *c, const char *why)
     trace_vsock_user_hybrid_drop(c->name, why);
     h->stats.bad_connect++;
     qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
-    g_hash_table_remove(h->clients, c);
+    hybrid_client_remove(c);
 }
 
 static void hybrid_client_timeout(void *opaque)
@@ -395,7 +440,7 @@ static void hybrid_client_readable(void *opaque)
     sioc = c->sioc;
     name = g_strdup(c->name);
     object_ref(OBJECT(sioc));
-    g_hash_table_remove(h->clients, c);
+    hybrid_client_remove(c);
     host_open_guest(h, sioc, port, name, true);
     object_unref(OBJECT(sioc));
 }
@@ -404,18 +449,28 @@ static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                           gpointer opaque)
 {
     VsockHost *h = opaque;
-    HybridClient *c = g_new0(HybridClient, 1);
+    HybridClient *c;
 
+    ++h->serial;
+    if (g_hash_table_size(h->clients) >= h->max_handshakes) {
+        /* the listener closes its reference to @sioc after we return */
+        h->stats.handshake_refused++;
+        trace_vsock_user_hybrid_full(h->serial, sioc->fd, h->max_handshakes);
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    c = g_new0(HybridClient, 1);
     c->h = h;
     c->sioc = sioc;
     object_ref(OBJECT(sioc));
     c->fd = sioc->fd;
-    c->name = g_strdup_printf("uds#%" PRIu64, ++h->serial);
+    c->name = g_strdup_printf("uds#%" PRIu64, h->serial);
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, hybrid_client_timeout, c);
     timer_mod(c->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               h->timeout_ms);
     g_hash_table_add(h->clients, c);
+    h->stats.handshakes = g_hash_table_size(h->clients);
     qemu_set_fd_handler(c->fd, hybrid_client_readable, NULL, c);
     trace_vsock_user_hybrid_accept(c->name, c->fd);
 }
@@ -429,7 +484,7 @@ static void host_exit_notify(Notifier *n, void *data)
 }
 
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
-                        Error **errp)
+                        uint32_t max_handshakes, Error **errp)
 {
     SocketAddress addr = {
         .type = SOCKET_ADDRESS_TYPE_UNIX,
@@ -446,6 +501,7 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
     h->uds = l;
     h->uds_path = g_strdup(path);
     h->timeout_ms = timeout_ms;
+    h->max_handshakes = max_handshakes;
     h->exit.notify = host_exit_notify;
     qemu_add_exit_notifier(&h->exit);
     trace_vsock_user_hybrid_listen(path);
@@ -455,7 +511,7 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
 /* ---------------------------------------------------------------------- */
 
 VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
-                          uint32_t max_conns)
+                          uint32_t max_conns, uint32_t max_pending)
 {
     VsockHost *h = g_new0(VsockHost, 1);
     VsockListener *fallback;
@@ -463,11 +519,13 @@ VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
     h->engine = e;
     h->local_cid = local_cid;
     h->max_conns = max_conns;
+    h->max_pending = max_pending;
     h->routes = g_hash_table_new_full(NULL, NULL, NULL, host_route_free);
     h->bridges = g_hash_table_new(NULL, NULL);
     h->clients = g_hash_table_new_full(NULL, NULL, hybrid_client_free,
                                        NULL);
     h->orphans = g_hash_table_new(NULL, NULL);
+    h->waiting = g_hash_table_new(NULL, NULL);
     /* the engine owns the listener: vsock_engine_free() drops it */
     fallback = vsock_engine_listen(e, local_cid, VSOCK_PORT_ANY,
                                    VSOCK_TYPE_STREAM, host_accept, h);
@@ -490,6 +548,7 @@ void vsock_host_free(VsockHost *h)
         vsock_bridge_discard(key);
     }
     g_hash_table_destroy(h->bridges);
+    g_hash_table_destroy(h->waiting);
     g_hash_table_iter_init(&it, h->clients);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         HybridClient *c = key;

@@ -36,6 +36,7 @@ struct VsockBridge {
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
     VsockBridgeGoneFn gone;
+    VsockBridgeEstablishedFn established;
     void *opaque;
 
     bool greet;                 /* write "OK <port>\n" once established */
@@ -228,6 +229,9 @@ static void bridge_connected(VsockConn *conn, void *opaque)
                                       vsock_conn_get_local_port(conn),
                                       vsock_conn_get_peer_port(conn));
     b->conn = conn;
+    if (b->established) {
+        b->established(b->opaque, b);
+    }
     bridge_start(b);
     bridge_leave(b);
 }
@@ -389,6 +393,12 @@ VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
 void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn)
 {
     b->conn = conn;
+}
+
+void vsock_bridge_set_established(VsockBridge *b,
+                                  VsockBridgeEstablishedFn fn)
+{
+    b->established = fn;
 }
 
 void vsock_bridge_set_greet_port(VsockBridge *b, bool greet)

@@ -59,6 +59,8 @@ struct VirtIOVsockUser {
     uint32_t buf_size;
     char *uds_path;             /* hybrid vsock Unix socket */
     uint32_t uds_timeout_ms;    /* CONNECT line deadline */
+    uint32_t uds_max_handshakes; /* clients before their CONNECT line */
+    uint32_t host_max_pending;  /* host connections not accepted yet */
 };
 
 #endif

@@ -36,6 +36,17 @@
 #define VSOCK_CONNECT_TIMEOUT_MS 5000
 
 /*
+ * Default bounds on what host peers make QEMU hold before a guest
+ * connection exists: hybrid clients still sending their CONNECT line, and
+ * host-initiated connections waiting for the guest to accept.  A
+ * well-behaved client spends one round trip in either state, so an eighth
+ * of the default max-connections (1024) leaves room for bursts while a
+ * flood of idle clients holds no more than that many descriptors.
+ */
+#define VSOCK_MAX_HANDSHAKES 128
+#define VSOCK_MAX_PENDING 128
+
+/*
  * Parse one hybrid CONNECT line: @len bytes at @buf, ending with '\n'.
  * Accepted: optional blanks, "connect" in any case, one or more blanks,
  * a decimal port 0..4294967294, optional blanks, optional '\r', '\n'.
@@ -52,6 +63,8 @@ typedef struct VsockBridge VsockBridge;
 
 /* Called once when the bridge is gone (socket closed). */
 typedef void (*VsockBridgeGoneFn)(void *opaque, VsockBridge *b);
+/* Host-initiated: called once when the guest accepts (RESPONSE). */
+typedef void (*VsockBridgeEstablishedFn)(void *opaque, VsockBridge *b);
 
 /*
  * Create a bridge around the connected socket @sioc (a reference is
@@ -67,6 +80,9 @@ VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
 extern const VsockConnOps vsock_bridge_ops;
 /* Host-initiated: the connection vsock_engine_connect() returned. */
 void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn);
+/* Host-initiated: call @fn (with the bridge's opaque) on RESPONSE. */
+void vsock_bridge_set_established(VsockBridge *b,
+                                  VsockBridgeEstablishedFn fn);
 /* Hybrid: after the guest accepts, write "OK <local port>\n" first. */
 void vsock_bridge_set_greet_port(VsockBridge *b, bool greet);
 /* Guest-initiated: attach to @conn (from an accept callback). */
@@ -86,15 +102,22 @@ typedef struct VsockHostStats {
     uint64_t refused;        /* host or guest connections refused */
     uint64_t connect_failed; /* guest -> host connects that failed */
     uint64_t bad_connect;    /* hybrid clients with a bad CONNECT line */
+    uint64_t handshakes;     /* hybrid clients before their CONNECT line */
+    uint64_t handshake_refused; /* ... closed at once: too many */
+    uint64_t pending;        /* host-initiated, waiting for the guest */
+    uint64_t pending_refused;   /* ... closed at once: too many */
 } VsockHostStats;
 
 /*
  * Host endpoints for @e; registers the fallback listener on (@local_cid,
- * any port).  A device reset needs nothing here: vsock_engine_reset()
- * drops the connections, pending host connects included.
+ * any port).  At most @max_conns connections (vsock_engine_conn_count()
+ * plus cancelled host connects still running), and at most @max_pending
+ * of them host-initiated and not yet accepted by the guest.  A device
+ * reset needs nothing here: vsock_engine_reset() drops the connections,
+ * pending host connects included.
  */
 VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
-                          uint32_t max_conns);
+                          uint32_t max_conns, uint32_t max_pending);
 /*
  * Close every host socket and listener.  Call it after vsock_engine_free():
  * that closes the connections (and cancels the pending host connects)
@@ -104,10 +127,12 @@ void vsock_host_free(VsockHost *h);
 
 /*
  * Serve the hybrid convention on the Unix socket @path (a stale socket
- * file is replaced; it is removed again by vsock_host_free()).
+ * file is replaced; it is removed again by vsock_host_free()).  A client
+ * has @timeout_ms to send its CONNECT line; while @max_handshakes clients
+ * are doing so, new clients are closed as soon as they are accepted.
  */
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
-                        Error **errp);
+                        uint32_t max_handshakes, Error **errp);
 
 /* guest port -> host address (NULL: remove).  False if already routed. */
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
