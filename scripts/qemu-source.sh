@@ -235,7 +235,7 @@ link_in() {  # our file, its path in the tree
 }
 # Our Kconfig symbols, sourced from hw/virtio/Kconfig by the patch series.
 link_in Kconfig hw/virtio/vsock-user/Kconfig
-for d in hw include tests/qtest docs; do
+for d in hw include tests/qtest docs qapi; do
     [ -d "$top/$d" ] || continue
     while IFS= read -r -d '' f; do
         rel=${f#"$top"/}
