@@ -25,12 +25,10 @@
 #define HW_VIRTIO_VSOCK_USER_SOCKET_H
 
 #include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-connect-line.h"
 #include "io/channel-socket.h"
 #include "qapi/qapi-types-sockets.h"
 #include "qom/object.h"
-
-/* Longest hybrid CONNECT line, newline included. */
-#define VSOCK_CONNECT_LINE_MAX 32
 
 /* Default time a hybrid client has to send its CONNECT line. */
 #define VSOCK_CONNECT_TIMEOUT_MS 5000
@@ -45,15 +43,6 @@
  */
 #define VSOCK_MAX_HANDSHAKES 128
 #define VSOCK_MAX_PENDING 128
-
-/*
- * Parse one hybrid CONNECT line: @len bytes at @buf, ending with '\n'.
- * Accepted: optional blanks, "connect" in any case, one or more blanks,
- * a decimal port 0..4294967294, optional blanks, optional '\r', '\n'.
- * Returns true and stores the port, or false for anything else (empty,
- * junk, sign, out of range, non-ASCII, NUL, over-long, no newline).
- */
-bool vsock_parse_connect_line(const char *buf, size_t len, uint32_t *port);
 
 /* ---------------------------------------------------------------------- */
 /* Bridge: one VsockConn <-> one host socket                              */
