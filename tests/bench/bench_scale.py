@@ -374,7 +374,8 @@ def report_lines(bench, args, md_table, stall_of):
         header += ["vsock/vhost", "lead"]
     out = ["Scale (each device in a QEMU of its own, vsock-user with "
            "max-connections=%d; %d MiB per direction over all streams; "
-           "connect() times counted in the guest's TSC, converted with the host's clock):"
+           "connect() times counted in the guest's TSC, converted with "
+           "the host's clock):"
            % (args.max_connections, args.scale_bytes // MiB), ""]
     out += md_table(header, rows)
     out.append("")

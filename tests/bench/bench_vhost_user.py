@@ -377,8 +377,10 @@ def report_lines(bench, args, md_table, agg, med, ratio, stall_of):
 
     def vals(ch, phase, key):
         get = key if callable(key) else (lambda r: r.get(key))
+        # idle memory: run 1 only, the later runs reuse the heap it grew
         return [get(r) for r in res if r["channel"] == ch and
-                r["phase"] == phase and get(r) is not None]
+                r["phase"] == phase and get(r) is not None and
+                (phase != "idle" or r["rep"] == 0)]
 
     rows = []
 
@@ -413,8 +415,8 @@ def report_lines(bench, args, md_table, agg, med, ratio, stall_of):
         lambda r: r["total"] / r["rounds"] * 1e6, "%.1f", higher=False)
     row("connect+close per s (%d per run)" % args.conns, "connrate", "rate",
         "%.0f")
-    row("idle connections (%d): B/conn of QEMU's own memory (+ the "
-        "daemon's VmRSS)" % args.idle, "idle", "device_per_conn", "%.0f",
+    row("idle connections (%d), run 1: B/conn of QEMU's own memory (+ "
+        "the daemon's VmRSS)" % args.idle, "idle", "device_per_conn", "%.0f",
         ours_key="own_per_conn", higher=False)
     vh = bench.extra.get("vhost", {})
     out = ["%s %s against vsock-user (theirs: a second QEMU process with "
