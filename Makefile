@@ -140,7 +140,9 @@ fuzz: fuzz-build
 		$(TOP)/build/fuzz-corpus
 
 # Benchmarks, not tests: one TCG guest, vsock-user next to virtio-serial
-# and virtio-net/slirp, then the engine micro-benchmark; the table goes to
+# and virtio-net/slirp; a second guest with vhost-user-vsock-device and
+# vhost-device-vsock (fetched into the cache by the benchmark itself); the
+# scale phases; then the engine micro-benchmark; the tables go to
 # build/bench/results.md.  BENCH_ARGS go to the driver (see --help there),
 # e.g. make bench BENCH_ARGS="--repeat 5 --bytes 64M".
 bench: qemu unit

@@ -50,6 +50,9 @@ import sys
 import tempfile
 import time
 
+import bench_scale
+import bench_vhost_user
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
@@ -69,14 +72,25 @@ RATE_PORT = 5001
 IDLE_PORT = 5002
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-CHANNELS = ["vsock", "serial", "slirp"]
+CHANNELS = ["vsock", "vhost-user", "serial", "slirp"]
+MAIN_CHANNELS = ["vsock", "serial", "slirp"]     # the one-QEMU run
 NAMES = {"vsock": "vsock-user", "serial": "virtio-serial",
-         "slirp": "virtio-net+slirp"}
+         "slirp": "virtio-net+slirp", "vhost-user": "vhost-device-vsock"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(Exception):
     pass
+
+
+class Stall(BenchError):
+    """A phase made no progress for --stall-timeout seconds: a result of
+    the channel under test (recorded as "stalls at N bytes"), not a failure
+    of the benchmark."""
+
+    def __init__(self, what, got, want):
+        super().__init__("%s: stalls at %d of %d" % (what, got, want))
+        self.what, self.got, self.want = what, got, want
 
 
 def log(msg):
@@ -222,7 +236,10 @@ def recv_exact_count(sock, nbytes, buf):
     mv = memoryview(buf)
     got = 0
     while got < nbytes:
-        n = sock.recv_into(mv, min(len(buf), nbytes - got))
+        try:
+            n = sock.recv_into(mv, min(len(buf), nbytes - got))
+        except socket.timeout:
+            raise Stall("receive", got, nbytes)
         if n == 0:
             raise BenchError("data channel EOF after %d of %d bytes"
                              % (got, nbytes))
@@ -255,7 +272,7 @@ class Bench:
         self.results = []            # dicts: rep, channel, phase, ...
         self.buf = bytearray(1 * MiB)
         self.zeros = memoryview(bytes(max(args.chunk, 65536)))
-        big = args.idle + args.conns + 64
+        big = max([args.idle] + args.scale_idle) + args.conns + 64
         self.l_ctl = unix_listener(self.uds + "_%d" % CTL_PORT, 4)
         self.l_data = unix_listener(self.uds + "_%d" % DATA_PORT, 4)
         self.l_rate = unix_listener(self.uds + "_%d" % RATE_PORT, big)
@@ -265,6 +282,24 @@ class Bench:
 
     # -- QEMU --
 
+    has_serial = True
+
+    def device_args(self):
+        a = self.args
+        return ["-device", "virtio-vsock-user,id=vsock0,guest-cid=%d,"
+                "parent-cid=%d,uds-path=%s%s" % (
+                    GUEST_CID, PARENT_CID, self.uds,
+                    "," + a.device_props if a.device_props else ""),
+                "-device", "virtio-serial-device,id=vser0",
+                "-chardev", "socket,id=s,path=%s,server=on,wait=off"
+                % self.serial_path,
+                "-device", "virtserialport,chardev=s,name=bench",
+                "-netdev", "user,id=n",
+                "-device", "virtio-net-device,netdev=n"]
+
+    def cpu_snap(self):
+        return CpuSnap(self.pid)
+
     def start_qemu(self):
         a = self.args
         fw = []
@@ -273,7 +308,8 @@ class Bench:
                 fw += ["-L", d]
         cmd = [a.qemu,
                "-M", "microvm,acpi=off,memory-backend=ram",
-               "-object", "memory-backend-memfd,id=ram,size=%s" % a.mem,
+               "-object", "memory-backend-memfd,id=ram,size=%s,share=on"
+               % a.mem,
                "-accel", "tcg", "-m", a.mem, "-smp", "1",
                "-name", "bench,debug-threads=on",
                "-nodefaults", "-no-user-config", "-display", "none",
@@ -284,16 +320,7 @@ class Bench:
                "vsocktest.parent_cid=%d vsocktest.ctl_port=%d"
                % (PARENT_CID, CTL_PORT),
                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-               "-device", "virtio-vsock-user,id=vsock0,guest-cid=%d,"
-               "parent-cid=%d,uds-path=%s%s" % (
-                   GUEST_CID, PARENT_CID, self.uds,
-                   "," + a.device_props if a.device_props else ""),
-               "-device", "virtio-serial-device,id=vser0",
-               "-chardev", "socket,id=s,path=%s,server=on,wait=off"
-               % self.serial_path,
-               "-device", "virtserialport,chardev=s,name=bench",
-               "-netdev", "user,id=n",
-               "-device", "virtio-net-device,netdev=n"] + a.qemu_arg
+               ] + self.device_args() + a.qemu_arg
         with open(os.path.join(self.tmp, "cmdline.txt"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         self.qlog = open(os.path.join(self.tmp, "qemu.log"), "w")
@@ -302,9 +329,10 @@ class Bench:
                                      stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
         self.qmp = Qmp(self.qmp_path)
-        self.serial = socket.socket(socket.AF_UNIX)
-        self.serial.connect(self.serial_path)
-        self.serial.settimeout(a.timeout)
+        if self.has_serial:
+            self.serial = socket.socket(socket.AF_UNIX)
+            self.serial.connect(self.serial_path)
+            self.serial.settimeout(a.timeout)
         self.l_ctl.settimeout(a.boot_timeout)
         try:
             self.ctl, _ = self.l_ctl.accept()
@@ -353,6 +381,7 @@ class Bench:
                 self.command("quit")
             except (OSError, BenchError):
                 pass
+            self.ctl = None
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=30)
@@ -477,56 +506,64 @@ class Bench:
         self.results.append(r)
         return r
 
-    def throughput_record(self, rep, ch, phase, cpu, nbytes, k0):
+    def throughput_record(self, rep, ch, phase, cpu, nbytes, k0, **kw):
         """The guest's reply to a transfer, and its record."""
         gms = self.read_reply()
         k = self.counter_delta(self.counters(ch), k0)
         return self.record(rep, ch, phase, cpu, bytes=nbytes,
                            mibs=nbytes / MiB / cpu["wall"], guest_ms=gms,
-                           **k)
+                           **k, **kw)
 
-    def g2h(self, rep, ch, sock, nbytes):
+    def g2h(self, rep, ch, sock, nbytes, chunk=None, phase="g2h"):
+        chunk = chunk or self.args.chunk
         k0 = self.counters(ch)
-        perf = self.perf_start("%s-g2h" % ch) if rep == 0 else None
-        c0 = CpuSnap(self.pid)
-        self.send_cmd("send %d %d" % (nbytes, self.args.chunk))
+        perf = self.perf_start("%s-%s" % (ch, phase)) if rep == 0 else None
+        c0 = self.cpu_snap()
+        self.send_cmd("send %d %d" % (nbytes, chunk))
         recv_exact_count(sock, nbytes, self.buf)
-        cpu = CpuSnap(self.pid).minus(c0)
+        cpu = self.cpu_snap().minus(c0)
         self.perf_stop(perf)
-        return self.throughput_record(rep, ch, "g2h", cpu, nbytes, k0)
+        return self.throughput_record(rep, ch, phase, cpu, nbytes, k0,
+                                      chunk=chunk)
 
-    def h2g(self, rep, ch, sock, nbytes):
+    def h2g(self, rep, ch, sock, nbytes, chunk=None, phase="h2g"):
+        chunk = chunk or self.args.chunk
         k0 = self.counters(ch)
-        perf = self.perf_start("%s-h2g" % ch) if rep == 0 else None
-        chunk = self.args.chunk
-        c0 = CpuSnap(self.pid)
+        perf = self.perf_start("%s-%s" % (ch, phase)) if rep == 0 else None
+        c0 = self.cpu_snap()
         self.send_cmd("recv %d %d" % (nbytes, chunk))
         left = nbytes
-        while left:
-            n = min(left, chunk)
-            sock.sendall(self.zeros[:n])
-            left -= n
-        ack = sock.recv(1)
-        cpu = CpuSnap(self.pid).minus(c0)
+        try:
+            while left:
+                left -= sock.send(self.zeros[:min(left, chunk)])
+            ack = sock.recv(1)
+        except socket.timeout:
+            raise Stall("send", nbytes - left, nbytes)
+        cpu = self.cpu_snap().minus(c0)
         self.perf_stop(perf)
         if ack != b"A":
             raise BenchError("%s h2g: bad acknowledgement %r" % (ch, ack))
-        return self.throughput_record(rep, ch, "h2g", cpu, nbytes, k0)
+        return self.throughput_record(rep, ch, phase, cpu, nbytes, k0,
+                                      chunk=chunk)
 
     def ping(self, rep, ch, sock, rounds):
         k0 = self.counters(ch)
         perf = self.perf_start("%s-ping" % ch) if rep == 0 else None
         self.send_cmd("ping %d" % rounds)
         rtts = []
-        c0 = CpuSnap(self.pid)
+        c0 = self.cpu_snap()
         clock = time.perf_counter_ns
-        for _ in range(rounds):
+        for i in range(rounds):
             t = clock()
-            sock.sendall(b"p")
-            if sock.recv(1) != b"p":
+            try:
+                sock.sendall(b"p")
+                answer = sock.recv(1)
+            except socket.timeout:
+                raise Stall("ping-pong round", i, rounds)
+            if answer != b"p":
                 raise BenchError("%s ping: bad answer" % ch)
             rtts.append((clock() - t) / 1000.0)
-        cpu = CpuSnap(self.pid).minus(c0)
+        cpu = self.cpu_snap().minus(c0)
         self.perf_stop(perf)
         self.read_reply()
         k = self.counter_delta(self.counters(ch), k0)
@@ -591,12 +628,12 @@ class Bench:
         self.ctl.settimeout(self.args.timeout)
         return open_socks, gms, t_end
 
-    def connrate(self, rep, n):
-        c0 = CpuSnap(self.pid)
+    def connrate(self, rep, n, ch="vsock"):
+        c0 = self.cpu_snap()
         self.send_cmd("connrate %d %d %d" % (PARENT_CID, RATE_PORT, n))
         _, gms, _ = self.serve_conns(self.l_rate, n, True)
-        cpu = CpuSnap(self.pid).minus(c0)
-        return self.record(rep, "vsock", "connrate", cpu, conns=n,
+        cpu = self.cpu_snap().minus(c0)
+        return self.record(rep, ch, "connrate", cpu, conns=n,
                            rate=n / cpu["wall"], guest_ms=gms)
 
     def wait_conns(self, want, timeout=30):
@@ -611,10 +648,10 @@ class Bench:
         base = self.qmp.stat("connections")
         time.sleep(0.5)
         m0 = memory(self.pid, "/memfd:")
-        c0 = CpuSnap(self.pid)
+        c0 = self.cpu_snap()
         self.send_cmd("idle %d %d %d" % (PARENT_CID, IDLE_PORT, n))
         socks, gms, _ = self.serve_conns(self.l_idle, n, False)
-        cpu = CpuSnap(self.pid).minus(c0)
+        cpu = self.cpu_snap().minus(c0)
         conns = self.wait_conns(base + n)
         sockets = self.qmp.stat("host-sockets")
         time.sleep(0.5)
@@ -656,7 +693,7 @@ class Bench:
                 r = self.connrate(rep, a.conns)
                 log("rep %d vsock   connect+close %.0f/s (%d in %.2f s)"
                     % (rep + 1, r["rate"], a.conns, r["wall"]))
-            for ch in a.channels:
+            for ch in [c for c in a.channels if c in MAIN_CHANNELS]:
                 nbytes = a.slirp_bytes if ch == "slirp" else a.bytes
                 sock = self.open_channel(ch)
                 r1 = self.g2h(rep, ch, sock, nbytes)
@@ -677,6 +714,24 @@ class Bench:
                            per_mib(r2, "pkts_to_host"),
                            per_mib(r2, "pkts_to_guest"))
                        if ch == "vsock" else ""))
+            if "vsock" in a.channels:
+                self.size_phases(rep)
+
+    def size_phases(self, rep):
+        """vsock at the --sizes other than --chunk, to compare with
+        vhost-device-vsock where both work."""
+        a = self.args
+        for size in a.sizes:
+            if size == a.chunk:
+                continue
+            sock = self.open_channel("vsock")
+            r1 = self.g2h(rep, "vsock", sock, a.size_bytes, chunk=size,
+                          phase="g2h-%d" % size)
+            r2 = self.h2g(rep, "vsock", sock, a.size_bytes, chunk=size,
+                          phase="h2g-%d" % size)
+            self.close_channel("vsock", sock)
+            log("rep %d vsock   %d-byte writes: g2h %.1f MiB/s  h2g %.1f "
+                "MiB/s" % (rep + 1, size, r1["mibs"], r2["mibs"]))
 
 
 def per_mib(r, key):
@@ -769,25 +824,30 @@ def report(bench, args, info, engine):
     rows = []
     targets = []
 
-    def row(label, fmt, getter, ratios=True):
+    others = [c for c in ("serial", "slirp", "vhost-user") if c in chans]
+
+    def row(label, fmt, getter, ratios=True, phase=None):
         cells = [agg(getter(ch), fmt) for ch in chans]
+        for i, ch in enumerate(chans):
+            st = stall_of(bench.stalls, ch, phase)
+            if cells[i] == "n/a" and st:
+                cells[i] = st
         meds = {ch: med(getter(ch)) for ch in chans}
         rs = []
         if ratios and "vsock" in chans:
-            for other in ("serial", "slirp"):
-                if other in chans:
-                    rs.append(ratio(meds["vsock"], meds[other]))
-                else:
-                    rs.append("n/a")
+            for other in others:
+                rs.append(ratio(meds["vsock"], meds[other]))
         elif "vsock" in chans:
-            rs = ["", ""]
+            rs = [""] * len(others)
         rows.append([label] + cells + rs)
         return meds
 
-    g2h = row("guest->host MiB/s", "%.1f", lambda c: vals(c, "g2h", "mibs"))
-    h2g = row("host->guest MiB/s", "%.1f", lambda c: vals(c, "h2g", "mibs"))
+    g2h = row("guest->host MiB/s", "%.1f", lambda c: vals(c, "g2h", "mibs"),
+              phase="g2h")
+    h2g = row("host->guest MiB/s", "%.1f", lambda c: vals(c, "h2g", "mibs"),
+              phase="h2g")
     pmed = row("ping-pong median us", "%.0f",
-               lambda c: vals(c, "ping", "median_us"))
+               lambda c: vals(c, "ping", "median_us"), phase="ping")
     row("ping-pong p99 us", "%.0f", lambda c: vals(c, "ping", "p99_us"))
     row("ping-pong guest interrupts per round", "%.2f",
         lambda c: [r["irqs"] / r["rounds"] for r in res
@@ -864,9 +924,20 @@ def report(bench, args, info, engine):
                "delta, with guest RAM and TCG code: %.0f B/conn)"
                % (own, idle[0]["vmrss_per_conn"]))
 
+    if have(h2g, "vsock", "serial"):
+        target("host->guest >= 0.9x virtio-serial",
+               h2g["vsock"] >= 0.9 * h2g["serial"],
+               "%.2fx" % (h2g["vsock"] / h2g["serial"]))
+    if have(pmed, "vsock", "serial"):
+        target("median ping-pong <= 1.2x virtio-serial",
+               pmed["vsock"] <= 1.2 * pmed["serial"],
+               "%.2fx" % (pmed["vsock"] / pmed["serial"]))
+    targets += bench_scale.targets(res, target)
+
     header = ["", ] + [NAMES[c] for c in chans]
     if "vsock" in chans:
-        header += ["vsock/serial", "vsock/slirp"]
+        header += ["vsock/" + {"vhost-user": "vhost"}.get(c, c)
+                   for c in others]
     lines = []
     lines.append("# virtio-vsock-user benchmark, %s" % info["date"])
     lines.append("")
@@ -894,8 +965,11 @@ def report(bench, args, info, engine):
     if extra:
         lines += md_table(["vsock only", ""], extra)
         lines.append("")
+    lines += bench_vhost_user.report_lines(bench, args, md_table, agg, med,
+                                           ratio, stall_of)
+    lines += bench_scale.report_lines(bench, args, md_table, stall_of)
     if targets:
-        lines.append("Targets (issue 8):")
+        lines.append("Targets:")
         lines.append("")
         lines += targets
         lines.append("")
@@ -914,6 +988,16 @@ def report(bench, args, info, engine):
     else:
         lines.append("    " + out.replace("\n", "\n    "))
     return "\n".join(lines) + "\n"
+
+
+def stall_of(stalls, ch, phase):
+    """"stalls at N of M B" for CH's PHASE, if it stalled."""
+    for st in stalls:
+        if st["channel"] == ch and st["phase"] == phase:
+            if st.get("got") is not None:
+                return "stalls at %d of %d B" % (st["got"], st["want"])
+            return "failed: " + st["error"].splitlines()[0][:60]
+    return None
 
 
 def md_table(header, rows):
@@ -994,6 +1078,23 @@ def main():
                     help="QEMU's lock contention profile (HMP sync-profile) "
                     "of each g2h, h2g and ping phase of the first run, into "
                     "--perf-dir DIR/<channel>-<phase>-sync.txt")
+    ap.add_argument("--sizes", default="3000,64K",
+                    help="write sizes at which vsock-user and "
+                    "vhost-device-vsock are compared (default 3000,64K; "
+                    "--chunk's size is the main table's)")
+    ap.add_argument("--size-bytes", type=size_arg, default=32 * MiB,
+                    help="bytes per direction at the --sizes other than "
+                    "--chunk (default 32M)")
+    ap.add_argument("--stall-timeout", type=int, default=20,
+                    help="vhost-device-vsock and scale phases: seconds "
+                    "without progress after which a phase is recorded as "
+                    "stalled (default 20)")
+    ap.add_argument("--fetch", action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="fetch vhost-device-vsock (Debian sid) into the "
+                    "cache if it is not there; --no-fetch skips the channel "
+                    "instead (default: fetch)")
+    bench_scale.add_arguments(ap, size_arg)
     ap.add_argument("--timeout", type=int, default=600,
                     help="seconds any one phase may take (default 600)")
     ap.add_argument("--boot-timeout", type=int, default=120)
@@ -1003,6 +1104,7 @@ def main():
                     help="do not run build-guest.sh")
     args = ap.parse_args()
     args.channels = [c for c in args.channels.split(",") if c]
+    args.sizes = [size_arg(x) for x in args.sizes.split(",") if x]
     if args.perf_dir and not args.profile_cmd:
         args.profile_cmd = "exec perf record -g -q -o {out}.data -p {pid}"
     args.profile_dir = args.perf_dir or os.path.join(ROOT, "build", "bench")
@@ -1018,19 +1120,40 @@ def main():
             print("error: build-guest.sh failed")
             return 2
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 2 * (args.idle + args.conns) + 256
+    want = 2 * (max([args.idle] + args.scale_idle) + args.conns) + 256
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE,
                            (min(max(want, soft), hard), hard))
 
     tmp = tempfile.mkdtemp(prefix="vsock-user-bench-")
+    drv = sys.modules[__name__]
     bench = Bench(args, tmp)
+    bench.stalls = []
+    bench.extra = {}
     ok = False
     try:
         log("# %s; %d MiB per direction (slirp %d MiB), %d runs"
             % (os.path.relpath(args.qemu, ROOT), args.bytes // MiB,
                args.slirp_bytes // MiB, args.repeat))
-        bench.run()
+        if any(c in MAIN_CHANNELS for c in args.channels):
+            bench.run()
+            bench.stop_qemu()
+        if "vhost-user" in args.channels:
+            vargs = argparse.Namespace(**vars(args))
+            vargs.timeout = args.stall_timeout
+            vargs.profile_cmd = vargs.sync_profile = None
+            vh = bench_vhost_user.run(drv, vargs, tmp)
+            if vh:
+                bench.results += vh["results"]
+                bench.stalls += vh["stalls"]
+                bench.extra["vhost"] = {"version": vh["version"],
+                                        "restarts": vh["restarts"]}
+            else:
+                bench.extra["vhost"] = {"skipped": True}
+        if args.scale:
+            sc = bench_scale.run(drv, args, tmp)
+            bench.results += sc["results"]
+            bench.stalls += sc["stalls"]
         ok = True
     except (BenchError, OSError) as e:
         print("error: %s" % e)
@@ -1048,7 +1171,9 @@ def main():
         f.write(text)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"info": info, "results": bench.results}, f, indent=1)
+            json.dump({"info": info, "results": bench.results,
+                       "stalls": bench.stalls, "extra": bench.extra}, f,
+                      indent=1)
     print()
     print(text)
     print("written to %s" % os.path.relpath(os.path.abspath(args.out),

@@ -21,7 +21,17 @@
  *   ping ROUNDS              ROUNDS times: read one byte, write it back
  *   close                    close the data channel
  *   connrate CID PORT N      N times: connect(), close()
- *   idle CID PORT N          open N connections and keep them
+ *   idle CID PORT N          open N connections and keep them; the reply
+ *                            adds the median and the maximum connect()
+ *                            time of the first and of the last 100, and of
+ *                            the whole command, in TSC cycles (the host
+ *                            converts them with its own clock)
+ *   streams send|recv CID PORT N BYTES CHUNK
+ *                            open N connections and move BYTES in all
+ *                            (BYTES/N each) over them at once, in CHUNK
+ *                            writes or reads, multiplexed with poll();
+ *                            recv then writes one acknowledgement byte to
+ *                            each; the connections are closed at the end
  *   release                  close the idle connections
  *   quit                     exit 0
  *
@@ -30,6 +40,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -314,9 +325,41 @@ static void cmd_release(void)
     idle_cnt = 0;
 }
 
+/*
+ * A cycle counter that does not depend on the guest's clocksource: under
+ * TCG the kernel may fall back to jiffies (4 ms steps), which turns every
+ * connect() time into 0 or 4000 us.
+ */
+static double cycles(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return (double)__builtin_ia32_rdtsc();
+#else
+    return vu_now_ms() * 1e6;
+#endif
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Median and maximum of @n connect() times (sorts them). */
+static void lat_stats(double *v, unsigned long n, double *medp, double *maxp)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    *medp = n ? v[n / 2] : 0;
+    *maxp = n ? v[n - 1] : 0;
+}
+
 static void cmd_idle(unsigned int cid, unsigned int port, unsigned long n)
 {
-    double t0 = vu_now_ms();
+    double t0 = vu_now_ms(), c0 = cycles();
+    unsigned long k = n < 100 ? n : 100;
+    double *lat = calloc(n ? n : 1, sizeof(double));
+    double fmed, fmax, lmed, lmax;
     struct rlimit rl;
 
     cmd_release();
@@ -328,20 +371,128 @@ static void cmd_idle(unsigned int cid, unsigned int port, unsigned long n)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     idle_fds = calloc(n ? n : 1, sizeof(int));
-    if (!idle_fds) {
+    if (!idle_fds || !lat) {
+        free(lat);
         reply("err malloc");
         return;
     }
     for (idle_cnt = 0; idle_cnt < n; idle_cnt++) {
+        double t = cycles();
         int fd = vsock_connect(cid, port, 0);
 
         if (fd < 0) {
+            free(lat);
             reply("err connect %lu: %s", idle_cnt, vu_errname(errno));
             return;
         }
+        lat[idle_cnt] = cycles() - t;
         idle_fds[idle_cnt] = fd;
     }
-    reply("ok guest_ms=%.3f", vu_now_ms() - t0);
+    t0 = vu_now_ms() - t0;
+    c0 = cycles() - c0;
+    lat_stats(lat + n - k, k, &lmed, &lmax);
+    lat_stats(lat, k, &fmed, &fmax);
+    free(lat);
+    reply("ok guest_ms=%.3f first_med_cyc=%.0f first_max_cyc=%.0f "
+          "last_med_cyc=%.0f last_max_cyc=%.0f total_cyc=%.0f", t0, fmed,
+          fmax, lmed, lmax, c0);
+}
+
+/*
+ * N connections moving @total bytes at once: each stream's share is
+ * written (or read) whenever poll() says it can take more, so the device
+ * sees N streams interleaved rather than one after the other.
+ */
+static void cmd_streams(int sending, unsigned int cid, unsigned int port,
+                        unsigned long n, unsigned long long total,
+                        size_t chunk)
+{
+    double t0 = vu_now_ms();
+    struct pollfd *pfd = calloc(n ? n : 1, sizeof(*pfd));
+    unsigned long long *left = calloc(n ? n : 1, sizeof(*left));
+    unsigned long i, bad = 0, active = 0;
+    const char *err = NULL;
+    int saved = 0;
+
+    if (!pfd || !left || grow_buf(chunk) < 0) {
+        free(pfd);
+        free(left);
+        reply("err malloc");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        pfd[i].fd = vsock_connect(cid, port, 0);
+        if (pfd[i].fd < 0) {
+            err = "connect";
+            saved = errno;
+            bad = i;
+            n = i;
+            goto out;
+        }
+        fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) | O_NONBLOCK);
+        pfd[i].events = sending ? POLLOUT : POLLIN;
+        left[i] = total / n + (i < total % n);
+        active += left[i] > 0;
+    }
+    while (active) {
+        if (poll(pfd, n, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = "poll";
+            saved = errno;
+            goto out;
+        }
+        for (i = 0; i < n; i++) {
+            size_t want = left[i] < chunk ? left[i] : chunk;
+            ssize_t got;
+
+            if (!pfd[i].revents || !left[i]) {
+                continue;
+            }
+            got = sending ? write(pfd[i].fd, buf, want)
+                          : read(pfd[i].fd, buf, want);
+            if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+                continue;
+            }
+            if (got <= 0) {
+                err = sending ? "write" : "read";
+                saved = got ? errno : EPIPE;
+                bad = i;
+                goto out;
+            }
+            left[i] -= got;
+            if (!left[i]) {
+                pfd[i].events = 0;
+                active--;
+            }
+        }
+    }
+    if (!sending) {
+        unsigned char ack = 'A';
+
+        for (i = 0; i < n; i++) {
+            fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) & ~O_NONBLOCK);
+            if (vu_write_all(pfd[i].fd, &ack, 1) < 0) {
+                err = "ack";
+                saved = errno;
+                bad = i;
+                goto out;
+            }
+        }
+    }
+out:
+    for (i = 0; i < n; i++) {
+        close(pfd[i].fd);
+    }
+    free(pfd);
+    free(left);
+    if (err) {
+        reply("err streams %s on stream %lu: %s", err, bad,
+              vu_errname(saved));
+    } else {
+        reply("ok guest_ms=%.3f", vu_now_ms() - t0);
+    }
 }
 
 /* "vsock", "console" or "net" for virtioN, from its virtio device ID. */
@@ -422,6 +573,7 @@ static void run(char *line)
 {
     char a[64], b[64];
     unsigned long long x, y, z;
+    unsigned long n;
 
     z = 0;
     if (sscanf(line, "open vsock %llu %llu %llu", &x, &y, &z) >= 2) {
@@ -451,6 +603,12 @@ static void run(char *line)
         return;
     } else if (sscanf(line, "idle %llu %llu %llu", &x, &y, &z) == 3) {
         cmd_idle(x, y, z);
+        return;
+    } else if (sscanf(line, "streams %63s %llu %llu %lu %llu %63s", a, &x,
+                      &y, &n, &z, b) == 6 && n > 0 &&
+               (!strcmp(a, "send") || !strcmp(a, "recv"))) {
+        cmd_streams(!strcmp(a, "send"), x, y, n, z,
+                    vu_parse_num(prog, "chunk", b));
         return;
     } else if (!strcmp(line, "release")) {
         cmd_release();
