@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-endpoint.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
 
 #define GUEST 16

@@ -10,7 +10,7 @@
  */
 
 #include <string.h>
-#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-endpoint.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
 
 #define GUEST 16

@@ -11,7 +11,7 @@
 #else
 #include "qemu/osdep.h"
 #endif
-#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-packet.h"
 
 static void put_le16(uint8_t *p, uint16_t v)
 {

@@ -1,0 +1,140 @@
+/*
+ * virtio-vsock-user: the protocol engine's private structures
+ *
+ * Shared by the engine's source files only; the device and the endpoints
+ * see opaque handles (vsock-user-engine.h, vsock-user-endpoint.h).
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VSOCK_USER_ENGINE_INT_H
+#define HW_VIRTIO_VSOCK_USER_ENGINE_INT_H
+
+#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-endpoint.h"
+
+#define DEFAULT_GUEST_CID 16
+#define DEFAULT_MAX_CONNS 1024
+#define DEFAULT_BUF_ALLOC (256 * 1024)
+#define DEFAULT_MAX_PENDING_RST 64
+#define DEFAULT_CONNECT_TIMEOUT_NS (2 * 1000000000LL)
+#define DEFAULT_ACCEPT_TIMEOUT_NS (2 * 1000000000LL)
+#define DEFAULT_SHUTDOWN_TIMEOUT_NS (2 * 1000000000LL)
+#define EPHEMERAL_PORT_FIRST 49152u
+#define LOCAL_IOV_MAX 8
+
+/* rx queue classes, in priority order */
+enum {
+    RXQ_RST,
+    RXQ_RESPONSE,
+    RXQ_REQUEST,
+    RXQ_DATA,       /* RW, then SHUTDOWN */
+    RXQ_CREDIT,
+    RXQ__MAX,
+};
+
+/* control packets a connection owes the guest */
+#define OWE_RST (1u << RXQ_RST)
+#define OWE_RESPONSE (1u << RXQ_RESPONSE)
+#define OWE_REQUEST (1u << RXQ_REQUEST)
+#define OWE_SHUTDOWN (1u << RXQ_DATA)
+#define OWE_CREDIT (1u << RXQ_CREDIT)
+
+enum {
+    TQ_CONNECT,
+    TQ_ACCEPT,
+    TQ_SHUTDOWN,
+    TQ__MAX,
+};
+
+typedef struct VsockAddr {
+    uint64_t cid;
+    uint32_t port;
+} VsockAddr;
+
+typedef struct VsockKey {
+    uint64_t local_cid;
+    uint64_t peer_cid;
+    uint32_t local_port;
+    uint32_t peer_port;
+} VsockKey;
+
+/* Guest data the endpoint has not taken yet; at most buf_alloc bytes. */
+typedef struct VsockRing {
+    uint8_t *buf;
+    uint32_t cap;
+    uint32_t head;
+    uint32_t len;
+} VsockRing;
+
+struct VsockListener {
+    VsockAddr addr;
+    VsockEngine *engine;
+    VsockType type;
+    VsockAcceptFn accept;
+    void *opaque;
+};
+
+struct VsockConn {
+    VsockKey key;
+    VsockEngine *engine;
+    VsockType type;
+    VsockConnState state;
+    const VsockConnOps *ops;    /* NULL once the endpoint is detached */
+    void *opaque;
+    unsigned owe;
+    GList rxq_link[RXQ__MAX];
+    bool in_rxq[RXQ__MAX];
+    GList timer_link;
+    int timer;                  /* TQ_* or -1 */
+    int64_t deadline;
+    bool dead;                  /* removed from the table, freed soon */
+    bool in_accept;             /* inside the listener's accept callback */
+    bool accept_now;            /* vsock_conn_accept() from in there */
+
+    /* guest -> endpoint */
+    uint32_t recv_cnt;          /* RW bytes received */
+    uint32_t fwd_cnt;           /* RW bytes the endpoint took */
+    uint32_t last_fwd_cnt;      /* fwd_cnt we last told the guest */
+    VsockRing ring;
+    uint32_t peer_shutdown;     /* sticky flags from the guest */
+    uint32_t reported_shutdown; /* flags passed to ops->shutdown */
+
+    /* endpoint -> guest */
+    uint32_t tx_cnt;            /* RW bytes sent */
+    uint32_t peer_buf_alloc;
+    uint32_t peer_fwd_cnt;
+    bool want_read;
+    uint32_t local_shutdown;    /* sticky flags towards the guest */
+    uint32_t sent_shutdown;     /* flags the guest has been sent */
+    bool draining;              /* inside conn_drain() */
+    bool drain_again;
+
+    VsockConnStats stats;
+};
+
+struct VsockEngine {
+    VsockEngineConfig cfg;
+    VsockEngineOps ops;
+    uint64_t guest_cid;
+    GArray *local_cids;
+    GHashTable *conns;          /* VsockKey -> VsockConn */
+    GHashTable *listeners;      /* VsockAddr -> VsockListener */
+    GQueue rxq[RXQ__MAX];
+    GQueue timers[TQ__MAX];
+    VsockHdr *rst_ring;         /* RSTs for packets without connection */
+    unsigned rst_head;
+    unsigned rst_len;
+    GSList *graveyard;          /* connections to free on the way out */
+    unsigned depth;
+    bool need_wakeup;
+    bool in_fill;
+    bool credit_turn;           /* a data packet went; credit goes next */
+    uint32_t next_port;
+    size_t buffered;
+    VsockEngineStats stats;
+};
+
+#endif
