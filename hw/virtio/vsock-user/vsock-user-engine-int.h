@@ -137,4 +137,74 @@ struct VsockEngine {
     VsockEngineStats stats;
 };
 
+/*
+ * Functions shared between the engine's files, by the file that defines
+ * them.
+ */
+
+/* vsock-user-engine.c */
+void vsock_engine_enter(VsockEngine *e);
+void vsock_engine_leave(VsockEngine *e);
+/* The listener for a REQUEST to @addr: its own, else @addr's fallback. */
+VsockListener *vsock_engine_find_listener(VsockEngine *e,
+                                          const VsockAddr *addr);
+
+/* vsock-user-conn.c */
+void vsock_conn_set_state(VsockConn *c, VsockConnState s);
+/* Bytes the guest can still take from us. */
+uint32_t vsock_conn_peer_credit(const VsockConn *c);
+/* The endpoint may be asked for data (credit aside). */
+bool vsock_conn_may_read(const VsockConn *c);
+bool vsock_conn_data_ready(const VsockConn *c);
+/* SHUTDOWN goes out after the data the endpoint made readable before. */
+bool vsock_conn_shutdown_ready(const VsockConn *c);
+bool vsock_conn_owes(const VsockConn *c, int q);
+void vsock_conn_update_data(VsockConn *c);
+void vsock_conn_owe(VsockConn *c, unsigned what);
+/* Remove a connection from the table; its memory goes on leave. */
+void vsock_conn_destroy(VsockConn *c);
+/* Detach the endpoint and tell it the connection is gone. */
+void vsock_conn_notify_closed(VsockConn *c, VsockCloseReason reason);
+/*
+ * End a connection: with @rst the guest gets an RST first (the connection
+ * stays in the table, CLOSED, until it is sent), otherwise it goes now.
+ */
+void vsock_conn_kill(VsockConn *c, VsockCloseReason reason, bool rst);
+VsockConn *vsock_conn_new(VsockEngine *e, const VsockKey *key,
+                          VsockType type, VsockConnState state);
+/* The endpoint took @n guest bytes. */
+void vsock_conn_consumed(VsockConn *c, uint32_t n);
+/*
+ * Pass guest shutdowns on once the data before them is delivered; both
+ * directions shut and drained -> RST.
+ */
+void vsock_conn_check_peer_shutdown(VsockConn *c);
+/*
+ * An accepted connection: RESPONSE, then data.  @quiet: accepted from
+ * inside the accept callback, so the observer sees it born established.
+ */
+void vsock_conn_accepted(VsockConn *c, bool quiet);
+
+/* vsock-user-ring.c; each keeps e->buffered, the bytes of all rings. */
+void vsock_ring_free(VsockEngine *e, VsockRing *r);
+/* Copy @len bytes of @iov from @offset in; the caller checked the room. */
+void vsock_ring_append(VsockEngine *e, VsockRing *r, uint32_t cap,
+                       const struct iovec *iov, unsigned cnt,
+                       size_t offset, uint32_t len);
+/* Describe the ring's bytes, oldest first, in @iov[2]; returns the count. */
+unsigned vsock_ring_peek(const VsockRing *r, struct iovec *iov);
+/* Drop the @n oldest bytes (at most r->len). */
+void vsock_ring_consume(VsockEngine *e, VsockRing *r, uint32_t n);
+
+/* vsock-user-timer.c */
+void vsock_timer_stop(VsockConn *c);
+/* Each timer queue has one fixed timeout, so appending keeps it sorted. */
+void vsock_timer_start(VsockConn *c, int tq, int64_t timeout);
+
+/* vsock-user-rx.c */
+void vsock_rxq_add(VsockConn *c, int q);
+void vsock_rxq_del(VsockConn *c, int q);
+/* Queue an RST answering @h, which has no connection. */
+bool vsock_queue_rst(VsockEngine *e, const VsockHdr *h);
+
 #endif
