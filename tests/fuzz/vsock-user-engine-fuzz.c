@@ -178,13 +178,13 @@ static size_t fc_write(VsockConn *conn, void *opaque,
                        uint32_t flags)
 {
     FuzzConn *fc = opaque;
-    size_t len = vsock_iov_size(iov, iov_cnt);
+    size_t len = iov_size(iov, iov_cnt);
     size_t n = MIN(len, fc->budget);
     uint8_t b;
 
     CHECK(len > 0);
     for (size_t i = 0; i < n; i++) {
-        vsock_iov_to_buf(iov, iov_cnt, i, &b, 1);
+        iov_to_buf(iov, iov_cnt, i, &b, 1);
         CHECK(b == pattern(fc->in_pos + i, fc->salt_in));
     }
     fc->in_pos += n;
@@ -198,7 +198,7 @@ static size_t fc_read(VsockConn *conn, void *opaque,
                       uint32_t *flags)
 {
     FuzzConn *fc = opaque;
-    size_t n = MIN(vsock_iov_size(iov, iov_cnt), fc->out_avail);
+    size_t n = MIN(iov_size(iov, iov_cnt), fc->out_avail);
     size_t off = 0;
 
     while (off < n) {
@@ -208,7 +208,7 @@ static size_t fc_read(VsockConn *conn, void *opaque,
         for (size_t i = 0; i < c; i++) {
             chunk[i] = pattern(fc->out_pos + off + i, fc->salt_out);
         }
-        vsock_iov_from_buf(iov, iov_cnt, off, chunk, c);
+        iov_from_buf(iov, iov_cnt, off, chunk, c);
         off += c;
     }
     fc->out_pos += n;

@@ -40,8 +40,8 @@ void vsock_ring_append(VsockEngine *e, VsockRing *r, uint32_t cap,
     /* the caller checked len + r->len <= cap */
     tail = (r->head + r->len) % r->cap;
     first = MIN(len, r->cap - tail);
-    vsock_iov_to_buf(iov, cnt, offset, r->buf + tail, first);
-    vsock_iov_to_buf(iov, cnt, offset + first, r->buf, len - first);
+    iov_to_buf(iov, cnt, offset, r->buf + tail, first);
+    iov_to_buf(iov, cnt, offset + first, r->buf, len - first);
     r->len += len;
     e->buffered += len;
 }

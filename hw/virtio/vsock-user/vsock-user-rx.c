@@ -152,8 +152,8 @@ static bool build_rw(VsockConn *c, const struct iovec *iov, unsigned cnt,
         piov = g_new(struct iovec, cnt + 1);
     }
     while (got < max && vsock_conn_may_read(c)) {
-        unsigned pcnt = vsock_iov_slice(iov, cnt, VSOCK_HDR_SIZE + got,
-                                        max - got, piov, cnt + 1, NULL);
+        unsigned pcnt = iov_copy(piov, cnt + 1, iov, cnt,
+                                 VSOCK_HDR_SIZE + got, max - got);
         uint32_t f = 0;
         size_t n = c->ops->read(c, c->opaque, piov, pcnt, &f);
 
@@ -239,7 +239,7 @@ static bool build_for_conn(VsockConn *c, int q, const struct iovec *iov,
 static bool do_fill(VsockEngine *e, const struct iovec *iov, unsigned cnt,
                     size_t *len_out)
 {
-    size_t size = vsock_iov_size(iov, cnt);
+    size_t size = iov_size(iov, cnt);
     int q;
 
     if (size < VSOCK_HDR_SIZE) {

@@ -125,8 +125,7 @@ static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
         if (cnt + 1 > LOCAL_IOV_MAX) {
             piov = g_new(struct iovec, cnt + 1);
         }
-        pcnt = vsock_iov_slice(iov, cnt, VSOCK_HDR_SIZE, h->len, piov,
-                               cnt + 1, NULL);
+        pcnt = iov_copy(piov, cnt + 1, iov, cnt, VSOCK_HDR_SIZE, h->len);
         taken = c->ops->write(c, c->opaque, piov, pcnt, h->flags);
         if (piov != local) {
             g_free(piov);
@@ -257,7 +256,7 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
     VsockKey key;
     VsockConn *c;
 
-    total_len = MIN(total_len, vsock_iov_size(iov, cnt));
+    total_len = MIN(total_len, iov_size(iov, cnt));
     if (total_len < VSOCK_HDR_SIZE) {
         return VSOCK_TX_SHORT_HDR;
     }

@@ -12,14 +12,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_PACKET_H
 #define HW_VIRTIO_VSOCK_USER_PACKET_H
 
-#ifdef VSOCK_USER_STANDALONE
-/* Outside QEMU; inside QEMU "qemu/osdep.h" provides all of this. */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/uio.h>
-#include <glib.h>
-#endif
+#include "hw/virtio/vsock-user-osdep.h"
 
 /* ---------------------------------------------------------------------- */
 /* Protocol constants                                                     */
@@ -102,35 +95,5 @@ bool vsock_hdr_to_iov(const VsockHdr *hdr, const struct iovec *iov,
 
 /* Human readable op name ("RW", ...); "?" for unknown values. */
 const char *vsock_op_str(uint16_t op);
-
-/* Scatter list helpers */
-
-/* Total bytes of a scatter list. */
-size_t vsock_iov_size(const struct iovec *iov, unsigned iov_cnt);
-
-/*
- * Copy up to @bytes from the list, starting @offset bytes in, to @buf.
- * Returns the number of bytes copied.
- */
-size_t vsock_iov_to_buf(const struct iovec *iov, unsigned iov_cnt,
-                        size_t offset, void *buf, size_t bytes);
-
-/*
- * Copy up to @bytes from @buf into the list, starting @offset bytes in.
- * Returns the number of bytes copied.
- */
-size_t vsock_iov_from_buf(const struct iovec *iov, unsigned iov_cnt,
-                          size_t offset, const void *buf, size_t bytes);
-
-/*
- * Describe @bytes bytes of @src starting at @offset as a new list in @dst
- * (at most @dst_max entries, no copying).  Returns the number of entries
- * used; *@covered (if not NULL) receives the bytes described, which is
- * less than @bytes if @src is shorter or @dst_max too small.
- */
-unsigned vsock_iov_slice(const struct iovec *src, unsigned src_cnt,
-                         size_t offset, size_t bytes,
-                         struct iovec *dst, unsigned dst_max,
-                         size_t *covered);
 
 #endif
