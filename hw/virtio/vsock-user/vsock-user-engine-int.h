@@ -119,7 +119,6 @@ struct VsockEngine {
     VsockEngineConfig cfg;
     VsockEngineOps ops;
     uint64_t guest_cid;
-    GArray *local_cids;
     GHashTable *conns;          /* VsockKey -> VsockConn */
     GHashTable *listeners;      /* VsockAddr -> VsockListener */
     GQueue rxq[RXQ__MAX];
@@ -145,6 +144,8 @@ struct VsockEngine {
 /* vsock-user-engine.c */
 void vsock_engine_enter(VsockEngine *e);
 void vsock_engine_leave(VsockEngine *e);
+/* The engine terminates @cid (cfg.local_cid, the parent). */
+bool vsock_engine_is_local_cid(const VsockEngine *e, uint64_t cid);
 /* The listener for a REQUEST to @addr: its own, else @addr's fallback. */
 VsockListener *vsock_engine_find_listener(VsockEngine *e,
                                           const VsockAddr *addr);

@@ -129,8 +129,6 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
         e->ops = *cfg->ops;
     }
     e->guest_cid = e->cfg.guest_cid;
-    e->local_cids = g_array_new(false, false, sizeof(uint64_t));
-    g_array_append_val(e->local_cids, e->cfg.local_cid);
     e->conns = g_hash_table_new(key_hash, key_equal);
     e->listeners = g_hash_table_new_full(addr_hash, addr_equal, NULL,
                                          g_free);
@@ -181,7 +179,6 @@ void vsock_engine_free(VsockEngine *e)
     vsock_engine_leave(e);
     g_hash_table_destroy(e->conns);
     g_hash_table_destroy(e->listeners);
-    g_array_free(e->local_cids, true);
     g_free(e->rst_ring);
     g_free(e);
 }
@@ -194,31 +191,14 @@ void vsock_engine_reset(VsockEngine *e)
     vsock_engine_leave(e);
 }
 
-void vsock_engine_add_local_cid(VsockEngine *e, uint64_t cid)
-{
-    if (!vsock_engine_is_local_cid(e, cid)) {
-        g_array_append_val(e->local_cids, cid);
-    }
-}
-
 bool vsock_engine_is_local_cid(const VsockEngine *e, uint64_t cid)
 {
-    for (guint i = 0; i < e->local_cids->len; i++) {
-        if (g_array_index(e->local_cids, uint64_t, i) == cid) {
-            return true;
-        }
-    }
-    return false;
+    return cid == e->cfg.local_cid;
 }
 
 void vsock_engine_set_guest_cid(VsockEngine *e, uint64_t cid)
 {
     e->guest_cid = cid;
-}
-
-uint64_t vsock_engine_get_guest_cid(const VsockEngine *e)
-{
-    return e->guest_cid;
 }
 
 const VsockEngineStats *vsock_engine_get_stats(const VsockEngine *e)

@@ -114,7 +114,7 @@ typedef struct VsockEngineOps {
 
 typedef struct VsockEngineConfig {
     uint64_t guest_cid;
-    uint64_t local_cid;          /* first terminated CID (the parent) */
+    uint64_t local_cid;          /* the CID terminated here (the parent) */
     uint32_t max_conns;          /* connection limit */
     uint32_t buf_alloc;          /* per-connection rx buffer we advertise */
     uint32_t credit_threshold;   /* cap on bytes freed per update; 0: none */
@@ -145,13 +145,8 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg);
  */
 void vsock_engine_free(VsockEngine *e);
 
-/* Terminate another local CID (besides cfg->local_cid). */
-void vsock_engine_add_local_cid(VsockEngine *e, uint64_t cid);
-bool vsock_engine_is_local_cid(const VsockEngine *e, uint64_t cid);
-
 /* Set the guest's CID (e.g. before a TRANSPORT_RESET). */
 void vsock_engine_set_guest_cid(VsockEngine *e, uint64_t cid);
-uint64_t vsock_engine_get_guest_cid(const VsockEngine *e);
 
 /*
  * Process one packet the guest placed in a tx descriptor chain.
