@@ -3,9 +3,10 @@
  *
  * The engine object: configuration, the connection table keyed by the four
  * addresses, the listener table, creating and dropping connections as a
- * whole, host-initiated connects, the re-entrancy depth (engine_enter/
- * leave) that defers freeing connections and the device's wakeup to the
- * end of the outermost call, and the statistics getters.
+ * whole, host-initiated connects, the statistics getters, and the
+ * re-entrancy depth (vsock_engine_enter/leave): endpoint callbacks may call
+ * back into the engine, so freeing connections and the device's wakeup
+ * wait for the end of the outermost call.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *

@@ -65,7 +65,7 @@ bool vsock_queue_rst(VsockEngine *e, const VsockHdr *h)
     return true;
 }
 
-/* Drop stale heads; true if @q's head owes something. */
+/* Drop stale heads; the head of @q if it owes something, else NULL. */
 static VsockConn *rxq_peek(VsockEngine *e, int q)
 {
     GList *head;
