@@ -160,7 +160,7 @@ rc=${PIPESTATUS[0]}
 set -e
 phase ""
 # make check's own summary line, for whoever counts this run's tests.
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$root/check.log" | tail -n 1)
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$root/check.log" | tail -n 1 || true)
 echo "check-fresh: ${summary:-no summary line (make check stopped early)}"
 echo "check-fresh: make check in a clean bookworm root exited $rc" \
      "after $(( $(date +%s) - t0 )) s in all"

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-endpoint.h"
 
 #define PKT (64 * 1024)
 #define GUEST 16
@@ -25,7 +25,7 @@ static size_t null_write(VsockConn *conn, void *opaque,
                          const struct iovec *iov, unsigned iov_cnt,
                          uint32_t flags)
 {
-    return vsock_iov_size(iov, iov_cnt);
+    return iov_size(iov, iov_cnt);
 }
 
 static size_t null_read(VsockConn *conn, void *opaque,
@@ -33,8 +33,8 @@ static size_t null_read(VsockConn *conn, void *opaque,
                         uint32_t *flags)
 {
     /* a real endpoint recv()s here: copy from a source buffer */
-    return vsock_iov_from_buf(iov, iov_cnt, 0, opaque,
-                              vsock_iov_size(iov, iov_cnt));
+    return iov_from_buf(iov, iov_cnt, 0, opaque,
+                        iov_size(iov, iov_cnt));
 }
 
 static const VsockConnOps null_ops = {

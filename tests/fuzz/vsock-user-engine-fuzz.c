@@ -13,6 +13,9 @@
  * endpoint decides, never outlive the accept timeout, never send the
  * guest anything, and are told why they ended.
  *
+ * The endpoints are the unit tests' scriptable TestConn (vsock-user-fixture.c)
+ * in pattern mode.
+ *
  * Build: CC=clang meson setup build/fuzz -Dfuzzer=true && ninja -C
  * build/fuzz; run: build/fuzz/vsock-user-engine-fuzz -max_total_time=60
  *
@@ -24,14 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
+#include "../unit/vsock-user-fixture.h"
 
-#define GUEST 16
-#define PARENT 3
-#define LPORT 5000
 #define MAX_CONNS 8
-#define BUF_ALLOC 8192
+#define FUZZ_BUF_ALLOC 8192
 #define MAX_PAYLOAD 70000
 #define ACCEPT_TIMEOUT_NS (500 * 1000000LL)
 
@@ -63,11 +63,6 @@ static uint32_t get(Input *in, unsigned bytes)
     return v;
 }
 
-static uint8_t pattern(uint64_t pos, uint32_t salt)
-{
-    return (uint8_t)(pos * 131 + salt * 7 + (pos >> 8));
-}
-
 /* The guest's view of one connection (by local port, guest port). */
 typedef struct Model {
     bool valid;          /* counters are trustworthy */
@@ -76,18 +71,6 @@ typedef struct Model {
     uint32_t buf_alloc;  /* what the guest told the engine */
     uint64_t sent;       /* RW bytes the engine accepted from the guest */
 } Model;
-
-typedef struct FuzzConn {
-    VsockConn *conn;
-    uint32_t salt_in;    /* pattern of guest -> endpoint bytes */
-    uint32_t salt_out;
-    uint64_t in_pos;     /* bytes taken from the guest */
-    uint64_t out_pos;    /* bytes handed to the engine */
-    uint64_t out_avail;  /* bytes the endpoint still has for the guest */
-    size_t budget;       /* bytes write() may take */
-    bool pending;        /* accept deferred, no decision yet */
-    int64_t deadline;    /* accept timeout of a pending one */
-} FuzzConn;
 
 typedef enum AcceptMode {
     MODE_NOW,
@@ -99,10 +82,8 @@ typedef enum AcceptMode {
 } AcceptMode;
 
 typedef struct Fuzz {
-    VsockEngine *e;
-    int64_t now;
+    Fixture fx;          /* the engine and the endpoints' TestConns */
     GHashTable *models;  /* (local port << 32 | guest port) -> Model */
-    GPtrArray *conns;    /* live FuzzConn */
     AcceptMode mode;
     VsockListener *fallback;
     uint32_t last_host_port;
@@ -167,186 +148,111 @@ static void model_reset(Model *m, uint32_t buf_alloc, uint32_t fwd)
     m->buf_alloc = buf_alloc;
 }
 
-static void fc_forget(FuzzConn *fc)
+/* The script is done with @tc (it closes or resets it next). */
+static void tc_forget(TestConn *tc)
 {
-    g_ptr_array_remove_fast(fz->conns, fc);
-    g_free(fc);
+    tc->gone = true;
 }
 
-static size_t fc_write(VsockConn *conn, void *opaque,
-                       const struct iovec *iov, unsigned iov_cnt,
-                       uint32_t flags)
+static void fz_closed(TestConn *tc, VsockConn *conn, VsockCloseReason r)
 {
-    FuzzConn *fc = opaque;
-    size_t len = vsock_iov_size(iov, iov_cnt);
-    size_t n = MIN(len, fc->budget);
-    uint8_t b;
-
-    CHECK(len > 0);
-    for (size_t i = 0; i < n; i++) {
-        vsock_iov_to_buf(iov, iov_cnt, i, &b, 1);
-        CHECK(b == pattern(fc->in_pos + i, fc->salt_in));
-    }
-    fc->in_pos += n;
-    fc->budget -= n;
-    st.partial_writes += n < len;
-    return n;
-}
-
-static size_t fc_read(VsockConn *conn, void *opaque,
-                      const struct iovec *iov, unsigned iov_cnt,
-                      uint32_t *flags)
-{
-    FuzzConn *fc = opaque;
-    size_t n = MIN(vsock_iov_size(iov, iov_cnt), fc->out_avail);
-    size_t off = 0;
-
-    while (off < n) {
-        uint8_t chunk[256];
-        size_t c = MIN(n - off, sizeof(chunk));
-
-        for (size_t i = 0; i < c; i++) {
-            chunk[i] = pattern(fc->out_pos + off + i, fc->salt_out);
-        }
-        vsock_iov_from_buf(iov, iov_cnt, off, chunk, c);
-        off += c;
-    }
-    fc->out_pos += n;
-    fc->out_avail -= n;
-    return n;
-}
-
-static void fc_closed(VsockConn *conn, void *opaque, VsockCloseReason r)
-{
-    FuzzConn *fc = opaque;
-
-    CHECK(fc->conn == conn);
-    if (fc->pending) {
+    CHECK(tc->conn == conn);
+    CHECK(!tc->gone);
+    if (tc->pending) {
         CHECK(r == VSOCK_CLOSE_PEER_RST || r == VSOCK_CLOSE_PROTOCOL ||
               r == VSOCK_CLOSE_TIMEOUT || r == VSOCK_CLOSE_RESET);
-        CHECK(r != VSOCK_CLOSE_TIMEOUT || fz->now >= fc->deadline);
+        CHECK(r != VSOCK_CLOSE_TIMEOUT || fz->fx.now >= tc->deadline);
         st.pending_closed[r]++;
     }
-    fc_forget(fc);
-}
-
-static const VsockConnOps fc_ops = {
-    .write = fc_write,
-    .read = fc_read,
-    .closed = fc_closed,
-};
-
-static FuzzConn *fc_new(VsockConn *conn, uint32_t guest_port,
-                        uint32_t local_port)
-{
-    FuzzConn *fc = g_new0(FuzzConn, 1);
-
-    fc->conn = conn;
-    fc->salt_in = guest_port;
-    fc->salt_out = local_port;
-    fc->budget = SIZE_MAX;
-    g_ptr_array_add(fz->conns, fc);
-    return fc;
 }
 
 static VsockAcceptResult fz_accept(VsockListener *l, VsockConn *conn,
                                    void *opaque)
 {
-    FuzzConn *fc;
+    Fixture *f = &fz->fx;
+    VsockAcceptResult r;
+    guint n = f->tconns->len;
 
     /* a port's own listener has precedence over the fallback */
     CHECK(vsock_conn_get_local_port(conn) != VSOCK_HEARTBEAT_PORT);
     CHECK(l == fz->fallback ||
           vsock_conn_get_local_port(conn) == LPORT);
     CHECK(vsock_conn_get_state(conn) == VSOCK_CONN_ACCEPTING);
-    switch (fz->mode) {
-    case MODE_REFUSE:
-        return VSOCK_ACCEPT_REFUSE;
-    case MODE_NO_OPS:
-        return VSOCK_ACCEPT_NOW; /* refused all the same */
-    default:
-        break;
-    }
-    fc = fc_new(conn, vsock_conn_get_peer_port(conn),
-                vsock_conn_get_local_port(conn));
-    vsock_conn_set_ops(conn, &fc_ops, fc);
-    if (fz->mode == MODE_NOW) {
-        return VSOCK_ACCEPT_NOW;
-    }
-    if (fz->mode == MODE_DEFER_ACCEPTED) {
-        vsock_conn_accept(conn);
-    } else {
-        fc->pending = true;
-        fc->deadline = fz->now + ACCEPT_TIMEOUT_NS;
+    f->refuse = fz->mode == MODE_REFUSE;
+    f->no_ops = fz->mode == MODE_NO_OPS;
+    f->defer = fz->mode == MODE_DEFER || fz->mode == MODE_DEFER_ACCEPTED;
+    f->accept_in_cb = fz->mode == MODE_DEFER_ACCEPTED;
+    r = fx_accept(l, conn, f);
+    if (f->tconns->len > n &&
+        ((TestConn *)g_ptr_array_index(f->tconns, n))->pending) {
         st.deferred++;
     }
-    return VSOCK_ACCEPT_DEFER;
+    return r;
 }
 
-/* The FuzzConn of the connection (@local_port, @guest_port), if any. */
-static FuzzConn *fc_find(uint32_t local_port, uint32_t guest_port)
+/* The live TestConn of the connection (@local_port, @guest_port), if any. */
+static TestConn *tc_find(uint32_t local_port, uint32_t guest_port)
 {
-    for (guint i = 0; i < fz->conns->len; i++) {
-        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+    for (guint i = 0; i < fz->fx.tconns->len; i++) {
+        TestConn *tc = g_ptr_array_index(fz->fx.tconns, i);
 
-        if (vsock_conn_get_local_port(fc->conn) == local_port &&
-            vsock_conn_get_peer_port(fc->conn) == guest_port) {
-            return fc;
+        if (!tc->closed && !tc->gone &&
+            vsock_conn_get_local_port(tc->conn) == local_port &&
+            vsock_conn_get_peer_port(tc->conn) == guest_port) {
+            return tc;
         }
     }
     return NULL;
 }
 
-/* A random live FuzzConn, pending ones only if @pending. */
-static FuzzConn *fc_pick(Input *in, bool pending)
+/* A random live TestConn, pending ones only if @pending. */
+static TestConn *tc_pick(Input *in, bool pending)
 {
+    GPtrArray *tconns = fz->fx.tconns;
     guint n = 0, k;
 
-    for (guint i = 0; i < fz->conns->len; i++) {
-        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+    for (guint i = 0; i < tconns->len; i++) {
+        TestConn *tc = g_ptr_array_index(tconns, i);
 
-        n += !pending || fc->pending;
+        n += !tc->closed && !tc->gone && (!pending || tc->pending);
     }
     if (!n) {
         return NULL;
     }
     k = get(in, 1) % n;
-    for (guint i = 0; i < fz->conns->len; i++) {
-        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
+    for (guint i = 0; i < tconns->len; i++) {
+        TestConn *tc = g_ptr_array_index(tconns, i);
 
-        if ((!pending || fc->pending) && !k--) {
-            return fc;
+        if (!tc->closed && !tc->gone && (!pending || tc->pending) && !k--) {
+            return tc;
         }
     }
     return NULL;
 }
 
-static int64_t fz_clock(void *opaque)
-{
-    return fz->now;
-}
-
-static const VsockEngineOps fz_ops = {
-    .clock = fz_clock,
-};
-
 static void check_bounds(void)
 {
-    unsigned conns = vsock_engine_conn_count(fz->e);
+    VsockEngine *e = fz->fx.e;
+    unsigned conns = vsock_engine_conn_count(e);
 
     CHECK(conns <= MAX_CONNS);
-    CHECK(fz->conns->len <= conns);
-    CHECK(vsock_engine_buffered_bytes(fz->e) <= (size_t)conns * BUF_ALLOC);
-    for (guint i = 0; i < fz->conns->len; i++) {
-        FuzzConn *fc = g_ptr_array_index(fz->conns, i);
-        VsockConnState s = vsock_conn_get_state(fc->conn);
+    CHECK(fx_live_conns(&fz->fx) <= conns);
+    CHECK(vsock_engine_buffered_bytes(e) <=
+          (size_t)conns * FUZZ_BUF_ALLOC);
+    for (guint i = 0; i < fz->fx.tconns->len; i++) {
+        TestConn *tc = g_ptr_array_index(fz->fx.tconns, i);
+        VsockConnState s;
 
+        if (tc->closed || tc->gone) {
+            continue;
+        }
+        s = vsock_conn_get_state(tc->conn);
         CHECK(s != VSOCK_CONN_CLOSED);
-        CHECK(fc->pending == (s == VSOCK_CONN_ACCEPTING));
-        if (fc->pending) {
+        CHECK(tc->pending == (s == VSOCK_CONN_ACCEPTING));
+        if (tc->pending) {
             /* the guest sent nothing acceptable yet */
-            CHECK(vsock_conn_get_buffered(fc->conn) == 0);
-            CHECK(vsock_engine_next_deadline(fz->e) <= fc->deadline);
+            CHECK(vsock_conn_get_buffered(tc->conn) == 0);
+            CHECK(vsock_engine_next_deadline(e) <= tc->deadline);
         }
     }
 }
@@ -415,7 +321,7 @@ static void guest_send(Input *in)
     total = VSOCK_HDR_SIZE + len;
     vsock_hdr_encode(&h, fz->buf);
     for (uint32_t i = 0; i < len; i++) {
-        fz->buf[VSOCK_HDR_SIZE + i] = pattern(m->sent + i, gport);
+        fz->buf[VSOCK_HDR_SIZE + i] = fx_pattern(m->sent + i, gport);
     }
     if (fault == 4) {
         h.len = len + 1; /* lie about the length */
@@ -425,7 +331,7 @@ static void guest_send(Input *in)
     if (fault == 5 && total) {
         total -= get(in, 1) % (total + 1); /* short chain */
     }
-    r = vsock_engine_handle_tx(fz->e, iov, cnt, total);
+    r = vsock_engine_handle_tx(fz->fx.e, iov, cnt, total);
     st.results[r]++;
     CHECK((unsigned)r < VSOCK_TX__MAX);
     CHECK(strcmp(vsock_tx_result_str(r), "?") != 0);
@@ -465,14 +371,14 @@ static void guest_receive(Input *in)
     size_t len = 0;
     VsockHdr h;
     Model *m;
-    FuzzConn *fc;
+    TestConn *tc;
 
     if (!in->left || (get(in, 1) & 1)) {
         size = VSOCK_HDR_SIZE + 4096;
     }
     memset(fz->buf, 0, size);
     cnt = split(in, fz->buf, size, iov);
-    if (!vsock_engine_fill_rx(fz->e, iov, cnt, &len)) {
+    if (!vsock_engine_fill_rx(fz->fx.e, iov, cnt, &len)) {
         CHECK(len == 0);
         return;
     }
@@ -482,8 +388,8 @@ static void guest_receive(Input *in)
     CHECK(h.dst_cid == GUEST);
     CHECK(h.op != VSOCK_OP_RW || h.len > 0);
     CHECK(h.len <= VSOCK_MAX_PKT_PAYLOAD);
-    fc = fc_find(h.src_port, h.dst_port);
-    if (fc && fc->pending) {
+    tc = tc_find(h.src_port, h.dst_port);
+    if (tc && tc->pending) {
         /* only an RST answering an earlier packet on the same ports */
         CHECK(h.op == VSOCK_OP_RST && h.buf_alloc == 0);
     }
@@ -504,7 +410,7 @@ static void guest_receive(Input *in)
         if (m->valid && h.src_port != VSOCK_HEARTBEAT_PORT) {
             for (uint32_t i = 0; i < h.len; i++) {
                 CHECK(fz->buf[VSOCK_HDR_SIZE + i] ==
-                      pattern(m->recv + i, h.src_port));
+                      fx_pattern(m->recv + i, h.src_port));
             }
         }
         m->recv += h.len;
@@ -527,12 +433,12 @@ static void policy_event(Input *in)
         vsock_listener_free(fz->fallback);
         fz->fallback = NULL;
     } else {
-        fz->fallback = vsock_engine_listen(fz->e, PARENT, VSOCK_PORT_ANY,
+        fz->fallback = vsock_engine_listen(fz->fx.e, PARENT, VSOCK_PORT_ANY,
                                            VSOCK_TYPE_STREAM, fz_accept,
                                            NULL);
         CHECK(fz->fallback);
         /* one fallback per CID */
-        CHECK(!vsock_engine_listen(fz->e, PARENT, VSOCK_PORT_ANY,
+        CHECK(!vsock_engine_listen(fz->fx.e, PARENT, VSOCK_PORT_ANY,
                                    VSOCK_TYPE_SEQPACKET, fz_accept, NULL));
     }
 }
@@ -540,7 +446,7 @@ static void policy_event(Input *in)
 static void endpoint_event(Input *in)
 {
     uint32_t what = get(in, 1);
-    FuzzConn *fc;
+    TestConn *tc;
     VsockConn *conn;
 
     switch (what % 10) {
@@ -550,11 +456,14 @@ static void endpoint_event(Input *in)
     case 7: {
         uint32_t gport = 1000 + get(in, 1) % 4;
 
-        conn = vsock_engine_connect(fz->e, PARENT, VSOCK_PORT_ANY, gport,
-                                    VSOCK_TYPE_STREAM, &fc_ops, NULL);
+        conn = vsock_engine_connect(fz->fx.e, PARENT, VSOCK_PORT_ANY, gport,
+                                    VSOCK_TYPE_STREAM, &tc_ops, NULL);
         if (conn) {
-            fc = fc_new(conn, gport, vsock_conn_get_local_port(conn));
-            vsock_conn_set_ops(conn, &fc_ops, fc);
+            tc = tc_new(&fz->fx);
+            tc->conn = conn;
+            tc->in_salt = gport;
+            tc->out_salt = vsock_conn_get_local_port(conn);
+            vsock_conn_set_ops(conn, &tc_ops, tc);
             fz->last_host_port = vsock_conn_get_local_port(conn);
         }
         return;
@@ -562,12 +471,12 @@ static void endpoint_event(Input *in)
     case 8:
     case 9:
         /* the endpoint decides about a deferred connection */
-        fc = fc_pick(in, true);
-        if (!fc) {
+        tc = tc_pick(in, true);
+        if (!tc) {
             return;
         }
-        conn = fc->conn;
-        fc->pending = false;
+        conn = tc->conn;
+        tc->pending = false;
         if (what % 10 == 8) {
             st.accepted++;
             vsock_conn_accept(conn);
@@ -575,35 +484,35 @@ static void endpoint_event(Input *in)
             vsock_conn_accept(conn); /* twice: nothing */
         } else {
             st.refused_later++;
-            fc_forget(fc);
+            tc_forget(tc);
             vsock_conn_reset(conn);
         }
         return;
     }
-    fc = fc_pick(in, false);
-    if (!fc) {
+    tc = tc_pick(in, false);
+    if (!tc) {
         return;
     }
-    conn = fc->conn;
+    conn = tc->conn;
     switch (what % 10) {
     case 0:
     case 1:
-        fc->out_avail += get(in, 2);
+        tc->out_avail += get(in, 2);
         vsock_conn_notify_readable(conn);
         break;
     case 2:
-        fc->budget = get(in, 2) % (what >> 7 ? 65536 : 4096);
+        tc->write_limit = get(in, 2) % (what >> 7 ? 65536 : 4096);
         vsock_conn_notify_writable(conn);
         break;
     case 3:
         vsock_conn_shutdown(conn, get(in, 1) & 3);
         break;
     case 4:
-        fc_forget(fc);
+        tc_forget(tc);
         vsock_conn_close(conn);
         break;
     default:
-        fc_forget(fc);
+        tc_forget(tc);
         vsock_conn_reset(conn);
         break;
     }
@@ -615,6 +524,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     VsockEngineConfig cfg;
     VsockHeartbeat *hb;
     Fuzz f = { 0 };
+    Fixture *fx = &f.fx;
     unsigned steps = 0;
 
     static bool once;
@@ -627,24 +537,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.buf = g_malloc(VSOCK_HDR_SIZE + MAX_PAYLOAD + 1);
     f.models = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                      g_free);
-    f.conns = g_ptr_array_new();
     f.last_host_port = 49152;
     vsock_engine_config_init(&cfg);
     cfg.guest_cid = GUEST;
     cfg.local_cid = PARENT;
     cfg.max_conns = MAX_CONNS;
-    cfg.buf_alloc = BUF_ALLOC;
-    cfg.credit_threshold = BUF_ALLOC / 4;
+    cfg.buf_alloc = FUZZ_BUF_ALLOC;
+    cfg.credit_threshold = FUZZ_BUF_ALLOC / 4;
     cfg.max_pending_rst = 4;
     cfg.accept_timeout_ns = ACCEPT_TIMEOUT_NS;
-    cfg.ops = &fz_ops;
-    f.e = vsock_engine_new(&cfg);
-    CHECK(vsock_engine_listen(f.e, PARENT, LPORT, VSOCK_TYPE_STREAM,
-                              fz_accept, NULL));
-    f.fallback = vsock_engine_listen(f.e, PARENT, VSOCK_PORT_ANY,
+    fx_init_full(fx, &cfg, fz_accept);
+    fx->now = 0;
+    fx->pattern = true;
+    fx->closed_hook = fz_closed;
+    f.fallback = vsock_engine_listen(fx->e, PARENT, VSOCK_PORT_ANY,
                                      VSOCK_TYPE_STREAM, fz_accept, NULL);
     CHECK(f.fallback);
-    hb = vsock_heartbeat_new(f.e, PARENT, VSOCK_HEARTBEAT_PORT);
+    hb = vsock_heartbeat_new(fx->e, PARENT, VSOCK_HEARTBEAT_PORT);
     CHECK(hb);
 
     while (in.left && steps++ < 4096) {
@@ -654,7 +563,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 0:
         case 1:
         case 2:
-            if (vsock_engine_tx_ready(f.e) || (cmd & 0x80)) {
+            if (vsock_engine_tx_ready(fx->e) || (cmd & 0x80)) {
                 guest_send(&in);
             }
             break;
@@ -666,46 +575,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             endpoint_event(&in);
             break;
         case 6:
-            f.now += (int64_t)get(&in, 2) * 1000000;
-            vsock_engine_run_timers(f.e);
-            CHECK(vsock_engine_next_deadline(f.e) > f.now);
-            for (guint i = 0; i < f.conns->len; i++) {
-                FuzzConn *fc = g_ptr_array_index(f.conns, i);
+            fx->now += (int64_t)get(&in, 2) * 1000000;
+            vsock_engine_run_timers(fx->e);
+            CHECK(vsock_engine_next_deadline(fx->e) > fx->now);
+            for (guint i = 0; i < fx->tconns->len; i++) {
+                TestConn *tc = g_ptr_array_index(fx->tconns, i);
 
-                CHECK(!fc->pending || fc->deadline > f.now);
+                CHECK(tc->closed || tc->gone || !tc->pending ||
+                      tc->deadline > fx->now);
             }
             break;
         default:
             if (cmd == 0xff) {
-                vsock_engine_reset(f.e);
-                CHECK(vsock_engine_conn_count(f.e) == 0);
-                CHECK(f.conns->len == 0);
+                vsock_engine_reset(fx->e);
+                CHECK(vsock_engine_conn_count(fx->e) == 0);
+                CHECK(fx_live_conns(fx) == 0);
                 g_hash_table_remove_all(f.models);
             } else {
-                (void)vsock_engine_rx_pending(f.e);
+                (void)vsock_engine_rx_pending(fx->e);
             }
             break;
         }
         check_bounds();
     }
     /* drain: the rx queue must empty out in bounded steps */
-    for (steps = 0; vsock_engine_rx_pending(f.e); steps++) {
+    for (steps = 0; vsock_engine_rx_pending(fx->e); steps++) {
         Input none = { NULL, 0 };
 
         CHECK(steps < 100000);
         guest_receive(&none);
         if (steps > 20000) {
             /* endpoints with endless data: let them stop */
-            for (guint i = 0; i < f.conns->len; i++) {
-                ((FuzzConn *)g_ptr_array_index(f.conns, i))->out_avail = 0;
+            for (guint i = 0; i < fx->tconns->len; i++) {
+                ((TestConn *)g_ptr_array_index(fx->tconns, i))->out_avail = 0;
             }
         }
     }
     vsock_heartbeat_free(hb);
     vsock_listener_free(f.fallback);
-    vsock_engine_free(f.e);
-    CHECK(f.conns->len == 0); /* every endpoint was told */
-    g_ptr_array_free(f.conns, true);
+    for (guint i = 0; i < fx->tconns->len; i++) {
+        st.partial_writes +=
+            ((TestConn *)g_ptr_array_index(fx->tconns, i))->partial_writes;
+    }
+    vsock_engine_free(fx->e);
+    fx->e = NULL;
+    CHECK(fx_live_conns(fx) == 0); /* every endpoint was told */
+    fx_fini(fx);
     g_hash_table_destroy(f.models);
     g_free(f.buf);
     return 0;

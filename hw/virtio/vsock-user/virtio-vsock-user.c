@@ -27,6 +27,7 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
 #include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-endpoint.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
 #include "hw/virtio/vsock-user-socket.h"
 #include "migration/vmstate.h"

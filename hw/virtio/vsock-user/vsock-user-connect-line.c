@@ -12,7 +12,7 @@
 #include "qemu/osdep.h"
 #endif
 #include "hw/virtio/vsock-user-connect-line.h"
-#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-packet.h"
 
 static bool is_blank(char c)
 {

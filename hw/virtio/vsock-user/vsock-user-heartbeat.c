@@ -44,10 +44,10 @@ static size_t hb_write(VsockConn *conn, void *opaque,
                        uint32_t flags)
 {
     HeartbeatConn *hc = opaque;
-    size_t len = vsock_iov_size(iov, iov_cnt);
+    size_t len = iov_size(iov, iov_cnt);
 
     if (!hc->have_byte && len > 0) {
-        vsock_iov_to_buf(iov, iov_cnt, 0, &hc->byte, 1);
+        iov_to_buf(iov, iov_cnt, 0, &hc->byte, 1);
         hc->have_byte = true;
         hc->hb->last_byte = hc->byte;
         vsock_conn_notify_readable(conn);
@@ -61,8 +61,8 @@ static size_t hb_read(VsockConn *conn, void *opaque,
 {
     HeartbeatConn *hc = opaque;
 
-    if (!hc->have_byte || vsock_iov_from_buf(iov, iov_cnt, 0,
-                                             &hc->byte, 1) != 1) {
+    if (!hc->have_byte || iov_from_buf(iov, iov_cnt, 0,
+                                       &hc->byte, 1) != 1) {
         return 0;
     }
     hc->hb->count++;

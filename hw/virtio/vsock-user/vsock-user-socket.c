@@ -245,7 +245,7 @@ static size_t bridge_write(VsockConn *conn, void *opaque,
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = iov_cnt,
     };
-    size_t size = vsock_iov_size(iov, iov_cnt);
+    size_t size = iov_size(iov, iov_cnt);
     ssize_t n;
 
     if (b->dead) {
@@ -315,7 +315,7 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
         vsock_conn_shutdown(conn, VSOCK_SHUTDOWN_SEND);
         bridge_check_done(b);
     } else {
-        size_t want = vsock_iov_size(iov, iov_cnt);
+        size_t want = iov_size(iov, iov_cnt);
 
         trace_vsock_user_bridge_read(b->name, want, n);
         if ((size_t)n < want) {

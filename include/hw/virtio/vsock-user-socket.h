@@ -24,8 +24,8 @@
 #ifndef HW_VIRTIO_VSOCK_USER_SOCKET_H
 #define HW_VIRTIO_VSOCK_USER_SOCKET_H
 
-#include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-connect-line.h"
+#include "hw/virtio/vsock-user-endpoint.h"
 #include "io/channel-socket.h"
 #include "qapi/qapi-types-sockets.h"
 #include "qom/object.h"

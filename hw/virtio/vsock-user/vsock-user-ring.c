@@ -1,0 +1,68 @@
+/*
+ * virtio-vsock-user: the byte ring
+ *
+ * Guest data the endpoint has not taken yet, at most buf_alloc bytes per
+ * connection.  Allocated on first use (most connections never need it,
+ * since the endpoint takes the guest's data straight from the tx buffers)
+ * and freed once empty.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifdef VSOCK_USER_STANDALONE
+#include <string.h>
+#else
+#include "qemu/osdep.h"
+#endif
+#include "vsock-user-engine-int.h"
+
+void vsock_ring_free(VsockEngine *e, VsockRing *r)
+{
+    e->buffered -= r->len;
+    g_free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+void vsock_ring_append(VsockEngine *e, VsockRing *r, uint32_t cap,
+                       const struct iovec *iov, unsigned cnt,
+                       size_t offset, uint32_t len)
+{
+    uint32_t tail, first;
+
+    if (!r->buf) {
+        r->buf = g_malloc(cap);
+        r->cap = cap;
+        r->head = 0;
+        r->len = 0;
+    }
+    /* the caller checked len + r->len <= cap */
+    tail = (r->head + r->len) % r->cap;
+    first = MIN(len, r->cap - tail);
+    iov_to_buf(iov, cnt, offset, r->buf + tail, first);
+    iov_to_buf(iov, cnt, offset + first, r->buf, len - first);
+    r->len += len;
+    e->buffered += len;
+}
+
+unsigned vsock_ring_peek(const VsockRing *r, struct iovec *iov)
+{
+    uint32_t first = MIN(r->len, r->cap - r->head);
+
+    iov[0].iov_base = r->buf + r->head;
+    iov[0].iov_len = first;
+    if (first < r->len) {
+        iov[1].iov_base = r->buf;
+        iov[1].iov_len = r->len - first;
+        return 2;
+    }
+    return 1;
+}
+
+void vsock_ring_consume(VsockEngine *e, VsockRing *r, uint32_t n)
+{
+    r->head = (r->head + n) % r->cap;
+    r->len -= n;
+    e->buffered -= n;
+}

@@ -1,0 +1,84 @@
+/*
+ * virtio-vsock-user: timers
+ *
+ * One queue per timeout kind (connect, accept, shutdown); each queue has
+ * a fixed timeout, so appending keeps it sorted and the next deadline is
+ * the earliest of the three heads.  A connection is in at most one.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifdef VSOCK_USER_STANDALONE
+#include <string.h>
+#else
+#include "qemu/osdep.h"
+#endif
+#include "vsock-user-engine-int.h"
+
+static int64_t engine_now(VsockEngine *e)
+{
+    if (e->ops.clock) {
+        return e->ops.clock(e->cfg.opaque);
+    }
+    return g_get_monotonic_time() * 1000;
+}
+
+void vsock_timer_stop(VsockConn *c)
+{
+    if (c->timer >= 0) {
+        g_queue_unlink(&c->engine->timers[c->timer], &c->timer_link);
+        c->timer = -1;
+    }
+}
+
+/* Each timer queue has one fixed timeout, so appending keeps it sorted. */
+void vsock_timer_start(VsockConn *c, int tq, int64_t timeout)
+{
+    VsockEngine *e = c->engine;
+
+    vsock_timer_stop(c);
+    c->timer = tq;
+    c->deadline = engine_now(e) + timeout;
+    g_queue_push_tail_link(&e->timers[tq], &c->timer_link);
+    e->need_wakeup = true;
+}
+
+int64_t vsock_engine_next_deadline(VsockEngine *e)
+{
+    int64_t d = INT64_MAX;
+    int t;
+
+    for (t = 0; t < TQ__MAX; t++) {
+        GList *head = g_queue_peek_head_link(&e->timers[t]);
+
+        if (head) {
+            d = MIN(d, ((VsockConn *)head->data)->deadline);
+        }
+    }
+    return d;
+}
+
+void vsock_engine_run_timers(VsockEngine *e)
+{
+    int64_t now;
+    int t;
+
+    vsock_engine_enter(e);
+    now = engine_now(e);
+    for (t = 0; t < TQ__MAX; t++) {
+        GList *head;
+
+        while ((head = g_queue_peek_head_link(&e->timers[t]))) {
+            VsockConn *c = head->data;
+
+            if (c->deadline > now) {
+                break;
+            }
+            vsock_timer_stop(c);
+            vsock_conn_kill(c, VSOCK_CLOSE_TIMEOUT, true);
+        }
+    }
+    vsock_engine_leave(e);
+}
