@@ -107,38 +107,6 @@ static int count_fds(pid_t pid)
     return n;
 }
 
-static int unix_listen_at(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 16), ==, 0);
-    return fd;
-}
-
-static int unix_connect_to(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    strcpy(sa.sun_path, path);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-static bool wait_fd(int fd, short events, int ms)
-{
-    struct pollfd p = { .fd = fd, .events = events };
-
-    return poll(&p, 1, ms) == 1;
-}
-
 static void host_write(int fd, const void *buf, size_t len)
 {
     g_assert_cmpint(write(fd, buf, len), ==, len);
@@ -167,7 +135,7 @@ static void host_read(int fd, void *buf, size_t len)
     while (got < len) {
         ssize_t n;
 
-        g_assert(wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+        g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
         n = read(fd, (char *)buf + got, len - got);
         g_assert_cmpint(n, >, 0);
         got += n;
@@ -183,7 +151,7 @@ static void host_expect_closed(int fd)
     char c;
     ssize_t n;
 
-    g_assert(wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
     n = read(fd, &c, 1);
     g_assert(n == 0 || (n < 0 && errno == ECONNRESET));
 }
@@ -191,7 +159,7 @@ static void host_expect_closed(int fd)
 /* Nothing to read, and not closed: QEMU holds the client. */
 static void host_expect_open(int fd)
 {
-    g_assert_false(wait_fd(fd, POLLIN, 0));
+    g_assert_false(qvsock_wait_fd(fd, POLLIN, 0));
 }
 
 /* Wait (bounded) until the device's statistic @name reads @value. */
@@ -222,7 +190,7 @@ static int guest_connect_host(FT *ft, uint32_t port, uint32_t dst, int lfd)
     req.buf_alloc = QVSOCK_GUEST_BUF_ALLOC;
     ft->vt.fwd_cnt = 0;
     qvsock_send(&ft->vt, req, NULL);
-    while (!wait_fd(lfd, POLLIN, 1)) {
+    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
         qtest_clock_step(ft->vt.qts, 100);
     }
@@ -314,14 +282,14 @@ static void test_flood_handshakes(void)
 
     /* a guest stream to PATH_5100, open through the whole flood */
     path = g_strdup_printf("%s_5100", ft.uds);
-    lfd = unix_listen_at(path);
+    lfd = qvsock_unix_listen(path, 16);
     sfd = guest_connect_host(&ft, 43000, 5100, lfd);
     stream_round(&ft, 43000, 5100, sfd, round++);
     base = count_fds(ft.pid);
 
     /* fill the bound: idle clients and half CONNECT lines */
     for (int i = 0; i < HANDSHAKES; i++) {
-        hold[i] = unix_connect_to(ft.uds);
+        hold[i] = qvsock_unix_connect(ft.uds);
         if (i % 2) {
             host_write(hold[i], junk[1], strlen(junk[1]));
         }
@@ -334,7 +302,7 @@ static void test_flood_handshakes(void)
         for (int i = 0; i < FLOOD_BATCH; i++) {
             const char *j = junk[(done + i) % G_N_ELEMENTS(junk)];
 
-            flood[i] = unix_connect_to(ft.uds);
+            flood[i] = qvsock_unix_connect(ft.uds);
             if (j) {
                 flood_write(flood[i], j, strlen(j));
             }
@@ -357,7 +325,7 @@ static void test_flood_handshakes(void)
     }
 
     /* a legitimate CONNECT while the bound is full is closed, too */
-    fd = unix_connect_to(ft.uds);
+    fd = qvsock_unix_connect(ft.uds);
     flood_write(fd, "CONNECT 1234\n", 13);
     host_expect_closed(fd);
     close(fd);
@@ -373,7 +341,7 @@ static void test_flood_handshakes(void)
     g_assert_cmpint(count_fds(ft.pid), ==, base);
 
     /* and serves a legitimate CONNECT again */
-    fd = unix_connect_to(ft.uds);
+    fd = qvsock_unix_connect(ft.uds);
     host_write(fd, "CONNECT 1234\n", 13);
     hp = guest_expect_request(&ft, 1234);
     guest_respond(&ft, 1234, hp);
@@ -425,7 +393,7 @@ static void test_flood_pending(void)
     base = count_fds(ft.pid);
 
     for (int i = 0; i < PENDING; i++) {
-        wait[i] = unix_connect_to(fwd);
+        wait[i] = qvsock_unix_connect(fwd);
         hp[i] = guest_expect_request(&ft, 7000);
     }
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);
@@ -434,10 +402,10 @@ static void test_flood_pending(void)
     /* beyond the bound: forward clients and hybrid CONNECTs alike */
     for (int i = 0; i < EXTRA; i++) {
         if (i % 2) {
-            fd[i] = unix_connect_to(ft.uds);
+            fd[i] = qvsock_unix_connect(ft.uds);
             host_write(fd[i], "CONNECT 7000\n", 13);
         } else {
-            fd[i] = unix_connect_to(fwd);
+            fd[i] = qvsock_unix_connect(fwd);
         }
     }
     for (int i = 0; i < EXTRA; i++) {
@@ -458,7 +426,7 @@ static void test_flood_pending(void)
     guest_respond(&ft, 7000, hp[0]);
     wait_stat(&ft, "host-pending", PENDING - 1);
     stream_round(&ft, 7000, hp[0], wait[0], 0);
-    cfd = unix_connect_to(ft.uds);
+    cfd = qvsock_unix_connect(ft.uds);
     host_write(cfd, "CONNECT 7000\n", 13);
     chp = guest_expect_request(&ft, 7000);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);

@@ -40,50 +40,6 @@ typedef struct HT {
     char *uds;             /* the device's uds-path */
 } HT;
 
-static int unix_listen_at(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 64), ==, 0);
-    return fd;
-}
-
-/*
- * A Unix listener whose backlog is full: the device's next (blocking)
- * connect to @path waits until the test accepts the first client.
- * Returns the listener, *@filler the client that fills the backlog.
- */
-static int unix_listen_full(const char *path, int *filler)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = unix_listen_at(path);
-
-    g_assert_cmpint(listen(fd, 0), ==, 0);
-    *filler = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_assert_cmpint(*filler, >=, 0);
-    strcpy(sa.sun_path, path);
-    g_assert_cmpint(connect(*filler, (struct sockaddr *)&sa, sizeof(sa)),
-                    ==, 0);
-    return fd;
-}
-
-static int unix_connect_to(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    strcpy(sa.sun_path, path);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
 static int tcp_free_port(void)
 {
     struct sockaddr_in sa = {
@@ -114,20 +70,13 @@ static int tcp_connect_to(int port)
     return fd;
 }
 
-static bool wait_fd(int fd, short events, int ms)
-{
-    struct pollfd p = { .fd = fd, .events = events };
-
-    return poll(&p, 1, ms) == 1;
-}
-
 /* Accept one connection; the device connects from a thread. */
 static int host_accept(HT *ht, int lfd)
 {
     gint64 end = g_get_monotonic_time() + HOST_TIMEOUT_MS * 1000LL;
     int fd;
 
-    while (!wait_fd(lfd, POLLIN, 1)) {
+    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
         qtest_clock_step(ht->vt.qts, 100);
     }
@@ -144,7 +93,7 @@ static void host_read(HT *ht, int fd, void *buf, size_t len)
     while (got < len) {
         ssize_t n;
 
-        g_assert(wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+        g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
         n = read(fd, (char *)buf + got, len - got);
         g_assert_cmpint(n, >, 0);
         got += n;
@@ -166,7 +115,7 @@ static void host_expect_eof(HT *ht, int fd)
     char c;
     ssize_t n;
 
-    g_assert(wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
     n = read(fd, &c, 1);
     g_assert(n == 0 || (n < 0 && errno == ECONNRESET));
 }
@@ -213,7 +162,7 @@ static int host_listen_port(HT *ht, uint32_t port)
 {
     g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, port);
 
-    return unix_listen_at(path);
+    return qvsock_unix_listen(path, 64);
 }
 
 /* A guest packet to the parent */
@@ -396,7 +345,7 @@ static int g2h_start_pending(HT *ht, uint32_t port, uint32_t dst,
                              int *filler)
 {
     g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, dst);
-    int lfd = unix_listen_full(path, filler);
+    int lfd = qvsock_unix_listen_full(path, filler);
 
     qvsock_send(&ht->vt, gpkt(port, dst, QVSOCK_OP_REQUEST, 0), NULL);
     return lfd;
@@ -542,7 +491,7 @@ static void test_rx_buffer_on_registers(void)
     g_assert_cmpuint(qtest_readl(ht.vt.qts, ht.vt.mmio.addr + status) &
                      VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
 
-    fd = unix_connect_to(ht.uds);
+    fd = qvsock_unix_connect(ht.uds);
     host_write(fd, "CONNECT 1234\n");
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!qvirtqueue_get_buf(ht.vt.qts, ht.vt.rx, &got, &len)) {
@@ -588,7 +537,7 @@ static void test_h2g_hybrid(void)
     int fd;
 
     ht_init(&ht, "", "");
-    fd = unix_connect_to(ht.uds);
+    fd = qvsock_unix_connect(ht.uds);
     /* application data in the same write must not be swallowed */
     hp = h2g_connect(&ht, fd, "CONNECT 1234\nearly bytes", 1234);
     guest_respond(&ht, 1234, hp);
@@ -609,7 +558,7 @@ static void test_h2g_hybrid(void)
     qvsock_send(&ht.vt, gpkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
 
     /* the guest refuses: the client is closed */
-    fd = unix_connect_to(ht.uds);
+    fd = qvsock_unix_connect(ht.uds);
     hp = h2g_connect(&ht, fd, "CONNECT 1235\n", 1235);
     qvsock_send(&ht.vt, gpkt(1235, hp, QVSOCK_OP_RST, 0), NULL);
     host_expect_eof(&ht, fd);
@@ -645,17 +594,17 @@ static void test_h2g_parser(void)
 
     ht_init(&ht, ",uds-connect-timeout=300", "");
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        fd = unix_connect_to(ht.uds);
+        fd = qvsock_unix_connect(ht.uds);
         host_write(fd, bad[i]);
         host_expect_eof(&ht, fd);
         close(fd);
     }
     /* no newline at all, and a silent client: timed out */
-    fd = unix_connect_to(ht.uds);
+    fd = qvsock_unix_connect(ht.uds);
     host_write(fd, "CONNECT 5");
     host_expect_eof(&ht, fd);
     close(fd);
-    fd = unix_connect_to(ht.uds);
+    fd = qvsock_unix_connect(ht.uds);
     host_expect_eof(&ht, fd);
     close(fd);
     /* nothing reached the guest */
@@ -668,7 +617,7 @@ static void test_h2g_parser(void)
         uint32_t hp;
         QVsockHdr h;
 
-        fd = unix_connect_to(ht.uds);
+        fd = qvsock_unix_connect(ht.uds);
         host_write(fd, good[i].part1);
         g_usleep(20 * 1000);
         hp = h2g_connect(&ht, fd, good[i].part2, good[i].port);
@@ -698,7 +647,7 @@ static void test_forwards(void)
     dir = g_dir_make_tmp("vsock-user-fwd-XXXXXX", &err);
     g_assert_no_error(err);
     kms = g_strdup_printf("%s/kms.sock", dir);
-    lfd = unix_listen_at(kms);
+    lfd = qvsock_unix_listen(kms, 64);
     extra = g_strdup_printf(
         "-object vsock-user-forward,id=kms,guest-port=8000,connect=unix:%s "
         "-object vsock-user-forward,id=web,listen=tcp:127.0.0.1:%d,"
@@ -747,7 +696,7 @@ static void test_forwards(void)
     /* object-add at run time */
     {
         g_autofree char *kms2 = g_strdup_printf("%s/kms2.sock", dir);
-        int lfd2 = unix_listen_at(kms2);
+        int lfd2 = qvsock_unix_listen(kms2, 64);
         QDict *rsp = qtest_qmp(ht.vt.qts, "{'execute': 'object-add', "
                                "'arguments': {'qom-type': "
                                "'vsock-user-forward', 'id': 'late', "
@@ -906,7 +855,7 @@ static void test_reset_fds(void)
     for (int i = 0; i < N; i++) {
         hfd[i] = guest_connect_host(&ht, 42000 + i, 5005, lfd,
                                     QVSOCK_GUEST_BUF_ALLOC);
-        cfd[i] = unix_connect_to(ht.uds);
+        cfd[i] = qvsock_unix_connect(ht.uds);
         guest_respond(&ht, 6000 + (i % 2),
                       h2g_connect(&ht, cfd[i], i % 2 ? "CONNECT 6001\n" :
                                   "CONNECT 6000\n", 6000 + (i % 2)));

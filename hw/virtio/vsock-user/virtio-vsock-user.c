@@ -748,13 +748,7 @@ HOST_STAT(stat_host_handshake_refused, handshake_refused)
 HOST_STAT(stat_host_pending, pending)
 HOST_STAT(stat_host_pending_refused, pending_refused)
 
-typedef struct VsockUserStat {
-    const char *name;
-    const char *description;
-    uint64_t (*get)(VirtIOVsockUser *s);
-} VsockUserStat;
-
-static const VsockUserStat vsock_user_stats[] = {
+const VirtIOVsockUserStat virtio_vsock_user_stats[] = {
     { "connections", "connections open now", stat_connections },
     { "rst-sent", "RST packets sent to the guest", stat_rst_sent },
     { "rst-received", "RST packets from the guest", stat_rst_received },
@@ -779,12 +773,13 @@ static const VsockUserStat vsock_user_stats[] = {
     { "host-pending-refused", "host connections closed at once because "
       "host-max-pending were waiting", stat_host_pending_refused },
 };
+const size_t virtio_vsock_user_n_stats = ARRAY_SIZE(virtio_vsock_user_stats);
 
 static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
                                 void *opaque, Error **errp)
 {
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
-    const VsockUserStat *stat = opaque;
+    const VirtIOVsockUserStat *stat = opaque;
     uint64_t value = s->engine ? stat->get(s) : 0;
 
     visit_type_uint64(v, name, &value, errp);
@@ -850,8 +845,8 @@ static void vsock_user_class_init(ObjectClass *klass, const void *data)
             vsock_user_property_help[i].name,
             vsock_user_property_help[i].description);
     }
-    for (size_t i = 0; i < ARRAY_SIZE(vsock_user_stats); i++) {
-        const VsockUserStat *stat = &vsock_user_stats[i];
+    for (size_t i = 0; i < virtio_vsock_user_n_stats; i++) {
+        const VirtIOVsockUserStat *stat = &virtio_vsock_user_stats[i];
         g_autofree char *desc = g_strdup_printf("%s (read-only counter)",
                                                 stat->description);
 

@@ -212,6 +212,7 @@ VsockConn *vsock_conn_new(VsockEngine *e, const VsockKey *key,
     c->type = type;
     c->state = state;
     c->timer = -1;
+    c->created = vsock_engine_now(e);
     for (int q = 0; q < RXQ__MAX; q++) {
         c->rxq_link[q].data = c;
     }

@@ -93,6 +93,8 @@ struct VsockConn {
     bool dead;                  /* removed from the table, freed soon */
     bool in_accept;             /* inside the listener's accept callback */
     bool accept_now;            /* vsock_conn_accept() from in there */
+    bool host_initiated;        /* by vsock_engine_connect() */
+    int64_t created;            /* engine clock */
 
     /* guest -> endpoint */
     uint32_t recv_cnt;          /* RW bytes received */
@@ -171,6 +173,9 @@ void vsock_conn_notify_closed(VsockConn *c, VsockCloseReason reason);
  * stays in the table, CLOSED, until it is sent), otherwise it goes now.
  */
 void vsock_conn_kill(VsockConn *c, VsockCloseReason reason, bool rst);
+/* The engine clock (ns), for timers and connection ages. */
+int64_t vsock_engine_now(VsockEngine *e);
+
 VsockConn *vsock_conn_new(VsockEngine *e, const VsockKey *key,
                           VsockType type, VsockConnState state);
 /* The endpoint took @n guest bytes. */

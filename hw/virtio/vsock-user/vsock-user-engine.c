@@ -315,6 +315,7 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
 
     vsock_engine_enter(e);
     c = vsock_conn_new(e, &key, type, VSOCK_CONN_CONNECTING);
+    c->host_initiated = true;
     c->ops = ops;
     c->opaque = opaque;
     vsock_conn_owe(c, OWE_REQUEST);

@@ -53,7 +53,9 @@ static bool forward_attach(VsockUserForward *f, VsockHost *h, Error **errp)
     if (f->host) {
         return true;
     }
-    if (f->connect && !vsock_host_add_route(h, f->guest_port, f->addr, f)) {
+    if (f->connect &&
+        !vsock_host_add_route(h, f->guest_port, f->addr, f,
+                              object_get_canonical_path_component(OBJECT(f)))) {
         error_setg(errp, "vsock-user-forward '%s': guest port %" PRIu32
                    " is already forwarded",
                    object_get_canonical_path_component(OBJECT(f)),
@@ -155,7 +157,9 @@ static void forward_accept(QIONetListener *listener, QIOChannelSocket *sioc,
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return;
     }
-    vsock_host_connect_guest(f->host, sioc, f->guest_port, name);
+    vsock_host_connect_guest(f->host, sioc, f->guest_port, name,
+                             object_get_canonical_path_component(OBJECT(f)),
+                             f->listen);
 }
 
 typedef struct FindDevice {

@@ -89,11 +89,17 @@ static void hb_closed(VsockConn *conn, void *opaque,
     hb_conn_forget(opaque);
 }
 
+static void hb_describe(VsockConn *conn, void *opaque, VsockEndpointInfo *info)
+{
+    info->kind = "heartbeat";
+}
+
 static const VsockConnOps hb_conn_ops = {
     .write = hb_write,
     .read = hb_read,
     .shutdown = hb_shutdown,
     .closed = hb_closed,
+    .describe = hb_describe,
 };
 
 static VsockAcceptResult hb_accept(VsockListener *l, VsockConn *conn,

@@ -45,6 +45,7 @@
 typedef struct HostRoute {
     SocketAddress *addr;
     void *owner;
+    char *id;                   /* the owner's, for introspection */
 } HostRoute;
 
 /* A deferred guest connection waiting for its host connection. */
@@ -53,6 +54,7 @@ typedef struct PendingConnect {
     VsockConn *conn;            /* NULL once cancelled */
     char *name;
     QIOChannelSocket *sioc;
+    VsockEndpointInfo endpoint; /* owned copies of id and address */
 } PendingConnect;
 
 /* A hybrid client that has not sent its CONNECT line yet. */
@@ -171,6 +173,8 @@ static void pending_free(PendingConnect *p)
 {
     object_unref(OBJECT(p->sioc));
     g_free(p->name);
+    g_free((char *)p->endpoint.id);
+    g_free((char *)p->endpoint.address);
     g_free(p);
 }
 
@@ -190,9 +194,18 @@ static void pending_closed(VsockConn *conn, void *opaque,
     g_hash_table_add(p->h->orphans, p);
 }
 
-/* While the accept is deferred the engine only ever calls closed(). */
+static void pending_describe(VsockConn *conn, void *opaque,
+                             VsockEndpointInfo *info)
+{
+    PendingConnect *p = opaque;
+
+    *info = p->endpoint;
+}
+
+/* While the accept is deferred the engine only calls closed() (and asks). */
 static const VsockConnOps pending_ops = {
     .closed = pending_closed,
+    .describe = pending_describe,
 };
 
 static void host_connect_done(QIOTask *task, gpointer opaque)
@@ -224,6 +237,8 @@ static void host_connect_done(QIOTask *task, gpointer opaque)
     }
     trace_vsock_user_host_connect_done(p->name, p->sioc->fd);
     b = host_bridge_new(h, p->sioc, p->name);
+    vsock_bridge_set_endpoint(b, p->endpoint.kind, p->endpoint.id,
+                              p->endpoint.address);
     vsock_bridge_accept(b, conn);
     vsock_conn_accept(conn);                    /* RESPONSE */
     pending_free(p);
@@ -237,6 +252,7 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
     uint32_t port = vsock_conn_get_local_port(conn);
     SocketAddress *addr;
     PendingConnect *p;
+    HostRoute *route;
     g_autofree char *name = g_strdup_printf("%" PRIu64 ":%" PRIu32
                                             "<-%" PRIu32,
                                             vsock_conn_get_local_cid(conn),
@@ -259,6 +275,10 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
     p->conn = conn;
     p->name = g_steal_pointer(&name);
     p->sioc = qio_channel_socket_new();
+    route = g_hash_table_lookup(h->routes, GUINT_TO_POINTER(port));
+    p->endpoint.kind = route ? "forward" : "hybrid";
+    p->endpoint.id = g_strdup(route ? route->id : NULL);
+    p->endpoint.address = host_addr_str(addr);
     vsock_conn_set_ops(conn, &pending_ops, p);
     if (trace_event_get_state_backends(TRACE_VSOCK_USER_HOST_CONNECT)) {
         g_autofree char *dst = host_addr_str(addr);
@@ -272,7 +292,7 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
 }
 
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
-                          SocketAddress *addr, void *owner)
+                          SocketAddress *addr, void *owner, const char *id)
 {
     HostRoute *r;
 
@@ -282,6 +302,7 @@ bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
     r = g_new0(HostRoute, 1);
     r->addr = QAPI_CLONE(SocketAddress, addr);
     r->owner = owner;
+    r->id = g_strdup(id);
     g_hash_table_insert(h->routes, GUINT_TO_POINTER(guest_port), r);
     return true;
 }
@@ -301,6 +322,7 @@ static void host_route_free(gpointer data)
     HostRoute *r = data;
 
     qapi_free_SocketAddress(r->addr);
+    g_free(r->id);
     g_free(r);
 }
 
@@ -315,7 +337,8 @@ static void host_route_free(gpointer data)
  */
 static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
                             uint32_t guest_port, const char *name,
-                            bool greet_port)
+                            bool greet_port, const char *kind,
+                            const char *id, const char *address)
 {
     VsockBridge *b;
     VsockConn *conn;
@@ -333,6 +356,7 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
         return;
     }
     b = host_bridge_new(h, sioc, name);
+    vsock_bridge_set_endpoint(b, kind, id, address);
     vsock_bridge_set_greet_port(b, greet_port);
     vsock_bridge_set_established(b, host_bridge_established);
     conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
@@ -353,9 +377,11 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
 }
 
 void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
-                              uint32_t guest_port, const char *name)
+                              uint32_t guest_port, const char *name,
+                              const char *id, const char *address)
 {
-    host_open_guest(h, sioc, guest_port, name, false);
+    host_open_guest(h, sioc, guest_port, name, false, "forward", id,
+                    address);
 }
 
 static void hybrid_client_free(gpointer data)
@@ -399,6 +425,7 @@ static void hybrid_client_readable(void *opaque)
     char peek[VSOCK_CONNECT_LINE_MAX];
     size_t room = sizeof(c->line) - c->len;
     g_autofree char *name = NULL;
+    g_autofree char *address = NULL;
     QIOChannelSocket *sioc;
     char *nl;
     ssize_t n, take;
@@ -441,7 +468,8 @@ static void hybrid_client_readable(void *opaque)
     name = g_strdup(c->name);
     object_ref(OBJECT(sioc));
     hybrid_client_remove(c);
-    host_open_guest(h, sioc, port, name, true);
+    address = g_strdup_printf("unix:%s", h->uds_path);
+    host_open_guest(h, sioc, port, name, true, "hybrid", NULL, address);
     object_unref(OBJECT(sioc));
 }
 

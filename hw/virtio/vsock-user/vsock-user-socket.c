@@ -35,6 +35,7 @@ struct VsockBridge {
     int fd;
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
+    VsockEndpointInfo endpoint; /* owned copies, for introspection */
     VsockBridgeGoneFn gone;
     VsockBridgeEstablishedFn established;
     void *opaque;
@@ -73,6 +74,8 @@ static void bridge_leave(VsockBridge *b)
 {
     if (--b->depth == 0 && b->dead) {
         g_free(b->name);
+        g_free((char *)b->endpoint.id);
+        g_free((char *)b->endpoint.address);
         g_free(b);
     }
 }
@@ -366,12 +369,21 @@ static void bridge_closed(VsockConn *conn, void *opaque,
     bridge_leave(b);
 }
 
+static void bridge_describe(VsockConn *conn, void *opaque,
+                            VsockEndpointInfo *info)
+{
+    VsockBridge *b = opaque;
+
+    *info = b->endpoint;
+}
+
 const VsockConnOps vsock_bridge_ops = {
     .connected = bridge_connected,
     .write = bridge_write,
     .read = bridge_read,
     .shutdown = bridge_shutdown,
     .closed = bridge_closed,
+    .describe = bridge_describe,
 };
 
 VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
@@ -399,6 +411,16 @@ void vsock_bridge_set_established(VsockBridge *b,
                                   VsockBridgeEstablishedFn fn)
 {
     b->established = fn;
+}
+
+void vsock_bridge_set_endpoint(VsockBridge *b, const char *kind,
+                               const char *id, const char *address)
+{
+    b->endpoint.kind = kind;
+    g_free((char *)b->endpoint.id);
+    g_free((char *)b->endpoint.address);
+    b->endpoint.id = g_strdup(id);
+    b->endpoint.address = g_strdup(address);
 }
 
 void vsock_bridge_set_greet_port(VsockBridge *b, bool greet)

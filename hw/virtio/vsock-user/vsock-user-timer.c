@@ -17,7 +17,7 @@
 #endif
 #include "vsock-user-engine-int.h"
 
-static int64_t engine_now(VsockEngine *e)
+int64_t vsock_engine_now(VsockEngine *e)
 {
     if (e->ops.clock) {
         return e->ops.clock(e->cfg.opaque);
@@ -40,7 +40,7 @@ void vsock_timer_start(VsockConn *c, int tq, int64_t timeout)
 
     vsock_timer_stop(c);
     c->timer = tq;
-    c->deadline = engine_now(e) + timeout;
+    c->deadline = vsock_engine_now(e) + timeout;
     g_queue_push_tail_link(&e->timers[tq], &c->timer_link);
     e->need_wakeup = true;
 }
@@ -66,7 +66,7 @@ void vsock_engine_run_timers(VsockEngine *e)
     int t;
 
     vsock_engine_enter(e);
-    now = engine_now(e);
+    now = vsock_engine_now(e);
     for (t = 0; t < TQ__MAX; t++) {
         GList *head;
 

@@ -63,4 +63,17 @@ struct VirtIOVsockUser {
     uint32_t host_max_pending;  /* host connections not accepted yet */
 };
 
+/*
+ * The device's counters, each a read-only QOM property of the same name
+ * and an entry of query-vsock-user's counters.
+ */
+typedef struct VirtIOVsockUserStat {
+    const char *name;
+    const char *description;
+    uint64_t (*get)(VirtIOVsockUser *s);
+} VirtIOVsockUserStat;
+
+extern const VirtIOVsockUserStat virtio_vsock_user_stats[];
+extern const size_t virtio_vsock_user_n_stats;
+
 #endif

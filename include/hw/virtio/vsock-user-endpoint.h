@@ -56,6 +56,18 @@ typedef struct VsockConnStats {
     uint64_t rx_bytes;      /* RW payload bytes to the guest */
 } VsockConnStats;
 
+/*
+ * What serves a connection, for introspection (query-vsock-user): @kind
+ * names the endpoint ("heartbeat", "hybrid", "forward"), @id the object
+ * behind it and @address its host socket, each NULL where it has none.
+ * The strings belong to the endpoint and need only last the call.
+ */
+typedef struct VsockEndpointInfo {
+    const char *kind;
+    const char *id;
+    const char *address;
+} VsockEndpointInfo;
+
 /* Per-connection callbacks of an endpoint (all but write/read optional). */
 typedef struct VsockConnOps {
     /* A host-initiated connection was accepted (RESPONSE). */
@@ -91,6 +103,8 @@ typedef struct VsockConnOps {
     void (*shutdown)(VsockConn *conn, void *opaque, uint32_t flags);
     /* The connection is gone (see the ownership rules at the top). */
     void (*closed)(VsockConn *conn, void *opaque, VsockCloseReason reason);
+    /* Say what serves the connection (fill in @info; all fields NULL). */
+    void (*describe)(VsockConn *conn, void *opaque, VsockEndpointInfo *info);
 } VsockConnOps;
 
 /* What an accept callback decides about a guest REQUEST. */

@@ -73,6 +73,12 @@ void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn);
 void vsock_bridge_set_established(VsockBridge *b,
                                   VsockBridgeEstablishedFn fn);
 /* Hybrid: after the guest accepts, write "OK <local port>\n" first. */
+/*
+ * What the bridge serves, for introspection: @kind is a static string
+ * ("hybrid", "forward"), @id and @address are copied (either may be NULL).
+ */
+void vsock_bridge_set_endpoint(VsockBridge *b, const char *kind,
+                               const char *id, const char *address);
 void vsock_bridge_set_greet_port(VsockBridge *b, bool greet);
 /* Guest-initiated: attach to @conn (from an accept callback). */
 void vsock_bridge_accept(VsockBridge *b, VsockConn *conn);
@@ -123,14 +129,18 @@ void vsock_host_free(VsockHost *h);
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
                         uint32_t max_handshakes, Error **errp);
 
-/* guest port -> host address (NULL: remove).  False if already routed. */
+/*
+ * guest port -> host address, for @owner (whose name for introspection is
+ * @id).  False if already routed.
+ */
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
-                          SocketAddress *addr, void *owner);
+                          SocketAddress *addr, void *owner, const char *id);
 void vsock_host_del_route(VsockHost *h, uint32_t guest_port, void *owner);
 
 /* A host socket accepted by a forward listener: join it to @guest_port. */
 void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
-                              uint32_t guest_port, const char *name);
+                              uint32_t guest_port, const char *name,
+                              const char *id, const char *address);
 
 const VsockHostStats *vsock_host_get_stats(const VsockHost *h);
 

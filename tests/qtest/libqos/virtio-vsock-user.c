@@ -16,6 +16,8 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
+#include <poll.h>
+#include <sys/un.h>
 #include "../libqtest.h"
 #include "qemu/module.h"
 #include "qobject/qdict.h"
@@ -154,11 +156,12 @@ QVsockHdr qvsock_pkt(uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
 
 /*
  * Every test waits for what it posts, so fewer than a ring's worth are
- * ever in flight.
+ * ever in flight.  Heads stay below QVSOCK_MAX_DESC, the size of the
+ * tables they index.
  */
 void qvsock_desc_reserve(QVirtQueue *vq, unsigned n)
 {
-    if (vq->free_head + n > vq->size) {
+    if (vq->free_head + n > MIN(vq->size, QVSOCK_MAX_DESC)) {
         vq->free_head = 0;
     }
     vq->num_free = vq->size;
@@ -485,12 +488,16 @@ uint32_t qvsock_connect(QVsockTest *t, uint32_t dst_port, uint32_t buf_alloc)
 uint64_t qvsock_stat(QVsockTest *t, const char *name)
 {
     /* On pc the virtio device is the PCI proxy's child. */
-    const char *path = t->pdev ?
-        "/machine/peripheral-anon/device[0]/virtio-backend" :
-        "/machine/peripheral-anon/device[0]";
+    const char *id = strstr(t->props, ",id=");
+    g_autofree char *dev = id ?
+        g_strndup(id + 4, strcspn(id + 4, ",")) : NULL;
+    g_autofree char *path = g_strdup_printf("/machine/%s%s",
+        dev ? "peripheral/" : "peripheral-anon/device[0]", dev ? dev : "");
+    g_autofree char *full = g_strdup_printf("%s%s", path,
+                                            t->pdev ? "/virtio-backend" : "");
     g_autoptr(QDict) rsp = qtest_qmp(t->qts, "{'execute': 'qom-get', "
                                      "'arguments': {'path': %s, "
-                                     "'property': %s}}", path, name);
+                                     "'property': %s}}", full, name);
 
     g_assert(qdict_haskey(rsp, "return"));
     return qdict_get_int(rsp, "return");
@@ -533,4 +540,45 @@ void qvsock_heartbeat(QVsockTest *t)
     qvsock_recv(t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
                       QVSOCK_OP_RST, 0, 0);
+}
+
+int qvsock_unix_listen(const char *path, int backlog)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, backlog), ==, 0);
+    return fd;
+}
+
+int qvsock_unix_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
+    strcpy(sa.sun_path, path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
+}
+
+bool qvsock_wait_fd(int fd, short events, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+
+    return poll(&p, 1, ms) == 1;
+}
+
+int qvsock_unix_listen_full(const char *path, int *filler)
+{
+    int fd = qvsock_unix_listen(path, 0);
+
+    *filler = qvsock_unix_connect(path);
+    return fd;
 }

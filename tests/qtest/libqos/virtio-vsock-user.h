@@ -217,4 +217,15 @@ void qvsock_recv_beat(QVsockTest *t, uint32_t port, QVsockHdr *h);
  */
 void qvsock_heartbeat(QVsockTest *t);
 
+/* Host-side Unix stream sockets for the tests' host peers */
+int qvsock_unix_listen(const char *path, int backlog);
+int qvsock_unix_connect(const char *path);
+bool qvsock_wait_fd(int fd, short events, int ms);
+/*
+ * A Unix listener whose backlog is full: the device's next (blocking)
+ * connect to @path waits until the test accepts the first client.
+ * Returns the listener, *@filler the client that fills the backlog.
+ */
+int qvsock_unix_listen_full(const char *path, int *filler);
+
 #endif
