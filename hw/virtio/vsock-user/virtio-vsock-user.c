@@ -634,8 +634,9 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
                                               VSOCK_HEARTBEAT_PORT);
     }
     s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections,
-                             s->host_max_pending);
-    if ((s->uds_path &&
+                             s->host_max_pending, errp);
+    if (!s->host ||
+        (s->uds_path &&
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
                              s->uds_max_handshakes, errp)) ||
         !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {

@@ -74,6 +74,7 @@ struct VsockHost {
     uint32_t max_conns;
     uint32_t max_handshakes;
     uint32_t max_pending;
+    VsockPoll *poll;            /* the bridges' host sockets */
     GHashTable *routes;         /* guest port -> HostRoute */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
@@ -113,7 +114,8 @@ static void host_bridge_gone(void *opaque, VsockBridge *b)
 static VsockBridge *host_bridge_new(VsockHost *h, QIOChannelSocket *sioc,
                                     const char *name)
 {
-    VsockBridge *b = vsock_bridge_new(sioc, name, host_bridge_gone, h);
+    VsockBridge *b = vsock_bridge_new(h->poll, sioc, name, host_bridge_gone,
+                                      h);
 
     g_hash_table_add(h->bridges, b);
     h->stats.bridges = g_hash_table_size(h->bridges);
@@ -538,12 +540,26 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
 
 /* ---------------------------------------------------------------------- */
 
+/* Host sockets moved data or room: the device passes it on at once. */
+static void host_poll_done(void *opaque)
+{
+    VsockHost *h = opaque;
+
+    vsock_engine_run_now(h->engine);
+}
+
 VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
-                          uint32_t max_conns, uint32_t max_pending)
+                          uint32_t max_conns, uint32_t max_pending,
+                          Error **errp)
 {
     VsockHost *h = g_new0(VsockHost, 1);
     VsockListener *fallback;
 
+    h->poll = vsock_poll_new(host_poll_done, h, errp);
+    if (!h->poll) {
+        g_free(h);
+        return NULL;
+    }
     h->engine = e;
     h->local_cid = local_cid;
     h->max_conns = max_conns;
@@ -597,6 +613,7 @@ void vsock_host_free(VsockHost *h)
     }
     g_hash_table_destroy(h->routes);
     g_free(h->uds_path);
+    vsock_poll_free(h->poll);
     g_free(h);
 }
 

@@ -155,16 +155,19 @@ static bool build_rw(VsockConn *c, const struct iovec *iov, unsigned cnt,
         unsigned pcnt = iov_copy(piov, cnt + 1, iov, cnt,
                                  VSOCK_HDR_SIZE + got, max - got);
         uint32_t f = 0;
+        size_t want = max - got;
         size_t n = c->ops->read(c, c->opaque, piov, pcnt, &f);
 
-        n = MIN(n, max - got);
-        if (n == 0) {
-            c->want_read = false;
-            break;
-        }
+        n = MIN(n, want);
+
         got += n;
         if (c->type == VSOCK_TYPE_SEQPACKET && (f & VSOCK_SEQ_EOM)) {
             flags = f & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+            break;
+        }
+        if (n < want) {
+            /* a short read says "nothing more for now": stop asking */
+            c->want_read = false;
             break;
         }
     }

@@ -5,11 +5,15 @@
  * - host -> guest: the engine calls read() only while the guest has credit
  *   and an rx buffer; read() receives straight into the guest's buffer.
  *   When the socket has nothing (EAGAIN, or a short read, which empties a
- *   stream socket) the bridge watches it for input and tells the engine
- *   with vsock_conn_notify_readable(), then vsock_engine_run_now() so the
- *   data reaches the guest in the same main-loop pass; it never watches
- *   for input on its own, so a guest without credit or without rx buffers
- *   costs nothing.  Host EOF becomes SHUTDOWN(SEND).
+ *   stream socket and tells the engine to stop asking) the bridge watches
+ *   it for input and tells the engine with vsock_conn_notify_readable();
+ *   the device flushes once the batch of ready sockets is handled (see
+ *   vsock-user-poll.h), so the data reaches the guest in the same
+ *   main-loop pass.  The watch stays armed while the engine keeps reading
+ *   (no epoll change per message); it is dropped only when the socket
+ *   stays readable and the engine did not read since it was told (a guest
+ *   without credit or without rx buffers), so such a guest costs nothing.
+ *   Host EOF becomes SHUTDOWN(SEND).
  * - guest -> host: write() sends what the socket takes and returns that
  *   count; the engine holds the rest (bounded by its buf_alloc, which stops
  *   the guest's credit).  Only then the bridge watches for writability,
@@ -27,6 +31,7 @@
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
+#include "hw/virtio/vsock-user-poll.h"
 #include "hw/virtio/vsock-user-socket.h"
 #include "trace.h"
 
@@ -45,9 +50,11 @@ struct VsockBridge {
     size_t greet_len;
     size_t greet_off;
 
-    bool watch_in;              /* fd handlers armed */
-    bool drained;               /* a short read emptied the socket */
+    VsockPollFd *pf;            /* NULL once closed */
+    bool watch_in;              /* what pf watches for */
     bool watch_out;
+    bool notified;              /* the engine was told the socket is ready */
+    bool read_since;            /* ... and read from it since */
     bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
     bool guest_eof;             /* guest shut SEND: SHUT_WR owed */
     bool shut_wr_done;
@@ -59,10 +66,13 @@ struct VsockBridge {
 static void bridge_in_ready(void *opaque);
 static void bridge_out_ready(void *opaque);
 
+static void bridge_error(VsockBridge *b, const char *op, int err);
+
 static void bridge_update_fd(VsockBridge *b)
 {
-    qemu_set_fd_handler(b->fd, b->watch_in ? bridge_in_ready : NULL,
-                        b->watch_out ? bridge_out_ready : NULL, b);
+    if (b->pf && !vsock_poll_watch(b->pf, b->watch_in, b->watch_out)) {
+        bridge_error(b, "epoll_ctl", errno);
+    }
 }
 
 static void bridge_enter(VsockBridge *b)
@@ -90,7 +100,8 @@ static void bridge_finish(VsockBridge *b, bool abort, const char *why)
     b->dead = true;
     b->conn = NULL;
     b->watch_in = b->watch_out = false;
-    qemu_set_fd_handler(b->fd, NULL, NULL, NULL);
+    vsock_poll_remove(b->pf);
+    b->pf = NULL;
     if (abort) {
         struct linger l = { .l_onoff = 1, .l_linger = 0 };
 
@@ -188,15 +199,15 @@ static void bridge_in_ready(void *opaque)
     VsockBridge *b = opaque;
 
     bridge_enter(b);
-    b->watch_in = false;
-    b->drained = false;
-    bridge_update_fd(b);
     trace_vsock_user_bridge_readable(b->name);
-    if (b->conn) {
-        VsockEngine *e = vsock_conn_get_engine(b->conn);
-
+    if (b->notified && !b->read_since) {
+        /* the engine cannot take data now; it reads when it can */
+        b->watch_in = false;
+        bridge_update_fd(b);
+    } else if (b->conn) {
+        b->notified = true;
+        b->read_since = false;
         vsock_conn_notify_readable(b->conn);
-        vsock_engine_run_now(e);
     }
     bridge_leave(b);
 }
@@ -212,10 +223,7 @@ static void bridge_out_ready(void *opaque)
     if (bridge_flush_greeting(b)) {
         bridge_shut_wr(b);
         if (!b->dead && b->conn) {
-            VsockEngine *e = vsock_conn_get_engine(b->conn);
-
             vsock_conn_notify_writable(b->conn);
-            vsock_engine_run_now(e);
         }
     }
     bridge_leave(b);
@@ -296,10 +304,8 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
     if (b->dead || b->host_eof) {
         return 0;
     }
-    if (b->drained) {
-        return 0;               /* watched since; no EAGAIN round trip */
-    }
     bridge_enter(b);
+    b->read_since = true;
     do {
         n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
@@ -323,11 +329,9 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
         trace_vsock_user_bridge_read(b->name, want, n);
         if ((size_t)n < want) {
             /*
-             * A stream socket returns all it holds: it is empty now.  Watch
-             * it at once, so the engine's next read costs no recvmsg that
-             * would only say EAGAIN.
+             * A stream socket returns all it holds: it is empty now, and
+             * the short read tells the engine so.  Watch it.
              */
-            b->drained = true;
             b->watch_in = true;
             bridge_update_fd(b);
         }
@@ -386,8 +390,9 @@ const VsockConnOps vsock_bridge_ops = {
     .describe = bridge_describe,
 };
 
-VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
-                              VsockBridgeGoneFn gone, void *opaque)
+VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
+                              const char *name, VsockBridgeGoneFn gone,
+                              void *opaque)
 {
     VsockBridge *b = g_new0(VsockBridge, 1);
 
@@ -397,6 +402,7 @@ VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
     b->name = g_strdup(name);
     b->gone = gone;
     b->opaque = opaque;
+    b->pf = vsock_poll_add(poll, b->fd, bridge_in_ready, bridge_out_ready, b);
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     trace_vsock_user_bridge_new(b->name, b->fd);
     return b;

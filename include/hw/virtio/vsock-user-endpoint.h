@@ -88,8 +88,11 @@ typedef struct VsockConnOps {
      * (guest memory once the device runs) and return how many.  Called
      * only after vsock_conn_notify_readable() and only while the guest
      * has credit: this is how the endpoint learns it may send again.
-     * Returning 0 means "nothing more for now" and the engine stops
-     * asking until the next vsock_conn_notify_readable().  For SEQPACKET
+     * Returning less than asked (0 included) means "nothing more for now"
+     * and the engine stops asking until the next
+     * vsock_conn_notify_readable(), so an endpoint whose source ran dry
+     * (a stream socket's short read) need not be asked again to say so.
+     * For SEQPACKET
      * set *@flags to VSOCK_SEQ_EOM (| EOR) on the last chunk of a message.
      */
     size_t (*read)(VsockConn *conn, void *opaque,

@@ -26,6 +26,7 @@
 
 #include "hw/virtio/vsock-user-connect-line.h"
 #include "hw/virtio/vsock-user-endpoint.h"
+#include "hw/virtio/vsock-user-poll.h"
 #include "io/channel-socket.h"
 #include "qapi/qapi-types-sockets.h"
 #include "qom/object.h"
@@ -64,8 +65,9 @@ typedef void (*VsockBridgeEstablishedFn)(void *opaque, VsockBridge *b);
  * accept callback.  @greeting (may be NULL) is written to the socket when
  * the connection is established, before any guest data.
  */
-VsockBridge *vsock_bridge_new(QIOChannelSocket *sioc, const char *name,
-                              VsockBridgeGoneFn gone, void *opaque);
+VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
+                              const char *name, VsockBridgeGoneFn gone,
+                              void *opaque);
 extern const VsockConnOps vsock_bridge_ops;
 /* Host-initiated: the connection vsock_engine_connect() returned. */
 void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn);
@@ -112,7 +114,8 @@ typedef struct VsockHostStats {
  * pending host connects included.
  */
 VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
-                          uint32_t max_conns, uint32_t max_pending);
+                          uint32_t max_conns, uint32_t max_pending,
+                          Error **errp);
 /*
  * Close every host socket and listener.  Call it after vsock_engine_free():
  * that closes the connections (and cancels the pending host connects)
