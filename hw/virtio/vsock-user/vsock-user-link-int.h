@@ -58,6 +58,12 @@ typedef struct LinkConnKey {
     uint32_t peer_port;
 } LinkConnKey;
 
+/* What the link knows of a crossed connection. */
+typedef struct LinkConn {
+    bool established;           /* a RESPONSE crossed */
+    int64_t requested_ms;       /* when its REQUEST crossed */
+} LinkConn;
+
 typedef struct LinkStats {
     uint64_t tx_pkts;           /* guest -> socket */
     uint64_t tx_bytes;
@@ -111,7 +117,7 @@ struct VsockUserLink {
     size_t rxq_bytes;
     GQueue txq;                 /* LinkOut: for the socket */
     size_t txq_bytes;
-    GHashTable *conns;          /* LinkConnKey set */
+    GHashTable *conns;          /* LinkConnKey -> LinkConn */
 
     LinkStats stats;
 };
@@ -132,6 +138,7 @@ LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
                            uint32_t peer_port);
 /* Track a connection; false if max_conns are tracked already. */
 bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k);
+void vsock_link_established(VsockUserLink *l, const LinkConnKey *k);
 
 void vsock_link_wake_owner(VsockUserLink *l);
 void vsock_link_rxq_clear(VsockUserLink *l);

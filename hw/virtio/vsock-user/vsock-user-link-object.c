@@ -117,6 +117,9 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
+    if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(l, &k);
+    }
     if ((h->len && l->txq_bytes + cost > l->max_queued) ||
         l->txq_bytes + cost > l->max_queued + LINK_CTRL_HEADROOM) {
         link_reset_conn(l, h, "over max-queued");
@@ -595,8 +598,14 @@ static void link_get_stat(Object *obj, Visitor *v, const char *name,
 static void link_get_conns(Object *obj, Visitor *v, const char *name,
                            void *opaque, Error **errp)
 {
-    uint64_t value = g_hash_table_size(VSOCK_USER_LINK(obj)->conns);
+    GHashTableIter it;
+    gpointer c;
+    uint64_t value = 0;
 
+    g_hash_table_iter_init(&it, VSOCK_USER_LINK(obj)->conns);
+    while (g_hash_table_iter_next(&it, NULL, &c)) {
+        value += ((LinkConn *)c)->established;
+    }
     visit_type_uint64(v, name, &value, errp);
 }
 
@@ -609,7 +618,7 @@ static void link_instance_init(Object *obj)
     g_queue_init(&l->rxq);
     g_queue_init(&l->txq);
     l->conns = g_hash_table_new_full(vsock_link_key_hash,
-                                     vsock_link_key_equal, g_free, NULL);
+                                     vsock_link_key_equal, g_free, g_free);
 }
 
 static void link_finalize(Object *obj)
@@ -685,7 +694,8 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_add(oc, "connections", "uint64", link_get_conns,
                               NULL, NULL, NULL);
     object_class_property_set_description(oc, "connections",
-        "connections crossing the link now (read-only counter)");
+        "connections established across the link now (read-only "
+        "counter)");
     for (size_t i = 0; i < ARRAY_SIZE(link_stats); i++) {
         g_autofree char *desc = g_strdup_printf("%s (read-only counter)",
                                                 link_stats[i].description);

@@ -121,16 +121,48 @@ LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
 }
 
 /* false if the table is full */
+/*
+ * A REQUEST nobody answered (the other end ignored it, and Linux gives up
+ * a connect() after 2 s without telling the peer) is forgotten after this
+ * long, once room is needed.
+ */
+#define LINK_REQUEST_EXPIRE_MS 10000
+
+static gboolean link_conn_stale(gpointer key, gpointer value, gpointer opaque)
+{
+    const LinkConn *c = value;
+
+    return !c->established &&
+           *(int64_t *)opaque - c->requested_ms > LINK_REQUEST_EXPIRE_MS;
+}
+
 bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k)
 {
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    LinkConn *c;
+
     if (g_hash_table_contains(l->conns, k)) {
         return true;
     }
     if (g_hash_table_size(l->conns) >= l->owner.max_conns) {
+        g_hash_table_foreach_remove(l->conns, link_conn_stale, &now);
+    }
+    if (g_hash_table_size(l->conns) >= l->owner.max_conns) {
         return false;
     }
-    g_hash_table_add(l->conns, g_memdup2(k, sizeof(*k)));
+    c = g_new0(LinkConn, 1);
+    c->requested_ms = now;
+    g_hash_table_insert(l->conns, g_memdup2(k, sizeof(*k)), c);
     return true;
+}
+
+void vsock_link_established(VsockUserLink *l, const LinkConnKey *k)
+{
+    LinkConn *c = g_hash_table_lookup(l->conns, k);
+
+    if (c) {
+        c->established = true;
+    }
 }
 
 /* ---- towards the guest -------------------------------------------------- */
@@ -436,6 +468,8 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
     }
     if (h->op == VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
+    } else if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(l, &k);
     } else if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
         l->stats.resets++;
         trace_vsock_user_link_drop(vsock_link_id(l),

@@ -24,6 +24,13 @@ test's directory; their guests talk AF_VSOCK to each other:
                             to a host socket stays open, the heartbeat
                             works, and once the killed QEMU is back a new
                             connection crosses the link
+  links-reset-microvm       system_reset of a guest with a connection over
+                            the link (the test is the other end): the
+                            other end gets its RST, the link stays up and
+                            the rebooted guest connects again
+  links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
+                            tls-creds-psk: 4 MiB cross intact; a peer
+                            without TLS never brings the link up
 """
 
 import hashlib
@@ -255,6 +262,8 @@ def check_validation(r, tmp):
             m.group(2) != hashlib.sha256(data).hexdigest():
         raise run.Fail("the guest got %s bytes, sha256 %s: not what was "
                        "sent" % (m.group(1), m.group(2)))
+    # the guest answered our SHUTDOWN with RST: nothing tracked any more
+    wait_link(g, "connections", lambda v: v == 0, what="connections == 0")
 
     # len over 64 KiB: the link ends, QEMU runs on
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, length=65537))
@@ -390,6 +399,122 @@ def check_kill(r, tmp, machine):
         "connection kept, reconnected" % (reset_s, resets)
 
 
+# ---- guest reset ------------------------------------------------------------
+
+def check_reset(r, tmp):
+    """A device reset sends the other end an RST per crossed connection."""
+    r.need_device("virtio-vsock-user")
+    path = os.path.join(tmp, "l.sock")
+    g = hs.Guest(r, tmp, "microvm", "link-hold",
+                 link_args(path, True, [6]) + guest_args("microvm", 5),
+                 timeout=120, no_reboot=False)
+    s = fake_up(g, path)
+
+    def until(pred):
+        while True:
+            h, payload = read_frame(s)
+            if pred(h, payload):
+                return h, payload
+
+    def hold():
+        h, _ = until(lambda h, p: h[6] == OP_REQUEST and h[3] == 8100)
+        gport = h[2]
+        s.sendall(frame(6, 8100, 5, gport, OP_RESPONSE))
+        until(lambda h, p: h[6] == OP_RW and p == b"hello\n")
+        s.sendall(frame(6, 8100, 5, gport, OP_RW, b"hello\n"))
+        return gport
+
+    gport = hold()
+    g.wait_for(r"HOLD port=8100 n=1")
+    if link_stat(g, "connections") != 1:
+        raise run.Fail("connections is %s with one open, expected 1" %
+                       link_stat(g, "connections"))
+    g.qmp.cmd("system_reset")
+    t0 = time.monotonic()
+    until(lambda h, p: h[6] == OP_RST and h[2] == gport and h[3] == 8100)
+    rst_s = time.monotonic() - t0
+    # the link stays up: the rebooted guest connects again
+    gport2 = hold()
+    g.wait_for(r"HOLD port=8100 n=1", count=2)
+    state = link_stat(g, "state")
+    g.qmp.cmd("quit")
+    g.proc.wait(timeout=30)
+    s.close()
+    if state != "up":
+        raise run.Fail("link %s after the guest reset, expected up" % state)
+    return "RST for guest port %d %.2f s after system_reset; reconnected " \
+        "from port %d" % (gport, rst_s, gport2)
+
+
+# ---- TLS over TCP loopback ---------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_tls(r, tmp):
+    """Two QEMUs linked over TCP with tls-creds-psk; a plain peer is not."""
+    r.need_device("virtio-vsock-user")
+    da, db, psk = (os.path.join(tmp, d) for d in ("a", "b", "psk"))
+    for d in (da, db, psk):
+        os.mkdir(d)
+    with open(os.path.join(psk, "keys.psk"), "w") as f:
+        f.write("qemu:%s\n" % os.urandom(32).hex())
+    port = free_port()
+    nbytes = 4 << 20
+
+    def creds(endpoint):
+        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
+                (endpoint, psk, ",username=qemu" if endpoint == "client"
+                 else "")]
+
+    a = hs.Guest(r, da, "microvm", "link-send",
+                 creds("server") +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
+                 timeout=240)
+    # a peer without TLS never brings the link up
+    end = time.monotonic() + 20
+    while True:
+        try:
+            plain = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > end:
+                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+            time.sleep(0.05)
+    plain.sendall(hello(6, [5]))
+    if not closed_by_qemu(plain):
+        raise run.Fail("QEMU kept a plain-text peer on a TLS link")
+    plain.close()
+    if link_stat(a, "state") == "up":
+        raise run.Fail("a plain-text peer brought a TLS link up")
+    b = hs.Guest(r, db, "microvm", "link-recv",
+                 creds("client") +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240)
+    wait_link(a, "state", lambda v: v == "up", what="up")
+    ba = a.finish()
+    bb = b.finish()
+    r.expect_pass(ba, "link-send")
+    r.expect_pass(bb, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "4 MiB over TLS-PSK on 127.0.0.1, sha256 equal; plain peer " \
+        "refused"
+
+
 def tests(run_mod):
     global run
     run = run_mod
@@ -400,4 +525,6 @@ def tests(run_mod):
         ("links-vsock-test-pc", lambda r, tmp: check_suite(r, tmp, "pc")),
         ("links-validation-microvm", check_validation),
         ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
+        ("links-reset-microvm", check_reset),
+        ("links-tls-microvm", check_tls),
     ]
