@@ -31,6 +31,13 @@ test's directory; their guests talk AF_VSOCK to each other:
   links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
                             tls-creds-psk: 4 MiB cross intact; a peer
                             without TLS never brings the link up
+  links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
+                            to a parent VM (guest CID 3) whose own
+                            listeners answer the heartbeat on 3:9000 and
+                            take the greeting on 3:5005
+  links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
+                            each reaches the parent, enclave to enclave is
+                            refused
 """
 
 import hashlib
@@ -38,6 +45,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -515,6 +523,78 @@ def check_tls(r, tmp):
         "refused"
 
 
+# ---- the documented topologies ----------------------------------------------
+
+def check_nitro_parent(r, tmp):
+    """-M nitro-enclave boots the demo EIF; a parent VM (CID 3) answers."""
+    r.need_machine("nitro-enclave")
+    r.need_device("virtio-vsock-user")
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    p = subprocess.run(["bash", os.path.join(top, "contrib", "nitro-demo",
+                                                 "build.sh")],
+                           capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise run.Fail("contrib/nitro-demo/build.sh failed: %s" %
+                       run.last_line(p.stderr))
+    eif_path = p.stdout.strip().splitlines()[-1]
+    dp = os.path.join(tmp, "parent")
+    os.mkdir(dp)
+    link = os.path.join(tmp, "enc16.sock")
+    parent = hs.Guest(r, dp, "microvm", "link-parent",
+                      link_args(link, True, [16]) +
+                      guest_args("microvm", 3), timeout=180)
+    parent.wait_for("PARENT-READY")
+    cmd = [r.qemu, "-M", "nitro-enclave", "-kernel", eif_path, "-nographic",
+           "-no-reboot", "-m", "512M", "-accel", r.accel or "tcg",
+           "-object", "vsock-user-link,id=parent,addr=unix:%s,cids=3" % link]
+    with open(os.path.join(tmp, "enclave-cmdline.txt"), "w") as f:
+        f.write(" ".join(run.shell_quote(a) for a in cmd) + "\n")
+    e = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+    out = e.stdout + e.stderr
+    with open(os.path.join(tmp, "enclave.log"), "w") as f:
+        f.write(out)
+    b = parent.finish()
+    for want in ("enclave: heartbeat OK", "enclave: application exited"):
+        if want not in out:
+            raise run.Fail("missing %r in the enclave's output: %s" %
+                           (want, run.last_line(out)))
+    r.expect_pass(b, "link-parent")
+    m = re.search(r"PARENT-GREETING: (.*)", b.serial)
+    return "the parent VM's own listeners served the heartbeat and got: %s" \
+        % (m.group(1).strip()[:60] if m else "?")
+
+
+def check_two_enclaves(r, tmp):
+    """One parent VM, two enclaves; enclave-to-enclave refused."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16", "e17")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    parent = hs.Guest(r, dirs[0], "microvm", "link-parent2",
+                      ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=16" % (hs.DEV_ID, l16),
+                       "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=17" % (hs.DEV_ID, l17)] +
+                      guest_args("microvm", 3), timeout=180)
+    enclaves = []
+    for d, cid, path, other in ((dirs[1], 16, l16, 17),
+                                (dirs[2], 17, l17, 16)):
+        enclaves.append(hs.Guest(
+            r, d, "microvm", "link-enclave",
+            link_args(path, False, [3], ",reconnect-ms=100") +
+            guest_args("microvm", cid, parent=3),
+            params={"port": 5000 + cid, "other": other}, timeout=180))
+    boots = [g.finish() for g in enclaves]
+    bp = parent.finish()
+    for b in boots:
+        r.expect_pass(b, "link-enclave")
+    r.expect_pass(bp, "link-parent2")
+    return "64 KiB from each enclave to the parent; 16 <-> 17 refused"
+
+
 def tests(run_mod):
     global run
     run = run_mod
@@ -527,4 +607,6 @@ def tests(run_mod):
         ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
         ("links-reset-microvm", check_reset),
         ("links-tls-microvm", check_tls),
+        ("links-nitro-parent", check_nitro_parent),
+        ("links-two-enclaves-microvm", check_two_enclaves),
     ]
