@@ -17,6 +17,7 @@
 #include "io/channel-socket.h"
 #include "io/net-listener.h"
 #include "qapi/qapi-types-sockets.h"
+#include "qemu/notify.h"
 #include "qemu/timer.h"
 #include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-link.h"
@@ -96,6 +97,7 @@ struct VsockUserLink {
 
     VsockLinkOwner owner;
     bool attached;
+    Notifier machine_done;      /* says so if no device took the link */
 
     LinkState state;
     QIOChannelSocket *sioc;     /* the socket under @ioc */

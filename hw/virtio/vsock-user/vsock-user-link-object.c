@@ -26,11 +26,13 @@
 #include "qapi/qapi-visit-sockets.h"
 #include "qapi/qapi-builtin-visit.h"
 #include "qapi/visitor.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qemu/sockets.h"
 #include "qom/object_interfaces.h"
 #include "hw/qdev-core.h"
+#include "system/system.h"
 #include "vsock-user-link-int.h"
 #include "trace.h"
 
@@ -282,12 +284,20 @@ static int link_find_one(Object *obj, void *opaque)
     return 0;
 }
 
+/* By id, so that messages do not depend on a hash table's order. */
+static gint link_cmp_id(gconstpointer a, gconstpointer b)
+{
+    return strcmp(vsock_link_id(*(VsockUserLink **)a),
+                  vsock_link_id(*(VsockUserLink **)b));
+}
+
 VsockLinks *vsock_links_attach(const VsockLinkOwner *owner, Error **errp)
 {
     AttachAll a = { .owner = owner, .found = g_ptr_array_new() };
     VsockLinks *ls;
 
     object_child_foreach(object_get_objects_root(), link_find_one, &a);
+    g_ptr_array_sort(a.found, link_cmp_id);
     for (unsigned i = 0; i < a.found->len; i++) {
         VsockUserLink *l = g_ptr_array_index(a.found, i);
 
@@ -352,6 +362,18 @@ void vsock_links_detach(VsockLinks *ls)
 }
 
 /* ---- the object ------------------------------------------------------- */
+
+/* A link no device took would wait for ever without a word. */
+static void link_machine_done(Notifier *n, void *data)
+{
+    VsockUserLink *l = container_of(n, VsockUserLink, machine_done);
+
+    if (!l->attached) {
+        warn_report("vsock-user-link '%s': no virtio-vsock-user device%s%s "
+                    "took the link; it stays unused", vsock_link_id(l),
+                    l->vsock ? " with id " : "", l->vsock ? l->vsock : "");
+    }
+}
 
 static void link_complete(UserCreatable *uc, Error **errp)
 {
@@ -440,6 +462,8 @@ static void link_complete(UserCreatable *uc, Error **errp)
     l->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       vsock_link_reconnect_cb, l);
     l->complete = true;
+    l->machine_done.notify = link_machine_done;
+    qemu_add_machine_init_done_notifier(&l->machine_done);
     trace_vsock_user_link_new(id, l->server ? "listen" : "connect",
                               l->addr_str);
 }
@@ -625,6 +649,9 @@ static void link_finalize(Object *obj)
 {
     VsockUserLink *l = VSOCK_USER_LINK(obj);
 
+    if (l->machine_done.notify) {
+        qemu_remove_machine_init_done_notifier(&l->machine_done);
+    }
     vsock_link_close_channel(l);
     vsock_link_rxq_clear(l);
     g_hash_table_destroy(l->conns);
