@@ -27,7 +27,8 @@ test's directory; their guests talk AF_VSOCK to each other:
   links-reset-microvm       system_reset of a guest with a connection over
                             the link (the test is the other end): the
                             other end gets its RST, the link stays up and
-                            the rebooted guest connects again
+                            the rebooted guest connects again; savevm +
+                            loadvm: the other end gets that one's RST
   links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
                             tls-creds-psk: 4 MiB cross intact; a peer
                             without TLS never brings the link up
@@ -444,6 +445,28 @@ def check_reset(r, tmp):
     # the link stays up: the rebooted guest connects again
     gport2 = hold()
     g.wait_for(r"HOLD port=8100 n=1", count=2)
+    # savevm + loadvm replace the guest's state: its connection is reset
+    # at the other end too (snapshots need a qcow2 node: made over QMP)
+    disk = os.path.join(tmp, "snap.qcow2")
+    open(disk, "w").close()
+    g.qmp.cmd("blockdev-add", driver="file", filename=disk,
+              **{"node-name": "f"})
+    g.qmp.cmd("blockdev-create", **{"job-id": "mk"},
+              options={"driver": "qcow2", "file": "f", "size": 16 << 20})
+    end = time.monotonic() + 20
+    while not any(j["status"] == "concluded"
+                  for j in g.qmp.cmd("query-jobs")):
+        if time.monotonic() > end:
+            raise run.Fail("qcow2 creation did not finish")
+        time.sleep(0.05)
+    g.qmp.cmd("job-dismiss", id="mk")
+    g.qmp.cmd("blockdev-add", driver="qcow2", file="f",
+              **{"node-name": "snap"})
+    for hmp in ("savevm s1", "loadvm s1"):
+        out = g.qmp.cmd("human-monitor-command", **{"command-line": hmp})
+        if out.strip():
+            raise run.Fail("%s: %s" % (hmp, out.strip()))
+    until(lambda h, p: h[6] == OP_RST and h[2] == gport2 and h[3] == 8100)
     state = link_stat(g, "state")
     g.qmp.cmd("quit")
     g.proc.wait(timeout=30)
@@ -451,7 +474,7 @@ def check_reset(r, tmp):
     if state != "up":
         raise run.Fail("link %s after the guest reset, expected up" % state)
     return "RST for guest port %d %.2f s after system_reset; reconnected " \
-        "from port %d" % (gport, rst_s, gport2)
+        "from port %d, its RST after loadvm" % (gport, rst_s, gport2)
 
 
 # ---- TLS over TCP loopback ---------------------------------------------------
