@@ -186,7 +186,8 @@ static void test_help(const void *data)
         "  parent-cid=<uint32>    - the CID whose connections end in QEMU: "
         "heartbeat, uds-path, vsock-user-forward objects (default: 2)",
         "  heartbeat=<OnOffAuto>  - answer the Nitro Enclaves heartbeat on "
-        "the parent's port 9000 (auto: when parent-cid is 3) "
+        "the parent's port 9000 (auto: when parent-cid is 3 and no "
+        "vsock-user-link carries it) "
         "(default: auto)",
         "  max-connections=<uint32> - connections at once, 1..65536; a "
         "REQUEST beyond them gets RST (default: 1024)",

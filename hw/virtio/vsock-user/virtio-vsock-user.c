@@ -864,7 +864,8 @@ static const struct {
     { "parent-cid", "the CID whose connections end in QEMU: heartbeat, "
       "uds-path, vsock-user-forward objects" },
     { "heartbeat", "answer the Nitro Enclaves heartbeat on the parent's port "
-      "9000 (auto: when parent-cid is 3)" },
+      "9000 (auto: when parent-cid is 3 and no vsock-user-link carries "
+      "it)" },
     { "max-connections", "connections at once, 1..65536; a REQUEST beyond "
       "them gets RST" },
     { "buf-size", "receive buffer per connection (buf_alloc announced to the "
