@@ -24,6 +24,9 @@ test's directory; their guests talk AF_VSOCK to each other:
                             to a host socket stays open, the heartbeat
                             works, and once the killed QEMU is back a new
                             connection crosses the link
+  links-server-restart-microvm  the listening QEMU killed and started
+                            again: the connecting one reconnects (timer)
+                            and a stream crosses
   links-reset-microvm       system_reset of a guest with a connection over
                             the link (the test is the other end): the
                             other end gets its RST, the link stays up and
@@ -408,6 +411,37 @@ def check_kill(r, tmp, machine):
         "connection kept, reconnected" % (reset_s, resets)
 
 
+def check_server_restart(r, tmp):
+    """The connecting side reconnects once the listening QEMU is back."""
+    r.need_device("virtio-vsock-user")
+    da, da2, db = (os.path.join(tmp, d) for d in ("a1", "a2", "b"))
+    for d in (da, da2, db):
+        os.mkdir(d)
+    link = os.path.join(tmp, "l.sock")
+    a_args = link_args(link, True, [6]) + guest_args("microvm", 5)
+    # the first server guest listens on the wrong port: b's stream is
+    # refused and retried until the second one listens on the right one
+    a1 = hs.Guest(r, da, "microvm", "link-recv", a_args,
+                  params={"port": 5701, "bytes": 1 << 20}, timeout=120)
+    b = hs.Guest(r, db, "microvm", "link-send",
+                 link_args(link, False, [5], ",reconnect-ms=100") +
+                 guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "bytes": 1 << 20},
+                 timeout=180)
+    wait_link(b, "state", lambda v: v == "up", what="up")
+    a1.proc.kill()
+    a1.proc.wait()
+    wait_link(b, "state", lambda v: v != "up", what="not up")
+    a2 = hs.Guest(r, da2, "microvm", "link-recv", a_args,
+                  params={"port": 5700, "bytes": 1 << 20}, timeout=120)
+    wait_link(b, "reconnects", lambda v: v >= 1, what="reconnects >= 1")
+    bb = b.finish()
+    ba = a2.finish()
+    r.expect_pass(bb, "link-send")
+    r.expect_pass(ba, "link-recv")
+    return "reconnected after the listening QEMU restarted; 1 MiB crossed"
+
+
 # ---- guest reset ------------------------------------------------------------
 
 def check_reset(r, tmp):
@@ -628,6 +662,7 @@ def tests(run_mod):
         ("links-vsock-test-pc", lambda r, tmp: check_suite(r, tmp, "pc")),
         ("links-validation-microvm", check_validation),
         ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
+        ("links-server-restart-microvm", check_server_restart),
         ("links-reset-microvm", check_reset),
         ("links-tls-microvm", check_tls),
         ("links-nitro-parent", check_nitro_parent),
