@@ -143,12 +143,15 @@ fuzz: fuzz-build
 # and virtio-net/slirp; a second guest with vhost-user-vsock-device and
 # vhost-device-vsock (fetched into the cache by the benchmark itself); the
 # scale phases; then the engine micro-benchmark; the tables go to
-# build/bench/results.md.  BENCH_ARGS go to the driver (see --help there),
+# build/bench/results.md.  Then vsock_perf between two guests whose devices
+# are linked (vsock-user-link), both ways, into build/bench/links.md.
+# BENCH_ARGS go to the driver (see --help there),
 # e.g. make bench BENCH_ARGS="--repeat 5 --bytes 64M".
 bench: qemu unit
 	@bash $(TOP)/tests/functional/vsock-user/build-guest.sh $(TOP)/build/guest
 	@python3 $(TOP)/tests/bench/vsock-user-bench.py --no-build \
 		--qemu $(QEMU) $(BENCH_ARGS)
+	@python3 $(TOP)/tests/bench/vsock-user-link-bench.py --qemu $(QEMU)
 
 clean:
 	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD)

@@ -186,7 +186,8 @@ static void test_help(const void *data)
         "  parent-cid=<uint32>    - the CID whose connections end in QEMU: "
         "heartbeat, uds-path, vsock-user-forward objects (default: 2)",
         "  heartbeat=<OnOffAuto>  - answer the Nitro Enclaves heartbeat on "
-        "the parent's port 9000 (auto: when parent-cid is 3) "
+        "the parent's port 9000 (auto: when parent-cid is 3 and no "
+        "vsock-user-link carries it) "
         "(default: auto)",
         "  max-connections=<uint32> - connections at once, 1..65536; a "
         "REQUEST beyond them gets RST (default: 1024)",
@@ -238,6 +239,94 @@ static void test_help(const void *data)
     cli_free(&r);
 }
 
+/*
+ * vsock-user-link objects refuse bad input at creation, each message
+ * exactly; a link that no device takes is said to stay unused.  No
+ * socket is opened: the links connect (server=off) only once a device
+ * takes them, and every case fails or exits before.
+ */
+static void test_link_errors(const void *data)
+{
+    static const struct {
+        const char *objects;        /* -object ... (space separated) */
+        const char *device_props;   /* appended to the device */
+        bool located;               /* QEMU prefixes the option */
+        const char *msg;
+    } cases[] = {
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=2", "",
+          false, "vsock-user-link 'l0': cids=2 is reserved (0, 1, 2 and "
+          "4294967295); a linked guest has a CID in 3..4294967294" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "cids=6", "", false, "vsock-user-link 'l0': cids=6 is given "
+          "twice" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "max-queued=10", "", false, "vsock-user-link 'l0': max-queued 10 "
+          "is below one packet (65580 bytes)" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "tls-creds=nope", "", false, "vsock-user-link 'l0': tls-creds "
+          "'nope' is not a tls-creds-x509 or tls-creds-psk object" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "server=on", "", false, "vsock-user-link 'l0': Failed to bind "
+          "socket to /nonexistent/l.sock: No such file or directory" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=5",
+          ",guest-cid=5", true, "vsock-user-link 'l0': cids include 5, the "
+          "CID of this device's own guest" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/a.sock,cids=6 "
+          "-object vsock-user-link,id=l1,addr=unix:/nonexistent/b.sock,"
+          "cids=7,cids=6", ",guest-cid=5", true, "vsock-user-links 'l0' and "
+          "'l1' both carry CID 6; a CID is reachable through one link "
+          "only" },
+    };
+    const char *m = data;
+    g_autofree char *prog = qemu_progname();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *dev = g_strdup_printf("%s%s", device_name(m),
+                                               cases[i].device_props);
+        g_autofree char *args = g_strdup_printf("%s -object %s -device %s",
+                                                machine_args(m),
+                                                cases[i].objects, dev);
+        g_autofree char *want = NULL;
+        CliRun r;
+
+        if (cases[i].located) {
+            want = g_strdup_printf("%s: -device %s: %s\n", prog, dev,
+                                   cases[i].msg);
+        } else {
+            want = g_strdup_printf("%s: %s\n", prog, cases[i].msg);
+        }
+        cli_run(&r, args);
+        g_assert_false(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        g_assert_cmpstr(r.err, ==, want);
+        cli_free(&r);
+    }
+}
+
+/* A link that no device takes says so once the machine is ready. */
+static void test_link_unused(const void *data)
+{
+    const char *m = data;
+    g_autofree char *prog = qemu_progname();
+    g_autofree char *cmd = g_strdup_printf(
+        "printf '%%s\\n' '{\"execute\": \"qmp_capabilities\"}' "
+        "'{\"execute\": \"quit\"}' | %s -nodefaults -display none -m 64M "
+        "%s -object vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,"
+        "cids=6,vsock=nope -device %s -S -qmp stdio", qemu_binary(),
+        machine_args(m), device_name(m));
+    g_autofree char *want = g_strdup_printf(
+        "%s: warning: vsock-user-link 'l0': no virtio-vsock-user device "
+        "with id nope took the link; it stays unused\n", prog);
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    g_autoptr(GError) gerr = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status;
+
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+                          NULL, &out, &err, &status, &gerr));
+    g_assert_cmpstr(err, ==, want);
+}
+
 static void add_test(const char *machine, const char *name,
                      GTestDataFunc fn)
 {
@@ -262,6 +351,8 @@ int main(int argc, char **argv)
         add_test(m, "cid-errors", test_cid_errors);
         add_test(m, "multiple-warning", test_multiple_warning);
         add_test(m, "help", test_help);
+        add_test(m, "link-errors", test_link_errors);
+        add_test(m, "link-unused", test_link_unused);
     }
     return g_test_run();
 }

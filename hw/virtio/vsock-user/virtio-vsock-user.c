@@ -6,7 +6,9 @@
  * terminates the connections to the parent CID itself, so no vhost backend
  * is needed.  This file is only the plumbing between the virtqueues and the
  * engine: popping tx chains into it, filling rx chains from it, a timer for
- * its timeouts, reset and migration.
+ * its timeouts, reset and migration.  Packets for a CID that a
+ * vsock-user-link carries (another QEMU's guest) go to that link instead,
+ * and rx buffers are filled from the engine and the links in turn.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -29,6 +31,7 @@
 #include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-endpoint.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
+#include "hw/virtio/vsock-user-link.h"
 #include "hw/virtio/vsock-user-socket.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
@@ -106,7 +109,7 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                       "%u device-writable descriptor(s); dropped\n",
                       elem->in_num);
-    } else {
+    } else if (!vsock_links_tx(s->links, elem->out_sg, elem->out_num)) {
         vsock_user_tx_result(
             vsock_engine_handle_tx(s->engine, elem->out_sg, elem->out_num,
                                    iov_size(elem->out_sg, elem->out_num)));
@@ -158,13 +161,37 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
     return more;
 }
 
+static bool vsock_user_rx_pending(VirtIOVsockUser *s)
+{
+    return vsock_engine_rx_pending(s->engine) ||
+           vsock_links_rx_pending(s->links);
+}
+
+/* The engine and the links take turns, so that neither starves the other. */
+static bool vsock_user_fill_rx(VirtIOVsockUser *s, VirtQueueElement *elem,
+                               size_t *len)
+{
+    bool links_first = s->rx_links_turn;
+
+    s->rx_links_turn = !links_first;
+    if (links_first &&
+        vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len)) {
+        return true;
+    }
+    if (vsock_engine_fill_rx(s->engine, elem->in_sg, elem->in_num, len)) {
+        return true;
+    }
+    return !links_first &&
+           vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len);
+}
+
 /* Returns true if work is left for another pass. */
 static bool vsock_user_process_rx(VirtIOVsockUser *s)
 {
     unsigned done = 0;
     bool more = false;
 
-    while (vsock_engine_rx_pending(s->engine)) {
+    while (vsock_user_rx_pending(s)) {
         VirtQueueElement *elem;
         size_t len = 0;
 
@@ -183,8 +210,7 @@ static bool vsock_user_process_rx(VirtIOVsockUser *s)
                           "with %u readable descriptor(s) and %zu writable "
                           "bytes is unusable; discarded\n", elem->out_num,
                           iov_size(elem->in_sg, elem->in_num));
-        } else if (!vsock_engine_fill_rx(s->engine, elem->in_sg,
-                                         elem->in_num, &len)) {
+        } else if (!vsock_user_fill_rx(s, elem, &len)) {
             /* Nothing to say after all: keep the buffer for later. */
             virtqueue_unpop(s->rx_vq, elem, 0);
             g_free(elem);
@@ -447,6 +473,7 @@ static void vsock_user_drop_state(VirtIOVsockUser *s)
 {
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
+    vsock_links_guest_reset(s->links);
     s->tx_paused = false;
     s->tx_unnotified = 0;
     s->rx_unnotified = false;
@@ -610,6 +637,7 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
     VsockEngineConfig cfg;
+    VsockLinkOwner owner;
     bool heartbeat;
 
     s->guest_cid = vsock_user_guest_cid(s);
@@ -617,9 +645,22 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         return;
     }
     vsock_user_warn_multiple(s);
+    owner = (VsockLinkOwner) {
+        .dev = OBJECT(dev),
+        .guest_cid = s->guest_cid,
+        .max_conns = s->max_connections,
+        .wakeup = vsock_user_wakeup,
+        .opaque = s,
+    };
+    s->links = vsock_links_attach(&owner, errp);
+    if (!s->links) {
+        return;
+    }
+    /* a linked parent CID is a real guest, which answers for itself */
     heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
                 (s->heartbeat == ON_OFF_AUTO_AUTO &&
-                 s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT);
+                 s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT &&
+                 !vsock_links_carry(s->links, s->parent_cid));
 
     vsock_engine_config_init(&cfg);
     cfg.guest_cid = s->guest_cid;
@@ -646,6 +687,8 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->engine = NULL;
         vsock_host_free(s->host);
         s->host = NULL;
+        vsock_links_detach(s->links);
+        s->links = NULL;
         return;
     }
 
@@ -677,6 +720,8 @@ static void vsock_user_unrealize(DeviceState *dev)
         s->heartbeat_ep = NULL;
     }
     vsock_user_forward_detach_all(s->host);
+    vsock_links_detach(s->links);
+    s->links = NULL;
     vsock_engine_free(s->engine);
     s->engine = NULL;
     vsock_host_free(s->host);
@@ -816,7 +861,8 @@ static const struct {
     { "parent-cid", "the CID whose connections end in QEMU: heartbeat, "
       "uds-path, vsock-user-forward objects" },
     { "heartbeat", "answer the Nitro Enclaves heartbeat on the parent's port "
-      "9000 (auto: when parent-cid is 3)" },
+      "9000 (auto: when parent-cid is 3 and no vsock-user-link carries "
+      "it)" },
     { "max-connections", "connections at once, 1..65536; a REQUEST beyond "
       "them gets RST" },
     { "buf-size", "receive buffer per connection (buf_alloc announced to the "

@@ -17,6 +17,7 @@
 typedef struct VsockEngine VsockEngine;
 typedef struct VsockHeartbeat VsockHeartbeat;
 typedef struct VsockHost VsockHost;
+typedef struct VsockLinks VsockLinks;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
@@ -40,6 +41,8 @@ struct VirtIOVsockUser {
     VsockEngine *engine;
     VsockHeartbeat *heartbeat_ep;
     VsockHost *host;            /* host socket endpoints and forwards */
+    VsockLinks *links;          /* other QEMUs' guests (vsock-user-link) */
+    bool rx_links_turn;         /* the links fill the next rx buffer */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
     QEMUTimer *timer;           /* the engine's next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */

@@ -1,0 +1,171 @@
+/*
+ * virtio-vsock-user: what the two halves of a vsock-user-link share
+ *
+ * vsock-user-link.c is the socket side (framing, hello, reading, writing,
+ * reconnecting); vsock-user-link-object.c is the QOM object and the side
+ * the device calls (routing guest packets, filling rx buffers, resets).
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VSOCK_USER_LINK_INT_H
+#define HW_VIRTIO_VSOCK_USER_LINK_INT_H
+
+#include "crypto/tlscreds.h"
+#include "io/channel-socket.h"
+#include "io/net-listener.h"
+#include "qapi/qapi-types-sockets.h"
+#include "qemu/notify.h"
+#include "qemu/timer.h"
+#include "hw/virtio/vsock-user-engine.h"
+#include "hw/virtio/vsock-user-link.h"
+
+#define LINK_MAX_CIDS       64
+#define LINK_DEFAULT_QUEUED (4 * 1024 * 1024)
+#define LINK_MIN_QUEUED     (VSOCK_HDR_SIZE + VSOCK_MAX_PKT_PAYLOAD)
+/*
+ * Room above max-queued for packets without payload (credit updates,
+ * shutdowns, RSTs): they are what lets the connections over budget end.
+ */
+#define LINK_CTRL_HEADROOM  (1024 * VSOCK_HDR_SIZE)
+
+typedef enum LinkState {
+    LINK_DOWN,
+    LINK_CONNECTING,            /* socket or TLS handshake under way */
+    LINK_HELLO,                 /* ours sent, theirs awaited */
+    LINK_UP,
+} LinkState;
+
+/* A packet for the guest; @off bytes of its payload were delivered. */
+typedef struct LinkFrame {
+    VsockHdr h;
+    uint32_t off;
+    uint8_t data[];
+} LinkFrame;
+
+/* Bytes for the socket. */
+typedef struct LinkOut {
+    size_t len;
+    size_t off;
+    uint8_t data[];
+} LinkOut;
+
+/* A connection that crossed the link, as the local guest sees it. */
+typedef struct LinkConnKey {
+    uint64_t peer_cid;
+    uint32_t guest_port;
+    uint32_t peer_port;
+} LinkConnKey;
+
+/* What the link knows of a crossed connection. */
+typedef struct LinkConn {
+    bool established;           /* a RESPONSE crossed */
+    int64_t requested_ms;       /* when its REQUEST crossed */
+} LinkConn;
+
+typedef struct LinkStats {
+    uint64_t tx_pkts;           /* guest -> socket */
+    uint64_t tx_bytes;
+    uint64_t rx_pkts;           /* socket -> guest */
+    uint64_t rx_bytes;
+    uint64_t refused;           /* socket frames dropped for their CIDs */
+    uint64_t garbage;           /* connections ended for a bad frame */
+    uint64_t resets;            /* connections the link reset */
+    uint64_t reconnects;        /* link up again after it was down */
+    uint64_t guest_errors;      /* malformed guest packets for the link */
+} LinkStats;
+
+struct VsockUserLink {
+    Object parent_obj;
+
+    /* properties */
+    char *vsock;
+    char *addr_str;
+    char *tls_creds_id;
+    bool server;
+    uint32_t cids[LINK_MAX_CIDS];
+    unsigned n_cids;
+    uint32_t max_queued;
+    uint32_t reconnect_ms;
+
+    bool complete;
+    SocketAddress *addr;
+    QCryptoTLSCreds *tls_creds;
+    QIONetListener *listener;
+
+    VsockLinkOwner owner;
+    bool attached;
+    Notifier machine_done;      /* says so if no device took the link */
+
+    LinkState state;
+    QIOChannelSocket *sioc;     /* the socket under @ioc */
+    QIOChannel *ioc;            /* what is read and written: @sioc or TLS */
+    guint in_watch;
+    guint out_watch;
+    QEMUTimer *reconnect_timer;
+    uint64_t attempt;           /* tells a stale connect callback apart */
+    bool ever_up;
+    uint64_t peer_guest_cid;
+    char *last_refusal;         /* reported once until it changes */
+
+    /* the frame being read */
+    uint8_t hdr_buf[VSOCK_HDR_SIZE];
+    size_t got;
+    LinkFrame *in_frame;
+
+    GQueue rxq;                 /* LinkFrame: for the guest */
+    size_t rxq_bytes;
+    GQueue txq;                 /* LinkOut: for the socket */
+    size_t txq_bytes;
+    GHashTable *conns;          /* LinkConnKey -> LinkConn */
+
+    LinkStats stats;
+};
+
+struct VsockLinks {
+    GPtrArray *links;
+    unsigned next;              /* rx round robin */
+};
+
+const char *vsock_link_id(VsockUserLink *l);
+const char *vsock_link_dev_name(VsockUserLink *l);
+bool vsock_link_carries(VsockUserLink *l, uint64_t cid);
+char *vsock_link_cids_str(const uint64_t *cids, unsigned n);
+
+guint vsock_link_key_hash(gconstpointer p);
+gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b);
+LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
+                           uint32_t peer_port);
+/* Track a connection; false if max_conns are tracked already. */
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k);
+void vsock_link_established(VsockUserLink *l, const LinkConnKey *k);
+
+void vsock_link_wake_owner(VsockUserLink *l);
+void vsock_link_rxq_clear(VsockUserLink *l);
+/* @bounded: give up when the queue is far over budget (guest-driven) */
+void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
+                             uint32_t peer_port, uint32_t guest_port,
+                             bool bounded);
+
+/* Queue a frame for the socket (@h->len payload bytes from @offset). */
+void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
+                            const struct iovec *iov, unsigned iov_cnt,
+                            size_t offset);
+void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
+                            uint64_t peer_cid, uint32_t peer_port);
+/* Write what the socket takes now; wait for it to take the rest. */
+void vsock_link_flush(VsockUserLink *l);
+
+void vsock_link_watch_in(VsockUserLink *l, bool on);
+bool vsock_link_rx_full(VsockUserLink *l);
+
+void vsock_link_close_channel(VsockUserLink *l);
+void vsock_link_down(VsockUserLink *l, const char *why);
+void vsock_link_connect(VsockUserLink *l);
+void vsock_link_reconnect_cb(void *opaque);
+void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
+                       gpointer opaque);
+
+#endif

@@ -1,0 +1,755 @@
+/*
+ * virtio-vsock-user: the vsock-user-link object and what the device calls
+ *
+ * Properties (errors at creation):
+ *   addr=ADDRESS    unix:PATH, HOST:PORT (tcp), fd:NAME
+ *   server=on|off   listen on addr (on) or connect to it (off, default)
+ *   cids=N[,cids=M] the CIDs reachable through the link (the other guest's)
+ *   vsock=ID        the virtio-vsock-user device (default: the first one)
+ *   max-queued=N    the byte budget of each direction (default 4 MiB)
+ *   reconnect-ms=N  with server=off, the pause between connect attempts
+ *   tls-creds=ID    a tls-creds-x509/psk object: the link runs over TLS
+ *
+ * Budget rule, towards the socket: a guest packet with payload that would
+ * take the bytes queued for the socket over max-queued, or a packet
+ * without payload that would take them LINK_CTRL_HEADROOM beyond it,
+ * resets its connection: an RST to the guest and one to the other end
+ * (counted in resets).  The guest's tx queue never waits for a link.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-visit-sockets.h"
+#include "qapi/qapi-builtin-visit.h"
+#include "qapi/visitor.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/sockets.h"
+#include "qom/object_interfaces.h"
+#include "hw/qdev-core.h"
+#include "system/system.h"
+#include "vsock-user-link-int.h"
+#include "trace.h"
+
+/* ---- what the device calls ------------------------------------------- */
+
+static VsockUserLink *links_find(const VsockLinks *ls, uint64_t cid)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        if (vsock_link_carries(l, cid)) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+bool vsock_links_carry(const VsockLinks *ls, uint64_t cid)
+{
+    return links_find(ls, cid) != NULL;
+}
+
+static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
+                             const char *what)
+{
+    l->stats.guest_errors++;
+    qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: packet %" PRIu64
+                  ":%" PRIu32 " -> %" PRIu64 ":%" PRIu32 " op %u for "
+                  "vsock-user-link '%s': %s\n", h->src_cid, h->src_port,
+                  h->dst_cid, h->dst_port, h->op, vsock_link_id(l), what);
+}
+
+/* Reset a connection of the guest: RST to the guest and the other end. */
+static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
+                            const char *why)
+{
+    LinkConnKey k = vsock_link_key(h->dst_cid, h->src_port, h->dst_port);
+
+    trace_vsock_user_link_reset(vsock_link_id(l), h->src_port, h->dst_cid,
+                                h->dst_port, why);
+    l->stats.resets++;
+    g_hash_table_remove(l->conns, &k);
+    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, true);
+    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+    vsock_link_wake_owner(l);
+}
+
+static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
+                              const struct iovec *iov, unsigned iov_cnt)
+{
+    size_t payload = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
+    LinkConnKey k = vsock_link_key(h->dst_cid, h->src_port, h->dst_port);
+    size_t cost = VSOCK_HDR_SIZE + h->len;
+
+    if (h->src_cid != l->owner.guest_cid) {
+        link_guest_error(l, h, "src_cid is not the guest's CID; dropped");
+        return;
+    }
+    if (h->len > payload) {
+        link_guest_error(l, h, "len exceeds the descriptor chain; dropped");
+        return;
+    }
+    if (h->op == VSOCK_OP_RST) {
+        g_hash_table_remove(l->conns, &k);
+        if (h->type == VSOCK_TYPE_STREAM && !h->len) {
+            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+            l->stats.tx_pkts++;
+            vsock_link_flush(l);
+        }
+        return;
+    }
+    if (h->type != VSOCK_TYPE_STREAM || h->op < VSOCK_OP_REQUEST ||
+        h->op > VSOCK_OP_CREDIT_REQUEST || h->len > VSOCK_MAX_PKT_PAYLOAD ||
+        (h->len && h->op != VSOCK_OP_RW)) {
+        link_guest_error(l, h, "bad type, op or len; reset");
+        link_reset_conn(l, h, "malformed guest packet");
+        return;
+    }
+    if (l->state != LINK_UP) {
+        link_reset_conn(l, h, "link down");
+        return;
+    }
+    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
+        link_reset_conn(l, h, "max-connections reached");
+        return;
+    }
+    if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(l, &k);
+    }
+    if ((h->len && l->txq_bytes + cost > l->max_queued) ||
+        l->txq_bytes + cost > l->max_queued + LINK_CTRL_HEADROOM) {
+        link_reset_conn(l, h, "over max-queued");
+        return;
+    }
+    trace_vsock_user_link_tx(vsock_link_id(l), h->src_port, h->dst_cid,
+                             h->dst_port, vsock_op_str(h->op), h->len);
+    vsock_link_queue_frame(l, h, iov, iov_cnt, VSOCK_HDR_SIZE);
+    l->stats.tx_pkts++;
+    l->stats.tx_bytes += h->len;
+    vsock_link_flush(l);
+}
+
+bool vsock_links_tx(VsockLinks *ls, const struct iovec *iov,
+                    unsigned iov_cnt)
+{
+    VsockUserLink *l;
+    VsockHdr h;
+
+    if (!ls || !ls->links->len || !vsock_hdr_from_iov(&h, iov, iov_cnt)) {
+        return false;
+    }
+    l = links_find(ls, h.dst_cid);
+    if (!l) {
+        return false;
+    }
+    link_guest_packet(l, &h, iov, iov_cnt);
+    return true;
+}
+
+bool vsock_links_rx_pending(const VsockLinks *ls)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        if (!g_queue_is_empty(&l->rxq)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * One rx buffer from the head packet.  A packet larger than the buffer
+ * goes in pieces, each with its own header (len adjusted, the credit
+ * fields as sent); a SEQPACKET message's EOM/EOR only on its last piece.
+ */
+static bool link_fill_rx(VsockUserLink *l, const struct iovec *iov,
+                         unsigned iov_cnt, size_t *len)
+{
+    LinkFrame *f = g_queue_peek_head(&l->rxq);
+    size_t room = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
+    uint32_t left, piece;
+    VsockHdr h;
+
+    if (!f) {
+        return false;
+    }
+    left = f->h.len - f->off;
+    piece = MIN(left, room);
+    h = f->h;
+    h.len = piece;
+    if (piece < left) {
+        h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+    }
+    vsock_hdr_to_iov(&h, iov, iov_cnt);
+    iov_from_buf(iov, iov_cnt, VSOCK_HDR_SIZE, f->data + f->off, piece);
+    *len = VSOCK_HDR_SIZE + piece;
+    trace_vsock_user_link_rx_piece(vsock_link_id(l), f->h.src_port,
+                                   f->h.dst_port, vsock_op_str(f->h.op),
+                                   f->off, piece, f->h.len);
+    f->off += piece;
+    if (f->off == f->h.len) {
+        g_queue_pop_head(&l->rxq);
+        l->rxq_bytes -= sizeof(*f) + f->h.len;
+        g_free(f);
+        if (l->rxq_bytes < l->max_queued / 2 && l->state != LINK_DOWN) {
+            vsock_link_watch_in(l, true);
+        }
+    } else if (!piece) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: rx buffer of "
+                      "%zu bytes holds no payload\n", room + VSOCK_HDR_SIZE);
+    }
+    return true;
+}
+
+bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
+                         unsigned iov_cnt, size_t *len)
+{
+    unsigned n = ls ? ls->links->len : 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = (ls->next + i) % n;
+
+        if (link_fill_rx(g_ptr_array_index(ls->links, k), iov, iov_cnt,
+                         len)) {
+            ls->next = k + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+void vsock_links_guest_reset(VsockLinks *ls)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+        GHashTableIter it;
+        gpointer key;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, l->conns);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            const LinkConnKey *k = key;
+
+            vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
+                                   k->peer_port);
+            n++;
+        }
+        g_hash_table_remove_all(l->conns);
+        l->stats.resets += n;
+        vsock_link_rxq_clear(l);
+        trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
+        vsock_link_flush(l);
+        if (l->state != LINK_DOWN) {
+            vsock_link_watch_in(l, true);
+        }
+    }
+}
+
+/* Does the link name @dev (its id, or its PCI proxy's), or none? */
+static bool link_names(VsockUserLink *l, Object *dev)
+{
+    Object *parent = dev->parent;
+
+    if (!l->vsock) {
+        return true;
+    }
+    if (DEVICE(dev)->id && !strcmp(DEVICE(dev)->id, l->vsock)) {
+        return true;
+    }
+    return parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
+           DEVICE(parent)->id && !strcmp(DEVICE(parent)->id, l->vsock);
+}
+
+typedef struct AttachAll {
+    const VsockLinkOwner *owner;
+    GPtrArray *found;
+} AttachAll;
+
+static int link_find_one(Object *obj, void *opaque)
+{
+    AttachAll *a = opaque;
+    VsockUserLink *l = (VsockUserLink *)
+        object_dynamic_cast(obj, TYPE_VSOCK_USER_LINK);
+
+    if (l && l->complete && !l->attached && link_names(l, a->owner->dev)) {
+        g_ptr_array_add(a->found, l);
+    }
+    return 0;
+}
+
+/* By id, so that messages do not depend on a hash table's order. */
+static gint link_cmp_id(gconstpointer a, gconstpointer b)
+{
+    return strcmp(vsock_link_id(*(VsockUserLink **)a),
+                  vsock_link_id(*(VsockUserLink **)b));
+}
+
+VsockLinks *vsock_links_attach(const VsockLinkOwner *owner, Error **errp)
+{
+    AttachAll a = { .owner = owner, .found = g_ptr_array_new() };
+    VsockLinks *ls;
+
+    object_child_foreach(object_get_objects_root(), link_find_one, &a);
+    g_ptr_array_sort(a.found, link_cmp_id);
+    for (unsigned i = 0; i < a.found->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(a.found, i);
+
+        if (vsock_link_carries(l, owner->guest_cid)) {
+            error_setg(errp, "vsock-user-link '%s': cids include %" PRIu64
+                       ", the CID of this device's own guest",
+                       vsock_link_id(l), owner->guest_cid);
+            g_ptr_array_free(a.found, true);
+            return NULL;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            VsockUserLink *o = g_ptr_array_index(a.found, j);
+
+            for (unsigned c = 0; c < l->n_cids; c++) {
+                if (vsock_link_carries(o, l->cids[c])) {
+                    error_setg(errp, "vsock-user-links '%s' and '%s' both "
+                               "carry CID %" PRIu32 "; a CID is reachable "
+                               "through one link only", vsock_link_id(o),
+                               vsock_link_id(l), l->cids[c]);
+                    g_ptr_array_free(a.found, true);
+                    return NULL;
+                }
+            }
+        }
+    }
+    ls = g_new0(VsockLinks, 1);
+    ls->links = a.found;
+    for (unsigned i = 0; i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        l->owner = *owner;
+        l->attached = true;
+        trace_vsock_user_link_attach(vsock_link_id(l), owner->guest_cid);
+        if (!l->server) {
+            vsock_link_connect(l);
+        }
+    }
+    return ls;
+}
+
+static void link_detach(VsockUserLink *l)
+{
+    l->attached = false;
+    timer_del(l->reconnect_timer);
+    l->attempt++;               /* a connect under way is dropped */
+    vsock_link_down(l, "device gone");
+    g_hash_table_remove_all(l->conns);
+    vsock_link_rxq_clear(l);
+    memset(&l->owner, 0, sizeof(l->owner));
+}
+
+void vsock_links_detach(VsockLinks *ls)
+{
+    if (!ls) {
+        return;
+    }
+    for (unsigned i = 0; i < ls->links->len; i++) {
+        link_detach(g_ptr_array_index(ls->links, i));
+    }
+    g_ptr_array_free(ls->links, true);
+    g_free(ls);
+}
+
+/* ---- the object ------------------------------------------------------- */
+
+/* A link no device took would wait for ever without a word. */
+static void link_machine_done(Notifier *n, void *data)
+{
+    VsockUserLink *l = container_of(n, VsockUserLink, machine_done);
+
+    if (!l->attached) {
+        warn_report("vsock-user-link '%s': no virtio-vsock-user device%s%s "
+                    "took the link; it stays unused", vsock_link_id(l),
+                    l->vsock ? " with id " : "", l->vsock ? l->vsock : "");
+    }
+}
+
+static void link_complete(UserCreatable *uc, Error **errp)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(uc);
+    const char *id = vsock_link_id(l);
+
+    if (phase_check(PHASE_MACHINE_READY)) {
+        error_setg(errp, "vsock-user-link '%s': create links on the command "
+                   "line, before the device that takes them", id);
+        return;
+    }
+    if (!l->addr_str) {
+        error_setg(errp, "vsock-user-link '%s': addr is required (unix:PATH, "
+                   "HOST:PORT or fd:NAME)", id);
+        return;
+    }
+    if (!l->n_cids) {
+        error_setg(errp, "vsock-user-link '%s': cids is required: the CID of "
+                   "the guest at the other end (cids=N, repeatable)", id);
+        return;
+    }
+    for (unsigned i = 0; i < l->n_cids; i++) {
+        if (l->cids[i] <= VSOCK_CID_HOST || l->cids[i] == UINT32_MAX) {
+            error_setg(errp, "vsock-user-link '%s': cids=%" PRIu32 " is "
+                       "reserved (0, 1, 2 and 4294967295); a linked guest "
+                       "has a CID in 3..4294967294", id, l->cids[i]);
+            return;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (l->cids[j] == l->cids[i]) {
+                error_setg(errp, "vsock-user-link '%s': cids=%" PRIu32
+                           " is given twice", id, l->cids[i]);
+                return;
+            }
+        }
+    }
+    if (l->max_queued < LINK_MIN_QUEUED) {
+        error_setg(errp, "vsock-user-link '%s': max-queued %" PRIu32 " is "
+                   "below one packet (%u bytes)", id, l->max_queued,
+                   LINK_MIN_QUEUED);
+        return;
+    }
+    if (l->reconnect_ms < 1) {
+        error_setg(errp, "vsock-user-link '%s': reconnect-ms must be at "
+                   "least 1", id);
+        return;
+    }
+    l->addr = socket_parse(l->addr_str, errp);
+    if (!l->addr) {
+        error_prepend(errp, "vsock-user-link '%s': addr: ", id);
+        return;
+    }
+    if (l->tls_creds_id) {
+        Object *creds = object_resolve_path_component(
+            object_get_objects_root(), l->tls_creds_id);
+
+        l->tls_creds = (QCryptoTLSCreds *)
+            object_dynamic_cast(creds, TYPE_QCRYPTO_TLS_CREDS);
+        if (!l->tls_creds) {
+            error_setg(errp, "vsock-user-link '%s': tls-creds '%s' is not a "
+                       "tls-creds-x509 or tls-creds-psk object", id,
+                       l->tls_creds_id);
+            return;
+        }
+        if (!qcrypto_tls_creds_check_endpoint(l->tls_creds, l->server ?
+                QCRYPTO_TLS_CREDS_ENDPOINT_SERVER :
+                QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT, errp)) {
+            error_prepend(errp, "vsock-user-link '%s': ", id);
+            l->tls_creds = NULL;
+            return;
+        }
+        object_ref(OBJECT(l->tls_creds));
+    }
+    if (l->server) {
+        l->listener = qio_net_listener_new();
+        qio_net_listener_set_name(l->listener, "vsock-user-link");
+        if (qio_net_listener_open_sync(l->listener, l->addr, 1, errp) < 0) {
+            error_prepend(errp, "vsock-user-link '%s': ", id);
+            object_unref(OBJECT(l->listener));
+            l->listener = NULL;
+            return;
+        }
+        qio_net_listener_set_client_func(l->listener, vsock_link_accept, l,
+                                         NULL);
+    }
+    l->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                      vsock_link_reconnect_cb, l);
+    l->complete = true;
+    l->machine_done.notify = link_machine_done;
+    qemu_add_machine_init_done_notifier(&l->machine_done);
+    trace_vsock_user_link_new(id, l->server ? "listen" : "connect",
+                              l->addr_str);
+}
+
+static bool link_can_be_deleted(UserCreatable *uc)
+{
+    return !VSOCK_USER_LINK(uc)->attached;
+}
+
+static bool link_settable(VsockUserLink *l, Error **errp)
+{
+    if (l->complete) {
+        error_setg(errp, "vsock-user-link properties cannot change");
+        return false;
+    }
+    return true;
+}
+
+#define LINK_STR_PROP(name, field)                                        \
+    static char *link_get_##name(Object *obj, Error **errp)               \
+    {                                                                     \
+        return g_strdup(VSOCK_USER_LINK(obj)->field);                     \
+    }                                                                     \
+    static void link_set_##name(Object *obj, const char *v, Error **errp) \
+    {                                                                     \
+        VsockUserLink *l = VSOCK_USER_LINK(obj);                          \
+        if (link_settable(l, errp)) {                                     \
+            g_free(l->field);                                             \
+            l->field = g_strdup(v);                                       \
+        }                                                                 \
+    }
+
+LINK_STR_PROP(vsock, vsock)
+LINK_STR_PROP(addr, addr_str)
+LINK_STR_PROP(tls_creds, tls_creds_id)
+
+static bool link_get_server(Object *obj, Error **errp)
+{
+    return VSOCK_USER_LINK(obj)->server;
+}
+
+static void link_set_server(Object *obj, bool v, Error **errp)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+
+    if (link_settable(l, errp)) {
+        l->server = v;
+    }
+}
+
+static void link_get_cids(Object *obj, Visitor *v, const char *name,
+                          void *opaque, Error **errp)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+    uint32List *list = NULL, **tail = &list;
+
+    for (unsigned i = 0; i < l->n_cids; i++) {
+        QAPI_LIST_APPEND(tail, l->cids[i]);
+    }
+    visit_type_uint32List(v, name, &list, errp);
+    qapi_free_uint32List(list);
+}
+
+static void link_set_cids(Object *obj, Visitor *v, const char *name,
+                          void *opaque, Error **errp)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+    uint32List *list = NULL;
+    unsigned n = 0;
+
+    if (!link_settable(l, errp) ||
+        !visit_type_uint32List(v, name, &list, errp)) {
+        return;
+    }
+    for (uint32List *e = list; e; e = e->next) {
+        if (n == LINK_MAX_CIDS) {
+            error_setg(errp, "vsock-user-link: at most %d cids",
+                       LINK_MAX_CIDS);
+            qapi_free_uint32List(list);
+            return;
+        }
+        l->cids[n++] = e->value;
+    }
+    l->n_cids = n;
+    qapi_free_uint32List(list);
+}
+
+/* @opaque: the field's offset in VsockUserLink */
+static void link_get_u32(Object *obj, Visitor *v, const char *name,
+                         void *opaque, Error **errp)
+{
+    uint32_t *field = (uint32_t *)((char *)obj + (uintptr_t)opaque);
+
+    visit_type_uint32(v, name, field, errp);
+}
+
+static void link_set_u32(Object *obj, Visitor *v, const char *name,
+                         void *opaque, Error **errp)
+{
+    uint32_t value;
+
+    if (link_settable(VSOCK_USER_LINK(obj), errp) &&
+        visit_type_uint32(v, name, &value, errp)) {
+        *(uint32_t *)((char *)obj + (uintptr_t)opaque) = value;
+    }
+}
+
+static const char *const link_state_names[] = {
+    [LINK_DOWN] = "down",
+    [LINK_CONNECTING] = "connecting",
+    [LINK_HELLO] = "hello",
+    [LINK_UP] = "up",
+};
+
+static char *link_get_state(Object *obj, Error **errp)
+{
+    return g_strdup(link_state_names[VSOCK_USER_LINK(obj)->state]);
+}
+
+typedef struct LinkStat {
+    const char *name;
+    const char *description;
+    size_t offset;
+} LinkStat;
+
+#define LINK_STAT(n, f, d) { n, d, offsetof(LinkStats, f) }
+
+static const LinkStat link_stats[] = {
+    LINK_STAT("tx-packets", tx_pkts, "guest packets sent over the link"),
+    LINK_STAT("tx-bytes", tx_bytes, "guest payload bytes sent over the link"),
+    LINK_STAT("rx-packets", rx_pkts, "packets from the link for the guest"),
+    LINK_STAT("rx-bytes", rx_bytes, "payload bytes from the link for the "
+              "guest"),
+    LINK_STAT("refused", refused, "packets from the link dropped: src_cid "
+              "not in cids, or dst_cid not this guest's"),
+    LINK_STAT("garbage", garbage, "times the link was closed for a "
+              "malformed frame from the other end"),
+    LINK_STAT("resets", resets, "connections the link reset (over "
+              "max-queued, link down, guest reset, max-connections)"),
+    LINK_STAT("reconnects", reconnects, "times the link came up again "
+              "after it was down"),
+    LINK_STAT("guest-errors", guest_errors, "malformed guest packets for "
+              "the link"),
+};
+
+static void link_get_stat(Object *obj, Visitor *v, const char *name,
+                          void *opaque, Error **errp)
+{
+    const LinkStat *st = opaque;
+    uint64_t value = *(uint64_t *)((char *)&VSOCK_USER_LINK(obj)->stats +
+                                   st->offset);
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void link_get_conns(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    GHashTableIter it;
+    gpointer c;
+    uint64_t value = 0;
+
+    g_hash_table_iter_init(&it, VSOCK_USER_LINK(obj)->conns);
+    while (g_hash_table_iter_next(&it, NULL, &c)) {
+        value += ((LinkConn *)c)->established;
+    }
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void link_instance_init(Object *obj)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+
+    l->max_queued = LINK_DEFAULT_QUEUED;
+    l->reconnect_ms = 1000;
+    g_queue_init(&l->rxq);
+    g_queue_init(&l->txq);
+    l->conns = g_hash_table_new_full(vsock_link_key_hash,
+                                     vsock_link_key_equal, g_free, g_free);
+}
+
+static void link_finalize(Object *obj)
+{
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+
+    if (l->machine_done.notify) {
+        qemu_remove_machine_init_done_notifier(&l->machine_done);
+    }
+    vsock_link_close_channel(l);
+    vsock_link_rxq_clear(l);
+    g_hash_table_destroy(l->conns);
+    if (l->listener) {
+        qio_net_listener_disconnect(l->listener);
+        object_unref(OBJECT(l->listener));
+    }
+    if (l->reconnect_timer) {
+        timer_free(l->reconnect_timer);
+    }
+    if (l->tls_creds) {
+        object_unref(OBJECT(l->tls_creds));
+    }
+    qapi_free_SocketAddress(l->addr);
+    g_free(l->vsock);
+    g_free(l->addr_str);
+    g_free(l->tls_creds_id);
+    g_free(l->last_refusal);
+}
+
+static void link_class_init(ObjectClass *oc, const void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+
+    ucc->complete = link_complete;
+    ucc->can_be_deleted = link_can_be_deleted;
+    object_class_property_add_str(oc, "addr", link_get_addr, link_set_addr);
+    object_class_property_set_description(oc, "addr",
+        "socket address to listen on (server=on) or connect to: unix:PATH, "
+        "HOST:PORT, fd:NAME");
+    object_class_property_add_bool(oc, "server", link_get_server,
+                                   link_set_server);
+    object_class_property_set_description(oc, "server",
+        "listen on addr (on) or connect to it and reconnect after the "
+        "other QEMU restarts (off, the default)");
+    object_class_property_add(oc, "cids", "uint32List", link_get_cids,
+                              link_set_cids, NULL, NULL);
+    object_class_property_set_description(oc, "cids",
+        "CIDs reachable through the link, the other guest's (repeat "
+        "cids=N for several); packets from other CIDs are dropped");
+    object_class_property_add_str(oc, "vsock", link_get_vsock,
+                                  link_set_vsock);
+    object_class_property_set_description(oc, "vsock",
+        "id of the virtio-vsock-user device (default: the first one)");
+    object_class_property_add_str(oc, "tls-creds", link_get_tls_creds,
+                                  link_set_tls_creds);
+    object_class_property_set_description(oc, "tls-creds",
+        "id of a tls-creds-x509 or tls-creds-psk object: the link runs over "
+        "TLS, the other end authenticated by it");
+    object_class_property_add(oc, "max-queued", "uint32", link_get_u32,
+        link_set_u32, NULL,
+        (void *)(uintptr_t)offsetof(VsockUserLink, max_queued));
+    object_class_property_set_description(oc, "max-queued",
+        "bytes queued each way (towards the socket, towards the guest) "
+        "before the link takes no more; guest data over it resets its "
+        "connection (default 4194304)");
+    object_class_property_add(oc, "reconnect-ms", "uint32", link_get_u32,
+        link_set_u32, NULL,
+        (void *)(uintptr_t)offsetof(VsockUserLink, reconnect_ms));
+    object_class_property_set_description(oc, "reconnect-ms",
+        "with server=off, milliseconds between connect attempts "
+        "(default 1000)");
+    object_class_property_add_str(oc, "state", link_get_state, NULL);
+    object_class_property_set_description(oc, "state",
+        "down, connecting, hello (waiting for the other end's) or up "
+        "(read-only)");
+    object_class_property_add(oc, "connections", "uint64", link_get_conns,
+                              NULL, NULL, NULL);
+    object_class_property_set_description(oc, "connections",
+        "connections established across the link now (read-only "
+        "counter)");
+    for (size_t i = 0; i < ARRAY_SIZE(link_stats); i++) {
+        g_autofree char *desc = g_strdup_printf("%s (read-only counter)",
+                                                link_stats[i].description);
+
+        object_class_property_add(oc, link_stats[i].name, "uint64",
+                                  link_get_stat, NULL, NULL,
+                                  (void *)&link_stats[i]);
+        object_class_property_set_description(oc, link_stats[i].name, desc);
+    }
+}
+
+static const TypeInfo link_info = {
+    .name = TYPE_VSOCK_USER_LINK,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(VsockUserLink),
+    .instance_init = link_instance_init,
+    .instance_finalize = link_finalize,
+    .class_init = link_class_init,
+    .interfaces = (const InterfaceInfo[]) {
+        { TYPE_USER_CREATABLE },
+        { }
+    },
+};
+
+static void link_register_types(void)
+{
+    type_register_static(&link_info);
+}
+
+type_init(link_register_types)

@@ -1,0 +1,670 @@
+"""Links between the devices of two QEMUs (-object vsock-user-link).
+
+Loaded by run.py (tests(run) -> [(name, fn)]).  Two QEMUs, each a TCG
+guest with a virtio-vsock-user device, linked over a Unix socket in the
+test's directory; their guests talk AF_VSOCK to each other:
+
+  links-vsock-test-microvm  the kernel's vsock_test (tools/testing/vsock),
+  links-vsock-test-pc       server in one guest, client in the other, one
+                            round per SOCK_STREAM test, then
+                            vsock_diag_test; every round must pass on both
+                            sides; per-test results and the duration go to
+                            the log.  Control channel: virtio-net over
+                            -netdev dgram between the two QEMUs.
+  links-validation-microvm  the test itself is the other end of the link:
+                            spoofed CIDs are dropped and counted; 64 KiB
+                            packets reach the guest intact (split into its
+                            rx buffers); oversized len, garbage, a frame
+                            before the hello and a duplicate CID end the
+                            link, QEMU keeps running; a peer that stops
+                            reading makes the guest's stream end with
+                            ECONNRESET, and the heartbeat still works
+  links-kill-microvm        SIGKILL of one QEMU mid-stream (both ways): the
+                            other guest's streams are reset, its connection
+                            to a host socket stays open, the heartbeat
+                            works, and once the killed QEMU is back a new
+                            connection crosses the link
+  links-server-restart-microvm  the listening QEMU killed and started
+                            again: the connecting one reconnects (timer)
+                            and a stream crosses
+  links-reset-microvm       system_reset of a guest with a connection over
+                            the link (the test is the other end): the
+                            other end gets its RST, the link stays up and
+                            the rebooted guest connects again; savevm +
+                            loadvm: the other end gets that one's RST
+  links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
+                            tls-creds-psk: 4 MiB cross intact; a peer
+                            without TLS never brings the link up
+  links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
+                            to a parent VM (guest CID 3) whose own
+                            listeners answer the heartbeat on 3:9000 and
+                            take the greeting on 3:5005
+  links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
+                            each reaches the parent, enclave to enclave is
+                            refused
+"""
+
+import hashlib
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tests_host_streams as hs  # noqa: E402  (Guest, Qmp)
+
+run = None
+
+HDR = struct.Struct("<QQIIIHHIII")
+HELLO_MAGIC = 0x4b4e4c56
+OP_REQUEST, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE = \
+    1, 2, 3, 4, 5, 6
+SUITE_RE = re.compile(r"^SUITE-RESULT (\d+) (ok|FAIL) rc=(\d+) secs=([0-9.]+) "
+                      r"(.*)$", re.M)
+EXCLUDED_RE = re.compile(r"^SUITE-EXCLUDED (\d+) (.*)$", re.M)
+
+
+def machine_devices(machine):
+    if machine == "microvm":
+        return "virtio-vsock-user", "virtio-net-device"
+    return "virtio-vsock-user-pci", "virtio-net-pci"
+
+
+def link_args(link_path, server, cids, extra=""):
+    return ["-object",
+            "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,server=%s,%s%s" %
+            (hs.DEV_ID, link_path, "on" if server else "off",
+             ",".join("cids=%d" % c for c in cids), extra)]
+
+
+def guest_args(machine, cid, parent=2):
+    dev, _ = machine_devices(machine)
+    return ["-device", "%s,id=%s,guest-cid=%d,parent-cid=%d" %
+            (dev, hs.DEV_ID, cid, parent)]
+
+
+def net_args(machine, mine, theirs, k):
+    _, net = machine_devices(machine)
+    return ["-netdev", "dgram,id=n0,local.type=unix,local.path=%s,"
+            "remote.type=unix,remote.path=%s" % (mine, theirs),
+            "-device", "%s,netdev=n0,mac=52:54:00:12:34:%02x" % (net, k)]
+
+
+def link_stat(g, name):
+    return g.qmp.cmd("qom-get", path="/objects/l0", property=name)
+
+
+def wait_link(g, prop, pred, timeout=20, what=""):
+    end = time.monotonic() + timeout
+    while True:
+        v = link_stat(g, prop)
+        if pred(v):
+            return v
+        if time.monotonic() > end:
+            raise run.Fail("link %s is %r, waited for %s" % (prop, v, what))
+        time.sleep(0.05)
+
+
+# ---- the kernel's vsock_test ------------------------------------------------
+
+def check_suite(r, tmp, machine):
+    dev, net = machine_devices(machine)
+    r.need_device(dev)
+    r.need_device(net)
+    da, db = os.path.join(tmp, "server"), os.path.join(tmp, "client")
+    os.mkdir(da)
+    os.mkdir(db)
+    link = os.path.join(tmp, "l.sock")
+    na, nb = os.path.join(tmp, "na.sock"), os.path.join(tmp, "nb.sock")
+    common = {"tests": "stream", "diag": "1", "port": "20000",
+              "timeout": "1700"}
+    t0 = time.monotonic()
+    a = hs.Guest(r, da, machine, "vsock-suite",
+                 link_args(link, True, [6]) + guest_args(machine, 5) +
+                 net_args(machine, na, nb, 1),
+                 params=dict(common, role="server", ip="10.0.9.1/24",
+                             peerip="10.0.9.2", peercid="6"),
+                 timeout=1800)
+    b = hs.Guest(r, db, machine, "vsock-suite",
+                 link_args(link, False, [5], ",reconnect-ms=100") +
+                 guest_args(machine, 6) + net_args(machine, nb, na, 2),
+                 params=dict(common, role="client", ip="10.0.9.2/24",
+                             peerip="10.0.9.1", peercid="5"),
+                 timeout=1800)
+    ba = a.finish()
+    bb = b.finish()
+    elapsed = time.monotonic() - t0
+    res = {}
+    for side, boot in (("server", ba), ("client", bb)):
+        for m in SUITE_RE.finditer(boot.serial):
+            res.setdefault(int(m.group(1)), {"name": m.group(5)})[side] = \
+                (m.group(2), m.group(4))
+    excluded = EXCLUDED_RE.findall(bb.serial)
+    print("#   vsock_test on %s over a vsock-user-link, one round per test "
+          "(%.0f s):" % (machine, elapsed))
+    failed = []
+    for tid in sorted(res):
+        t = res[tid]
+        sv, cl = t.get("server", ("none", "?")), t.get("client", ("none", "?"))
+        ok = sv[0] == "ok" and cl[0] == "ok"
+        if not ok:
+            failed.append("%d %s" % (tid, t["name"]))
+        print("#     %2d %-48s %s (server %s, client %s, %s s)" %
+              (tid, t["name"], "ok" if ok else "FAIL", sv[0], cl[0], cl[1]))
+    for tid, name in excluded:
+        print("#     %2s %-48s excluded: no VIRTIO_VSOCK_F_SEQPACKET" %
+              (tid, name))
+    m = re.search(r"^DIAG-RESULT (\S+) .*passed=(\d+)", bb.serial, re.M)
+    diag = m.group(0) if m else "no DIAG-RESULT"
+    print("#   vsock_diag_test: %s" % diag)
+    m = re.search(r"^SUITE-DURATION ([0-9.]+)", bb.serial, re.M)
+    print("#   suite duration in the client guest: %s s" %
+          (m.group(1) if m else "?"))
+    if not res:
+        raise run.Fail("no vsock_test result: %s / %s" % (
+            run.guest_failure_hint(ba.serial),
+            run.guest_failure_hint(bb.serial)))
+    if failed:
+        raise run.Fail("vsock_test failed: %s" % "; ".join(failed))
+    r.expect_pass(ba, "vsock-suite")
+    r.expect_pass(bb, "vsock-suite")
+    return "%d SOCK_STREAM tests passed, %d excluded (SEQPACKET), %s, " \
+        "%.0f s" % (len(res), len(excluded), diag, elapsed)
+
+
+# ---- a fake peer ------------------------------------------------------------
+
+def frame(src, sport, dst, dport, op, payload=b"", buf_alloc=262144,
+          fwd_cnt=0, type_=1, length=None):
+    return HDR.pack(src, dst, sport, dport,
+                    len(payload) if length is None else length, type_, op, 0,
+                    buf_alloc, fwd_cnt) + payload
+
+
+def hello(cid, cids):
+    return HDR.pack(cid, 0, HELLO_MAGIC, 1, 8 * len(cids), 0, 0, 0, 0, 0) + \
+        b"".join(struct.pack("<Q", c) for c in cids)
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        d = s.recv(n - len(data))
+        if not d:
+            raise EOFError
+        data += d
+    return data
+
+
+def read_frame(s):
+    h = HDR.unpack(recv_exact(s, HDR.size))
+    return h, recv_exact(s, h[4]) if h[4] else b""
+
+
+def closed_by_qemu(s, timeout=10):
+    """True once QEMU closed the link (whatever it sent before)."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def fake_connect(path, deadline=20):
+    end = time.monotonic() + deadline
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            s.settimeout(20)
+            return s
+        except OSError:
+            s.close()
+            if time.monotonic() > end:
+                raise run.Fail("cannot connect to the link at %s" % path)
+            time.sleep(0.05)
+
+
+def fake_up(g, path):
+    """Connect, check QEMU's hello, answer ours; the link is up."""
+    s = fake_connect(path)
+    h, payload = read_frame(s)
+    if h[0] != 5 or h[2] != HELLO_MAGIC or payload != struct.pack("<Q", 6):
+        raise run.Fail("unexpected hello from QEMU: %r %r" % (h, payload))
+    s.sendall(hello(6, [5]))
+    wait_link(g, "state", lambda v: v == "up", what="up")
+    return s
+
+
+def check_validation(r, tmp):
+    r.need_device("virtio-vsock-user")
+    path = os.path.join(tmp, "l.sock")
+    g = hs.Guest(r, tmp, "microvm", "link-fake",
+                 link_args(path, True, [6], ",max-queued=131072") +
+                 guest_args("microvm", 5, parent=3), timeout=240)
+    g.wait_for("LINKFAKE-LISTEN")
+
+    # spoofed src_cid, and a dst_cid that is not the guest's: dropped
+    s = fake_up(g, path)
+    s.sendall(frame(7, 1234, 5, 7000, OP_REQUEST))
+    s.sendall(frame(6, 1234, 9, 7000, OP_REQUEST))
+    wait_link(g, "refused", lambda v: v == 2, what="refused == 2")
+
+    # a real connection: 2 x 64 KiB packets, then SHUTDOWN
+    s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
+            break
+        if h[6] == OP_RST and h[2] == 7000:
+            raise run.Fail("the guest refused the connection over the link")
+    data = os.urandom(131072)
+    s.sendall(frame(6, 1234, 5, 7000, OP_RW, data[:65536]) +
+              frame(6, 1234, 5, 7000, OP_RW, data[65536:]) +
+              HDR.pack(6, 5, 1234, 7000, 0, 1, OP_SHUTDOWN, 3, 262144, 0))
+    m = g.wait_for(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)")
+    if m.group(1) != "131072" or \
+            m.group(2) != hashlib.sha256(data).hexdigest():
+        raise run.Fail("the guest got %s bytes, sha256 %s: not what was "
+                       "sent" % (m.group(1), m.group(2)))
+    # the guest answered our SHUTDOWN with RST: nothing tracked any more
+    wait_link(g, "connections", lambda v: v == 0, what="connections == 0")
+
+    # len over 64 KiB: the link ends, QEMU runs on
+    s.sendall(frame(6, 1234, 5, 7000, OP_RW, length=65537))
+    if not closed_by_qemu(s):
+        raise run.Fail("QEMU kept a link whose peer sent len 65537")
+    s.close()
+    wait_link(g, "garbage", lambda v: v == 1, what="garbage == 1")
+    # garbage (op 99), then a frame before the hello
+    s = fake_up(g, path)
+    s.sendall(frame(6, 1234, 5, 7000, 99))
+    ok = closed_by_qemu(s)
+    s.close()
+    s = fake_connect(path)
+    s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+    ok = closed_by_qemu(s) and ok
+    s.close()
+    if not ok:
+        raise run.Fail("QEMU kept a link that sent garbage")
+    wait_link(g, "garbage", lambda v: v == 3, what="garbage == 3")
+    # the same CID at both ends: refused, with both ends named
+    s = fake_connect(path)
+    read_frame(s)
+    s.sendall(hello(5, [5]))
+    if not closed_by_qemu(s):
+        raise run.Fail("QEMU accepted a peer with its own guest's CID")
+    s.close()
+    msg = "both ends have guest CID 5"
+    end = time.monotonic() + 5
+    while msg not in run.read_text(g.qlog_path):
+        if time.monotonic() > end:
+            raise run.Fail("QEMU did not say '%s'" % msg)
+        time.sleep(0.05)
+
+    # a peer that stops reading: the guest's stream to 6:8000 is reset
+    s = fake_up(g, path)
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_REQUEST and h[3] == 8000:
+            break
+    gport = h[2]
+    tx0 = link_stat(g, "tx-bytes")
+    s.sendall(frame(6, 8000, 5, gport, OP_RESPONSE))
+    resets0 = link_stat(g, "resets")
+    end = time.monotonic() + 60
+    while "KILL port=8000" not in g.serial():
+        # grant credit for all that was sent, but never read a byte
+        fwd = (link_stat(g, "tx-bytes") - tx0) & 0xffffffff
+        s.sendall(frame(6, 8000, 5, gport, OP_CREDIT_UPDATE, fwd_cnt=fwd))
+        if time.monotonic() > end:
+            raise run.Fail("the guest's stream into a stalled link did not "
+                           "end")
+        time.sleep(0.02)
+    g.wait_for(r"KILL port=8000 result=(ECONNRESET|EPIPE)")
+    resets = link_stat(g, "resets")
+    if resets <= resets0:
+        raise run.Fail("resets did not count the stalled connection")
+    b = g.finish()
+    s.close()
+    r.expect_pass(b, "link-fake")
+    return "refused=2 garbage=3, 128 KiB intact, stalled peer reset " \
+        "(resets %d)" % resets
+
+
+# ---- SIGKILL of one QEMU -----------------------------------------------------
+
+def check_kill(r, tmp, machine):
+    dev, _ = machine_devices(machine)
+    r.need_device(dev)
+    da, db, db2 = (os.path.join(tmp, d) for d in ("a", "b", "b2"))
+    for d in (da, db, db2):
+        os.mkdir(d)
+    link = os.path.join(tmp, "l.sock")
+    hold = os.path.join(tmp, "hold.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(hold)
+    lsock.listen(4)
+    lsock.settimeout(60)
+    a = hs.Guest(r, da, machine, "link-kill-a",
+                 link_args(link, True, [6]) + guest_args(machine, 5, 3) +
+                 ["-object", "vsock-user-forward,id=f0,guest-port=8600,"
+                  "connect=unix:" + hold], timeout=240)
+    b_args = (link_args(link, False, [5], ",reconnect-ms=100") +
+              guest_args(machine, 6))
+    b = hs.Guest(r, db, machine, "link-kill-b", b_args, timeout=240)
+    a.wait_for("KILL-A-HOLD")
+    conn, _ = lsock.accept()
+    conn.settimeout(30)
+    if recv_exact(conn, 6) != b"hello\n":
+        raise run.Fail("no hello from the guest's host connection")
+    conn.sendall(b"hello\n")
+    a.wait_for("KILL-A-READY")
+    # both streams flowing through the link
+    wait_link(a, "tx-bytes", lambda v: v > (1 << 20), timeout=60,
+              what="1 MiB sent")
+    wait_link(a, "rx-bytes", lambda v: v > (1 << 20), timeout=60,
+              what="1 MiB received")
+    b.proc.kill()
+    b.proc.wait()
+    t_kill = time.monotonic()
+    a.wait_for(r"KILL port=5601 result=(\S+)", timeout=20)
+    a.wait_for("KILL-A-AFTER", timeout=30)
+    reset_s = time.monotonic() - t_kill
+    m = re.search(r"RX exit=(\d+)", a.serial())
+    if not m or m.group(1) != "2":
+        raise run.Fail("the stream from the killed guest did not end short "
+                       "(exit %s, expected 2)" %
+                       (m.group(1) if m else "?"))
+    # the connection to the host socket is still open
+    conn.settimeout(0.5)
+    try:
+        if conn.recv(1) == b"":
+            raise run.Fail("the host connection was closed by the kill")
+    except socket.timeout:
+        pass
+    if a.stat("host-sockets") != 1:
+        raise run.Fail("host-sockets is %s after the kill, expected 1" %
+                       a.stat("host-sockets"))
+    # the other QEMU comes back: a new connection crosses the link
+    b2 = hs.Guest(r, db2, machine, "link-kill-b", b_args,
+                  params={"phase": "2"}, timeout=240)
+    a.wait_for("KILL-A-RECONNECTED", timeout=120)
+    reconnects = link_stat(a, "reconnects")
+    resets = link_stat(a, "resets")
+    ba = a.finish()
+    bb2 = b2.finish()
+    conn.close()
+    lsock.close()
+    r.expect_pass(ba, "link-kill-a")
+    r.expect_pass(bb2, "link-kill-b")
+    if reconnects < 1:
+        raise run.Fail("reconnects is %s, expected >= 1" % reconnects)
+    return "streams reset %.2f s after the kill (resets %d), host " \
+        "connection kept, reconnected" % (reset_s, resets)
+
+
+def check_server_restart(r, tmp):
+    """The connecting side reconnects once the listening QEMU is back."""
+    r.need_device("virtio-vsock-user")
+    da, da2, db = (os.path.join(tmp, d) for d in ("a1", "a2", "b"))
+    for d in (da, da2, db):
+        os.mkdir(d)
+    link = os.path.join(tmp, "l.sock")
+    a_args = link_args(link, True, [6]) + guest_args("microvm", 5)
+    # the first server guest listens on the wrong port: b's stream is
+    # refused and retried until the second one listens on the right one
+    a1 = hs.Guest(r, da, "microvm", "link-recv", a_args,
+                  params={"port": 5701, "bytes": 1 << 20}, timeout=120)
+    b = hs.Guest(r, db, "microvm", "link-send",
+                 link_args(link, False, [5], ",reconnect-ms=100") +
+                 guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "bytes": 1 << 20},
+                 timeout=180)
+    wait_link(b, "state", lambda v: v == "up", what="up")
+    a1.proc.kill()
+    a1.proc.wait()
+    wait_link(b, "state", lambda v: v != "up", what="not up")
+    a2 = hs.Guest(r, da2, "microvm", "link-recv", a_args,
+                  params={"port": 5700, "bytes": 1 << 20}, timeout=120)
+    wait_link(b, "reconnects", lambda v: v >= 1, what="reconnects >= 1")
+    bb = b.finish()
+    ba = a2.finish()
+    r.expect_pass(bb, "link-send")
+    r.expect_pass(ba, "link-recv")
+    return "reconnected after the listening QEMU restarted; 1 MiB crossed"
+
+
+# ---- guest reset ------------------------------------------------------------
+
+def check_reset(r, tmp):
+    """A device reset sends the other end an RST per crossed connection."""
+    r.need_device("virtio-vsock-user")
+    path = os.path.join(tmp, "l.sock")
+    g = hs.Guest(r, tmp, "microvm", "link-hold",
+                 link_args(path, True, [6]) + guest_args("microvm", 5),
+                 timeout=120, no_reboot=False)
+    s = fake_up(g, path)
+
+    def until(pred):
+        while True:
+            h, payload = read_frame(s)
+            if pred(h, payload):
+                return h, payload
+
+    def hold():
+        h, _ = until(lambda h, p: h[6] == OP_REQUEST and h[3] == 8100)
+        gport = h[2]
+        s.sendall(frame(6, 8100, 5, gport, OP_RESPONSE))
+        until(lambda h, p: h[6] == OP_RW and p == b"hello\n")
+        s.sendall(frame(6, 8100, 5, gport, OP_RW, b"hello\n"))
+        return gport
+
+    gport = hold()
+    g.wait_for(r"HOLD port=8100 n=1")
+    if link_stat(g, "connections") != 1:
+        raise run.Fail("connections is %s with one open, expected 1" %
+                       link_stat(g, "connections"))
+    g.qmp.cmd("system_reset")
+    t0 = time.monotonic()
+    until(lambda h, p: h[6] == OP_RST and h[2] == gport and h[3] == 8100)
+    rst_s = time.monotonic() - t0
+    # the link stays up: the rebooted guest connects again
+    gport2 = hold()
+    g.wait_for(r"HOLD port=8100 n=1", count=2)
+    # savevm + loadvm replace the guest's state: its connection is reset
+    # at the other end too (snapshots need a qcow2 node: made over QMP)
+    disk = os.path.join(tmp, "snap.qcow2")
+    open(disk, "w").close()
+    g.qmp.cmd("blockdev-add", driver="file", filename=disk,
+              **{"node-name": "f"})
+    g.qmp.cmd("blockdev-create", **{"job-id": "mk"},
+              options={"driver": "qcow2", "file": "f", "size": 16 << 20})
+    end = time.monotonic() + 20
+    while not any(j["status"] == "concluded"
+                  for j in g.qmp.cmd("query-jobs")):
+        if time.monotonic() > end:
+            raise run.Fail("qcow2 creation did not finish")
+        time.sleep(0.05)
+    g.qmp.cmd("job-dismiss", id="mk")
+    g.qmp.cmd("blockdev-add", driver="qcow2", file="f",
+              **{"node-name": "snap"})
+    for hmp in ("savevm s1", "loadvm s1"):
+        out = g.qmp.cmd("human-monitor-command", **{"command-line": hmp})
+        if out.strip():
+            raise run.Fail("%s: %s" % (hmp, out.strip()))
+    until(lambda h, p: h[6] == OP_RST and h[2] == gport2 and h[3] == 8100)
+    state = link_stat(g, "state")
+    g.qmp.cmd("quit")
+    g.proc.wait(timeout=30)
+    s.close()
+    if state != "up":
+        raise run.Fail("link %s after the guest reset, expected up" % state)
+    return "RST for guest port %d %.2f s after system_reset; reconnected " \
+        "from port %d, its RST after loadvm" % (gport, rst_s, gport2)
+
+
+# ---- TLS over TCP loopback ---------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_tls(r, tmp):
+    """Two QEMUs linked over TCP with tls-creds-psk; a plain peer is not."""
+    r.need_device("virtio-vsock-user")
+    da, db, psk = (os.path.join(tmp, d) for d in ("a", "b", "psk"))
+    for d in (da, db, psk):
+        os.mkdir(d)
+    with open(os.path.join(psk, "keys.psk"), "w") as f:
+        f.write("qemu:%s\n" % os.urandom(32).hex())
+    port = free_port()
+    nbytes = 4 << 20
+
+    def creds(endpoint):
+        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
+                (endpoint, psk, ",username=qemu" if endpoint == "client"
+                 else "")]
+
+    a = hs.Guest(r, da, "microvm", "link-send",
+                 creds("server") +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
+                 timeout=240)
+    # a peer without TLS never brings the link up
+    end = time.monotonic() + 20
+    while True:
+        try:
+            plain = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > end:
+                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+            time.sleep(0.05)
+    plain.sendall(hello(6, [5]))
+    if not closed_by_qemu(plain):
+        raise run.Fail("QEMU kept a plain-text peer on a TLS link")
+    plain.close()
+    if link_stat(a, "state") == "up":
+        raise run.Fail("a plain-text peer brought a TLS link up")
+    b = hs.Guest(r, db, "microvm", "link-recv",
+                 creds("client") +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240)
+    wait_link(a, "state", lambda v: v == "up", what="up")
+    ba = a.finish()
+    bb = b.finish()
+    r.expect_pass(ba, "link-send")
+    r.expect_pass(bb, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "4 MiB over TLS-PSK on 127.0.0.1, sha256 equal; plain peer " \
+        "refused"
+
+
+# ---- the documented topologies ----------------------------------------------
+
+def check_nitro_parent(r, tmp):
+    """-M nitro-enclave boots the demo EIF; a parent VM (CID 3) answers."""
+    r.need_machine("nitro-enclave")
+    r.need_device("virtio-vsock-user")
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    p = subprocess.run(["bash", os.path.join(top, "contrib", "nitro-demo",
+                                                 "build.sh")],
+                           capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise run.Fail("contrib/nitro-demo/build.sh failed: %s" %
+                       run.last_line(p.stderr))
+    eif_path = p.stdout.strip().splitlines()[-1]
+    dp = os.path.join(tmp, "parent")
+    os.mkdir(dp)
+    link = os.path.join(tmp, "enc16.sock")
+    parent = hs.Guest(r, dp, "microvm", "link-parent",
+                      link_args(link, True, [16]) +
+                      guest_args("microvm", 3), timeout=180)
+    parent.wait_for("PARENT-READY")
+    cmd = [r.qemu, "-M", "nitro-enclave", "-kernel", eif_path, "-nographic",
+           "-no-reboot", "-m", "512M", "-accel", r.accel or "tcg",
+           "-object", "vsock-user-link,id=parent,addr=unix:%s,cids=3" % link]
+    with open(os.path.join(tmp, "enclave-cmdline.txt"), "w") as f:
+        f.write(" ".join(run.shell_quote(a) for a in cmd) + "\n")
+    e = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+    out = e.stdout + e.stderr
+    with open(os.path.join(tmp, "enclave.log"), "w") as f:
+        f.write(out)
+    b = parent.finish()
+    for want in ("enclave: heartbeat OK", "enclave: application exited"):
+        if want not in out:
+            raise run.Fail("missing %r in the enclave's output: %s" %
+                           (want, run.last_line(out)))
+    r.expect_pass(b, "link-parent")
+    m = re.search(r"PARENT-GREETING: (.*)", b.serial)
+    return "the parent VM's own listeners served the heartbeat and got: %s" \
+        % (m.group(1).strip()[:60] if m else "?")
+
+
+def check_two_enclaves(r, tmp):
+    """One parent VM, two enclaves; enclave-to-enclave refused."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16", "e17")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    parent = hs.Guest(r, dirs[0], "microvm", "link-parent2",
+                      ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=16" % (hs.DEV_ID, l16),
+                       "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=17" % (hs.DEV_ID, l17)] +
+                      guest_args("microvm", 3), timeout=180)
+    enclaves = []
+    for d, cid, path, other in ((dirs[1], 16, l16, 17),
+                                (dirs[2], 17, l17, 16)):
+        enclaves.append(hs.Guest(
+            r, d, "microvm", "link-enclave",
+            link_args(path, False, [3], ",reconnect-ms=100") +
+            guest_args("microvm", cid, parent=3),
+            params={"port": 5000 + cid, "other": other}, timeout=180))
+    boots = [g.finish() for g in enclaves]
+    bp = parent.finish()
+    for b in boots:
+        r.expect_pass(b, "link-enclave")
+    r.expect_pass(bp, "link-parent2")
+    return "64 KiB from each enclave to the parent; 16 <-> 17 refused"
+
+
+def tests(run_mod):
+    global run
+    run = run_mod
+    hs.tests(run_mod)           # sets hs.run for Guest and Qmp
+    return [
+        ("links-vsock-test-microvm",
+         lambda r, tmp: check_suite(r, tmp, "microvm")),
+        ("links-vsock-test-pc", lambda r, tmp: check_suite(r, tmp, "pc")),
+        ("links-validation-microvm", check_validation),
+        ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
+        ("links-server-restart-microvm", check_server_restart),
+        ("links-reset-microvm", check_reset),
+        ("links-tls-microvm", check_tls),
+        ("links-nitro-parent", check_nitro_parent),
+        ("links-two-enclaves-microvm", check_two_enclaves),
+    ]
