@@ -7,6 +7,7 @@
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
 #   make fuzz-device  QEMU's generic-fuzz on the device, both transports
+#   make check-asan   qtest and functional tiers on an ASan/UBSan QEMU
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 -include $(TOP)/build/config.mk
@@ -15,6 +16,7 @@ QEMU_SRC ?=
 CACHE_DIR ?=
 EXTRA_QEMU_CONFIGURE ?=
 FUZZ_SECONDS ?= 60
+ASAN_TIERS ?= qtest,functional
 
 QEMU_TREE := $(TOP)/build/src/qemu
 QEMU_BUILD := $(TOP)/build/qemu
@@ -22,6 +24,7 @@ QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 UNIT_BUILD := $(TOP)/build/unit
 FUZZ_BUILD := $(TOP)/build/fuzz
 FUZZ_QEMU_BUILD := $(TOP)/build/fuzz-qemu
+ASAN_QEMU_BUILD := $(TOP)/build/asan-qemu
 
 NINJA_JOBS ?= $(shell nproc)
 
@@ -50,12 +53,12 @@ QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
-	distclean help fuzz-qemu fuzz-device
+	distclean help fuzz-qemu fuzz-device asan-qemu check-asan
 
 all: qemu unit
 
 help:
-	@sed -n '3,10p' $(TOP)/Makefile | sed 's/^# *//'
+	@sed -n '3,11p' $(TOP)/Makefile | sed 's/^# *//'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -122,6 +125,24 @@ fuzz-qemu: $(FUZZ_QEMU_BUILD)/.vsock-user-configure
 fuzz-device: fuzz-qemu
 	@bash $(TOP)/scripts/fuzz-device.sh $(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
 
+# QEMU and its qtests built with gcc's ASan and UBSan in their own build
+# directory; make check-asan runs the qtest and functional tiers on them and
+# any sanitizer report fails the run (scripts/check.py --sanitizers).
+ASAN_QEMU_CONFIGURE := $(QEMU_CONFIGURE) --enable-asan --enable-ubsan
+
+$(ASAN_QEMU_BUILD)/.vsock-user-configure: qemu-src
+	$(call configure-qemu,$(ASAN_QEMU_BUILD),$(ASAN_QEMU_CONFIGURE))
+
+asan-qemu: $(ASAN_QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(ASAN_QEMU_BUILD) -j $(NINJA_JOBS) qemu-system-x86_64 \
+		$(QTEST_BINS)
+	$(call link-firmware,$(ASAN_QEMU_BUILD))
+
+check-asan: asan-qemu
+	@python3 $(TOP)/scripts/check.py --qemu-build $(ASAN_QEMU_BUILD) \
+		--qtests "$(QTESTS)" --tiers $(ASAN_TIERS) --sanitizers
+
 unit: deps
 	@if [ ! -f $(UNIT_BUILD)/build.ninja ]; then \
 		meson setup $(UNIT_BUILD) $(TOP) >/dev/null; fi
@@ -180,8 +201,8 @@ bench: qemu unit
 		--qemu $(QEMU) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD) \
-		$(FUZZ_QEMU_BUILD)
+	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD) $(FUZZ_QEMU_BUILD) \
+		$(ASAN_QEMU_BUILD)
 
 distclean:
 	rm -rf $(TOP)/build
