@@ -114,8 +114,7 @@ def sanitizer_env(name):
     SIGABRT, so a qtest sees its QEMU die and fails there and then, and a
     guest test sees QEMU exit.  detect_leaks=0: QEMU does not free what it
     allocated at exit (objects, the main loop, the machine) and neither do
-    glib-based test programs, so LeakSanitizer would report every run; leaks
-    while running are what the host stress tests measure (fd count, RSS).
+    glib-based test programs, so LeakSanitizer would report every run.
     log_path: reports go to SANITIZER_LOGS/NAME.PID, where they are found
     whichever process wrote them and wherever its output went.
     """
