@@ -6,6 +6,8 @@
 #   make run        boot the demo enclave
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
+#   make fuzz-device  QEMU's generic-fuzz on the device, both transports
+#   make check-asan   qtest and functional tiers on an ASan/UBSan QEMU
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 -include $(TOP)/build/config.mk
@@ -14,12 +16,15 @@ QEMU_SRC ?=
 CACHE_DIR ?=
 EXTRA_QEMU_CONFIGURE ?=
 FUZZ_SECONDS ?= 60
+ASAN_TIERS ?= qtest,functional
 
 QEMU_TREE := $(TOP)/build/src/qemu
 QEMU_BUILD := $(TOP)/build/qemu
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 UNIT_BUILD := $(TOP)/build/unit
 FUZZ_BUILD := $(TOP)/build/fuzz
+FUZZ_QEMU_BUILD := $(TOP)/build/fuzz-qemu
+ASAN_QEMU_BUILD := $(TOP)/build/asan-qemu
 
 NINJA_JOBS ?= $(shell nproc)
 
@@ -48,12 +53,12 @@ QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
-	distclean help
+	distclean help fuzz-qemu fuzz-device asan-qemu check-asan
 
 all: qemu unit
 
 help:
-	@sed -n '3,9p' $(TOP)/Makefile | sed 's/^# *//'
+	@sed -n '3,11p' $(TOP)/Makefile | sed 's/^# *//'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -62,34 +67,81 @@ qemu-src: deps
 	@bash $(TOP)/scripts/qemu-source.sh $(SOURCE_ARGS)
 
 # QEMU's configure runs again only when its arguments change; meson itself
-# notices changed meson.build files.
-$(QEMU_BUILD)/.vsock-user-configure: qemu-src
-	@mkdir -p $(QEMU_BUILD)
-	@args='$(QEMU_CONFIGURE)'; \
-	if [ ! -f $(QEMU_BUILD)/build.ninja ] || \
-	   [ "$$(cat $@ 2>/dev/null)" != "$$args" ]; then \
-		echo "configuring QEMU in build/qemu"; \
-		(cd $(QEMU_BUILD) && $(QEMU_TREE)/configure $$args \
+# notices changed meson.build files.  $(call configure-qemu,DIR,ARGS)
+define configure-qemu
+	@mkdir -p $(1)
+	@args='$(2)'; \
+	if [ ! -f $(1)/build.ninja ] || \
+	   [ "$$(cat $(1)/.vsock-user-configure 2>/dev/null)" != "$$args" ]; then \
+		echo "configuring QEMU in $(patsubst $(TOP)/%,%,$(1))"; \
+		(cd $(1) && $(QEMU_TREE)/configure $$args \
 			> configure.log 2>&1) || \
-		{ tail -n 20 $(QEMU_BUILD)/configure.log; \
-		  echo "QEMU configure failed; see build/qemu/configure.log"; \
+		{ tail -n 20 $(1)/configure.log; \
+		  echo "QEMU configure failed; see $(patsubst $(TOP)/%,%,$(1))/configure.log"; \
 		  exit 1; }; \
-		echo "$$args" > $@; \
+		echo "$$args" > $(1)/.vsock-user-configure; \
 	fi
+endef
+
+$(QEMU_BUILD)/.vsock-user-configure: qemu-src
+	$(call configure-qemu,$(QEMU_BUILD),$(QEMU_CONFIGURE))
 
 # A QEMU run from its build directory looks for firmware under qemu-bundle/
 # (its relocated install tree): point the configured Debian firmware
 # directories there, so no -L is needed.
 FIRMWARE_DIRS := /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu
 
+# $(call link-firmware,DIR)
+define link-firmware
+	@for d in $(FIRMWARE_DIRS); do \
+		[ -d $$d ] && [ ! -e $(1)/qemu-bundle$$d ] || continue; \
+		mkdir -p $$(dirname $(1)/qemu-bundle$$d); \
+		ln -sfn $$d $(1)/qemu-bundle$$d; \
+	done
+endef
+
 qemu: $(QEMU_BUILD)/.vsock-user-configure
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) qemu-system-x86_64
-	@for d in $(FIRMWARE_DIRS); do \
-		[ -d $$d ] && [ ! -e $(QEMU_BUILD)/qemu-bundle$$d ] || continue; \
-		mkdir -p $$(dirname $(QEMU_BUILD)/qemu-bundle$$d); \
-		ln -sfn $$d $(QEMU_BUILD)/qemu-bundle$$d; \
-	done
+	$(call link-firmware,$(QEMU_BUILD))
+
+# QEMU's generic-fuzz target, built as upstream's docs/devel/testing/
+# fuzzing.rst says: clang, libFuzzer, ASan and UBSan, in its own build
+# directory (instrumented objects cannot be shared with build/qemu).
+FUZZ_QEMU_CONFIGURE := $(QEMU_CONFIGURE) --cc=clang --cxx=clang++ \
+	--enable-fuzzing --enable-asan --enable-ubsan
+
+$(FUZZ_QEMU_BUILD)/.vsock-user-configure: qemu-src
+	$(call configure-qemu,$(FUZZ_QEMU_BUILD),$(FUZZ_QEMU_CONFIGURE))
+
+fuzz-qemu: $(FUZZ_QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(FUZZ_QEMU_BUILD) -j $(NINJA_JOBS) qemu-fuzz-x86_64
+	$(call link-firmware,$(FUZZ_QEMU_BUILD))
+
+# generic-fuzz on virtio-mmio (microvm) and virtio-pci (pc), FUZZ_SECONDS
+# each; crashes and hangs (libFuzzer's -timeout) land in
+# build/fuzz-device/crashes/TARGET/ with a one-line reproducer each.
+fuzz-device: fuzz-qemu
+	@bash $(TOP)/scripts/fuzz-device.sh $(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
+
+# QEMU and its qtests built with gcc's ASan and UBSan in their own build
+# directory; make check-asan runs the qtest and functional tiers on them and
+# any sanitizer report fails the run (scripts/check.py --sanitizers).
+ASAN_QEMU_CONFIGURE := $(QEMU_CONFIGURE) --enable-asan --enable-ubsan
+
+$(ASAN_QEMU_BUILD)/.vsock-user-configure: qemu-src
+	$(call configure-qemu,$(ASAN_QEMU_BUILD),$(ASAN_QEMU_CONFIGURE))
+
+asan-qemu: $(ASAN_QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(ASAN_QEMU_BUILD) -j $(NINJA_JOBS) qemu-system-x86_64 \
+		$(QTEST_BINS)
+	$(call link-firmware,$(ASAN_QEMU_BUILD))
+
+check-asan: asan-qemu
+	@python3 $(TOP)/scripts/check.py --qemu-build $(ASAN_QEMU_BUILD) \
+		--qtests "$(QTESTS)" --tiers $(ASAN_TIERS) --sanitizers
 
 unit: deps
 	@if [ ! -f $(UNIT_BUILD)/build.ninja ]; then \
@@ -154,7 +206,8 @@ bench: qemu unit
 	@python3 $(TOP)/tests/bench/vsock-user-link-bench.py --qemu $(QEMU)
 
 clean:
-	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD)
+	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD) $(FUZZ_QEMU_BUILD) \
+		$(ASAN_QEMU_BUILD)
 
 distclean:
 	rm -rf $(TOP)/build

@@ -12,6 +12,13 @@ ends with a "N passed, N failed, N skipped" line; this script counts the
 individual cases, keeps each program's full output in build/test-logs/ and
 prints the tail of it when something fails.  The last line it prints is
 "N passed, N failed, N skipped"; it exits 1 if anything failed.
+
+With --sanitizers (make check-asan, QEMU built with --enable-asan
+--enable-ubsan) every ASan or UBSan report fails the program that caused
+it: the sanitizers halt at the first report, write it to a file of their
+own (log_path, so a report from a QEMU whose output a test keeps in a
+temporary directory is not lost), and the program's output and those files
+are scanned for reports.
 """
 
 import argparse
@@ -30,6 +37,8 @@ TAP_RE = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(\w+))?")
 UNITTEST_RE = re.compile(r"^Ran (\d+) tests? in", re.M)
 UNITTEST_CLASS_ERROR_RE = re.compile(r"^ERROR: setUpClass \(([\w.]+)\)",
                                      re.M)
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                          r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
 SUMMARY_RE = re.compile(
     r"^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 
@@ -94,13 +103,60 @@ def unittest_class_size(cmd, qualname):
         return 1
 
 
+# Set by --sanitizers: the directory the sanitizers write their reports to.
+SANITIZER_LOGS = None
+
+
+def sanitizer_env(name):
+    """ASAN_OPTIONS and UBSAN_OPTIONS for one program and every QEMU it runs.
+
+    halt_on_error + abort_on_error: the first report kills the process with
+    SIGABRT, so a qtest sees its QEMU die and fails there and then, and a
+    guest test sees QEMU exit.  detect_leaks=0: QEMU does not free what it
+    allocated at exit (objects, the main loop, the machine) and neither do
+    glib-based test programs, so LeakSanitizer would report every run.
+    log_path: reports go to SANITIZER_LOGS/NAME.PID, where they are found
+    whichever process wrote them and wherever its output went.
+    """
+    path = os.path.join(SANITIZER_LOGS, name)
+    common = "halt_on_error=1:abort_on_error=1:print_stacktrace=1:" \
+             "log_path=%s" % path
+    return {
+        "ASAN_OPTIONS": common + ":detect_leaks=0",
+        "UBSAN_OPTIONS": common,
+    }
+
+
+def sanitizer_reports(name, out):
+    """The sanitizer reports one program's run left, as text."""
+    reports = []
+    if SANITIZER_RE.search(out):
+        reports.append(out)
+    prefix = os.path.join(SANITIZER_LOGS, name) + "."
+    for f in sorted(os.listdir(SANITIZER_LOGS)):
+        path = os.path.join(SANITIZER_LOGS, f)
+        if path.startswith(prefix):
+            # ASan also logs warnings here (makecontext, for coroutines)
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+            if SANITIZER_RE.search(text):
+                reports.append(text)
+    return reports
+
+
 def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
     """Run one test program; return its Counts."""
     os.makedirs(LOGS, exist_ok=True)
-    log = os.path.join(LOGS, re.sub(r"[^\w.-]+", "_", name) + ".log")
+    safe = re.sub(r"[^\w.-]+", "_", name)
+    log = os.path.join(LOGS, safe + ".log")
     start = time.monotonic()
     full_env = dict(os.environ)
     full_env.update(env or {})
+    if SANITIZER_LOGS:
+        for f in os.listdir(SANITIZER_LOGS):
+            if f.startswith(safe + "."):
+                os.unlink(os.path.join(SANITIZER_LOGS, f))
+        full_env.update(sanitizer_env(safe))
     try:
         proc = subprocess.run(cmd, env=full_env, cwd=cwd, timeout=timeout,
                               stdout=subprocess.PIPE,
@@ -149,6 +205,19 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
     if rc != 0 and counts.failed == 0:
         counts.failed = 1
         failures.append("exit status %s" % rc)
+    # Under --sanitizers a report fails the program even when every case
+    # passed (a report in a QEMU the test did not wait for, say).
+    reports = sanitizer_reports(safe, out) if SANITIZER_LOGS else []
+    if reports:
+        counts.failed += 1
+        failures.append("%d sanitizer report(s); in %s and %s/%s.*" % (
+            len(reports), os.path.relpath(log, TOP),
+            os.path.relpath(SANITIZER_LOGS, TOP), safe))
+        for r in reports:
+            m = SANITIZER_RE.search(r)
+            if m:
+                line = r[r.rfind("\n", 0, m.start()) + 1:].split("\n")[0]
+                failures.append(line.strip())
     if rc == 0 and counts.passed + counts.failed + counts.skipped == 0:
         if re.search(r"^1\.\.0\b", out, re.M):
             counts.failed = 1
@@ -248,7 +317,15 @@ def main():
     p.add_argument("--fuzz-build", default="")
     p.add_argument("--qtests", default="")
     p.add_argument("--tiers", default="unit,qtest,functional")
+    p.add_argument("--sanitizers", action="store_true",
+                   help="QEMU and the tests are built with ASan and UBSan: "
+                   "halt at the first report and count it as a failure")
     args = p.parse_args()
+
+    if args.sanitizers:
+        global SANITIZER_LOGS
+        SANITIZER_LOGS = os.path.join(LOGS, "sanitizers")
+        os.makedirs(SANITIZER_LOGS, exist_ok=True)
 
     total = Counts()
     wanted = args.tiers.split(",")

@@ -18,7 +18,9 @@ pkgs=(
     libglib2.0-dev libfdt-dev libslirp-dev libpixman-1-dev libcbor-dev
     libgnutls28-dev zlib1g-dev dpkg-dev xz-utils patch
     seabios qemu-system-data ipxe-qemu
-    clang libclang-rt-14-dev
+    # the fuzzers (clang, libFuzzer); llvm's llvm-symbolizer names the
+    # functions in sanitizer reports
+    clang libclang-rt-14-dev llvm
 )
 # The guest side (kernel, initramfs) lists its own.
 if [ -f "$top/tests/guest/deps.txt" ]; then
