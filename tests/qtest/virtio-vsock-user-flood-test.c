@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/un.h>
 #include "libqtest.h"
+#include "qemu/cutils.h"
 #include "libqos/virtio-vsock-user.h"
 
 #define HOST_TIMEOUT_MS 10000
@@ -450,11 +451,136 @@ static void test_flood_pending(void)
     ft_free(&ft);
 }
 
+static long rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
+    g_autofree char *text = NULL;
+    const char *line;
+    long kib;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    line = strstr(text, "VmRSS:");
+    g_assert_nonnull(line);
+    line += strlen("VmRSS:");
+    while (*line == ' ' || *line == '\t') {
+        line++;
+    }
+    g_assert_cmpint(qemu_strtol(line, &line, 10, &kib), ==, 0);
+    return kib;
+}
+
+/* A client that goes away at once, or after @text */
+static void client_vanish(const char *path, const char *text)
+{
+    int fd = qvsock_unix_connect(path);
+
+    if (text) {
+        flood_write(fd, text, strlen(text));
+    }
+    close(fd);
+}
+
+/*
+ * One storm: hybrid clients that vanish at once, after half a CONNECT
+ * line or after garbage; hybrid and forward clients that vanish before the
+ * guest answers their connection (the guest refuses it); forward clients
+ * that are accepted, send a little and vanish (the guest reads the bytes,
+ * then EOF).  A guest stream goes on between the batches.
+ */
+static void storm(FT *ft, const char *fwd, int sfd, unsigned *round)
+{
+    enum { BATCH = 40 };
+    static const char *const early[] = {
+        NULL, "CONNECT 70", "\x01\xff garbage \x7f\n",
+    };
+
+    for (int b = 0; b < 3; b++) {
+        /* hybrid clients that never finish their CONNECT line */
+        for (int i = 0; i < BATCH; i++) {
+            client_vanish(ft->uds, early[i % G_N_ELEMENTS(early)]);
+        }
+        for (int i = 0; i < BATCH / 4; i++) {
+            QVsockHdr h;
+            uint8_t data[QVSOCK_RX_BUF_SIZE];
+            uint32_t hp;
+            int fd;
+
+            /* CONNECT, then gone before the guest answers: refused */
+            client_vanish(ft->uds, "CONNECT 7000\n");
+            hp = guest_expect_request(ft, 7000);
+            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+            /* a forward client the guest never gets to accept */
+            client_vanish(fwd, NULL);
+            hp = guest_expect_request(ft, 7000);
+            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+            /* accepted, ten bytes, gone: the guest reads them, then EOF */
+            fd = qvsock_unix_connect(fwd);
+            hp = guest_expect_request(ft, 7000);
+            guest_respond(ft, 7000, hp);
+            host_write(fd, "0123456789", 10);
+            close(fd);
+            qvsock_recv(&ft->vt, &h, data);
+            qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 7000,
+                              QVSOCK_OP_RW, 10, 0);
+            g_assert_cmpmem(data, 10, "0123456789", 10);
+            qvsock_recv(&ft->vt, &h, NULL);
+            qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 7000,
+                              QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+        }
+        stream_round(ft, 43000, 5100, sfd, (*round)++);
+    }
+    wait_stat(ft, "host-handshakes", 0);
+    wait_stat(ft, "host-pending", 0);
+    wait_stat(ft, "host-sockets", 1);           /* the guest stream's */
+}
+
+/*
+ * Storms of misbehaving host clients leave nothing behind: after a first
+ * storm (which grows QEMU's tables and heap to their working size), three
+ * more leave QEMU's descriptors exactly as they were and its memory within
+ * 1 MiB, while the guest stream's bytes stay exact throughout.
+ */
+static void test_storm(void)
+{
+    FT ft;
+    g_autofree char *path = NULL;
+    g_autofree char *fwd = NULL;
+    unsigned round = 0;
+    int lfd, sfd, fds;
+    long rss;
+
+    ft_init(&ft, ",uds-connect-timeout=600000", "guest-port=7000");
+    fwd = g_strdup_printf("%s/f.sock", ft.dir);
+    path = g_strdup_printf("%s_5100", ft.uds);
+    lfd = qvsock_unix_listen(path, 16);
+    sfd = guest_connect_host(&ft, 43000, 5100, lfd);
+    stream_round(&ft, 43000, 5100, sfd, round++);
+
+    storm(&ft, fwd, sfd, &round);
+    fds = count_fds(ft.pid);
+    rss = rss_kib(ft.pid);
+    for (int i = 0; i < 3; i++) {
+        storm(&ft, fwd, sfd, &round);
+    }
+    g_test_message("after 3 storms: %d -> %d fds, VmRSS %ld -> %ld KiB",
+                   fds, count_fds(ft.pid), rss, rss_kib(ft.pid));
+    g_assert_cmpint(count_fds(ft.pid), ==, fds);
+    g_assert_cmpint(rss_kib(ft.pid) - rss, <, 1024);
+    /* every hybrid client that vanished before its line, 40 a batch */
+    wait_stat(&ft, "host-bad-connect", 4 * 3 * 40);
+    stream_round(&ft, 43000, 5100, sfd, round++);
+    close(sfd);
+    close(lfd);
+    ft_free(&ft);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("virtio-vsock-user-flood/handshakes",
                    test_flood_handshakes);
     qtest_add_func("virtio-vsock-user-flood/pending", test_flood_pending);
+    qtest_add_func("virtio-vsock-user-flood/storm", test_storm);
     return g_test_run();
 }
