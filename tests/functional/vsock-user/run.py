@@ -479,7 +479,7 @@ TESTS = [
 ]
 
 
-# ---- host endpoints (issue 7) -------------------------------------------------
+# ---- host endpoints ----------------------------------------------------------
 # Host peers are Unix and TCP loopback sockets only.  VSOCK_USER_HOST_BYTES
 # sets the stream size (default 4 MiB for make check; 67108864 for the full
 # 64 MiB run, which needs a larger timeout under TCG).
