@@ -32,7 +32,7 @@
 #include "hw/virtio/vsock-user-endpoint.h"
 #include "hw/virtio/vsock-user-heartbeat.h"
 #include "hw/virtio/vsock-user-link.h"
-#include "hw/virtio/vsock-user-socket.h"
+#include "hw/virtio/vsock-user-forward.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"

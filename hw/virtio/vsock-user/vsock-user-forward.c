@@ -28,7 +28,7 @@
 #include "io/net-listener.h"
 #include "hw/qdev-core.h"
 #include "hw/virtio/virtio-vsock-user.h"
-#include "hw/virtio/vsock-user-socket.h"
+#include "hw/virtio/vsock-user-forward.h"
 #include "trace.h"
 
 struct VsockUserForward {

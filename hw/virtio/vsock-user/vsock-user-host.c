@@ -39,7 +39,7 @@
 #include "qemu/timer.h"
 #include "io/net-listener.h"
 #include "system/system.h"
-#include "hw/virtio/vsock-user-socket.h"
+#include "hw/virtio/vsock-user-host.h"
 #include "trace.h"
 
 typedef struct HostRoute {

@@ -32,7 +32,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
 #include "hw/virtio/vsock-user-poll.h"
-#include "hw/virtio/vsock-user-socket.h"
+#include "hw/virtio/vsock-user-bridge.h"
 #include "trace.h"
 
 struct VsockBridge {

@@ -1,9 +1,5 @@
 /*
- * virtio-vsock-user: host socket endpoints
- *
- * A bridge joins one engine connection (VsockConn) to one host stream
- * socket with full stream semantics: credit backpressure both ways,
- * half-close both ways, resets both ways.
+ * virtio-vsock-user: the host socket endpoints of one device
  *
  * VsockHost holds every host endpoint of one device:
  * - guest -> host routes: a guest REQUEST to (parent CID, port) that no
@@ -15,21 +11,19 @@
  * - the hybrid Unix listener (uds-path): a client writes "CONNECT <port>\n"
  *   and is joined to a connection to that guest port, "OK <port>\n";
  * - host listeners of vsock-user-forward objects.
+ * Each joined host socket is a bridge (vsock-user-bridge.h).
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_VIRTIO_VSOCK_USER_SOCKET_H
-#define HW_VIRTIO_VSOCK_USER_SOCKET_H
+#ifndef HW_VIRTIO_VSOCK_USER_HOST_H
+#define HW_VIRTIO_VSOCK_USER_HOST_H
 
+#include "hw/virtio/vsock-user-bridge.h"
 #include "hw/virtio/vsock-user-connect-line.h"
-#include "hw/virtio/vsock-user-endpoint.h"
-#include "hw/virtio/vsock-user-poll.h"
-#include "io/channel-socket.h"
 #include "qapi/qapi-types-sockets.h"
-#include "qom/object.h"
 
 /* Default time a hybrid client has to send its CONNECT line. */
 #define VSOCK_CONNECT_TIMEOUT_MS 5000
@@ -44,52 +38,6 @@
  */
 #define VSOCK_MAX_HANDSHAKES 128
 #define VSOCK_MAX_PENDING 128
-
-/* ---------------------------------------------------------------------- */
-/* Bridge: one VsockConn <-> one host socket                              */
-/* ---------------------------------------------------------------------- */
-
-typedef struct VsockBridge VsockBridge;
-
-/* Called once when the bridge is gone (socket closed). */
-typedef void (*VsockBridgeGoneFn)(void *opaque, VsockBridge *b);
-/* Host-initiated: called once when the guest accepts (RESPONSE). */
-typedef void (*VsockBridgeEstablishedFn)(void *opaque, VsockBridge *b);
-
-/*
- * Create a bridge around the connected socket @sioc (a reference is
- * taken; the socket is made non-blocking).  Nothing happens until the
- * bridge is attached to a connection: either pass vsock_bridge_ops and
- * the bridge to vsock_engine_connect() and then call
- * vsock_bridge_set_conn(), or call vsock_bridge_accept() from a listener's
- * accept callback.  @greeting (may be NULL) is written to the socket when
- * the connection is established, before any guest data.
- */
-VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
-                              const char *name, VsockBridgeGoneFn gone,
-                              void *opaque);
-extern const VsockConnOps vsock_bridge_ops;
-/* Host-initiated: the connection vsock_engine_connect() returned. */
-void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn);
-/* Host-initiated: call @fn (with the bridge's opaque) on RESPONSE. */
-void vsock_bridge_set_established(VsockBridge *b,
-                                  VsockBridgeEstablishedFn fn);
-/* Hybrid: after the guest accepts, write "OK <local port>\n" first. */
-/*
- * What the bridge serves, for introspection: @kind is a static string
- * ("hybrid", "forward"), @id and @address are copied (either may be NULL).
- */
-void vsock_bridge_set_endpoint(VsockBridge *b, const char *kind,
-                               const char *id, const char *address);
-void vsock_bridge_set_greet_port(VsockBridge *b, bool greet);
-/* Guest-initiated: attach to @conn (from an accept callback). */
-void vsock_bridge_accept(VsockBridge *b, VsockConn *conn);
-/* Drop a bridge that was never attached to a connection. */
-void vsock_bridge_discard(VsockBridge *b);
-
-/* ---------------------------------------------------------------------- */
-/* Host endpoints of one device                                           */
-/* ---------------------------------------------------------------------- */
 
 typedef struct VsockHost VsockHost;
 
@@ -146,20 +94,5 @@ void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
                               const char *id, const char *address);
 
 const VsockHostStats *vsock_host_get_stats(const VsockHost *h);
-
-/* ---------------------------------------------------------------------- */
-/* vsock-user-forward objects                                             */
-/* ---------------------------------------------------------------------- */
-
-#define TYPE_VSOCK_USER_FORWARD "vsock-user-forward"
-OBJECT_DECLARE_SIMPLE_TYPE(VsockUserForward, VSOCK_USER_FORWARD)
-
-/*
- * Attach every forward that names @dev_id (or no device) to @h; called at
- * the device's realize.  Detach them again before vsock_host_free().
- */
-bool vsock_user_forward_attach_all(VsockHost *h, Object *dev,
-                                   Error **errp);
-void vsock_user_forward_detach_all(VsockHost *h);
 
 #endif

@@ -1,0 +1,30 @@
+/*
+ * virtio-vsock-user: vsock-user-forward objects
+ *
+ * -object vsock-user-forward,id=ID,guest-port=P,connect=ADDR|listen=ADDR
+ * forwards one guest port to or from a host socket address, through the
+ * host endpoints of the device it attaches to.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_VIRTIO_VSOCK_USER_FORWARD_H
+#define HW_VIRTIO_VSOCK_USER_FORWARD_H
+
+#include "hw/virtio/vsock-user-host.h"
+#include "qom/object.h"
+
+#define TYPE_VSOCK_USER_FORWARD "vsock-user-forward"
+OBJECT_DECLARE_SIMPLE_TYPE(VsockUserForward, VSOCK_USER_FORWARD)
+
+/*
+ * Attach every forward that names @dev_id (or no device) to @h; called at
+ * the device's realize.  Detach them again before vsock_host_free().
+ */
+bool vsock_user_forward_attach_all(VsockHost *h, Object *dev,
+                                   Error **errp);
+void vsock_user_forward_detach_all(VsockHost *h);
+
+#endif
