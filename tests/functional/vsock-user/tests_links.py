@@ -134,6 +134,11 @@ def check_suite(r, tmp, machine):
                  params=dict(common, role="client", ip="10.0.9.2/24",
                              peerip="10.0.9.1", peercid="5"),
                  timeout=1800)
+    # what crossed the link, read while both QEMUs still run
+    b.wait_for(r"SUITE-DURATION", timeout=1700)
+    crossed = {k: link_stat(a, k) for k in
+               ("tx-packets", "rx-packets", "tx-bytes", "rx-bytes",
+                "refused", "garbage")}
     ba = a.finish()
     bb = b.finish()
     elapsed = time.monotonic() - t0
@@ -163,6 +168,12 @@ def check_suite(r, tmp, machine):
     m = re.search(r"^SUITE-DURATION ([0-9.]+)", bb.serial, re.M)
     print("#   suite duration in the client guest: %s s" %
           (m.group(1) if m else "?"))
+    print("#   the server's link: %s" %
+          ", ".join("%s %d" % kv for kv in crossed.items()))
+    if not crossed["tx-packets"] or not crossed["rx-packets"] or \
+            crossed["refused"] or crossed["garbage"]:
+        raise run.Fail("link counters %s: expected traffic both ways, no "
+                       "refused or garbage frames" % crossed)
     if not res:
         raise run.Fail("no vsock_test result: %s / %s" % (
             run.guest_failure_hint(ba.serial),
