@@ -107,6 +107,7 @@ struct VsockUserLink {
     QEMUTimer *reconnect_timer;
     uint64_t attempt;           /* tells a stale connect callback apart */
     bool ever_up;
+    bool connect_warned;        /* a failed connect was reported */
     uint64_t peer_guest_cid;
     char *last_refusal;         /* reported once until it changes */
 

@@ -401,6 +401,7 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
     l->last_refusal = NULL;
     l->peer_guest_cid = f->h.src_cid;
     l->state = LINK_UP;
+    l->connect_warned = false;
     if (l->ever_up) {
         l->stats.reconnects++;
     }
@@ -696,6 +697,14 @@ static void link_connected(QIOTask *task, gpointer opaque)
 
     if (qio_task_propagate_error(task, &err)) {
         if (a->attempt == l->attempt && l->attached) {
+            /* once per outage, so that a wrong addr does not go unseen */
+            if (!l->connect_warned) {
+                warn_report("vsock-user-link '%s': cannot connect to %s: "
+                            "%s; retrying every %" PRIu32 " ms",
+                            vsock_link_id(l), l->addr_str,
+                            error_get_pretty(err), l->reconnect_ms);
+                l->connect_warned = true;
+            }
             trace_vsock_user_link_connect_failed(vsock_link_id(l),
                                                  error_get_pretty(err));
             l->state = LINK_DOWN;

@@ -134,6 +134,11 @@ def check_suite(r, tmp, machine):
                  params=dict(common, role="client", ip="10.0.9.2/24",
                              peerip="10.0.9.1", peercid="5"),
                  timeout=1800)
+    # what crossed the link, read while both QEMUs still run
+    b.wait_for(r"SUITE-DURATION", timeout=1700)
+    crossed = {k: link_stat(a, k) for k in
+               ("tx-packets", "rx-packets", "tx-bytes", "rx-bytes",
+                "refused", "garbage")}
     ba = a.finish()
     bb = b.finish()
     elapsed = time.monotonic() - t0
@@ -163,6 +168,12 @@ def check_suite(r, tmp, machine):
     m = re.search(r"^SUITE-DURATION ([0-9.]+)", bb.serial, re.M)
     print("#   suite duration in the client guest: %s s" %
           (m.group(1) if m else "?"))
+    print("#   the server's link: %s" %
+          ", ".join("%s %d" % kv for kv in crossed.items()))
+    if not crossed["tx-packets"] or not crossed["rx-packets"] or \
+            crossed["refused"] or crossed["garbage"]:
+        raise run.Fail("link counters %s: expected traffic both ways, no "
+                       "refused or garbage frames" % crossed)
     if not res:
         raise run.Fail("no vsock_test result: %s / %s" % (
             run.guest_failure_hint(ba.serial),
@@ -274,7 +285,16 @@ def check_validation(r, tmp):
             m.group(2) != hashlib.sha256(data).hexdigest():
         raise run.Fail("the guest got %s bytes, sha256 %s: not what was "
                        "sent" % (m.group(1), m.group(2)))
-    # the guest answered our SHUTDOWN with RST: nothing tracked any more
+    # the guest ends the connection (RST, or SHUTDOWN when it still had
+    # data to read, which we answer with RST as Linux does): then the link
+    # tracks nothing any more
+    while True:
+        h, _ = read_frame(s)
+        if h[2] == 7000 and h[3] == 1234 and h[6] == OP_RST:
+            break
+        if h[2] == 7000 and h[3] == 1234 and h[6] == OP_SHUTDOWN:
+            s.sendall(frame(6, 1234, 5, 7000, OP_RST))
+            break
     wait_link(g, "connections", lambda v: v == 0, what="connections == 0")
 
     # len over 64 KiB: the link ends, QEMU runs on
