@@ -180,48 +180,6 @@ static QVsockHdr gpkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
     return qvsock_pkt(QVSOCK_USER_PARENT_CID, src_port, dst_port, op, len);
 }
 
-/* The guest connects to the parent's @dst (PATH_<dst>, listener @lfd). */
-static int guest_connect_host(FT *ft, uint32_t port, uint32_t dst, int lfd)
-{
-    QVsockHdr req = gpkt(port, dst, QVSOCK_OP_REQUEST, 0);
-    gint64 end = g_get_monotonic_time() + HOST_TIMEOUT_MS * 1000LL;
-    QVsockHdr h;
-    int fd;
-
-    req.buf_alloc = QVSOCK_GUEST_BUF_ALLOC;
-    ft->vt.fwd_cnt = 0;
-    qvsock_send(&ft->vt, req, NULL);
-    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        qtest_clock_step(ft->vt.qts, 100);
-    }
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    qvsock_recv(&ft->vt, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
-    return fd;
-}
-
-/* The next packet is a host-initiated REQUEST to @guest_port. */
-static uint32_t guest_expect_request(FT *ft, uint32_t guest_port)
-{
-    QVsockHdr h;
-
-    qvsock_recv(&ft->vt, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
-    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
-    g_assert_cmpuint(h.dst_port, ==, guest_port);
-    return h.src_port;
-}
-
-static void guest_respond(FT *ft, uint32_t guest_port, uint32_t host_port)
-{
-    ft->vt.fwd_cnt = 0;
-    qvsock_send(&ft->vt, gpkt(guest_port, host_port, QVSOCK_OP_RESPONSE, 0),
-                NULL);
-}
-
 /* One chunk each way on an established stream, checked byte by byte. */
 static void stream_round(FT *ft, uint32_t port, uint32_t dst, int fd,
                          unsigned round)
@@ -284,7 +242,7 @@ static void test_flood_handshakes(void)
     /* a guest stream to PATH_5100, open through the whole flood */
     path = g_strdup_printf("%s_5100", ft.uds);
     lfd = qvsock_unix_listen(path, 16);
-    sfd = guest_connect_host(&ft, 43000, 5100, lfd);
+    sfd = qvsock_connect_host(&ft.vt, 43000, 5100, lfd, QVSOCK_GUEST_BUF_ALLOC);
     stream_round(&ft, 43000, 5100, sfd, round++);
     base = count_fds(ft.pid);
 
@@ -344,8 +302,8 @@ static void test_flood_handshakes(void)
     /* and serves a legitimate CONNECT again */
     fd = qvsock_unix_connect(ft.uds);
     host_write(fd, "CONNECT 1234\n", 13);
-    hp = guest_expect_request(&ft, 1234);
-    guest_respond(&ft, 1234, hp);
+    hp = qvsock_expect_request(&ft.vt, 1234);
+    qvsock_respond(&ft.vt, 1234, hp);
     ok = g_strdup_printf("OK %u\n", hp);
     {
         char buf[32] = "";
@@ -395,7 +353,7 @@ static void test_flood_pending(void)
 
     for (int i = 0; i < PENDING; i++) {
         wait[i] = qvsock_unix_connect(fwd);
-        hp[i] = guest_expect_request(&ft, 7000);
+        hp[i] = qvsock_expect_request(&ft.vt, 7000);
     }
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);
     g_assert_cmpint(count_fds(ft.pid), ==, base + PENDING);
@@ -424,12 +382,12 @@ static void test_flood_pending(void)
     g_assert_cmpint(count_fds(ft.pid), ==, base + PENDING);
 
     /* the guest accepts one: it is a connection, and one more may wait */
-    guest_respond(&ft, 7000, hp[0]);
+    qvsock_respond(&ft.vt, 7000, hp[0]);
     wait_stat(&ft, "host-pending", PENDING - 1);
     stream_round(&ft, 7000, hp[0], wait[0], 0);
     cfd = qvsock_unix_connect(ft.uds);
     host_write(cfd, "CONNECT 7000\n", 13);
-    chp = guest_expect_request(&ft, 7000);
+    chp = qvsock_expect_request(&ft.vt, 7000);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);
 
     /* the guest refuses the waiting ones: their clients see EOF */
@@ -507,16 +465,16 @@ static void storm(FT *ft, const char *fwd, int sfd, unsigned *round)
 
             /* CONNECT, then gone before the guest answers: refused */
             client_vanish(ft->uds, "CONNECT 7000\n");
-            hp = guest_expect_request(ft, 7000);
+            hp = qvsock_expect_request(&ft->vt, 7000);
             qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
             /* a forward client the guest never gets to accept */
             client_vanish(fwd, NULL);
-            hp = guest_expect_request(ft, 7000);
+            hp = qvsock_expect_request(&ft->vt, 7000);
             qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
             /* accepted, ten bytes, gone: the guest reads them, then EOF */
             fd = qvsock_unix_connect(fwd);
-            hp = guest_expect_request(ft, 7000);
-            guest_respond(ft, 7000, hp);
+            hp = qvsock_expect_request(&ft->vt, 7000);
+            qvsock_respond(&ft->vt, 7000, hp);
             host_write(fd, "0123456789", 10);
             close(fd);
             qvsock_recv(&ft->vt, &h, data);
@@ -554,7 +512,7 @@ static void test_storm(void)
     fwd = g_strdup_printf("%s/f.sock", ft.dir);
     path = g_strdup_printf("%s_5100", ft.uds);
     lfd = qvsock_unix_listen(path, 16);
-    sfd = guest_connect_host(&ft, 43000, 5100, lfd);
+    sfd = qvsock_connect_host(&ft.vt, 43000, 5100, lfd, QVSOCK_GUEST_BUF_ALLOC);
     stream_round(&ft, 43000, 5100, sfd, round++);
 
     storm(&ft, fwd, sfd, &round);

@@ -70,21 +70,6 @@ static int tcp_connect_to(int port)
     return fd;
 }
 
-/* Accept one connection; the device connects from a thread. */
-static int host_accept(HT *ht, int lfd)
-{
-    gint64 end = g_get_monotonic_time() + HOST_TIMEOUT_MS * 1000LL;
-    int fd;
-
-    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        qtest_clock_step(ht->vt.qts, 100);
-    }
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
-}
-
 /* Read exactly @len bytes. */
 static void host_read(HT *ht, int fd, void *buf, size_t len)
 {
@@ -203,25 +188,6 @@ static void guest_expect_text(HT *ht, uint32_t port, uint32_t src,
     g_assert_cmpmem(data, h.len, text, strlen(text));
 }
 
-/* The guest connects to @dst; the test accepts on @lfd.  Returns fd. */
-static int guest_connect_host(HT *ht, uint32_t port, uint32_t dst, int lfd,
-                              uint32_t buf_alloc)
-{
-    QVsockHdr req = gpkt(port, dst, QVSOCK_OP_REQUEST, 0);
-    QVsockHdr h;
-    int fd;
-
-    req.buf_alloc = buf_alloc;
-    ht->vt.fwd_cnt = 0;
-    qvsock_send(&ht->vt, req, NULL);
-    fd = host_accept(ht, lfd);
-    qvsock_recv(&ht->vt, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
-    g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
-    return fd;
-}
-
 /* ---------------------------------------------------------------------- */
 
 /* Guest -> host through PATH_<port>, guest closes its sending side first */
@@ -233,7 +199,7 @@ static void test_g2h_hybrid(void)
 
     ht_init(&ht, "", "");
     lfd = host_listen_port(&ht, 5000);
-    fd = guest_connect_host(&ht, 40000, 5000, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    fd = qvsock_connect_host(&ht.vt, 40000, 5000, lfd, QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 1);
 
     guest_send_text(&ht, 40000, 5000, "hello host");
@@ -270,7 +236,7 @@ static void test_g2h_host_eof(void)
 
     ht_init(&ht, "", "");
     lfd = host_listen_port(&ht, 5001);
-    fd = guest_connect_host(&ht, 40001, 5001, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    fd = qvsock_connect_host(&ht.vt, 40001, 5001, lfd, QVSOCK_GUEST_BUF_ALLOC);
     host_write(fd, "request");
     shutdown(fd, SHUT_WR);
     guest_expect_text(&ht, 40001, 5001, "request");
@@ -305,7 +271,7 @@ static void test_g2h_refused_and_rst(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
 
     lfd = host_listen_port(&ht, 5002);
-    fd = guest_connect_host(&ht, 40003, 5002, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    fd = qvsock_connect_host(&ht.vt, 40003, 5002, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(&ht, 40003, 5002, "x");
     host_expect(&ht, fd, "x");
     qvsock_send(&ht.vt, gpkt(40003, 5002, QVSOCK_OP_RST, 0), NULL);
@@ -326,8 +292,8 @@ static void host_release_cancelled(HT *ht, int lfd, int filler)
 {
     int ffd, fd;
 
-    ffd = host_accept(ht, lfd);
-    fd = host_accept(ht, lfd);
+    ffd = qvsock_host_accept(&ht->vt, lfd);
+    fd = qvsock_host_accept(&ht->vt, lfd);
     host_expect_eof(ht, fd);
     g_assert_cmpuint(qvsock_stat(&ht->vt, "host-sockets"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht->vt, "connections"), ==, 0);
@@ -362,7 +328,7 @@ static void release_and_connect_again(HT *ht, int lfd, int filler,
 
     host_release_cancelled(ht, lfd, filler);
     qvsock_expect_silence(&ht->vt, NS_PER_SEC / 10);
-    fd = guest_connect_host(ht, port, dst, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    fd = qvsock_connect_host(&ht->vt, port, dst, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(ht, port, dst, "again");
     host_expect(ht, fd, "again");
     close(fd);
@@ -522,13 +488,6 @@ static uint32_t h2g_connect(HT *ht, int fd, const char *line,
     return h.src_port;
 }
 
-static void guest_respond(HT *ht, uint32_t guest_port, uint32_t host_port)
-{
-    ht->vt.fwd_cnt = 0;
-    qvsock_send(&ht->vt, gpkt(guest_port, host_port, QVSOCK_OP_RESPONSE, 0),
-                NULL);
-}
-
 static void test_h2g_hybrid(void)
 {
     HT ht;
@@ -540,7 +499,7 @@ static void test_h2g_hybrid(void)
     fd = qvsock_unix_connect(ht.uds);
     /* application data in the same write must not be swallowed */
     hp = h2g_connect(&ht, fd, "CONNECT 1234\nearly bytes", 1234);
-    guest_respond(&ht, 1234, hp);
+    qvsock_respond(&ht.vt, 1234, hp);
     ok = g_strdup_printf("OK %u\n", hp);
     host_expect(&ht, fd, ok);
     guest_expect_text(&ht, 1234, hp, "early bytes");
@@ -621,7 +580,7 @@ static void test_h2g_parser(void)
         host_write(fd, good[i].part1);
         g_usleep(20 * 1000);
         hp = h2g_connect(&ht, fd, good[i].part2, good[i].port);
-        guest_respond(&ht, good[i].port, hp);
+        qvsock_respond(&ht.vt, good[i].port, hp);
         ok = g_strdup_printf("OK %u\n", hp);
         host_expect(&ht, fd, ok);
         close(fd);
@@ -655,8 +614,8 @@ static void test_forwards(void)
     ht_init(&ht, "", extra);
 
     /* guest -> unix forward, twice at the same time */
-    fd = guest_connect_host(&ht, 41000, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    cfd = guest_connect_host(&ht, 41001, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    fd = qvsock_connect_host(&ht.vt, 41000, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    cfd = qvsock_connect_host(&ht.vt, 41001, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(&ht, 41000, 8000, "one");
     guest_send_text(&ht, 41001, 8000, "two");
     host_expect(&ht, fd, "one");
@@ -684,7 +643,7 @@ static void test_forwards(void)
         g_assert_cmpuint(h.dst_port, ==, 80);
         hp = h.src_port;
     }
-    guest_respond(&ht, 80, hp);
+    qvsock_respond(&ht.vt, 80, hp);
     guest_expect_text(&ht, 80, hp, "GET /");
     guest_send_text(&ht, 80, hp, "200 OK");
     host_expect(&ht, fd, "200 OK");
@@ -705,7 +664,7 @@ static void test_forwards(void)
 
         g_assert(qdict_haskey(rsp, "return"));
         qobject_unref(rsp);
-        fd = guest_connect_host(&ht, 41002, 8001, lfd2, QVSOCK_GUEST_BUF_ALLOC);
+        fd = qvsock_connect_host(&ht.vt, 41002, 8001, lfd2, QVSOCK_GUEST_BUF_ALLOC);
         guest_send_text(&ht, 41002, 8001, "late");
         host_expect(&ht, fd, "late");
         close(fd);
@@ -735,7 +694,7 @@ static void test_backpressure_h2g(void)
     }
     ht_init(&ht, "", "");
     lfd = host_listen_port(&ht, 5003);
-    fd = guest_connect_host(&ht, 40004, 5003, lfd, CREDIT);
+    fd = qvsock_connect_host(&ht.vt, 40004, 5003, lfd, CREDIT);
     g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
     while (rcvd < TOTAL) {
         uint32_t window = rcvd + CREDIT;
@@ -777,7 +736,7 @@ static void test_backpressure_g2h(void)
     ht_init(&ht, ",buf-size=16384", "");
     lfd = host_listen_port(&ht, 5004);
     qvsock_send(&ht.vt, gpkt(40005, 5004, QVSOCK_OP_REQUEST, 0), NULL);
-    fd = host_accept(&ht, lfd);
+    fd = qvsock_host_accept(&ht.vt, lfd);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5004, 40005,
                       QVSOCK_OP_RESPONSE, 0, 0);
@@ -853,10 +812,10 @@ static void test_reset_fds(void)
     base = count_fds(pid);
     lfd = host_listen_port(&ht, 5005);
     for (int i = 0; i < N; i++) {
-        hfd[i] = guest_connect_host(&ht, 42000 + i, 5005, lfd,
+        hfd[i] = qvsock_connect_host(&ht.vt, 42000 + i, 5005, lfd,
                                     QVSOCK_GUEST_BUF_ALLOC);
         cfd[i] = qvsock_unix_connect(ht.uds);
-        guest_respond(&ht, 6000 + (i % 2),
+        qvsock_respond(&ht.vt, 6000 + (i % 2),
                       h2g_connect(&ht, cfd[i], i % 2 ? "CONNECT 6001\n" :
                                   "CONNECT 6000\n", 6000 + (i % 2)));
     }

@@ -73,35 +73,6 @@ static QVsockHdr gpkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
     return h;
 }
 
-static int host_accept(QT *qt, int lfd)
-{
-    gint64 end = g_get_monotonic_time() + HOST_TIMEOUT_MS * 1000LL;
-    int fd;
-
-    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        qtest_clock_step(qt->vt.qts, 100);
-    }
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
-}
-
-/* The guest connects @port to a parent port served by a host listener. */
-static int guest_connect_host(QT *qt, uint32_t port, uint32_t dst, int lfd)
-{
-    QVsockHdr h;
-    int fd;
-
-    qt->vt.fwd_cnt = 0;
-    qvsock_send(&qt->vt, gpkt(port, dst, QVSOCK_OP_REQUEST, 0), NULL);
-    fd = host_accept(qt, lfd);
-    qvsock_recv(&qt->vt, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
-    return fd;
-}
-
 /* query-vsock-user, for @device (or NULL) and @port (or -1) */
 static QList *query(QT *qt, const char *device, int64_t port)
 {
@@ -350,7 +321,7 @@ static void test_half_closed(const void *data)
     ffd = qvsock_unix_listen(fwd, 4);
 
     /* guest -> host, then the guest's SHUTDOWN(SEND): the host reads EOF */
-    hfd = guest_connect_host(&qt, 43000, 5100, lfd);
+    hfd = qvsock_connect_host(&qt.vt, 43000, 5100, lfd, QVSOCK_GUEST_BUF_ALLOC);
     sh = gpkt(43000, 5100, QVSOCK_OP_SHUTDOWN, 0);
     sh.flags = QVSOCK_SHUT_SEND;
     qvsock_send(&qt.vt, sh, NULL);
@@ -363,7 +334,7 @@ static void test_half_closed(const void *data)
     qobject_unref(c);
 
     /* guest -> forward, then the host's SHUT_WR: SHUTDOWN(SEND) to guest */
-    hfd2 = guest_connect_host(&qt, 43001, 5400, ffd);
+    hfd2 = qvsock_connect_host(&qt.vt, 43001, 5400, ffd, QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpint(shutdown(hfd2, SHUT_WR), ==, 0);
     qvsock_recv(&qt.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5400, 43001,
@@ -402,7 +373,7 @@ static void test_out_of_credit(const void *data)
     path = g_strdup_printf("%s_5200", qt.uds);
     addr = g_strdup_printf("unix:%s", path);
     lfd = qvsock_unix_listen(path, 4);
-    hfd = guest_connect_host(&qt, 44000, 5200, lfd);
+    hfd = qvsock_connect_host(&qt.vt, 44000, 5200, lfd, QVSOCK_GUEST_BUF_ALLOC);
     for (;;) {
         while (credit) {
             uint32_t n = MIN(credit, CHUNK);

@@ -582,3 +582,55 @@ int qvsock_unix_listen_full(const char *path, int *filler)
     *filler = qvsock_unix_connect(path);
     return fd;
 }
+
+int qvsock_host_accept(QVsockTest *t, int lfd)
+{
+    gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
+    int fd;
+
+    /* the device connects from a thread; its timers run on the qtest clock */
+    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        qtest_clock_step(t->qts, 100);
+    }
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    return fd;
+}
+
+int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
+                        uint32_t buf_alloc)
+{
+    QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, dst,
+                               QVSOCK_OP_REQUEST, 0);
+    QVsockHdr h;
+    int fd;
+
+    req.buf_alloc = buf_alloc;
+    t->fwd_cnt = 0;
+    qvsock_send(t, req, NULL);
+    fd = qvsock_host_accept(t, lfd);
+    qvsock_recv(t, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
+                      QVSOCK_OP_RESPONSE, 0, 0);
+    g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
+    return fd;
+}
+
+uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port)
+{
+    QVsockHdr h;
+
+    qvsock_recv(t, &h, NULL);
+    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
+    g_assert_cmpuint(h.dst_port, ==, guest_port);
+    return h.src_port;
+}
+
+void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port)
+{
+    t->fwd_cnt = 0;
+    qvsock_send(t, qvsock_pkt(QVSOCK_USER_PARENT_CID, guest_port, host_port,
+                              QVSOCK_OP_RESPONSE, 0), NULL);
+}

@@ -228,4 +228,17 @@ bool qvsock_wait_fd(int fd, short events, int ms);
  */
 int qvsock_unix_listen_full(const char *path, int *filler);
 
+/* Accept the device's connection on @lfd (it connects from a thread). */
+int qvsock_host_accept(QVsockTest *t, int lfd);
+/*
+ * The guest connects @port to the parent's @dst, announcing @buf_alloc;
+ * the test accepts on @lfd and gets the RESPONSE.  Returns the host fd.
+ */
+int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
+                        uint32_t buf_alloc);
+/* The next packet is a host-initiated REQUEST to @guest_port: its port. */
+uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port);
+/* The guest accepts the host's connection from @host_port. */
+void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port);
+
 #endif
