@@ -664,7 +664,8 @@ static void test_forwards(void)
 
         g_assert(qdict_haskey(rsp, "return"));
         qobject_unref(rsp);
-        fd = qvsock_connect_host(&ht.vt, 41002, 8001, lfd2, QVSOCK_GUEST_BUF_ALLOC);
+        fd = qvsock_connect_host(&ht.vt, 41002, 8001, lfd2,
+                                 QVSOCK_GUEST_BUF_ALLOC);
         guest_send_text(&ht, 41002, 8001, "late");
         host_expect(&ht, fd, "late");
         close(fd);

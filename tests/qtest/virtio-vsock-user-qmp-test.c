@@ -334,7 +334,8 @@ static void test_half_closed(const void *data)
     qobject_unref(c);
 
     /* guest -> forward, then the host's SHUT_WR: SHUTDOWN(SEND) to guest */
-    hfd2 = qvsock_connect_host(&qt.vt, 43001, 5400, ffd, QVSOCK_GUEST_BUF_ALLOC);
+    hfd2 = qvsock_connect_host(&qt.vt, 43001, 5400, ffd,
+                               QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpint(shutdown(hfd2, SHUT_WR), ==, 0);
     qvsock_recv(&qt.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5400, 43001,
