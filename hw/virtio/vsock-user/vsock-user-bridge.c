@@ -36,7 +36,7 @@
 #include "trace.h"
 
 struct VsockBridge {
-    QIOChannelSocket *sioc;
+    QIOChannelSocket *sioc;     /* NULL: the bridge owns fd itself */
     int fd;
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
@@ -108,9 +108,13 @@ static void bridge_finish(VsockBridge *b, bool abort, const char *why)
         /* Unix sockets ignore it; TCP peers see ECONNRESET */
         setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
     }
-    qio_channel_close(QIO_CHANNEL(b->sioc), NULL);
-    object_unref(OBJECT(b->sioc));
-    b->sioc = NULL;
+    if (b->sioc) {
+        qio_channel_close(QIO_CHANNEL(b->sioc), NULL);
+        object_unref(OBJECT(b->sioc));
+        b->sioc = NULL;
+    } else {
+        close(b->fd);
+    }
     if (b->gone) {
         b->gone(b->opaque, b);
     }
@@ -396,14 +400,25 @@ VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
 {
     VsockBridge *b = g_new0(VsockBridge, 1);
 
-    object_ref(OBJECT(sioc));
-    b->sioc = sioc;
-    b->fd = sioc->fd;
+    /*
+     * The bridge only needs the descriptor: a copy of it lets the caller
+     * drop the channel object, about half a kilobyte per connection
+     * (two socket addresses, the QOM object and its property table), which
+     * adds up with thousands of idle connections.  Without a descriptor
+     * to spare, keep the channel.
+     */
+    b->fd = qemu_dup(sioc->fd);
+    if (b->fd < 0) {
+        object_ref(OBJECT(sioc));
+        b->sioc = sioc;
+        b->fd = sioc->fd;
+    }
     b->name = g_strdup(name);
     b->gone = gone;
     b->opaque = opaque;
     b->pf = vsock_poll_add(poll, b->fd, bridge_in_ready, bridge_out_ready, b);
-    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    /* non-blocking is a property of the socket, shared by both copies */
+    qemu_set_blocking(b->fd, false, NULL);
     trace_vsock_user_bridge_new(b->name, b->fd);
     return b;
 }
