@@ -95,19 +95,6 @@ static void raise_fd_limit(void)
     }
 }
 
-static int count_fds(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    int n = 0;
-
-    g_assert_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    return n;
-}
-
 static void host_write(int fd, const void *buf, size_t len)
 {
     g_assert_cmpint(write(fd, buf, len), ==, len);
@@ -244,7 +231,7 @@ static void test_flood_handshakes(void)
     lfd = qvsock_unix_listen(path, 16);
     sfd = qvsock_connect_host(&ft.vt, 43000, 5100, lfd, QVSOCK_GUEST_BUF_ALLOC);
     stream_round(&ft, 43000, 5100, sfd, round++);
-    base = count_fds(ft.pid);
+    base = qvsock_count_fds(ft.pid);
 
     /* fill the bound: idle clients and half CONNECT lines */
     for (int i = 0; i < HANDSHAKES; i++) {
@@ -254,7 +241,7 @@ static void test_flood_handshakes(void)
         }
     }
     wait_stat(&ft, "host-handshakes", HANDSHAKES);
-    g_assert_cmpint(count_fds(ft.pid), ==, base + HANDSHAKES);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base + HANDSHAKES);
 
     /* the flood: every client beyond the bound is closed at once */
     for (int done = 0; done < FLOOD; done += FLOOD_BATCH) {
@@ -268,7 +255,7 @@ static void test_flood_handshakes(void)
         }
         for (int i = 0; i < FLOOD_BATCH; i++) {
             host_expect_closed(flood[i]);
-            g_assert_cmpint(count_fds(ft.pid), <=,
+            g_assert_cmpint(qvsock_count_fds(ft.pid), <=,
                             base + HANDSHAKES + FD_OVERHEAD);
             close(flood[i]);
         }
@@ -278,7 +265,7 @@ static void test_flood_handshakes(void)
                      FLOOD);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-handshakes"), ==, HANDSHAKES);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-bad-connect"), ==, 0);
-    g_assert_cmpint(count_fds(ft.pid), ==, base + HANDSHAKES);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base + HANDSHAKES);
     for (int i = 0; i < HANDSHAKES; i++) {
         host_expect_open(hold[i]);
     }
@@ -297,7 +284,7 @@ static void test_flood_handshakes(void)
     }
     wait_stat(&ft, "host-handshakes", 0);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-bad-connect"), ==, HANDSHAKES);
-    g_assert_cmpint(count_fds(ft.pid), ==, base);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base);
 
     /* and serves a legitimate CONNECT again */
     fd = qvsock_unix_connect(ft.uds);
@@ -313,7 +300,7 @@ static void test_flood_handshakes(void)
     }
     stream_round(&ft, 1234, hp, fd, round++);
     stream_round(&ft, 43000, 5100, sfd, round++);
-    g_assert_cmpint(count_fds(ft.pid), ==, base + 1);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base + 1);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-handshake-refused"), ==,
                      FLOOD + 1);
 
@@ -325,7 +312,7 @@ static void test_flood_handshakes(void)
     close(fd);
     close(sfd);
     wait_stat(&ft, "host-sockets", 0);
-    g_assert_cmpint(count_fds(ft.pid), ==, base - 1);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base - 1);
     close(lfd);
     ft_free(&ft);
 }
@@ -349,14 +336,14 @@ static void test_flood_pending(void)
     raise_fd_limit();
     ft_init(&ft, ",host-max-pending=8", "guest-port=7000");
     fwd = g_strdup_printf("%s/f.sock", ft.dir);
-    base = count_fds(ft.pid);
+    base = qvsock_count_fds(ft.pid);
 
     for (int i = 0; i < PENDING; i++) {
         wait[i] = qvsock_unix_connect(fwd);
         hp[i] = qvsock_expect_request(&ft.vt, 7000);
     }
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);
-    g_assert_cmpint(count_fds(ft.pid), ==, base + PENDING);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base + PENDING);
 
     /* beyond the bound: forward clients and hybrid CONNECTs alike */
     for (int i = 0; i < EXTRA; i++) {
@@ -369,7 +356,7 @@ static void test_flood_pending(void)
     }
     for (int i = 0; i < EXTRA; i++) {
         host_expect_closed(fd[i]);
-        g_assert_cmpint(count_fds(ft.pid), <=,
+        g_assert_cmpint(qvsock_count_fds(ft.pid), <=,
                         base + PENDING + FD_OVERHEAD);
         close(fd[i]);
     }
@@ -379,7 +366,7 @@ static void test_flood_pending(void)
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-handshakes"), ==, 0);
     /* none of them reached the guest (well within the connect timeout) */
     qvsock_expect_silence(&ft.vt, 100 * 1000 * 1000);
-    g_assert_cmpint(count_fds(ft.pid), ==, base + PENDING);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base + PENDING);
 
     /* the guest accepts one: it is a connection, and one more may wait */
     qvsock_respond(&ft.vt, 7000, hp[0]);
@@ -404,7 +391,7 @@ static void test_flood_pending(void)
     host_expect_closed(wait[0]);
     close(wait[0]);
     wait_stat(&ft, "host-sockets", 0);
-    g_assert_cmpint(count_fds(ft.pid), ==, base);
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending-refused"), ==, EXTRA);
     ft_free(&ft);
 }
@@ -516,14 +503,14 @@ static void test_storm(void)
     stream_round(&ft, 43000, 5100, sfd, round++);
 
     storm(&ft, fwd, sfd, &round);
-    fds = count_fds(ft.pid);
+    fds = qvsock_count_fds(ft.pid);
     rss = rss_kib(ft.pid);
     for (int i = 0; i < 3; i++) {
         storm(&ft, fwd, sfd, &round);
     }
     g_test_message("after 3 storms: %d -> %d fds, VmRSS %ld -> %ld KiB",
-                   fds, count_fds(ft.pid), rss, rss_kib(ft.pid));
-    g_assert_cmpint(count_fds(ft.pid), ==, fds);
+                   fds, qvsock_count_fds(ft.pid), rss, rss_kib(ft.pid));
+    g_assert_cmpint(qvsock_count_fds(ft.pid), ==, fds);
     g_assert_cmpint(rss_kib(ft.pid) - rss, <, 1024);
     /* every hybrid client that vanished before its line, 40 a batch */
     wait_stat(&ft, "host-bad-connect", 4 * 3 * 40);

@@ -786,19 +786,6 @@ static void test_backpressure_g2h(void)
     ht_free(&ht);
 }
 
-static int count_fds(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    int n = 0;
-
-    g_assert_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    return n;
-}
-
 /* Device reset with open connections of every kind: no fd left behind */
 static void test_reset_fds(void)
 {
@@ -810,7 +797,7 @@ static void test_reset_fds(void)
 
     ht_init(&ht, "", "");
     pid = qtest_pid(ht.vt.qts);
-    base = count_fds(pid);
+    base = qvsock_count_fds(pid);
     lfd = host_listen_port(&ht, 5005);
     for (int i = 0; i < N; i++) {
         hfd[i] = qvsock_connect_host(&ht.vt, 42000 + i, 5005, lfd,
@@ -820,12 +807,12 @@ static void test_reset_fds(void)
                       h2g_connect(&ht, cfd[i], i % 2 ? "CONNECT 6001\n" :
                                   "CONNECT 6000\n", 6000 + (i % 2)));
     }
-    g_assert_cmpint(count_fds(pid), >=, base + 2 * N);
+    g_assert_cmpint(qvsock_count_fds(pid), >=, base + 2 * N);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 2 * N);
     qtest_system_reset(ht.vt.qts);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
     /* (startup may still have held a few transient fds at "base") */
-    g_assert_cmpint(count_fds(pid), <=, base);
+    g_assert_cmpint(qvsock_count_fds(pid), <=, base);
     for (int i = 0; i < N; i++) {
         host_expect_eof(&ht, hfd[i]);
         close(hfd[i]);

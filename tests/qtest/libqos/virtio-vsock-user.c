@@ -634,3 +634,16 @@ void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port)
     qvsock_send(t, qvsock_pkt(QVSOCK_USER_PARENT_CID, guest_port, host_port,
                               QVSOCK_OP_RESPONSE, 0), NULL);
 }
+
+int qvsock_count_fds(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    int n = 0;
+
+    g_assert_nonnull(d);
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    return n;
+}

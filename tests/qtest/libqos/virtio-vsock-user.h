@@ -228,6 +228,9 @@ bool qvsock_wait_fd(int fd, short events, int ms);
  */
 int qvsock_unix_listen_full(const char *path, int *filler);
 
+/* How many descriptors process @pid (QEMU) holds open */
+int qvsock_count_fds(pid_t pid);
+
 /* Accept the device's connection on @lfd (it connects from a thread). */
 int qvsock_host_accept(QVsockTest *t, int lfd);
 /*
