@@ -39,10 +39,7 @@
 #include "standard-headers/linux/virtio_vsock.h"
 #include "trace.h"
 
-/* Guest CIDs: 0, 1 and 2 are reserved, and so is 0xffffffff (any) */
-#define VSOCK_CID_MIN_GUEST 3
-#define VSOCK_CID_MAX_GUEST 0xfffffffeULL
-#define VSOCK_CID_ANY 0xffffffffU
+/* VSOCK_CID_FIRST_GUEST..VSOCK_CID_MAX_GUEST, for messages */
 #define VSOCK_CID_RANGE "3..4294967294"
 
 /* Limits of the tunables */
@@ -499,8 +496,8 @@ static uint64_t vsock_user_guest_cid(VirtIOVsockUser *s)
     if (s->guest_cid_set) {
         return s->guest_cid;
     }
-    return s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT ?
-           VIRTIO_VSOCK_USER_FIRST_ENCLAVE_CID : VSOCK_CID_MIN_GUEST;
+    return s->parent_cid == VSOCK_CID_PARENT ?
+           VSOCK_CID_FIRST_ENCLAVE : VSOCK_CID_FIRST_GUEST;
 }
 
 /* guest-cid: a uint64 that knows whether it was given */
@@ -534,7 +531,7 @@ static const PropertyInfo vsock_user_prop_guest_cid = {
 
 static bool vsock_user_cid_reserved(uint64_t cid)
 {
-    return cid < VSOCK_CID_MIN_GUEST || cid == VSOCK_CID_ANY;
+    return cid < VSOCK_CID_FIRST_GUEST || cid == VSOCK_CID_ANY;
 }
 
 static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
@@ -659,7 +656,7 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     /* a linked parent CID is a real guest, which answers for itself */
     heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
                 (s->heartbeat == ON_OFF_AUTO_AUTO &&
-                 s->parent_cid == VIRTIO_VSOCK_USER_NITRO_PARENT &&
+                 s->parent_cid == VSOCK_CID_PARENT &&
                  !vsock_links_carry(s->links, s->parent_cid));
 
     vsock_engine_config_init(&cfg);
@@ -836,7 +833,7 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP("guest-cid", VirtIOVsockUser, guest_cid,
                 vsock_user_prop_guest_cid, uint64_t),
     DEFINE_PROP_UINT32("parent-cid", VirtIOVsockUser, parent_cid,
-                       VIRTIO_VSOCK_USER_HOST_CID),
+                       VSOCK_CID_HOST),
     DEFINE_PROP_ON_OFF_AUTO("heartbeat", VirtIOVsockUser, heartbeat,
                             ON_OFF_AUTO_AUTO),
     DEFINE_PROP_UINT32("max-connections", VirtIOVsockUser, max_connections,

@@ -15,7 +15,6 @@
 #include "hw/virtio/vsock-user-engine.h"
 #include "hw/virtio/vsock-user-endpoint.h"
 
-#define DEFAULT_GUEST_CID 16
 #define DEFAULT_MAX_CONNS 1024
 #define DEFAULT_BUF_ALLOC (256 * 1024)
 #define DEFAULT_MAX_PENDING_RST 64

@@ -86,7 +86,7 @@ void vsock_engine_leave(VsockEngine *e)
 void vsock_engine_config_init(VsockEngineConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->guest_cid = DEFAULT_GUEST_CID;
+    cfg->guest_cid = VSOCK_CID_FIRST_ENCLAVE;
     cfg->local_cid = VSOCK_CID_PARENT;
     cfg->max_conns = DEFAULT_MAX_CONNS;
     cfg->buf_alloc = DEFAULT_BUF_ALLOC;
@@ -103,7 +103,7 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
 
     e->cfg = *cfg;
     if (!e->cfg.guest_cid) {
-        e->cfg.guest_cid = DEFAULT_GUEST_CID;
+        e->cfg.guest_cid = VSOCK_CID_FIRST_ENCLAVE;
     }
     if (!e->cfg.local_cid) {
         e->cfg.local_cid = VSOCK_CID_PARENT;

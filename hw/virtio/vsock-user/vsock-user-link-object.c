@@ -396,7 +396,7 @@ static void link_complete(UserCreatable *uc, Error **errp)
         return;
     }
     for (unsigned i = 0; i < l->n_cids; i++) {
-        if (l->cids[i] <= VSOCK_CID_HOST || l->cids[i] == UINT32_MAX) {
+        if (l->cids[i] <= VSOCK_CID_HOST || l->cids[i] == VSOCK_CID_ANY) {
             error_setg(errp, "vsock-user-link '%s': cids=%" PRIu32 " is "
                        "reserved (0, 1, 2 and 4294967295); a linked guest "
                        "has a CID in 3..4294967294", id, l->cids[i]);

@@ -10,6 +10,7 @@
 #define HW_VIRTIO_VIRTIO_VSOCK_USER_H
 
 #include "hw/virtio/virtio.h"
+#include "hw/virtio/vsock-user-packet.h"
 #include "qapi/qapi-types-common.h"
 #include "qom/object.h"
 #include "system/runstate.h"
@@ -21,13 +22,6 @@ typedef struct VsockLinks VsockLinks;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
-
-/* Host CID: the default parent. */
-#define VIRTIO_VSOCK_USER_HOST_CID      2
-/* Nitro Enclaves reach their parent instance at CID 3. */
-#define VIRTIO_VSOCK_USER_NITRO_PARENT  3
-/* ... and the first enclave of an instance is CID 16. */
-#define VIRTIO_VSOCK_USER_FIRST_ENCLAVE_CID 16
 
 #define VIRTIO_VSOCK_USER_QUEUE_SIZE    128
 

@@ -23,11 +23,16 @@
 /* Largest payload the engine puts into one rx packet. */
 #define VSOCK_MAX_PKT_PAYLOAD (64 * 1024)
 
-/* Reserved CIDs */
+/* CIDs: 0, 1, 2 and "any" are reserved; guests have the rest */
 #define VSOCK_CID_HYPERVISOR 0
 #define VSOCK_CID_LOCAL 1
 #define VSOCK_CID_HOST 2
-#define VSOCK_CID_PARENT 3      /* Nitro's parent instance */
+#define VSOCK_CID_FIRST_GUEST 3
+#define VSOCK_CID_MAX_GUEST 0xfffffffeu
+#define VSOCK_CID_ANY 0xffffffffu
+/* A Nitro enclave reaches its parent instance at 3; the first is CID 16. */
+#define VSOCK_CID_PARENT 3
+#define VSOCK_CID_FIRST_ENCLAVE 16
 #define VSOCK_PORT_ANY 0xffffffffu
 
 typedef enum VsockType {
