@@ -61,6 +61,15 @@ cleanup() {
         echo "check-fresh: mounts remain under $root; not removing it" >&2
         exit 1
     fi
+    # The logs outlive the root, so that a failure can be read afterwards.
+    logs="$top/build/check-fresh-logs"
+    rm -rf "$logs"
+    mkdir -p "$logs"
+    for d in test-logs functional-logs; do
+        [ -d "$root/src/virtio-vsock-user/build/$d" ] &&
+            cp -a "$root/src/virtio-vsock-user/build/$d" "$logs/"
+    done
+    [ -f "$root/check.log" ] && cp "$root/check.log" "$logs/"
     if [ -n "$keep" ]; then
         echo "check-fresh: root kept in $root"
     else
