@@ -20,8 +20,20 @@ static size_t tc_write(VsockConn *conn, void *opaque,
     size_t n = MIN(len, tc->write_limit);
 
     tc->writes++;
-    if (vsock_conn_get_type(conn) == VSOCK_TYPE_STREAM) {
-        g_assert_cmpuint(len, >, 0);
+    g_assert_cmpuint(len, >, 0);
+    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+        TcMsg m = { .len = len, .flags = flags };
+
+        /* one whole message, all or nothing */
+        g_assert_cmphex(flags & ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR), ==, 0);
+        g_assert_true(flags & VSOCK_SEQ_EOM);
+        if (n < len) {
+            tc->partial_writes++;
+            return 0;
+        }
+        g_array_append_val(tc->in_msgs, m);
+    } else {
+        g_assert_cmpuint(flags, ==, 0);
     }
     if (tc->write_limit != SIZE_MAX) {
         tc->write_limit -= n;
@@ -70,6 +82,48 @@ static size_t tc_read_pattern(TestConn *tc, const struct iovec *iov,
     return n;
 }
 
+/*
+ * SEQPACKET: the next piece of the current message, EOM with its last.
+ * Pattern mode makes messages of fx_pattern_msg_len(out_salt) bytes.
+ */
+static size_t tc_read_msg(TestConn *tc, const struct iovec *iov,
+                          unsigned iov_cnt, uint32_t *flags)
+{
+    size_t room = iov_size(iov, iov_cnt);
+    uint32_t len, mflags = 0;
+    size_t n;
+
+    if (tc->pattern) {
+        len = fx_pattern_msg_len(tc->out_salt);
+        if (tc->out_avail < len - tc->out_msg_pos) {
+            return 0; /* only whole messages */
+        }
+        n = tc_read_pattern(tc, iov, iov_cnt);
+        if (n > len - tc->out_msg_pos) {
+            tc->out_avail += n - (len - tc->out_msg_pos);
+            n = len - tc->out_msg_pos;
+        }
+    } else {
+        const TcMsg *m;
+
+        if (tc->out_msg >= tc->out_msgs->len) {
+            return 0;
+        }
+        m = &g_array_index(tc->out_msgs, TcMsg, tc->out_msg);
+        len = m->len;
+        mflags = m->flags;
+        n = MIN(room, len - tc->out_msg_pos);
+        iov_from_buf(iov, iov_cnt, 0, tc->out->data + tc->out_pos, n);
+    }
+    tc->out_msg_pos += n;
+    if (tc->out_msg_pos == len) {
+        *flags = VSOCK_SEQ_EOM | mflags;
+        tc->out_msg++;
+        tc->out_msg_pos = 0;
+    }
+    return n;
+}
+
 static size_t tc_read(VsockConn *conn, void *opaque,
                       const struct iovec *iov, unsigned iov_cnt,
                       uint32_t *flags)
@@ -77,7 +131,9 @@ static size_t tc_read(VsockConn *conn, void *opaque,
     TestConn *tc = opaque;
     size_t n;
 
-    if (tc->pattern) {
+    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+        n = tc_read_msg(tc, iov, iov_cnt, flags);
+    } else if (tc->pattern) {
         n = tc_read_pattern(tc, iov, iov_cnt);
     } else {
         n = iov_from_buf(iov, iov_cnt, 0, tc->out->data + tc->out_pos,
@@ -143,6 +199,8 @@ TestConn *tc_new(Fixture *f)
     tc->pattern = f->pattern;
     tc->in = g_byte_array_new();
     tc->out = g_byte_array_new();
+    tc->in_msgs = g_array_new(false, false, sizeof(TcMsg));
+    tc->out_msgs = g_array_new(false, false, sizeof(TcMsg));
     tc->write_limit = f->accept_write_limit;
     g_ptr_array_add(f->tconns, tc);
     return tc;
@@ -154,6 +212,8 @@ static void tc_free(gpointer p)
 
     g_byte_array_unref(tc->in);
     g_byte_array_unref(tc->out);
+    g_array_unref(tc->in_msgs);
+    g_array_unref(tc->out_msgs);
     g_free(tc);
 }
 
@@ -161,6 +221,16 @@ void tc_push(TestConn *tc, const void *data, size_t len)
 {
     g_byte_array_append(tc->out, data, len);
     vsock_conn_notify_readable(tc->conn);
+}
+
+void tc_push_msg(TestConn *tc, const void *data, size_t len,
+                 uint32_t flags)
+{
+    TcMsg m = { .len = len, .flags = flags };
+
+    g_assert_cmpuint(len, >, 0);
+    g_array_append_val(tc->out_msgs, m);
+    tc_push(tc, data, len);
 }
 
 VsockAcceptResult fx_accept(VsockListener *l, VsockConn *conn,
@@ -249,6 +319,7 @@ void fx_init_full(Fixture *f, const VsockEngineConfig *cfg,
         f->cfg.credit_threshold = BUF_ALLOC / 4;
         f->cfg.max_conns = 8;
         f->cfg.max_pending_rst = 4;
+        f->cfg.seqpacket = true;
     }
     f->cfg.ops = &fx_ops;
     f->cfg.opaque = f;
@@ -343,13 +414,21 @@ void check_hdr(const VsockHdr *h, uint16_t op, uint32_t src_port,
                uint32_t dst_port, uint32_t len, uint32_t flags,
                uint32_t fwd_cnt)
 {
+    check_hdr_type(h, VSOCK_TYPE_STREAM, op, src_port, dst_port, len, flags,
+                   fwd_cnt);
+}
+
+void check_hdr_type(const VsockHdr *h, uint16_t type, uint16_t op,
+                    uint32_t src_port, uint32_t dst_port, uint32_t len,
+                    uint32_t flags, uint32_t fwd_cnt)
+{
     g_assert_cmpuint(h->src_cid, ==, PARENT);
     g_assert_cmpuint(h->dst_cid, ==, GUEST);
     g_assert_cmpstr(vsock_op_str(h->op), ==, vsock_op_str(op));
     g_assert_cmpuint(h->src_port, ==, src_port);
     g_assert_cmpuint(h->dst_port, ==, dst_port);
     g_assert_cmpuint(h->len, ==, len);
-    g_assert_cmpuint(h->type, ==, VSOCK_TYPE_STREAM);
+    g_assert_cmpuint(h->type, ==, type);
     g_assert_cmpuint(h->flags, ==, flags);
     g_assert_cmpuint(h->buf_alloc, ==, BUF_ALLOC);
     g_assert_cmpuint(h->fwd_cnt, ==, fwd_cnt);

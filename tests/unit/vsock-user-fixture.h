@@ -33,6 +33,12 @@
 
 typedef struct Fixture Fixture;
 
+/* A SEQPACKET message as an endpoint saw or sent it. */
+typedef struct TcMsg {
+    uint32_t len;
+    uint32_t flags;       /* VSOCK_SEQ_EOM, | VSOCK_SEQ_EOR */
+} TcMsg;
+
 typedef struct TestConn {
     Fixture *f;
     VsockConn *conn;      /* NULL once closed() */
@@ -61,6 +67,12 @@ typedef struct TestConn {
     uint32_t in_salt;     /* pattern of guest -> endpoint bytes */
     uint32_t out_salt;    /* pattern of endpoint -> guest bytes */
     uint64_t out_avail;   /* pattern bytes read() may still produce */
+
+    /* SEQPACKET: the messages write() took and read() hands out */
+    GArray *in_msgs;      /* TcMsg per message taken */
+    GArray *out_msgs;     /* TcMsg per message tc_push_msg() queued */
+    unsigned out_msg;     /* the message read() is in */
+    size_t out_msg_pos;   /* bytes of it handed out */
 
     bool pending;         /* accept deferred, no decision yet */
     int64_t deadline;     /* accept timeout of a pending one */
@@ -99,6 +111,14 @@ static inline uint8_t fx_pattern(uint64_t pos, uint32_t salt)
 TestConn *tc_new(Fixture *f);
 /* Queue @data for the guest and tell the engine. */
 void tc_push(TestConn *tc, const void *data, size_t len);
+/* SEQPACKET: queue one message (@flags: 0 or VSOCK_SEQ_EOR). */
+void tc_push_msg(TestConn *tc, const void *data, size_t len,
+                 uint32_t flags);
+/* Pattern mode, SEQPACKET: the length of the messages read() makes. */
+static inline uint32_t fx_pattern_msg_len(uint32_t salt)
+{
+    return 1 + salt % 5000;
+}
 /* The fixture's accept callback (@opaque is the Fixture). */
 VsockAcceptResult fx_accept(VsockListener *l, VsockConn *conn,
                             void *opaque);
@@ -131,6 +151,10 @@ int fx_rx(Fixture *f, size_t size, VsockHdr *h, uint8_t *payload);
 void check_hdr(const VsockHdr *h, uint16_t op, uint32_t src_port,
                uint32_t dst_port, uint32_t len, uint32_t flags,
                uint32_t fwd_cnt);
+/* The same for a packet of socket type @type. */
+void check_hdr_type(const VsockHdr *h, uint16_t type, uint16_t op,
+                    uint32_t src_port, uint32_t dst_port, uint32_t len,
+                    uint32_t flags, uint32_t fwd_cnt);
 /* Expect exactly one packet of the default connection. */
 void fx_expect(Fixture *f, uint16_t op, uint32_t len, uint32_t flags,
                uint32_t fwd_cnt);
@@ -157,5 +181,6 @@ void vsock_test_register_shutdown(void);
 void vsock_test_register_tx(void);
 void vsock_test_register_heartbeat(void);
 void vsock_test_register_accept(void);
+void vsock_test_register_seqpacket(void);
 
 #endif

@@ -135,6 +135,17 @@ void vsock_conn_owe(VsockConn *c, unsigned what)
     }
 }
 
+/* Drop the guest data held for the endpoint; returns its size. */
+uint32_t vsock_conn_drop_buffered(VsockConn *c)
+{
+    uint32_t n = c->ring.len;
+
+    vsock_ring_free(c->engine, &c->ring);
+    vsock_msgs_free(&c->msgs);
+    c->msg_partial = 0;
+    return n;
+}
+
 /* Remove a connection from the table; its memory goes on leave. */
 void vsock_conn_destroy(VsockConn *c)
 {
@@ -148,7 +159,7 @@ void vsock_conn_destroy(VsockConn *c)
         vsock_rxq_del(c, q);
     }
     vsock_timer_stop(c);
-    vsock_ring_free(e, &c->ring);
+    vsock_conn_drop_buffered(c);
     g_hash_table_remove(e->conns, &c->key);
     c->dead = true;
     c->ops = NULL;
@@ -179,7 +190,7 @@ void vsock_conn_kill(VsockConn *c, VsockCloseReason reason, bool rst)
         return;
     }
     vsock_timer_stop(c);
-    vsock_ring_free(e, &c->ring);
+    vsock_conn_drop_buffered(c);
     for (q = 0; q < RXQ__MAX; q++) {
         vsock_rxq_del(c, q);
     }
@@ -272,8 +283,11 @@ void vsock_conn_check_peer_shutdown(VsockConn *c)
     if (c->dead || c->state != VSOCK_CONN_ESTABLISHED) {
         return;
     }
-    if (c->ring.len) {
+    if (c->type == VSOCK_TYPE_SEQPACKET ? c->msgs.n : c->ring.len) {
         report &= ~VSOCK_SHUTDOWN_SEND;
+    } else if ((report & VSOCK_SHUTDOWN_SEND) && c->msg_partial) {
+        /* a message the guest will never finish: nobody gets to see it */
+        vsock_conn_consumed(c, vsock_conn_drop_buffered(c));
     }
     if (report == VSOCK_SHUTDOWN_BOTH) {
         vsock_conn_kill(c, VSOCK_CLOSE_PEER_SHUTDOWN, true);
@@ -287,10 +301,41 @@ void vsock_conn_check_peer_shutdown(VsockConn *c)
     }
 }
 
+/* SEQPACKET: one write() per complete message, all of it or nothing. */
+static void conn_drain_msgs(VsockConn *c)
+{
+    VsockRing *r = &c->ring;
+
+    while (c->msgs.n && !c->dead && c->ops && c->ops->write) {
+        uint32_t m = vsock_msgs_head(&c->msgs);
+        uint32_t len = VSOCK_MSG_LEN(m);
+        struct iovec iov[2];
+        unsigned cnt = vsock_ring_peek_n(r, iov, len);
+        size_t n;
+
+        n = c->ops->write(c, c->opaque, iov, cnt, VSOCK_SEQ_EOM |
+                          (m & VSOCK_MSG_EOR ? VSOCK_SEQ_EOR : 0));
+        if (c->dead || !r->buf) {
+            return; /* closed from inside the callback */
+        }
+        if (n < len) {
+            c->write_blocked = true;
+            break;
+        }
+        vsock_msgs_pop(&c->msgs);
+        vsock_ring_consume(c->engine, r, len);
+        vsock_conn_consumed(c, len);
+    }
+}
+
 static void conn_drain_once(VsockConn *c)
 {
     VsockRing *r = &c->ring;
 
+    if (c->type == VSOCK_TYPE_SEQPACKET) {
+        conn_drain_msgs(c);
+        return;
+    }
     while (r->len && !c->dead && c->ops && c->ops->write) {
         struct iovec iov[2];
         unsigned cnt = vsock_ring_peek(r, iov);
@@ -310,7 +355,7 @@ static void conn_drain_once(VsockConn *c)
 }
 
 /* Offer buffered guest data to the endpoint until it stops taking it. */
-static void conn_drain(VsockConn *c)
+void vsock_conn_drain(VsockConn *c)
 {
     VsockRing *r = &c->ring;
 
@@ -403,7 +448,8 @@ void vsock_conn_notify_writable(VsockConn *conn)
         return;
     }
     vsock_engine_enter(e);
-    conn_drain(conn);
+    conn->write_blocked = false;
+    vsock_conn_drain(conn);
     vsock_engine_leave(e);
 }
 
@@ -446,10 +492,8 @@ void vsock_conn_close(VsockConn *conn)
         conn->state == VSOCK_CONN_ACCEPTING) {
         vsock_conn_kill(conn, VSOCK_CLOSE_RESET, true);
     } else {
-        uint32_t n = conn->ring.len;
-
-        vsock_ring_free(e, &conn->ring);
-        conn->fwd_cnt += n; /* discarded counts as consumed */
+        /* discarded counts as consumed */
+        conn->fwd_cnt += vsock_conn_drop_buffered(conn);
         conn->want_read = false;
         conn->local_shutdown = VSOCK_SHUTDOWN_BOTH;
         vsock_conn_set_state(conn, VSOCK_CONN_CLOSING);
@@ -515,6 +559,11 @@ uint32_t vsock_conn_get_peer_shutdown(const VsockConn *conn)
 uint32_t vsock_conn_get_peer_credit(const VsockConn *conn)
 {
     return vsock_conn_peer_credit(conn);
+}
+
+uint32_t vsock_conn_get_peer_buf_alloc(const VsockConn *conn)
+{
+    return conn->peer_buf_alloc;
 }
 
 uint32_t vsock_conn_get_buffered(const VsockConn *conn)

@@ -17,6 +17,7 @@
 
 #define DEFAULT_MAX_CONNS 1024
 #define DEFAULT_BUF_ALLOC (256 * 1024)
+#define VSOCK_MAX_BUF_ALLOC (1024 * 1024 * 1024)
 #define DEFAULT_MAX_PENDING_RST 64
 #define DEFAULT_CONNECT_TIMEOUT_NS (2 * 1000000000LL)
 #define DEFAULT_ACCEPT_TIMEOUT_NS (2 * 1000000000LL)
@@ -68,10 +69,26 @@ typedef struct VsockRing {
     uint32_t len;
 } VsockRing;
 
+/*
+ * SEQPACKET: the complete messages in a connection's ring, oldest first,
+ * each its length with VSOCK_MSG_EOR set for a record's end.  A message
+ * holds at least one byte (empty ones are not kept), so there are at most
+ * buf_alloc of them.
+ */
+#define VSOCK_MSG_EOR 0x80000000u
+#define VSOCK_MSG_LEN(m) ((m) & ~VSOCK_MSG_EOR)
+
+typedef struct VsockMsgQueue {
+    uint32_t *msg;
+    uint32_t cap;
+    uint32_t head;
+    uint32_t n;
+} VsockMsgQueue;
+
 struct VsockListener {
     VsockAddr addr;
     VsockEngine *engine;
-    VsockType type;
+    unsigned types;             /* VsockType values accepted (bits) */
     VsockAcceptFn accept;
     void *opaque;
 };
@@ -100,6 +117,9 @@ struct VsockConn {
     uint32_t fwd_cnt;           /* RW bytes the endpoint took */
     uint32_t last_fwd_cnt;      /* fwd_cnt we last told the guest */
     VsockRing ring;
+    VsockMsgQueue msgs;         /* SEQPACKET: complete messages in ring */
+    uint32_t msg_partial;       /* SEQPACKET: ring bytes after the last */
+    bool write_blocked;         /* write() took less than offered */
     uint32_t peer_shutdown;     /* sticky flags from the guest */
     uint32_t reported_shutdown; /* flags passed to ops->shutdown */
 
@@ -120,6 +140,7 @@ struct VsockEngine {
     VsockEngineConfig cfg;
     VsockEngineOps ops;
     uint64_t guest_cid;
+    bool seqpacket;             /* SOCK_SEQPACKET offered and taken */
     GHashTable *conns;          /* VsockKey -> VsockConn */
     GHashTable *listeners;      /* VsockAddr -> VsockListener */
     GQueue rxq[RXQ__MAX];
@@ -163,6 +184,10 @@ bool vsock_conn_shutdown_ready(const VsockConn *c);
 bool vsock_conn_owes(const VsockConn *c, int q);
 void vsock_conn_update_data(VsockConn *c);
 void vsock_conn_owe(VsockConn *c, unsigned what);
+/* Drop the guest data held for the endpoint; returns its size. */
+uint32_t vsock_conn_drop_buffered(VsockConn *c);
+/* Offer buffered guest data to the endpoint until it stops taking it. */
+void vsock_conn_drain(VsockConn *c);
 /* Remove a connection from the table; its memory goes on leave. */
 void vsock_conn_destroy(VsockConn *c);
 /* Detach the endpoint and tell it the connection is gone. */
@@ -198,8 +223,16 @@ void vsock_ring_append(VsockEngine *e, VsockRing *r, uint32_t cap,
                        size_t offset, uint32_t len);
 /* Describe the ring's bytes, oldest first, in @iov[2]; returns the count. */
 unsigned vsock_ring_peek(const VsockRing *r, struct iovec *iov);
+/* Like vsock_ring_peek(), but only the @n oldest bytes (n <= r->len). */
+unsigned vsock_ring_peek_n(const VsockRing *r, struct iovec *iov,
+                           uint32_t n);
 /* Drop the @n oldest bytes (at most r->len). */
 void vsock_ring_consume(VsockEngine *e, VsockRing *r, uint32_t n);
+/* SEQPACKET message boundaries of the ring. */
+void vsock_msgs_push(VsockMsgQueue *q, uint32_t m);
+uint32_t vsock_msgs_head(const VsockMsgQueue *q);
+void vsock_msgs_pop(VsockMsgQueue *q);
+void vsock_msgs_free(VsockMsgQueue *q);
 
 /* vsock-user-timer.c */
 void vsock_timer_stop(VsockConn *c);

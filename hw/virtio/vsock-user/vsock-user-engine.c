@@ -114,6 +114,8 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
     if (!e->cfg.buf_alloc) {
         e->cfg.buf_alloc = DEFAULT_BUF_ALLOC;
     }
+    /* a SEQPACKET message is at most buf_alloc; VSOCK_MSG_EOR is its flag */
+    e->cfg.buf_alloc = MIN(e->cfg.buf_alloc, VSOCK_MAX_BUF_ALLOC);
     if (!e->cfg.max_pending_rst) {
         e->cfg.max_pending_rst = DEFAULT_MAX_PENDING_RST;
     }
@@ -130,6 +132,7 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
         e->ops = *cfg->ops;
     }
     e->guest_cid = e->cfg.guest_cid;
+    e->seqpacket = e->cfg.seqpacket;
     e->conns = g_hash_table_new(key_hash, key_equal);
     e->listeners = g_hash_table_new_full(addr_hash, addr_equal, NULL,
                                          g_free);
@@ -202,6 +205,16 @@ void vsock_engine_set_guest_cid(VsockEngine *e, uint64_t cid)
     e->guest_cid = cid;
 }
 
+void vsock_engine_set_seqpacket(VsockEngine *e, bool on)
+{
+    e->seqpacket = on;
+}
+
+bool vsock_engine_get_seqpacket(const VsockEngine *e)
+{
+    return e->seqpacket;
+}
+
 const VsockEngineStats *vsock_engine_get_stats(const VsockEngine *e)
 {
     return &e->stats;
@@ -238,20 +251,21 @@ void vsock_engine_run_now(VsockEngine *e)
 }
 
 VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
-                                   uint32_t port, VsockType type,
+                                   uint32_t port, unsigned types,
                                    VsockAcceptFn accept, void *opaque)
 {
     VsockListener *l;
     VsockAddr addr = { .cid = cid, .port = port };
 
-    if (!accept || !vsock_engine_is_local_cid(e, cid) ||
+    types &= VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET;
+    if (!accept || !types || !vsock_engine_is_local_cid(e, cid) ||
         g_hash_table_contains(e->listeners, &addr)) {
         return NULL;
     }
     l = g_new0(VsockListener, 1);
     l->addr = addr;
     l->engine = e;
-    l->type = type;
+    l->types = types;
     l->accept = accept;
     l->opaque = opaque;
     g_hash_table_insert(e->listeners, &l->addr, l);
@@ -288,7 +302,8 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
 
     if (!ops || !vsock_engine_is_local_cid(e, local_cid) ||
         peer_port == VSOCK_PORT_ANY ||
-        (type != VSOCK_TYPE_STREAM && type != VSOCK_TYPE_SEQPACKET) ||
+        (type != VSOCK_TYPE_STREAM &&
+         (type != VSOCK_TYPE_SEQPACKET || !e->seqpacket)) ||
         g_hash_table_size(e->conns) >= e->cfg.max_conns) {
         return NULL;
     }

@@ -4,7 +4,9 @@
  * Guest data the endpoint has not taken yet, at most buf_alloc bytes per
  * connection.  Allocated on first use (most connections never need it,
  * since the endpoint takes the guest's data straight from the tx buffers)
- * and freed once empty.
+ * and freed once empty.  A SEQPACKET connection keeps its message
+ * boundaries beside it, in a queue of message lengths that grows as
+ * needed and goes with the ring.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -46,18 +48,24 @@ void vsock_ring_append(VsockEngine *e, VsockRing *r, uint32_t cap,
     e->buffered += len;
 }
 
-unsigned vsock_ring_peek(const VsockRing *r, struct iovec *iov)
+unsigned vsock_ring_peek_n(const VsockRing *r, struct iovec *iov,
+                           uint32_t n)
 {
-    uint32_t first = MIN(r->len, r->cap - r->head);
+    uint32_t first = MIN(n, r->cap - r->head);
 
     iov[0].iov_base = r->buf + r->head;
     iov[0].iov_len = first;
-    if (first < r->len) {
+    if (first < n) {
         iov[1].iov_base = r->buf;
-        iov[1].iov_len = r->len - first;
+        iov[1].iov_len = n - first;
         return 2;
     }
     return 1;
+}
+
+unsigned vsock_ring_peek(const VsockRing *r, struct iovec *iov)
+{
+    return vsock_ring_peek_n(r, iov, r->len);
 }
 
 void vsock_ring_consume(VsockEngine *e, VsockRing *r, uint32_t n)
@@ -65,4 +73,42 @@ void vsock_ring_consume(VsockEngine *e, VsockRing *r, uint32_t n)
     r->head = (r->head + n) % r->cap;
     r->len -= n;
     e->buffered -= n;
+}
+
+void vsock_msgs_push(VsockMsgQueue *q, uint32_t m)
+{
+    if (q->n == q->cap) {
+        uint32_t cap = q->cap ? q->cap * 2 : 8;
+        uint32_t *msg = g_new(uint32_t, cap);
+        uint32_t i;
+
+        for (i = 0; i < q->n; i++) {
+            msg[i] = q->msg[(q->head + i) % q->cap];
+        }
+        g_free(q->msg);
+        q->msg = msg;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->msg[(q->head + q->n) % q->cap] = m;
+    q->n++;
+}
+
+uint32_t vsock_msgs_head(const VsockMsgQueue *q)
+{
+    return q->msg[q->head];
+}
+
+void vsock_msgs_pop(VsockMsgQueue *q)
+{
+    q->head = (q->head + 1) % q->cap;
+    if (!--q->n) {
+        vsock_msgs_free(q); /* most of the time there is one at most */
+    }
+}
+
+void vsock_msgs_free(VsockMsgQueue *q)
+{
+    g_free(q->msg);
+    memset(q, 0, sizeof(*q));
 }

@@ -161,7 +161,8 @@ static bool build_rw(VsockConn *c, const struct iovec *iov, unsigned cnt,
         n = MIN(n, want);
 
         got += n;
-        if (c->type == VSOCK_TYPE_SEQPACKET && (f & VSOCK_SEQ_EOM)) {
+        if (n && c->type == VSOCK_TYPE_SEQPACKET && (f & VSOCK_SEQ_EOM)) {
+            /* a message ends here; the next one gets a packet of its own */
             flags = f & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
             break;
         }

@@ -57,7 +57,7 @@ static VsockTxResult handle_request(VsockEngine *e, const VsockHdr *h,
     VsockAcceptResult res;
     VsockConn *c;
 
-    if (!l || l->type != h->type) {
+    if (!l || !(l->types & h->type)) {
         e->stats.conns_refused++;
         return refuse(e, h, VSOCK_TX_NO_LISTENER);
     }
@@ -91,13 +91,91 @@ static VsockTxResult handle_request(VsockEngine *e, const VsockHdr *h,
     return VSOCK_TX_OK;
 }
 
+/*
+ * Offer the packet's payload to the endpoint's write() straight from the
+ * tx buffers.  Returns the bytes taken; sets *@gone (and returns 0) if
+ * the endpoint closed the connection from inside the callback.
+ */
+static size_t offer_payload(VsockConn *c, const VsockHdr *h,
+                            const struct iovec *iov, unsigned cnt,
+                            uint32_t flags, bool *gone)
+{
+    struct iovec local[LOCAL_IOV_MAX] = { { 0 } };
+    struct iovec *piov = local;
+    unsigned pcnt;
+    size_t taken;
+
+    if (cnt + 1 > LOCAL_IOV_MAX) {
+        piov = g_new(struct iovec, cnt + 1);
+    }
+    pcnt = iov_copy(piov, cnt + 1, iov, cnt, VSOCK_HDR_SIZE, h->len);
+    taken = c->ops->write(c, c->opaque, piov, pcnt, flags);
+    if (piov != local) {
+        g_free(piov);
+    }
+    *gone = c->dead || c->state != VSOCK_CONN_ESTABLISHED;
+    if (*gone) {
+        /* closed from inside the callback: the rest is discarded */
+        c->fwd_cnt += h->len;
+        return 0;
+    }
+    return MIN(taken, h->len);
+}
+
+/*
+ * SEQPACKET keeps the guest's message boundaries: the endpoint gets each
+ * message whole in one write(), straight from the tx buffers when the
+ * message fits one packet and nothing is queued before it, else once its
+ * last piece (EOM) is in the ring.  Empty messages are not kept (Linux
+ * never sends them).
+ */
+static VsockTxResult handle_rw_seqpacket(VsockConn *c, const VsockHdr *h,
+                                         const struct iovec *iov,
+                                         unsigned cnt)
+{
+    VsockEngine *e = c->engine;
+    bool eom = h->flags & VSOCK_SEQ_EOM;
+    uint32_t flags = h->flags & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+    bool gone;
+
+    if (!h->len && !(eom && c->msg_partial)) {
+        return VSOCK_TX_OK;
+    }
+    c->recv_cnt += h->len;
+    c->stats.tx_bytes += h->len;
+    e->stats.tx_bytes += h->len;
+
+    if (eom && !c->ring.len && !c->write_blocked && c->ops &&
+        c->ops->write) {
+        if (offer_payload(c, h, iov, cnt, flags, &gone) == h->len) {
+            vsock_conn_consumed(c, h->len);
+            return VSOCK_TX_OK;
+        }
+        if (gone) {
+            return VSOCK_TX_OK;
+        }
+        c->write_blocked = true; /* all or nothing: it took nothing */
+    }
+    if (h->len) {
+        vsock_ring_append(e, &c->ring, e->cfg.buf_alloc, iov, cnt,
+                          VSOCK_HDR_SIZE, h->len);
+    }
+    c->msg_partial += h->len;
+    if (eom) {
+        vsock_msgs_push(&c->msgs, c->msg_partial |
+                        (flags & VSOCK_SEQ_EOR ? VSOCK_MSG_EOR : 0));
+        c->msg_partial = 0;
+        if (!c->write_blocked) {
+            vsock_conn_drain(c);
+        }
+    }
+    return VSOCK_TX_OK;
+}
+
 static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
                                const struct iovec *iov, unsigned cnt)
 {
     VsockEngine *e = c->engine;
-    struct iovec local[LOCAL_IOV_MAX];
-    struct iovec *piov = local;
-    unsigned pcnt;
     size_t taken = 0;
 
     if (c->state == VSOCK_CONN_CLOSING) {
@@ -114,7 +192,10 @@ static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
         vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
         return VSOCK_TX_CREDIT_OVERRUN;
     }
-    if (h->len == 0 && (c->type == VSOCK_TYPE_STREAM || !h->flags)) {
+    if (c->type == VSOCK_TYPE_SEQPACKET) {
+        return handle_rw_seqpacket(c, h, iov, cnt);
+    }
+    if (h->len == 0) {
         return VSOCK_TX_OK;
     }
     c->recv_cnt += h->len;
@@ -122,18 +203,10 @@ static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
     e->stats.tx_bytes += h->len;
 
     if (!c->ring.len && c->ops && c->ops->write) {
-        if (cnt + 1 > LOCAL_IOV_MAX) {
-            piov = g_new(struct iovec, cnt + 1);
-        }
-        pcnt = iov_copy(piov, cnt + 1, iov, cnt, VSOCK_HDR_SIZE, h->len);
-        taken = c->ops->write(c, c->opaque, piov, pcnt, h->flags);
-        if (piov != local) {
-            g_free(piov);
-        }
-        taken = MIN(taken, h->len);
-        if (c->dead || c->state != VSOCK_CONN_ESTABLISHED) {
-            /* closed from inside the callback: the rest is discarded */
-            c->fwd_cnt += h->len;
+        bool gone;
+
+        taken = offer_payload(c, h, iov, cnt, 0, &gone);
+        if (gone) {
             return VSOCK_TX_OK;
         }
     }
@@ -291,7 +364,8 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
     if (!vsock_engine_is_local_cid(e, h.dst_cid)) {
         return refuse(e, &h, VSOCK_TX_BAD_DST_CID);
     }
-    if (h.type != VSOCK_TYPE_STREAM && h.type != VSOCK_TYPE_SEQPACKET) {
+    if (h.type != VSOCK_TYPE_STREAM &&
+        (h.type != VSOCK_TYPE_SEQPACKET || !e->seqpacket)) {
         if (c) {
             vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
             return VSOCK_TX_BAD_TYPE;

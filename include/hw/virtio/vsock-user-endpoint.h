@@ -73,12 +73,17 @@ typedef struct VsockConnOps {
     /* A host-initiated connection was accepted (RESPONSE). */
     void (*connected)(VsockConn *conn, void *opaque);
     /*
-     * PUSH, guest -> endpoint: RW payload @iov (never empty for STREAM).
-     * @flags carries EOM/EOR for SEQPACKET (0 for STREAM).  Return how
+     * PUSH, guest -> endpoint: RW payload @iov (never empty).  Return how
      * many bytes were taken (0..size).  The rest is held by the engine
      * (bounded by buf_alloc) until the endpoint calls
      * vsock_conn_notify_writable(), then offered again.  The guest's
      * credit (fwd_cnt) only advances by the bytes taken.
+     *
+     * SEQPACKET: @iov is one whole message and @flags VSOCK_SEQ_EOM, with
+     * VSOCK_SEQ_EOR if the guest ended a record with it (MSG_EOR).  Take
+     * all of it (return its size) or nothing: anything less means
+     * nothing, and the same message comes again after
+     * vsock_conn_notify_writable().  For STREAM @flags is 0.
      */
     size_t (*write)(VsockConn *conn, void *opaque,
                     const struct iovec *iov, unsigned iov_cnt,
@@ -92,8 +97,14 @@ typedef struct VsockConnOps {
      * and the engine stops asking until the next
      * vsock_conn_notify_readable(), so an endpoint whose source ran dry
      * (a stream socket's short read) need not be asked again to say so.
-     * For SEQPACKET
-     * set *@flags to VSOCK_SEQ_EOM (| EOR) on the last chunk of a message.
+     *
+     * SEQPACKET: return the next piece of the current message, and set
+     * *@flags to VSOCK_SEQ_EOM (| VSOCK_SEQ_EOR for a record's end) with
+     * the piece that ends it; the engine sends no two messages in one
+     * packet.  A message may take several calls (rx buffers, credit and
+     * the 64 KiB packet limit split it), but must fit the guest's buffer
+     * (vsock_conn_get_peer_buf_alloc()) or the guest cannot take it.
+     * Never return an empty message: 0 means "nothing for now".
      */
     size_t (*read)(VsockConn *conn, void *opaque,
                    const struct iovec *iov, unsigned iov_cnt,
@@ -138,15 +149,18 @@ typedef VsockAcceptResult (*VsockAcceptFn)(VsockListener *l,
                                            VsockConn *conn, void *opaque);
 
 /*
- * Listen on (@cid, @port) for guest connections of @type.  @cid must be
- * a local CID.  @port VSOCK_PORT_ANY is a fallback listener for @cid: it
- * gets the REQUESTs to ports of @cid that have no listener of their own
- * (a port's own listener always decides, even when its type differs from
- * the REQUEST's).  Returns NULL if that address (or the fallback of @cid)
- * is already taken.
+ * Listen on (@cid, @port) for guest connections of the socket types in
+ * @types, VsockType values or-ed together (they are distinct bits:
+ * VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET takes both); a REQUEST of any
+ * other type gets RST.  @cid must be a local CID.  @port VSOCK_PORT_ANY
+ * is a fallback listener for @cid: it gets the REQUESTs to ports of @cid
+ * that have no listener of their own (a port's own listener always
+ * decides, even when it does not take the REQUEST's type).  Returns NULL
+ * if that address (or the fallback of @cid) is already taken, or @types
+ * names no type.
  */
 VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
-                                   uint32_t port, VsockType type,
+                                   uint32_t port, unsigned types,
                                    VsockAcceptFn accept, void *opaque);
 
 /* Stop listening.  Established connections stay. */
@@ -220,6 +234,8 @@ uint32_t vsock_conn_get_peer_port(const VsockConn *conn);
 uint32_t vsock_conn_get_peer_shutdown(const VsockConn *conn);
 /* Bytes the guest can still accept from us (its credit). */
 uint32_t vsock_conn_get_peer_credit(const VsockConn *conn);
+/* The guest's receive buffer for this connection (its buf_alloc). */
+uint32_t vsock_conn_get_peer_buf_alloc(const VsockConn *conn);
 /* Guest bytes the engine holds for the endpoint. */
 uint32_t vsock_conn_get_buffered(const VsockConn *conn);
 const VsockConnStats *vsock_conn_get_stats(const VsockConn *conn);

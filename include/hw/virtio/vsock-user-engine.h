@@ -16,8 +16,9 @@
  *
  * Bounds: everything a guest can make the engine hold is bounded by the
  * configuration: max_conns connections, each buffering at most buf_alloc
- * bytes of guest data, each owing at most one of each control reply, plus
- * max_pending_rst queued RSTs for packets without a connection.
+ * bytes of guest data (a SEQPACKET one also 4 bytes per buffered message
+ * of at least one byte), each owing at most one of each control reply,
+ * plus max_pending_rst queued RSTs for packets without a connection.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -119,6 +120,7 @@ typedef struct VsockEngineConfig {
     uint32_t buf_alloc;          /* per-connection rx buffer we advertise */
     uint32_t credit_threshold;   /* cap on bytes freed per update; 0: none */
     uint32_t max_pending_rst;    /* RSTs for packets without a connection */
+    bool seqpacket;              /* SOCK_SEQPACKET (else its packets: RST) */
     int64_t connect_timeout_ns;  /* host-initiated REQUEST */
     int64_t accept_timeout_ns;   /* deferred accept -> RST */
     int64_t shutdown_timeout_ns; /* our SHUTDOWN unanswered -> RST */
@@ -130,7 +132,7 @@ typedef struct VsockEngineConfig {
  * Fill @cfg with defaults: guest_cid 16, local_cid 3, max_conns 1024,
  * buf_alloc 256 KiB, credit_threshold 0 (a CREDIT_UPDATE once less than
  * 64 KiB of the guest's window is left, or at half of a window of 128 KiB
- * or less), max_pending_rst 64,
+ * or less), max_pending_rst 64, no SEQPACKET,
  * connect timeout 2 s, accept timeout 2 s (a Linux guest's default
  * connect timeout), shutdown timeout 2 s, no ops.
  */
@@ -147,6 +149,14 @@ void vsock_engine_free(VsockEngine *e);
 
 /* Set the guest's CID (e.g. before a TRANSPORT_RESET). */
 void vsock_engine_set_guest_cid(VsockEngine *e, uint64_t cid);
+
+/*
+ * Whether the guest's driver took VIRTIO_VSOCK_F_SEQPACKET.  Off, its
+ * SEQPACKET packets get RST and vsock_engine_connect() refuses the type.
+ * Set it before the driver starts (it does not touch open connections).
+ */
+void vsock_engine_set_seqpacket(VsockEngine *e, bool on);
+bool vsock_engine_get_seqpacket(const VsockEngine *e);
 
 /*
  * Process one packet the guest placed in a tx descriptor chain.
