@@ -8,7 +8,10 @@
  * listener coming and going), time advances and device resets.  A model
  * of the guest checks that the engine never sends more RW bytes than the
  * guest's credit and that the bytes arrive in order; the endpoints check
- * that the guest's bytes reach them in order; memory held stays within
+ * that the guest's bytes reach them in order; guest ports 1002 and 1003
+ * speak SEQPACKET (unless the input turns the feature off at a reset),
+ * where messages reach the endpoint whole and no packet to the guest
+ * crosses the end of a message or lacks EOM at one; memory held stays within
  * conns * buf_alloc.  Deferred connections stay ACCEPTING until the
  * endpoint decides, never outlive the accept timeout, never send the
  * guest anything, and are told why they ended.
@@ -257,6 +260,12 @@ static void check_bounds(void)
     }
 }
 
+/* Guest ports 1000..1003: the last two are SEQPACKET. */
+static uint16_t port_type(uint32_t gport)
+{
+    return gport >= 1002 ? VSOCK_TYPE_SEQPACKET : VSOCK_TYPE_STREAM;
+}
+
 /* Split @len bytes at @buf into up to 4 iovecs as the input says. */
 static unsigned split(Input *in, uint8_t *buf, size_t len,
                       struct iovec *iov)
@@ -304,7 +313,7 @@ static void guest_send(Input *in)
     h.dst_cid = fault == 2 ? VSOCK_CID_HOST : PARENT;
     h.src_port = gport;
     h.dst_port = lport;
-    h.type = fault == 3 ? op & 0xf : VSOCK_TYPE_STREAM;
+    h.type = fault == 3 ? op & 0xf : port_type(gport);
     h.op = op < 0x80 ? VSOCK_OP_RW : op % 9;
     h.flags = get(in, 1) & 3;
     h.buf_alloc = 1024 * (1 + get(in, 1) % 64);
@@ -407,6 +416,17 @@ static void guest_receive(Input *in)
             /* never beyond the guest's credit */
             CHECK(m->recv - m->fwd + h.len <= m->buf_alloc);
         }
+        if (h.type == VSOCK_TYPE_SEQPACKET) {
+            uint64_t msg = fx_pattern_msg_len(h.src_port);
+
+            CHECK(!(h.flags & ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR)));
+            /* within one message; EOM exactly at its end */
+            CHECK(!m->valid || m->recv / msg == (m->recv + h.len - 1) / msg);
+            CHECK(!m->valid || !!(h.flags & VSOCK_SEQ_EOM) ==
+                  ((m->recv + h.len) % msg == 0));
+        } else {
+            CHECK(h.flags == 0);
+        }
         if (m->valid && h.src_port != VSOCK_HEARTBEAT_PORT) {
             for (uint32_t i = 0; i < h.len; i++) {
                 CHECK(fz->buf[VSOCK_HDR_SIZE + i] ==
@@ -434,7 +454,8 @@ static void policy_event(Input *in)
         fz->fallback = NULL;
     } else {
         fz->fallback = vsock_engine_listen(fz->fx.e, PARENT, VSOCK_PORT_ANY,
-                                           VSOCK_TYPE_STREAM, fz_accept,
+                                           VSOCK_TYPE_STREAM |
+                                           VSOCK_TYPE_SEQPACKET, fz_accept,
                                            NULL);
         CHECK(fz->fallback);
         /* one fallback per CID */
@@ -457,7 +478,10 @@ static void endpoint_event(Input *in)
         uint32_t gport = 1000 + get(in, 1) % 4;
 
         conn = vsock_engine_connect(fz->fx.e, PARENT, VSOCK_PORT_ANY, gport,
-                                    VSOCK_TYPE_STREAM, &tc_ops, NULL);
+                                    port_type(gport), &tc_ops, NULL);
+        CHECK(conn || port_type(gport) == VSOCK_TYPE_STREAM ||
+              !vsock_engine_get_seqpacket(fz->fx.e) ||
+              vsock_engine_conn_count(fz->fx.e) >= MAX_CONNS);
         if (conn) {
             tc = tc_new(&fz->fx);
             tc->conn = conn;
@@ -546,12 +570,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.credit_threshold = FUZZ_BUF_ALLOC / 4;
     cfg.max_pending_rst = 4;
     cfg.accept_timeout_ns = ACCEPT_TIMEOUT_NS;
+    cfg.seqpacket = true;
     fx_init_full(fx, &cfg, fz_accept);
     fx->now = 0;
     fx->pattern = true;
     fx->closed_hook = fz_closed;
     f.fallback = vsock_engine_listen(fx->e, PARENT, VSOCK_PORT_ANY,
-                                     VSOCK_TYPE_STREAM, fz_accept, NULL);
+                                     VSOCK_TYPE_STREAM |
+                                     VSOCK_TYPE_SEQPACKET, fz_accept, NULL);
     CHECK(f.fallback);
     hb = vsock_heartbeat_new(fx->e, PARENT, VSOCK_HEARTBEAT_PORT);
     CHECK(hb);
@@ -588,6 +614,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default:
             if (cmd == 0xff) {
                 vsock_engine_reset(fx->e);
+                /* the driver may renegotiate the feature */
+                vsock_engine_set_seqpacket(fx->e, !(get(&in, 1) & 0x10));
                 CHECK(vsock_engine_conn_count(fx->e) == 0);
                 CHECK(fx_live_conns(fx) == 0);
                 g_hash_table_remove_all(f.models);
