@@ -196,7 +196,9 @@ static void test_help(const void *data)
         "(default: 262144)",
         "  uds-path=<str>         - hybrid vsock Unix socket: a host client "
         "sends \"CONNECT <port>\\n\"; guest connections to port P go to "
-        "<uds-path>_P",
+        "<uds-path>_P; SOCK_SEQPACKET clients use <uds-path>.seqpacket",
+        "  seqpacket=<OnOffAuto>  - offer SOCK_SEQPACKET "
+        "(VIRTIO_VSOCK_F_SEQPACKET); auto means on (default: auto)",
         "  uds-connect-timeout=<uint32> - milliseconds a host client on "
         "uds-path has to send its CONNECT line (default: 5000)",
         "  allow-multiple=<bool>  - the guest drives several virtio-vsock "
@@ -327,6 +329,48 @@ static void test_link_unused(const void *data)
     g_assert_cmpstr(err, ==, want);
 }
 
+/*
+ * A forward's socket type: a clear error for what cannot work.  Values
+ * QAPI rejects name the option; complete() runs after the command line.
+ */
+static void test_forward_type_errors(const void *data)
+{
+    static const struct {
+        const char *obj;
+        bool located;
+        const char *msg;
+    } cases[] = {
+        { "vsock-user-forward,id=f,guest-port=1,connect=tcp:127.0.0.1:1,"
+          "socket-type=seqpacket", false,
+          "vsock-user-forward 'f': socket-type=seqpacket needs a unix:PATH "
+          "address" },
+        { "vsock-user-forward,id=f,guest-port=1,connect=unix:/x,"
+          "socket-type=dgram", true,
+          "Parameter 'socket-type' does not accept value 'dgram'" },
+    };
+    g_autofree char *prog = qemu_progname();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *args = g_strdup_printf("%s -object %s",
+                                                machine_args(data),
+                                                cases[i].obj);
+        g_autofree char *where = g_strdup_printf(" -object %s:",
+                                                 cases[i].obj);
+        g_autofree char *want = NULL;
+        const char *at = "";
+        CliRun r;
+
+        if (cases[i].located) {
+            at = where;
+        }
+        want = g_strdup_printf("%s:%s %s\n", prog, at, cases[i].msg);
+        cli_run(&r, args);
+        g_assert_false(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        g_assert_cmpstr(r.err, ==, want);
+        cli_free(&r);
+    }
+}
+
 static void add_test(const char *machine, const char *name,
                      GTestDataFunc fn)
 {
@@ -353,6 +397,7 @@ int main(int argc, char **argv)
         add_test(m, "help", test_help);
         add_test(m, "link-errors", test_link_errors);
         add_test(m, "link-unused", test_link_unused);
+        add_test(m, "forward-type-errors", test_forward_type_errors);
     }
     return g_test_run();
 }
