@@ -456,6 +456,7 @@ static void vsock_user_set_features(VirtIODevice *vdev, uint64_t features)
 
     trace_virtio_vsock_user_features(features, on);
     vsock_engine_set_seqpacket(s->engine, on);
+    vsock_links_set_seqpacket(s->links, on);
 }
 
 static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)

@@ -61,6 +61,7 @@ typedef struct LinkConnKey {
 
 /* What the link knows of a crossed connection. */
 typedef struct LinkConn {
+    uint16_t type;              /* its socket type, for the RSTs */
     bool established;           /* a RESPONSE crossed */
     int64_t requested_ms;       /* when its REQUEST crossed */
 } LinkConn;
@@ -97,6 +98,7 @@ struct VsockUserLink {
 
     VsockLinkOwner owner;
     bool attached;
+    bool guest_seqpacket;       /* the local driver took SEQPACKET */
     Notifier machine_done;      /* says so if no device took the link */
 
     LinkState state;
@@ -140,7 +142,13 @@ gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b);
 LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
                            uint32_t peer_port);
 /* Track a connection; false if max_conns are tracked already. */
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k);
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type);
+/*
+ * A socket type the local guest speaks: STREAM, SEQPACKET once its
+ * driver took the feature.  A Linux guest ignores an RST of another type
+ * than its socket's, so every RST carries the connection's type.
+ */
+bool vsock_link_type_ok(VsockUserLink *l, uint16_t type);
 void vsock_link_established(VsockUserLink *l, const LinkConnKey *k);
 
 void vsock_link_wake_owner(VsockUserLink *l);
@@ -148,14 +156,15 @@ void vsock_link_rxq_clear(VsockUserLink *l);
 /* @bounded: give up when the queue is far over budget (guest-driven) */
 void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
                              uint32_t peer_port, uint32_t guest_port,
-                             bool bounded);
+                             uint16_t type, bool bounded);
 
 /* Queue a frame for the socket (@h->len payload bytes from @offset). */
 void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
                             const struct iovec *iov, unsigned iov_cnt,
                             size_t offset);
 void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
-                            uint64_t peer_cid, uint32_t peer_port);
+                            uint64_t peer_cid, uint32_t peer_port,
+                            uint16_t type);
 /* Write what the socket takes now; wait for it to take the rest. */
 void vsock_link_flush(VsockUserLink *l);
 

@@ -75,8 +75,9 @@ static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
                                 h->dst_port, why);
     l->stats.resets++;
     g_hash_table_remove(l->conns, &k);
-    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, true);
-    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, h->type,
+                            true);
+    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port, h->type);
     vsock_link_wake_owner(l);
 }
 
@@ -97,14 +98,15 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
     }
     if (h->op == VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
-        if (h->type == VSOCK_TYPE_STREAM && !h->len) {
-            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+        if (vsock_link_type_ok(l, h->type) && !h->len) {
+            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port,
+                                   h->type);
             l->stats.tx_pkts++;
             vsock_link_flush(l);
         }
         return;
     }
-    if (h->type != VSOCK_TYPE_STREAM || h->op < VSOCK_OP_REQUEST ||
+    if (!vsock_link_type_ok(l, h->type) || h->op < VSOCK_OP_REQUEST ||
         h->op > VSOCK_OP_CREDIT_REQUEST || h->len > VSOCK_MAX_PKT_PAYLOAD ||
         (h->len && h->op != VSOCK_OP_RW)) {
         link_guest_error(l, h, "bad type, op or len; reset");
@@ -115,7 +117,7 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "link down");
         return;
     }
-    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
+    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
@@ -225,20 +227,29 @@ bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
     return false;
 }
 
+void vsock_links_set_seqpacket(VsockLinks *ls, bool on)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        l->guest_seqpacket = on;
+    }
+}
+
 void vsock_links_guest_reset(VsockLinks *ls)
 {
     for (unsigned i = 0; ls && i < ls->links->len; i++) {
         VsockUserLink *l = g_ptr_array_index(ls->links, i);
         GHashTableIter it;
-        gpointer key;
+        gpointer key, value;
         unsigned n = 0;
 
         g_hash_table_iter_init(&it, l->conns);
-        while (g_hash_table_iter_next(&it, &key, NULL)) {
+        while (g_hash_table_iter_next(&it, &key, &value)) {
             const LinkConnKey *k = key;
 
             vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
-                                   k->peer_port);
+                                   k->peer_port, ((LinkConn *)value)->type);
             n++;
         }
         g_hash_table_remove_all(l->conns);

@@ -136,7 +136,13 @@ static gboolean link_conn_stale(gpointer key, gpointer value, gpointer opaque)
            *(int64_t *)opaque - c->requested_ms > LINK_REQUEST_EXPIRE_MS;
 }
 
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k)
+bool vsock_link_type_ok(VsockUserLink *l, uint16_t type)
+{
+    return type == VSOCK_TYPE_STREAM ||
+           (type == VSOCK_TYPE_SEQPACKET && l->guest_seqpacket);
+}
+
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type)
 {
     int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     LinkConn *c;
@@ -151,6 +157,7 @@ bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k)
         return false;
     }
     c = g_new0(LinkConn, 1);
+    c->type = type;
     c->requested_ms = now;
     g_hash_table_insert(l->conns, g_memdup2(k, sizeof(*k)), c);
     return true;
@@ -188,8 +195,8 @@ void vsock_link_rxq_clear(VsockUserLink *l)
 
 /* An RST to the local guest for the connection (guest_port, peer). */
 void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
-                              uint32_t peer_port, uint32_t guest_port,
-                              bool bounded)
+                             uint32_t peer_port, uint32_t guest_port,
+                             uint16_t type, bool bounded)
 {
     LinkFrame *f;
 
@@ -203,7 +210,7 @@ void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
     f->h.src_port = peer_port;
     f->h.dst_cid = l->owner.guest_cid;
     f->h.dst_port = guest_port;
-    f->h.type = VSOCK_TYPE_STREAM;
+    f->h.type = type;
     f->h.op = VSOCK_OP_RST;
     link_rxq_push(l, f);
     trace_vsock_user_link_rst_guest(vsock_link_id(l), peer_cid, peer_port,
@@ -283,12 +290,13 @@ void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
 
 /* An RST to the other end, if the link is up and has room for it. */
 void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
-                             uint64_t peer_cid, uint32_t peer_port)
+                            uint64_t peer_cid, uint32_t peer_port,
+                            uint16_t type)
 {
     VsockHdr h = {
         .src_cid = l->owner.guest_cid, .src_port = guest_port,
         .dst_cid = peer_cid, .dst_port = peer_port,
-        .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST,
+        .type = type, .op = VSOCK_OP_RST,
     };
 
     if (l->state != LINK_UP ||
@@ -428,7 +436,7 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
     if (h->op < VSOCK_OP_REQUEST || h->op > VSOCK_OP_CREDIT_REQUEST) {
         return "bad op";
     }
-    if (h->type != VSOCK_TYPE_STREAM) {
+    if (h->type != VSOCK_TYPE_STREAM && h->type != VSOCK_TYPE_SEQPACKET) {
         return "bad type";
     }
     if (h->len > VSOCK_MAX_PKT_PAYLOAD) {
@@ -467,15 +475,30 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         g_free(f);
         return;
     }
+    if (!vsock_link_type_ok(l, h->type)) {
+        /* as the guest's own transport would: RST, of the same type */
+        l->stats.refused++;
+        trace_vsock_user_link_drop(vsock_link_id(l),
+                                   "socket type the guest does not speak");
+        if (h->op != VSOCK_OP_RST) {
+            vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                                   h->type);
+            vsock_link_flush(l);
+        }
+        g_free(f);
+        return;
+    }
     if (h->op == VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
     } else if (h->op == VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
-    } else if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
+    } else if (h->op == VSOCK_OP_REQUEST &&
+               !vsock_link_track(l, &k, h->type)) {
         l->stats.resets++;
         trace_vsock_user_link_drop(vsock_link_id(l),
                                    "REQUEST over max-connections");
-        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port);
+        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                               h->type);
         vsock_link_flush(l);
         g_free(f);
         return;
@@ -582,7 +605,7 @@ void vsock_link_close_channel(VsockUserLink *l)
 void vsock_link_down(VsockUserLink *l, const char *why)
 {
     GHashTableIter it;
-    gpointer key;
+    gpointer key, value;
     unsigned n = 0;
 
     if (l->state == LINK_DOWN && !l->ioc) {
@@ -590,11 +613,12 @@ void vsock_link_down(VsockUserLink *l, const char *why)
     }
     vsock_link_close_channel(l);
     g_hash_table_iter_init(&it, l->conns);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
+    while (g_hash_table_iter_next(&it, &key, &value)) {
         const LinkConnKey *k = key;
+        const LinkConn *c = value;
 
         vsock_link_rst_to_guest(l, k->peer_cid, k->peer_port, k->guest_port,
-                                false);
+                                c->type, false);
         n++;
     }
     g_hash_table_remove_all(l->conns);
