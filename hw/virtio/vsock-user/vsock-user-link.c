@@ -14,8 +14,12 @@
  * ends instead of mixing up traffic.
  *
  * Nothing read from the socket is trusted: a frame with a bad header (op,
- * type, len) ends the connection; a frame from a CID the link does not
- * carry, or to a CID that is not this guest's, is dropped and counted.
+ * type, len) ends the connection, and so does a peer that has not
+ * completed its hello (TLS handshake included) hello-timeout-ms after the
+ * socket connected; a frame from a CID the link does not carry is dropped
+ * and counted; a frame to a CID that is not this guest's is relayed to
+ * the link that carries it if relay-cids names it, else refused with an
+ * RST back (vsock-user-link-object.c).
  * Memory is bounded by max-queued in each direction: reading stops while
  * that many bytes wait for the guest's rx buffers, and guest data that
  * would queue more towards the socket resets its connection (RST to the
@@ -101,8 +105,8 @@ guint vsock_link_key_hash(gconstpointer p)
 {
     const LinkConnKey *k = p;
 
-    return g_int64_hash(&k->peer_cid) ^ (k->guest_port * 0x9e3779b1u) ^
-           k->peer_port;
+    return g_int64_hash(&k->peer_cid) ^ g_int64_hash(&k->local_cid) ^
+           (k->guest_port * 0x9e3779b1u) ^ k->peer_port;
 }
 
 gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b)
@@ -110,12 +114,12 @@ gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b)
     return !memcmp(a, b, sizeof(LinkConnKey));
 }
 
-LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
-                            uint32_t peer_port)
+LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
+                           uint32_t guest_port, uint32_t peer_port)
 {
     LinkConnKey k = {
-        .peer_cid = peer_cid, .guest_port = guest_port,
-        .peer_port = peer_port,
+        .peer_cid = peer_cid, .local_cid = local_cid,
+        .guest_port = guest_port, .peer_port = peer_port,
     };
     return k;
 }
@@ -282,12 +286,13 @@ void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
 }
 
 /* An RST to the other end, if the link is up and has room for it. */
-void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
-                             uint64_t peer_cid, uint32_t peer_port)
+void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
+                         uint32_t src_port, uint64_t dst_cid,
+                         uint32_t dst_port)
 {
     VsockHdr h = {
-        .src_cid = l->owner.guest_cid, .src_port = guest_port,
-        .dst_cid = peer_cid, .dst_port = peer_port,
+        .src_cid = src_cid, .src_port = src_port,
+        .dst_cid = dst_cid, .dst_port = dst_port,
         .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST,
     };
 
@@ -296,8 +301,15 @@ void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
         return;
     }
     vsock_link_queue_frame(l, &h, NULL, 0, 0);
-    trace_vsock_user_link_rst_peer(vsock_link_id(l), guest_port, peer_cid,
-                                   peer_port);
+    trace_vsock_user_link_rst_peer(vsock_link_id(l), src_cid, src_port,
+                                   dst_cid, dst_port);
+}
+
+void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
+                            uint64_t peer_cid, uint32_t peer_port)
+{
+    vsock_link_rst_over(l, l->owner.guest_cid, guest_port, peer_cid,
+                        peer_port);
 }
 
 static void link_send_hello(VsockUserLink *l)
@@ -401,7 +413,9 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
     l->last_refusal = NULL;
     l->peer_guest_cid = f->h.src_cid;
     l->state = LINK_UP;
+    timer_del(l->hello_timer);
     l->connect_warned = false;
+    l->hello_warned = false;
     if (l->ever_up) {
         l->stats.reconnects++;
     }
@@ -443,7 +457,8 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
 static void link_got_frame(VsockUserLink *l, LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
-    LinkConnKey k = vsock_link_key(h->src_cid, h->dst_port, h->src_port);
+    LinkConnKey k = vsock_link_key(h->src_cid, l->owner.guest_cid,
+                                   h->dst_port, h->src_port);
 
     trace_vsock_user_link_rx(vsock_link_id(l), h->src_cid, h->src_port,
                              h->dst_cid, h->dst_port, vsock_op_str(h->op),
@@ -461,10 +476,7 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         return;
     }
     if (h->dst_cid != l->owner.guest_cid) {
-        l->stats.refused++;
-        trace_vsock_user_link_drop(vsock_link_id(l),
-                                   "dst_cid is not this guest's");
-        g_free(f);
+        vsock_link_relay(l, f);
         return;
     }
     if (h->op == VSOCK_OP_RST) {
@@ -554,6 +566,9 @@ static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
 
 void vsock_link_close_channel(VsockUserLink *l)
 {
+    if (l->hello_timer) {
+        timer_del(l->hello_timer);
+    }
     vsock_link_watch_in(l, false);
     if (l->out_watch) {
         g_source_remove(l->out_watch);
@@ -581,6 +596,7 @@ void vsock_link_close_channel(VsockUserLink *l)
  */
 void vsock_link_down(VsockUserLink *l, const char *why)
 {
+    g_autoptr(GHashTable) conns = NULL;
     GHashTableIter it;
     gpointer key;
     unsigned n = 0;
@@ -589,17 +605,27 @@ void vsock_link_down(VsockUserLink *l, const char *why)
         return;
     }
     vsock_link_close_channel(l);
-    g_hash_table_iter_init(&it, l->conns);
+    l->state = LINK_DOWN;
+    /*
+     * A relayed connection's RST goes out by another link, whose own
+     * failure may come back here: walk a table nobody else changes.
+     */
+    conns = l->conns;
+    l->conns = g_hash_table_new_full(vsock_link_key_hash,
+                                     vsock_link_key_equal, g_free, g_free);
+    g_hash_table_iter_init(&it, conns);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         const LinkConnKey *k = key;
 
-        vsock_link_rst_to_guest(l, k->peer_cid, k->peer_port, k->guest_port,
-                                false);
-        n++;
+        if (k->local_cid == l->owner.guest_cid) {
+            vsock_link_rst_to_guest(l, k->peer_cid, k->peer_port,
+                                    k->guest_port, false);
+            n++;
+        } else {
+            vsock_link_relay_lost(l, k);
+        }
     }
-    g_hash_table_remove_all(l->conns);
     l->stats.resets += n;
-    l->state = LINK_DOWN;
     trace_vsock_user_link_down(vsock_link_id(l), why, n);
     if (n) {
         vsock_link_wake_owner(l);
@@ -646,6 +672,8 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
     l->sioc = sioc;
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     l->state = LINK_CONNECTING;
+    timer_mod(l->hello_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              l->hello_timeout_ms);
     if (!l->tls_creds) {
         l->ioc = QIO_CHANNEL(sioc);
         object_ref(OBJECT(sioc));
@@ -744,6 +772,39 @@ void vsock_link_reconnect_cb(void *opaque)
     if (l->attached && !l->ioc && l->state == LINK_DOWN) {
         vsock_link_connect(l);
     }
+}
+
+/*
+ * The other end connected but has not completed its hello (or the TLS
+ * handshake before it): a peer that says nothing, or half a frame, must
+ * not hold the link.
+ */
+void vsock_link_hello_timeout_cb(void *opaque)
+{
+    VsockUserLink *l = opaque;
+    g_autofree char *why = NULL;
+
+    if (!l->ioc && !l->sioc) {
+        return;
+    }
+    if (l->state == LINK_UP) {
+        return;
+    }
+    l->stats.hello_timeouts++;
+    why = g_strdup_printf("no hello from the other end within %" PRIu32
+                          " ms (%s, %zu bytes of a frame read)",
+                          l->hello_timeout_ms,
+                          l->state == LINK_HELLO ? "after ours" :
+                          "TLS handshake", l->got);
+    trace_vsock_user_link_hello_timeout(vsock_link_id(l), l->hello_timeout_ms,
+                                        l->got);
+    if (!l->hello_warned) {
+        /* once until a link comes up: a port scanner must not flood */
+        warn_report("vsock-user-link '%s' (%s): %s; connection dropped",
+                    vsock_link_id(l), l->addr_str, why);
+        l->hello_warned = true;
+    }
+    vsock_link_down(l, why);
 }
 
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,

@@ -12,7 +12,8 @@ test's directory; their guests talk AF_VSOCK to each other:
                             the log.  Control channel: virtio-net over
                             -netdev dgram between the two QEMUs.
   links-validation-microvm  the test itself is the other end of the link:
-                            spoofed CIDs are dropped and counted; 64 KiB
+                            a spoofed src_cid is dropped, a foreign
+                            dst_cid gets an RST back, both counted; 64 KiB
                             packets reach the guest intact (split into its
                             rx buffers); oversized len, garbage, a frame
                             before the hello and a duplicate CID end the
@@ -41,7 +42,12 @@ test's directory; their guests talk AF_VSOCK to each other:
                             take the greeting on 3:5005
   links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
                             each reaches the parent, enclave to enclave is
-                            refused
+                            refused by the parent with RST (no relay-cids)
+  links-relay-microvm       the same with relay-cids on the parent's links:
+                            1 MiB from enclave 16 to enclave 17
+  links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
+                            hello and a silent server are dropped; then a
+                            real peer works
 """
 
 import hashlib
@@ -262,11 +268,16 @@ def check_validation(r, tmp):
                  guest_args("microvm", 5, parent=3), timeout=600)
     g.wait_for("LINKFAKE-LISTEN")
 
-    # spoofed src_cid, and a dst_cid that is not the guest's: dropped
+    # spoofed src_cid: dropped; a dst_cid that is not the guest's (and
+    # not relayed): refused with an RST back from that CID
     s = fake_up(g, path)
     s.sendall(frame(7, 1234, 5, 7000, OP_REQUEST))
     s.sendall(frame(6, 1234, 9, 7000, OP_REQUEST))
     wait_link(g, "refused", lambda v: v == 2, what="refused == 2")
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_RST and h[0] == 9 and h[2] == 7000 and h[3] == 1234:
+            break
 
     # a real connection: 2 x 64 KiB packets, then SHUTDOWN
     s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
@@ -274,7 +285,7 @@ def check_validation(r, tmp):
         h, _ = read_frame(s)
         if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
             break
-        if h[6] == OP_RST and h[2] == 7000:
+        if h[6] == OP_RST and h[0] == 5 and h[2] == 7000:
             raise run.Fail("the guest refused the connection over the link")
     data = os.urandom(131072)
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, data[:65536]) +
@@ -655,21 +666,187 @@ def check_two_enclaves(r, tmp):
                        "%s,server=on,cids=16" % (hs.DEV_ID, l16),
                        "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
                        "%s,server=on,cids=17" % (hs.DEV_ID, l17)] +
-                      guest_args("microvm", 3), timeout=180)
+                      guest_args("microvm", 3), params={"linger": 120},
+                      timeout=300)
     enclaves = []
     for d, cid, path, other in ((dirs[1], 16, l16, 17),
                                 (dirs[2], 17, l17, 16)):
         enclaves.append(hs.Guest(
             r, d, "microvm", "link-enclave",
-            link_args(path, False, [3], ",reconnect-ms=100") +
+            # the enclave's link carries the other enclave's CID too: the
+            # parent, which does not relay, refuses with RST
+            link_args(path, False, [3, other], ",reconnect-ms=100") +
             guest_args("microvm", cid, parent=3),
             params={"port": 5000 + cid, "other": other}, timeout=180))
     boots = [g.finish() for g in enclaves]
-    bp = parent.finish()
     for b in boots:
         r.expect_pass(b, "link-enclave")
-    r.expect_pass(bp, "link-parent2")
-    return "64 KiB from each enclave to the parent; 16 <-> 17 refused"
+    m = parent.wait_for(r"PARENT2-DONE rc=(\d+)")
+    refused = [obj_stat(parent, obj, "refused") for obj in ("l0", "l1")]
+    relayed = [obj_stat(parent, obj, "relayed") for obj in ("l0", "l1")]
+    parent.qmp.cmd("quit")
+    parent.proc.wait(timeout=30)
+    if m.group(1) != "0":
+        raise run.Fail("the parent did not get both streams: %s" %
+                       run.guest_failure_hint(parent.serial()))
+    if refused != [1, 1] or relayed != [0, 0]:
+        raise run.Fail("parent links: refused %s, relayed %s; expected one "
+                       "refusal each, nothing relayed" % (refused, relayed))
+    return "64 KiB from each enclave to the parent; 16 <-> 17 refused by " \
+        "the parent with RST (refused 1 + 1)"
+
+
+# ---- hello timeout -------------------------------------------------------------
+
+def obj_stat(g, obj, name):
+    return g.qmp.cmd("qom-get", path="/objects/" + obj, property=name)
+
+
+def wait_obj(g, obj, prop, pred, timeout=60, what=""):
+    end = time.monotonic() + timeout
+    while True:
+        v = obj_stat(g, obj, prop)
+        if pred(v):
+            return v
+        if time.monotonic() > end:
+            raise run.Fail("%s %s is %r, waited for %s" % (obj, prop, v, what))
+        time.sleep(0.05)
+
+
+def check_hello_timeout(r, tmp):
+    """Silent and half-hello peers are dropped; a real peer then works."""
+    r.need_device("virtio-vsock-user")
+    path = os.path.join(tmp, "l.sock")
+    cpath = os.path.join(tmp, "c.sock")
+    # the other end of l1 (server=off) is this listener, which never talks
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(cpath)
+    lsock.listen(4)
+    lsock.settimeout(60)
+    timeout_ms = 1500
+    g = hs.Guest(r, tmp, "microvm", "link-recv",
+                 link_args(path, True, [6],
+                           ",hello-timeout-ms=%d" % timeout_ms) +
+                 ["-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
+                  "cids=7,hello-timeout-ms=%d,reconnect-ms=100" %
+                  (hs.DEV_ID, cpath, timeout_ms)] +
+                 guest_args("microvm", 5),
+                 params={"port": 7000, "bytes": 65536}, timeout=240)
+    # 1. a peer that connects and says nothing
+    s = fake_connect(path)
+    t0 = time.monotonic()
+    if not closed_by_qemu(s, timeout=60):
+        raise run.Fail("QEMU kept a silent peer for 60 s")
+    silent_s = time.monotonic() - t0
+    s.close()
+    if silent_s < timeout_ms / 1000.0 * 0.9:
+        raise run.Fail("silent peer dropped after %.2f s, before "
+                       "hello-timeout-ms" % silent_s)
+    wait_link(g, "hello-timeouts", lambda v: v == 1, what="1 timeout")
+    # 2. a peer that sends 20 bytes of its hello, then nothing
+    s = fake_connect(path)
+    read_frame(s)
+    s.sendall(hello(6, [5])[:20])
+    if not closed_by_qemu(s, timeout=60):
+        raise run.Fail("QEMU kept a peer with half a hello for 60 s")
+    s.close()
+    wait_link(g, "hello-timeouts", lambda v: v == 2, what="2 timeouts")
+    if link_stat(g, "garbage") != 0:
+        raise run.Fail("a hello timeout was counted as garbage")
+    # 3. the connecting link's peer accepts and stays silent: dropped,
+    # and QEMU connects again
+    c1, _ = lsock.accept()
+    c1.settimeout(60)
+    if not closed_by_qemu(c1, timeout=60):
+        raise run.Fail("QEMU's connecting link kept a silent server")
+    c1.close()
+    c2, _ = lsock.accept()
+    wait_obj(g, "l1", "hello-timeouts", lambda v: v >= 1, what="l1 timeout")
+    # 4. a real peer: the link comes up and stays up past the timeout,
+    # and a stream crosses it
+    s = fake_up(g, path)
+    time.sleep(timeout_ms / 1000.0 * 2)
+    if link_stat(g, "state") != "up":
+        raise run.Fail("a link that completed its hello was dropped")
+    s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+    end = time.monotonic() + 60
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
+            break
+        if h[6] == OP_RST and h[0] == 5 and h[2] == 7000:
+            # the guest did not listen yet: try again
+            time.sleep(0.2)
+            s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+        if time.monotonic() > end:
+            raise run.Fail("no RESPONSE from the guest over the link")
+    data = os.urandom(65536)
+    s.sendall(frame(6, 1234, 5, 7000, OP_RW, data) +
+              HDR.pack(6, 5, 1234, 7000, 0, 1, OP_SHUTDOWN, 3, 262144, 0))
+    b = g.finish()
+    s.close()
+    c2.close()
+    lsock.close()
+    r.expect_pass(b, "link-recv")
+    m = re.search(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)",
+                  b.serial)
+    if not m or m.group(2) != hashlib.sha256(data).hexdigest():
+        raise run.Fail("the guest did not get the 64 KiB intact")
+    return "silent peer dropped after %.2f s, half hello dropped, silent " \
+        "server dropped and reconnected; then a real peer: 64 KiB intact" \
+        % silent_s
+
+
+# ---- relaying between two enclaves ----------------------------------------------
+
+def relay_parent_args(l16, l17, relay):
+    return ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,"
+            "server=on,cids=16%s" % (hs.DEV_ID, l16,
+                                     ",relay-cids=17" if relay else ""),
+            "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
+            "server=on,cids=17%s" % (hs.DEV_ID, l17,
+                                     ",relay-cids=16" if relay else "")]
+
+
+def check_relay(r, tmp):
+    """relay-cids on the parent's links: enclave 16 streams to 17."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16", "e17")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    nbytes = 1 << 20
+    parent = hs.Guest(r, dirs[0], "microvm", "link-idle",
+                      relay_parent_args(l16, l17, True) +
+                      guest_args("microvm", 3), timeout=300)
+    e17 = hs.Guest(r, dirs[2], "microvm", "link-recv",
+                   link_args(l17, False, [3, 16], ",reconnect-ms=100") +
+                   guest_args("microvm", 17, parent=3),
+                   params={"port": 5800, "bytes": nbytes}, timeout=300)
+    e16 = hs.Guest(r, dirs[1], "microvm", "link-send",
+                   link_args(l16, False, [3, 17], ",reconnect-ms=100") +
+                   guest_args("microvm", 16, parent=3),
+                   params={"peercid": 17, "port": 5800, "bytes": nbytes},
+                   timeout=300)
+    b16 = e16.finish()
+    b17 = e17.finish()
+    relayed = (obj_stat(parent, "l0", "relayed"),
+               obj_stat(parent, "l1", "relayed"))
+    parent.qmp.cmd("quit")
+    parent.proc.wait(timeout=30)
+    r.expect_pass(b16, "link-send")
+    r.expect_pass(b17, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
+                     b16.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", b17.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    if not relayed[0] or not relayed[1]:
+        raise run.Fail("relayed counters %s: expected frames both ways" %
+                       (relayed,))
+    return "1 MiB from enclave 16 to enclave 17 through the parent, " \
+        "sha256 equal; relayed %d + %d frames" % relayed
 
 
 def tests(run_mod):
@@ -687,4 +864,6 @@ def tests(run_mod):
         ("links-tls-microvm", check_tls),
         ("links-nitro-parent", check_nitro_parent),
         ("links-two-enclaves-microvm", check_two_enclaves),
+        ("links-relay-microvm", check_relay),
+        ("links-hello-timeout-microvm", check_hello_timeout),
     ]
