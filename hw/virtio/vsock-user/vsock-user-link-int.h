@@ -87,6 +87,7 @@ typedef struct LinkStats {
     uint64_t reconnects;        /* link up again after it was down */
     uint64_t guest_errors;      /* malformed guest packets for the link */
     uint64_t hello_timeouts;    /* peers dropped for a hello not in time */
+    uint64_t tls_failures;      /* TLS sessions that failed to start */
     uint64_t relayed;           /* frames relayed onward to another link */
 } LinkStats;
 
@@ -124,6 +125,8 @@ struct VsockUserLink {
     QEMUTimer *reconnect_timer;
     QEMUTimer *hello_timer;     /* hello-timeout-ms */
     bool hello_warned;          /* a hello timeout was reported */
+    bool tls_warned;            /* a TLS failure was reported */
+    bool fd_used;               /* server=off, fd:N: connects once only */
     uint64_t attempt;           /* tells a stale connect callback apart */
     bool ever_up;
     bool connect_warned;        /* a failed connect was reported */

@@ -2,7 +2,7 @@
  * virtio-vsock-user: the vsock-user-link object and what the device calls
  *
  * Properties (errors at creation):
- *   addr=ADDRESS    unix:PATH, HOST:PORT (tcp), fd:NAME
+ *   addr=ADDRESS    unix:PATH, HOST:PORT (tcp), fd:N
  *   server=on|off   listen on addr (on) or connect to it (off, default)
  *   cids=N[,cids=M] the CIDs reachable through the link (the other guest's)
  *   relay-cids=N    CIDs of other links of the device that frames from this
@@ -634,6 +634,16 @@ static void link_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "vsock-user-link '%s': addr: ", id);
         return;
     }
+    /*
+     * fd:N now, so that a bad descriptor stops QEMU here: a listening
+     * (or bound) socket with server=on; a connected one with server=off,
+     * which is then the link's only connection (no reconnect).
+     */
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD &&
+        socket_address_parse_named_fd(l->addr, errp) < 0) {
+        error_prepend(errp, "vsock-user-link '%s': addr: ", id);
+        return;
+    }
     if (l->tls_creds_id) {
         Object *creds = object_resolve_path_component(
             object_get_objects_root(), l->tls_creds_id);
@@ -835,6 +845,8 @@ static const LinkStat link_stats[] = {
     LINK_STAT("hello-timeouts", hello_timeouts, "connections dropped "
               "because the other end did not complete TLS and its hello "
               "within hello-timeout-ms"),
+    LINK_STAT("tls-failures", tls_failures, "TLS sessions that failed "
+              "(handshake refused: wrong key or certificate)"),
     LINK_STAT("relayed", relayed, "packets from the link relayed onward "
               "to another link of the device (relay-cids)"),
 };
@@ -915,7 +927,8 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_add_str(oc, "addr", link_get_addr, link_set_addr);
     object_class_property_set_description(oc, "addr",
         "socket address to listen on (server=on) or connect to: unix:PATH, "
-        "HOST:PORT, fd:NAME");
+        "HOST:PORT, fd:N (an inherited socket: listening with server=on, "
+        "connected with server=off, then used once)");
     object_class_property_add_bool(oc, "server", link_get_server,
                                    link_set_server);
     object_class_property_set_description(oc, "server",

@@ -416,6 +416,7 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
     timer_del(l->hello_timer);
     l->connect_warned = false;
     l->hello_warned = false;
+    l->tls_warned = false;
     if (l->ever_up) {
         l->stats.reconnects++;
     }
@@ -630,6 +631,13 @@ void vsock_link_down(VsockUserLink *l, const char *why)
     if (n) {
         vsock_link_wake_owner(l);
     }
+    if (l->fd_used && !l->server) {
+        /* the descriptor is closed: its number may name another file now */
+        warn_report("vsock-user-link '%s': the link over %s is gone (%s); "
+                    "an fd: link connects once and does not reconnect",
+                    vsock_link_id(l), l->addr_str, why);
+        return;
+    }
     if (l->attached && !l->server) {
         timer_mod(l->reconnect_timer,
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + l->reconnect_ms);
@@ -657,6 +665,16 @@ static void link_tls_done(QIOTask *task, gpointer opaque)
     if (qio_task_propagate_error(task, &err)) {
         g_autofree char *why = g_strdup_printf("TLS handshake: %s",
                                                error_get_pretty(err));
+        l->stats.tls_failures++;
+        if (!l->tls_warned) {
+            /* once until a link comes up; each is counted and traced */
+            error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
+                         "(check tls-creds at both ends; further failures "
+                         "count in tls-failures)", vsock_link_id(l),
+                         link_peer_desc(l), l->addr_str,
+                         error_get_pretty(err));
+            l->tls_warned = true;
+        }
         error_free(err);
         vsock_link_down(l, why);
         return;
@@ -696,6 +714,7 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
         g_autofree char *why = g_strdup_printf("TLS: %s",
                                                error_get_pretty(err));
         error_free(err);
+        l->stats.tls_failures++;
         vsock_link_down(l, why);
         return;
     }
@@ -757,6 +776,9 @@ void vsock_link_connect(VsockUserLink *l)
 
     a->l = l;
     a->attempt = ++l->attempt;
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD) {
+        l->fd_used = true;
+    }
     object_ref(OBJECT(l));
     l->state = LINK_CONNECTING;
     trace_vsock_user_link_connect(vsock_link_id(l), l->addr_str);
@@ -769,7 +791,7 @@ void vsock_link_reconnect_cb(void *opaque)
 {
     VsockUserLink *l = opaque;
 
-    if (l->attached && !l->ioc && l->state == LINK_DOWN) {
+    if (l->attached && !l->ioc && l->state == LINK_DOWN && !l->fd_used) {
         vsock_link_connect(l);
     }
 }

@@ -48,11 +48,17 @@ test's directory; their guests talk AF_VSOCK to each other:
   links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
                             hello and a silent server are dropped; then a
                             real peer works
+  links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
+                            counted, the guests' connects get ECONNRESET
+  links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
+  links-fd-microvm          addr=fd:N, listening and connected sockets
+                            inherited from the test
 """
 
 import hashlib
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -849,6 +855,187 @@ def check_relay(r, tmp):
         "sha256 equal; relayed %d + %d frames" % relayed
 
 
+# ---- TLS: a wrong key, x509, fd: addresses ------------------------------------
+
+def wait_listen_tcp(port, timeout=20):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+            time.sleep(0.05)
+
+
+def check_tls_wrong_key(r, tmp):
+    """PSK keys that differ: the link never comes up, both QEMUs run on,
+    counted, and both guests' connects are refused at once."""
+    r.need_device("virtio-vsock-user")
+    da, db, ka, kb = (os.path.join(tmp, d) for d in ("a", "b", "ka", "kb"))
+    for d in (da, db, ka, kb):
+        os.mkdir(d)
+    for d in (ka, kb):
+        with open(os.path.join(d, "keys.psk"), "w") as f:
+            f.write("qemu:%s\n" % os.urandom(32).hex())
+    port = free_port()
+
+    def creds(endpoint, d):
+        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
+                (endpoint, d, ",username=qemu" if endpoint == "client"
+                 else "")]
+
+    a = hs.Guest(r, da, "microvm", "link-refused",
+                 creds("server", ka) +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "count": 6},
+                 timeout=240)
+    b = hs.Guest(r, db, "microvm", "link-refused",
+                 creds("client", kb) +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=200" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "count": 6},
+                 timeout=240)
+    wait_link(b, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
+    wait_link(a, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
+    ba = a.finish()
+    bb = b.finish()
+    for boot in (ba, bb):
+        r.expect_pass(boot, "link-refused")
+    for g, who in ((a, "that connected to"), (b, "listening on")):
+        log = run.read_text(g.qlog_path)
+        want = "TLS with the QEMU %s 127.0.0.1:%d failed" % (who, port)
+        if log.count(want) != 1:
+            raise run.Fail("'%s' reported %d times, expected once: %s" %
+                           (want, log.count(want), run.last_line(log)))
+    return "wrong PSK: link never up, TLS failures counted on both, both " \
+        "guests' connects refused with ECONNRESET"
+
+
+def openssl(args, cwd):
+    p = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode != 0:
+        raise run.Fail("openssl %s: %s" % (args[0], run.last_line(p.stderr)))
+
+
+def make_x509(d):
+    """A CA, a server cert for 127.0.0.1 and a client cert, as
+    tls-creds-x509 wants them in dir= (ca-cert.pem, server-*.pem,
+    client-*.pem)."""
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("[server]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n"
+                "subjectAltName=IP:127.0.0.1\n"
+                "[client]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=clientAuth\n")
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=vsock-user test CA", "-keyout", "ca-key.pem",
+             "-out", "ca-cert.pem", "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"], d)
+    for who in ("server", "client"):
+        openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                 "/CN=127.0.0.1" if who == "server" else "/CN=client",
+                 "-keyout", who + "-key.pem", "-out", who + ".csr"], d)
+        openssl(["x509", "-req", "-in", who + ".csr", "-CA", "ca-cert.pem",
+                 "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2",
+                 "-extfile", "ext.cnf", "-extensions", who,
+                 "-out", who + "-cert.pem"], d)
+
+
+def check_tls_x509(r, tmp):
+    """tls-creds-x509 (verify-peer at both ends) over TCP on 127.0.0.1."""
+    r.need_device("virtio-vsock-user")
+    if not shutil.which("openssl"):
+        raise run.Skip("no openssl (scripts/install-deps.sh installs it)")
+    da, db, pki = (os.path.join(tmp, d) for d in ("a", "b", "pki"))
+    for d in (da, db, pki):
+        os.mkdir(d)
+    make_x509(pki)
+    port = free_port()
+    nbytes = 1 << 20
+    a = hs.Guest(r, da, "microvm", "link-send",
+                 ["-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
+                  "verify-peer=on" % pki,
+                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
+                 timeout=240)
+    wait_listen_tcp(port)
+    b = hs.Guest(r, db, "microvm", "link-recv",
+                 ["-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s,"
+                  "verify-peer=on" % pki,
+                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240)
+    wait_link(a, "state", lambda v: v == "up", what="up")
+    ba = a.finish()
+    bb = b.finish()
+    r.expect_pass(ba, "link-send")
+    r.expect_pass(bb, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "1 MiB over TLS-x509 (CA, server cert for 127.0.0.1, client " \
+        "cert) on 127.0.0.1, sha256 equal"
+
+
+def check_fd(r, tmp):
+    """addr=fd:N at both ends: an inherited listening socket (server=on)
+    and an inherited connected one (server=off, used once)."""
+    r.need_device("virtio-vsock-user")
+    da, db = (os.path.join(tmp, d) for d in ("a", "b"))
+    for d in (da, db):
+        os.mkdir(d)
+    path = os.path.join(tmp, "l.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(4)
+    nbytes = 1 << 20
+    a = hs.Guest(r, da, "microvm", "link-recv",
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "server=on,cids=6" % (hs.DEV_ID, lsock.fileno())] +
+                 guest_args("microvm", 5),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240,
+                 pass_fds=(lsock.fileno(),))
+    lsock.close()
+    # the inherited listener accepts (the test as a peer, which leaves)
+    s = fake_up(a, path)
+    s.close()
+    wait_link(a, "state", lambda v: v == "down", what="down")
+    # then a QEMU whose link is a socket the test connected for it
+    csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    csock.connect(path)
+    b = hs.Guest(r, db, "microvm", "link-send",
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "cids=5" % (hs.DEV_ID, csock.fileno())] +
+                 guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "bytes": nbytes},
+                 timeout=240, pass_fds=(csock.fileno(),))
+    csock.close()
+    bb = b.finish()
+    ba = a.finish()
+    r.expect_pass(ba, "link-recv")
+    r.expect_pass(bb, "link-send")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", bb.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", ba.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "fd:N listener took a test peer, then a QEMU linked by an " \
+        "inherited connected fd:N: 1 MiB, sha256 equal"
+
 def tests(run_mod):
     global run
     run = run_mod
@@ -866,4 +1053,7 @@ def tests(run_mod):
         ("links-two-enclaves-microvm", check_two_enclaves),
         ("links-relay-microvm", check_relay),
         ("links-hello-timeout-microvm", check_hello_timeout),
+        ("links-tls-wrong-key-microvm", check_tls_wrong_key),
+        ("links-tls-x509-microvm", check_tls_x509),
+        ("links-fd-microvm", check_fd),
     ]
