@@ -45,6 +45,9 @@ test's directory; their guests talk AF_VSOCK to each other:
                             refused by the parent with RST (no relay-cids)
   links-relay-microvm       the same with relay-cids on the parent's links:
                             1 MiB from enclave 16 to enclave 17
+  links-relay-bounds-microvm  the test plays enclave 17: a relayed stream
+                            it stops reading is reset (max-queued), and
+                            closing its link resets the relayed stream
   links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
                             hello and a silent server are dropped; then a
                             real peer works
@@ -855,6 +858,79 @@ def check_relay(r, tmp):
         "sha256 equal; relayed %d + %d frames" % relayed
 
 
+def check_relay_bounds(r, tmp):
+    """Relayed traffic keeps the link rules: a stalled far end resets the
+    relayed stream (max-queued of the link it leaves by), and the loss of
+    the far link resets the relayed connections at the near end."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    parent = hs.Guest(r, dirs[0], "microvm", "link-idle",
+                      ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=16,relay-cids=17" % (hs.DEV_ID, l16),
+                       "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=17,relay-cids=16,max-queued=131072"
+                       % (hs.DEV_ID, l17)] +
+                      guest_args("microvm", 3), timeout=300)
+    e16 = hs.Guest(r, dirs[1], "microvm", "link-relay-stall",
+                   link_args(l16, False, [3, 17], ",reconnect-ms=100") +
+                   guest_args("microvm", 16, parent=3), timeout=300)
+    # the test is enclave 17
+    s = fake_connect(l17)
+    h, payload = read_frame(s)
+    if h[0] != 3 or h[2] != HELLO_MAGIC or payload != struct.pack("<Q", 17):
+        raise run.Fail("unexpected hello from the parent: %r %r" %
+                       (h, payload))
+    s.sendall(hello(17, [3, 16]))
+    wait_obj(parent, "l1", "state", lambda v: v == "up", what="l1 up")
+
+    def accept(port):
+        while True:
+            h, _ = read_frame(s)
+            if h[6] == OP_REQUEST and h[0] == 16 and h[3] == port:
+                s.sendall(frame(17, port, 16, h[2], OP_RESPONSE))
+                return h[2]
+
+    # 1. grant credit for all that was relayed, but never read a byte
+    gport = accept(8000)
+    tx0 = obj_stat(parent, "l1", "tx-bytes")
+    resets0 = obj_stat(parent, "l1", "resets")
+    end = time.monotonic() + 180
+    while "KILL port=8000" not in e16.serial():
+        fwd = (obj_stat(parent, "l1", "tx-bytes") - tx0) & 0xffffffff
+        s.sendall(frame(17, 8000, 16, gport, OP_CREDIT_UPDATE, fwd_cnt=fwd))
+        if time.monotonic() > end:
+            raise run.Fail("the relayed stream into a stalled link did not "
+                           "end")
+        time.sleep(0.02)
+    e16.wait_for(r"KILL port=8000 result=(ECONNRESET|EPIPE)")
+    resets = obj_stat(parent, "l1", "resets")
+    if resets <= resets0:
+        raise run.Fail("l1 resets did not count the stalled relayed stream")
+    # 2. read again; a second stream, then enclave 17's link goes
+    accept(8001)
+    wait_obj(parent, "l1", "connections", lambda v: v == 1,
+             what="one relayed connection")
+    s.close()
+    m = e16.wait_for(r"RELAY-STALL-DONE rc=(\d+)")
+    l0_state = obj_stat(parent, "l0", "state")
+    l0_conns = obj_stat(parent, "l0", "connections")
+    for g in (e16, parent):
+        g.qmp.cmd("quit")
+        g.proc.wait(timeout=30)
+    if m.group(1) != "0":
+        raise run.Fail("enclave 16: %s" %
+                       run.guest_failure_hint(e16.serial()))
+    if l0_state != "up" or l0_conns != 0:
+        raise run.Fail("the parent's link to 16 is %s with %d connections "
+                       "after 17's went, expected up with 0" %
+                       (l0_state, l0_conns))
+    return "stalled far end: relayed stream reset (l1 resets %d); far link " \
+        "closed: relayed stream reset, the near link stays up" % resets
+
+
 # ---- TLS: a wrong key, x509, fd: addresses ------------------------------------
 
 def wait_listen_tcp(port, timeout=20):
@@ -1052,6 +1128,7 @@ def tests(run_mod):
         ("links-nitro-parent", check_nitro_parent),
         ("links-two-enclaves-microvm", check_two_enclaves),
         ("links-relay-microvm", check_relay),
+        ("links-relay-bounds-microvm", check_relay_bounds),
         ("links-hello-timeout-microvm", check_hello_timeout),
         ("links-tls-wrong-key-microvm", check_tls_wrong_key),
         ("links-tls-x509-microvm", check_tls_x509),
