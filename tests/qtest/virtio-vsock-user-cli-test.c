@@ -278,6 +278,22 @@ static void test_link_errors(const void *data)
           "cids=7,cids=6", ",guest-cid=5", true, "vsock-user-links 'l0' and "
           "'l1' both carry CID 6; a CID is reachable through one link "
           "only" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "hello-timeout-ms=0", "", false, "vsock-user-link 'l0': "
+          "hello-timeout-ms 0 is out of range: 1 to 3600000 (a peer that "
+          "connects and never completes its hello is dropped after it)" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=1", "", false, "vsock-user-link 'l0': relay-cids=1 "
+          "is reserved (0, 1, 2 and 4294967295)" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=6", "", false, "vsock-user-link 'l0': relay-cids=6 "
+          "is in this link's own cids; relay-cids names CIDs of the "
+          "device's other links" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=7", ",guest-cid=5", true, "vsock-user-link 'l0': "
+          "relay-cids=7: no other vsock-user-link of this device carries "
+          "CID 7 (relay-cids names CIDs reached through the device's other "
+          "links)" },
     };
     const char *m = data;
     g_autofree char *prog = qemu_progname();
