@@ -33,6 +33,7 @@
 #include "hw/virtio/vsock-user-heartbeat.h"
 #include "hw/virtio/vsock-user-link.h"
 #include "hw/virtio/vsock-user-forward.h"
+#include "hw/virtio/vsock-user-poll.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -364,7 +365,9 @@ static void vsock_user_wakeup(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
 
-    qemu_bh_schedule(s->bh);
+    if (!s->in_poll) {          /* else the flush follows at once */
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 static void vsock_user_trace_packet(void *opaque, bool to_guest,
@@ -395,32 +398,37 @@ static void vsock_user_trace_state(void *opaque, const VsockConn *c,
 }
 
 /*
- * A host socket's event handler asks for the packets it allowed to move
- * now: flush in this main-loop pass rather than after one more, as the
- * bottom half would.  The engine only calls this outside its own calls,
- * hence never from inside a flush.  Like the bottom half (see
- * virtio_bh_new_guarded()) it holds the transport's re-entrancy guard, so
- * guest buffers placed on the transport's registers cannot reach them.
+ * Host sockets in the device's epoll set are ready.  Their handlers tell
+ * the engine what moved, and one flush then passes on what that allowed,
+ * in this main-loop pass rather than after one more, as the bottom half
+ * would.  Both run as one guarded bottom-half call (aio_bh_call() on a
+ * bottom half of virtio_bh_new_guarded(), never scheduled), which holds
+ * the transport's re-entrancy guard, so guest buffers placed on the
+ * transport's registers cannot reach them.
  */
-static void vsock_user_run_now(void *opaque)
+static void vsock_user_poll_ready(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
-    DeviceState *transport = qdev_get_parent_bus(DEVICE(s))->parent;
-    MemReentrancyGuard *guard = &transport->mem_reentrancy_guard;
 
-    if (guard->engaged_in_io) {
-        return;                 /* the bottom half is still scheduled */
+    aio_bh_call(s->poll_bh);
+}
+
+static void vsock_user_poll_bh(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+    unsigned ready;
+
+    s->in_poll = true;
+    ready = vsock_poll_dispatch(s->poll);
+    s->in_poll = false;
+    if (ready) {
+        vsock_user_flush(s);
     }
-    qemu_bh_cancel(s->bh);
-    guard->engaged_in_io = true;
-    vsock_user_flush(s);
-    guard->engaged_in_io = false;
 }
 
 static const VsockEngineOps vsock_user_engine_ops = {
     .clock = vsock_user_clock,
     .wakeup = vsock_user_wakeup,
-    .run_now = vsock_user_run_now,
     .packet = vsock_user_trace_packet,
     .state_change = vsock_user_trace_state,
 };
@@ -686,8 +694,12 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
                                               VSOCK_HEARTBEAT_PORT);
     }
-    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections,
-                             s->host_max_pending, errp);
+    s->poll_bh = virtio_bh_new_guarded(dev, vsock_user_poll_bh, s);
+    s->poll = vsock_poll_new(vsock_user_poll_ready, s, errp);
+    if (s->poll) {
+        s->host = vsock_host_new(s->engine, s->poll, s->parent_cid,
+                                 s->max_connections, s->host_max_pending);
+    }
     if (!s->host ||
         (s->uds_path &&
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
@@ -700,6 +712,9 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
         s->engine = NULL;
         vsock_host_free(s->host);
         s->host = NULL;
+        vsock_poll_free(s->poll);
+        s->poll = NULL;
+        qemu_bh_delete(s->poll_bh);
         vsock_links_detach(s->links);
         s->links = NULL;
         return;
@@ -739,6 +754,9 @@ static void vsock_user_unrealize(DeviceState *dev)
     s->engine = NULL;
     vsock_host_free(s->host);
     s->host = NULL;
+    vsock_poll_free(s->poll);
+    s->poll = NULL;
+    qemu_bh_delete(s->poll_bh);
     timer_free(s->timer);
     timer_free(s->tx_notify_timer);
     qemu_bh_delete(s->bh);

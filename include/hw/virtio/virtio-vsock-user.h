@@ -19,6 +19,7 @@ typedef struct VsockEngine VsockEngine;
 typedef struct VsockHeartbeat VsockHeartbeat;
 typedef struct VsockHost VsockHost;
 typedef struct VsockLinks VsockLinks;
+typedef struct VsockPoll VsockPoll;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
@@ -38,6 +39,9 @@ struct VirtIOVsockUser {
     VsockLinks *links;          /* other QEMUs' guests (vsock-user-link) */
     bool rx_links_turn;         /* the links fill the next rx buffer */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
+    VsockPoll *poll;            /* the endpoints' host sockets */
+    QEMUBH *poll_bh;            /* their handlers, then a flush (guarded) */
+    bool in_poll;               /* inside them: wakeups wait for the flush */
     QEMUTimer *timer;           /* the engine's next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
     unsigned tx_unnotified;     /* tx chains used but not yet notified */
