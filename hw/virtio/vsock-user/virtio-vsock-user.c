@@ -29,11 +29,7 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
 #include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-endpoint.h"
-#include "hw/virtio/vsock-user-heartbeat.h"
-#include "hw/virtio/vsock-user-link.h"
-#include "hw/virtio/vsock-user-forward.h"
-#include "hw/virtio/vsock-user-poll.h"
+#include "hw/virtio/vsock-user-endpoints.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -74,6 +70,12 @@ static bool vsock_user_ready(VirtIOVsockUser *s)
            virtio_device_started(vdev, vdev->status);
 }
 
+/* Other QEMUs' guests, which the device routes to before the engine */
+static VsockLinks *vsock_user_links(VirtIOVsockUser *s)
+{
+    return vsock_endpoints_links(s->endpoints);
+}
+
 /* A packet's tx result: guest mistakes are logged, everything is traced. */
 static void vsock_user_tx_result(VsockTxResult r)
 {
@@ -107,7 +109,8 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                       "%u device-writable descriptor(s); dropped\n",
                       elem->in_num);
-    } else if (!vsock_links_tx(s->links, elem->out_sg, elem->out_num)) {
+    } else if (!vsock_links_tx(vsock_user_links(s), elem->out_sg,
+                               elem->out_num)) {
         vsock_user_tx_result(
             vsock_engine_handle_tx(s->engine, elem->out_sg, elem->out_num,
                                    iov_size(elem->out_sg, elem->out_num)));
@@ -162,25 +165,26 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
 static bool vsock_user_rx_pending(VirtIOVsockUser *s)
 {
     return vsock_engine_rx_pending(s->engine) ||
-           vsock_links_rx_pending(s->links);
+           vsock_links_rx_pending(vsock_user_links(s));
 }
 
 /* The engine and the links take turns, so that neither starves the other. */
 static bool vsock_user_fill_rx(VirtIOVsockUser *s, VirtQueueElement *elem,
                                size_t *len)
 {
+    VsockLinks *links = vsock_user_links(s);
     bool links_first = s->rx_links_turn;
 
     s->rx_links_turn = !links_first;
     if (links_first &&
-        vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len)) {
+        vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len)) {
         return true;
     }
     if (vsock_engine_fill_rx(s->engine, elem->in_sg, elem->in_num, len)) {
         return true;
     }
     return !links_first &&
-           vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len);
+           vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len);
 }
 
 /* Returns true if work is left for another pass. */
@@ -464,7 +468,7 @@ static void vsock_user_set_features(VirtIODevice *vdev, uint64_t features)
 
     trace_virtio_vsock_user_features(features, on);
     vsock_engine_set_seqpacket(s->engine, on);
-    vsock_links_set_seqpacket(s->links, on);
+    vsock_links_set_seqpacket(vsock_user_links(s), on);
 }
 
 static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)
@@ -493,7 +497,7 @@ static void vsock_user_drop_state(VirtIOVsockUser *s)
 {
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
-    vsock_links_guest_reset(s->links);
+    vsock_links_guest_reset(vsock_user_links(s));
     s->tx_paused = false;
     s->tx_unnotified = 0;
     s->rx_unnotified = false;
@@ -652,36 +656,44 @@ static void vsock_user_warn_multiple(VirtIOVsockUser *s)
     }
 }
 
+/*
+ * The engine and its endpoints, in the order they need: the endpoints stop
+ * taking connections, the engine closes the open ones, then the host
+ * sockets go.  Also after a realize that failed half way.
+ */
+static void vsock_user_free_backends(VirtIOVsockUser *s)
+{
+    vsock_endpoints_stop(s->endpoints);
+    vsock_engine_free(s->engine);
+    s->engine = NULL;
+    vsock_endpoints_free(s->endpoints);
+    s->endpoints = NULL;
+    vsock_poll_free(s->poll);
+    s->poll = NULL;
+    qemu_bh_delete(s->poll_bh);
+    s->poll_bh = NULL;
+}
+
 static void vsock_user_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
     VsockEngineConfig cfg;
-    VsockLinkOwner owner;
-    bool heartbeat;
+    VsockEndpointsConfig ep;
 
     s->guest_cid = vsock_user_guest_cid(s);
     if (!vsock_user_check_props(s, errp)) {
         return;
     }
     vsock_user_warn_multiple(s);
-    owner = (VsockLinkOwner) {
-        .dev = OBJECT(dev),
-        .guest_cid = s->guest_cid,
-        .max_conns = s->max_connections,
-        .wakeup = vsock_user_wakeup,
-        .opaque = s,
-    };
-    s->links = vsock_links_attach(&owner, errp);
-    if (!s->links) {
+
+    s->poll_bh = virtio_bh_new_guarded(dev, vsock_user_poll_bh, s);
+    s->poll = vsock_poll_new(vsock_user_poll_ready, s, errp);
+    if (!s->poll) {
+        qemu_bh_delete(s->poll_bh);
+        s->poll_bh = NULL;
         return;
     }
-    /* a linked parent CID is a real guest, which answers for itself */
-    heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
-                (s->heartbeat == ON_OFF_AUTO_AUTO &&
-                 s->parent_cid == VSOCK_CID_PARENT &&
-                 !vsock_links_carry(s->links, s->parent_cid));
-
     vsock_engine_config_init(&cfg);
     cfg.guest_cid = s->guest_cid;
     cfg.local_cid = s->parent_cid;
@@ -690,33 +702,25 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     cfg.ops = &vsock_user_engine_ops;
     cfg.opaque = s;
     s->engine = vsock_engine_new(&cfg);
-    if (heartbeat) {
-        s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
-                                              VSOCK_HEARTBEAT_PORT);
-    }
-    s->poll_bh = virtio_bh_new_guarded(dev, vsock_user_poll_bh, s);
-    s->poll = vsock_poll_new(vsock_user_poll_ready, s, errp);
-    if (s->poll) {
-        s->host = vsock_host_new(s->engine, s->poll, s->parent_cid,
-                                 s->max_connections, s->host_max_pending);
-    }
-    if (!s->host ||
-        (s->uds_path &&
-         !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
-                             s->uds_max_handshakes,
-                             s->seqpacket != ON_OFF_AUTO_OFF, errp)) ||
-        !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
-        vsock_heartbeat_free(s->heartbeat_ep);
-        s->heartbeat_ep = NULL;
-        vsock_engine_free(s->engine);
-        s->engine = NULL;
-        vsock_host_free(s->host);
-        s->host = NULL;
-        vsock_poll_free(s->poll);
-        s->poll = NULL;
-        qemu_bh_delete(s->poll_bh);
-        vsock_links_detach(s->links);
-        s->links = NULL;
+    ep = (VsockEndpointsConfig) {
+        .dev = OBJECT(dev),
+        .engine = s->engine,
+        .poll = s->poll,
+        .guest_cid = s->guest_cid,
+        .parent_cid = s->parent_cid,
+        .heartbeat = s->heartbeat,
+        .max_conns = s->max_connections,
+        .max_pending = s->host_max_pending,
+        .uds_path = s->uds_path,
+        .uds_timeout_ms = s->uds_timeout_ms,
+        .uds_max_handshakes = s->uds_max_handshakes,
+        .uds_seqpacket = s->seqpacket != ON_OFF_AUTO_OFF,
+        .wakeup = vsock_user_wakeup,
+        .opaque = s,
+    };
+    s->endpoints = vsock_endpoints_new(&ep);
+    if (!vsock_endpoints_start(s->endpoints, errp)) {
+        vsock_user_free_backends(s);
         return;
     }
 
@@ -734,7 +738,8 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
                                 vsock_user_handle_tx);
     s->event_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
                                    vsock_user_handle_event);
-    trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid, heartbeat);
+    trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid,
+                                    vsock_endpoints_heartbeat(s->endpoints));
 }
 
 static void vsock_user_unrealize(DeviceState *dev)
@@ -743,20 +748,7 @@ static void vsock_user_unrealize(DeviceState *dev)
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
 
     qemu_del_vm_change_state_handler(s->vmstate);
-    if (s->heartbeat_ep) {
-        vsock_heartbeat_free(s->heartbeat_ep);
-        s->heartbeat_ep = NULL;
-    }
-    vsock_user_forward_detach_all(s->host);
-    vsock_links_detach(s->links);
-    s->links = NULL;
-    vsock_engine_free(s->engine);
-    s->engine = NULL;
-    vsock_host_free(s->host);
-    s->host = NULL;
-    vsock_poll_free(s->poll);
-    s->poll = NULL;
-    qemu_bh_delete(s->poll_bh);
+    vsock_user_free_backends(s);
     timer_free(s->timer);
     timer_free(s->tx_notify_timer);
     qemu_bh_delete(s->bh);
@@ -811,7 +803,7 @@ static uint64_t stat_connections(VirtIOVsockUser *s)
 #define HOST_STAT(fn, field)                                          \
     static uint64_t fn(VirtIOVsockUser *s)                            \
     {                                                                 \
-        return vsock_host_get_stats(s->host)->field;                  \
+        return vsock_endpoints_host_stats(s->endpoints)->field;       \
     }
 
 ENGINE_STAT(stat_rst_sent, rst_sent)

@@ -15,10 +15,8 @@
 #include "qom/object.h"
 #include "system/runstate.h"
 
+typedef struct VsockEndpoints VsockEndpoints;
 typedef struct VsockEngine VsockEngine;
-typedef struct VsockHeartbeat VsockHeartbeat;
-typedef struct VsockHost VsockHost;
-typedef struct VsockLinks VsockLinks;
 typedef struct VsockPoll VsockPoll;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
@@ -34,9 +32,7 @@ struct VirtIOVsockUser {
     VirtQueue *event_vq;
 
     VsockEngine *engine;
-    VsockHeartbeat *heartbeat_ep;
-    VsockHost *host;            /* host socket endpoints and forwards */
-    VsockLinks *links;          /* other QEMUs' guests (vsock-user-link) */
+    VsockEndpoints *endpoints;  /* heartbeat, host sockets, forwards, links */
     bool rx_links_turn;         /* the links fill the next rx buffer */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
     VsockPoll *poll;            /* the endpoints' host sockets */
