@@ -74,4 +74,12 @@ typedef struct VirtIOVsockUserStat {
 extern const VirtIOVsockUserStat virtio_vsock_user_stats[];
 extern const size_t virtio_vsock_user_n_stats;
 
+/* virtio-vsock-user-props.c: the properties and counters of the class */
+void virtio_vsock_user_class_add_props(ObjectClass *klass);
+/*
+ * At realize: settle guest-cid's default, check every property, and warn
+ * if the guest has several virtio-vsock devices.
+ */
+bool virtio_vsock_user_check_props(VirtIOVsockUser *s, Error **errp);
+
 #endif
