@@ -374,10 +374,7 @@ static void test_forward_type_errors(const void *data)
 static void add_test(const char *machine, const char *name,
                      GTestDataFunc fn)
 {
-    g_autofree char *path = g_strdup_printf("virtio-vsock-user-cli/%s/%s",
-                                            machine, name);
-
-    qtest_add_data_func(path, machine, fn);
+    qvsock_add_test("virtio-vsock-user-cli", machine, name, fn);
 }
 
 int main(int argc, char **argv)
@@ -388,7 +385,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
         const char *m = machines[i];
 
-        if (!qtest_has_machine(m) || !qtest_has_device(device_name(m))) {
+        if (!qvsock_has_machine(m)) {
             continue;
         }
         add_test(m, "default-cid", test_default_cid);

@@ -19,7 +19,6 @@
 #include "qobject/qstring.h"
 #include "libqos/virtio-vsock-user.h"
 
-#define HOST_TIMEOUT_MS 10000
 #define BUF_ALLOC QVSOCK_DEV_BUF_ALLOC   /* the device's buf-size */
 #define CHUNK 4096
 
@@ -33,11 +32,9 @@ static void qt_init(QT *qt, const char *machine, const char *extra_props)
 {
     g_autofree char *props = NULL;
     g_autofree char *extra = NULL;
-    GError *err = NULL;
 
     memset(qt, 0, sizeof(*qt));
-    qt->dir = g_dir_make_tmp("vsock-user-qmp-XXXXXX", &err);
-    g_assert_no_error(err);
+    qt->dir = qvsock_tmpdir_new("vsock-user-qmp");
     qt->uds = g_strdup_printf("%s/v.sock", qt->dir);
     props = g_strdup_printf(",id=vs0,uds-path=%s%s", qt->uds, extra_props);
     extra = g_strdup_printf("-object vsock-user-forward,id=fw0,"
@@ -48,18 +45,8 @@ static void qt_init(QT *qt, const char *machine, const char *extra_props)
 
 static void qt_free(QT *qt)
 {
-    g_autoptr(GDir) d = NULL;
-    const char *name;
-
     qvsock_test_free(&qt->vt);
-    d = g_dir_open(qt->dir, 0, NULL);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(qt->dir, name, NULL);
-
-        unlink(path);
-    }
-    rmdir(qt->dir);
-    g_free(qt->dir);
+    qvsock_tmpdir_free(qt->dir);
     g_free(qt->uds);
 }
 
@@ -325,7 +312,7 @@ static void test_half_closed(const void *data)
     sh = gpkt(43000, 5100, QVSOCK_OP_SHUTDOWN, 0);
     sh.flags = QVSOCK_SHUT_SEND;
     qvsock_send(&qt.vt, sh, NULL);
-    g_assert(qvsock_wait_fd(hfd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(hfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(read(hfd, buf, sizeof(buf)), ==, 0);
     c = conn_on(&qt, 43000);
     w.local_port = 5100, w.peer_port = 43000, w.address = addr;
@@ -537,10 +524,7 @@ static void test_many(const void *data)
 static void add_test(const char *machine, const char *name,
                      GTestDataFunc fn)
 {
-    g_autofree char *path = g_strdup_printf("virtio-vsock-user-qmp/%s/%s",
-                                            machine, name);
-
-    qtest_add_data_func(path, machine, fn);
+    qvsock_add_test("virtio-vsock-user-qmp", machine, name, fn);
 }
 
 int main(int argc, char **argv)
@@ -551,9 +535,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
         const char *m = machines[i];
 
-        if (!qtest_has_machine(m) || !qtest_has_device(
-                !strcmp(m, "pc") ? "virtio-vsock-user-pci" :
-                "virtio-vsock-user")) {
+        if (!qvsock_has_machine(m)) {
             continue;
         }
         add_test(m, "established", test_established);
