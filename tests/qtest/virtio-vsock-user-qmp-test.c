@@ -521,31 +521,18 @@ static void test_many(const void *data)
     qt_free(&qt);
 }
 
-static void add_test(const char *machine, const char *name,
-                     GTestDataFunc fn)
-{
-    qvsock_add_test("virtio-vsock-user-qmp", machine, name, fn);
-}
+static const QVsockTestCase tests[] = {
+    { "established", test_established },
+    { "half-closed", test_half_closed, true },
+    { "out-of-credit", test_out_of_credit, true },
+    { "connecting", test_connecting, true },
+    { "hmp", test_hmp, true },
+    { "many", test_many, true },
+};
 
 int main(int argc, char **argv)
 {
-    static const char *const machines[] = { "microvm", "pc" };
-
     g_test_init(&argc, &argv, NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
-        const char *m = machines[i];
-
-        if (!qvsock_has_machine(m)) {
-            continue;
-        }
-        add_test(m, "established", test_established);
-        if (!strcmp(m, "microvm")) {
-            add_test(m, "half-closed", test_half_closed);
-            add_test(m, "out-of-credit", test_out_of_credit);
-            add_test(m, "connecting", test_connecting);
-            add_test(m, "hmp", test_hmp);
-            add_test(m, "many", test_many);
-        }
-    }
+    qvsock_add_tests("virtio-vsock-user-qmp", tests, G_N_ELEMENTS(tests));
     return g_test_run();
 }

@@ -550,11 +550,30 @@ bool qvsock_has_machine(const char *machine)
                             "virtio-vsock-user");
 }
 
-void qvsock_add_test(const char *suite, const char *machine,
-                     const char *name, GTestDataFunc fn)
+static void qvsock_add_test(const char *suite, const char *machine,
+                            const char *name, GTestDataFunc fn)
 {
     g_autofree char *path = g_strdup_printf("%s/%s/%s", suite, machine,
                                             name);
 
     qtest_add_data_func(path, machine, fn);
+}
+
+void qvsock_add_tests(const char *suite, const QVsockTestCase *cases,
+                      size_t n)
+{
+    static const char *const machines[] = { "microvm", "pc" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
+        const char *m = machines[i];
+
+        if (!qvsock_has_machine(m)) {
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (!cases[k].microvm_only || !strcmp(m, "microvm")) {
+                qvsock_add_test(suite, m, cases[k].name, cases[k].fn);
+            }
+        }
+    }
 }

@@ -219,12 +219,23 @@ void qvsock_heartbeat(QVsockTest *t);
 
 /*
  * Test registration: does this QEMU have @machine ("microvm" or "pc")
- * and the device's variant for it?  Add @fn as SUITE/MACHINE/NAME, with
- * @machine as its data.
+ * and the device's variant for it?
  */
 bool qvsock_has_machine(const char *machine);
-void qvsock_add_test(const char *suite, const char *machine,
-                     const char *name, GTestDataFunc fn);
+
+typedef struct QVsockTestCase {
+    const char *name;
+    GTestDataFunc fn;
+    bool microvm_only;
+} QVsockTestCase;
+
+/*
+ * Add every case of @cases (@n) as SUITE/MACHINE/NAME, with the machine
+ * as its data, for microvm and then pc, on those of the two this QEMU
+ * has.
+ */
+void qvsock_add_tests(const char *suite, const QVsockTestCase *cases,
+                      size_t n);
 
 /* ------------------------------------------------------------------ */
 /* The host's side (virtio-vsock-user-host.c)                          */
