@@ -32,6 +32,7 @@
 #include "hw/qdev-core.h"
 #include "hw/virtio/vsock-user-endpoints.h"
 #include "hw/virtio/vsock-user-forward.h"
+#include "hw/virtio/vsock-user-unix.h"
 #include "trace.h"
 
 struct VsockUserForward {
@@ -211,7 +212,7 @@ static void forward_complete(UserCreatable *uc, Error **errp)
         return;
     }
     if (f->listen && forward_type(f) == VSOCK_TYPE_SEQPACKET) {
-        f->listener = vsock_host_listen_seqpacket(f->addr->u.q_unix.path,
+        f->listener = vsock_unix_seqpacket_listen(f->addr->u.q_unix.path,
                                                   "vsock-user-forward",
                                                   errp);
         if (!f->listener) {

@@ -49,6 +49,7 @@
 #include "io/net-listener.h"
 #include "system/system.h"
 #include "hw/virtio/vsock-user-host.h"
+#include "hw/virtio/vsock-user-unix.h"
 #include "trace.h"
 
 typedef struct HostRoute {
@@ -281,7 +282,7 @@ static VsockAcceptResult host_accept_seqpacket(VsockHost *h, VsockConn *conn,
     VsockBridge *b;
     int fd;
 
-    fd = vsock_host_connect_seqpacket(addr->u.q_unix.path, &err);
+    fd = vsock_unix_seqpacket_connect(addr->u.q_unix.path, &err);
     qapi_free_SocketAddress(addr);
     if (fd >= 0) {
         object_unref(OBJECT(p->sioc));
@@ -633,78 +634,6 @@ static void host_exit_notify(Notifier *n, void *data)
     }
 }
 
-QIONetListener *vsock_host_listen_seqpacket(const char *path,
-                                            const char *name, Error **errp)
-{
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
-    QIOChannelSocket *sioc;
-    QIONetListener *l;
-    int fd;
-
-    if (strlen(path) >= sizeof(un.sun_path)) {
-        error_setg(errp, "Unix socket path '%s' is too long", path);
-        return NULL;
-    }
-    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
-    fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot create a SOCK_SEQPACKET "
-                         "socket");
-        return NULL;
-    }
-    /* like QEMU's own Unix listeners: a stale socket file is replaced */
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0 ||
-        listen(fd, SOMAXCONN) < 0) {
-        error_setg_errno(errp, errno, "cannot listen on '%s'", path);
-        close(fd);
-        return NULL;
-    }
-    sioc = qio_channel_socket_new_fd(fd, errp);
-    if (!sioc) {
-        close(fd);
-        unlink(path);
-        return NULL;
-    }
-    l = qio_net_listener_new();
-    qio_net_listener_set_name(l, name);
-    qio_net_listener_add(l, sioc);
-    object_unref(OBJECT(sioc));
-    return l;
-}
-
-int vsock_host_connect_seqpacket(const char *path, Error **errp)
-{
-    struct sockaddr_un un = { .sun_family = AF_UNIX };
-    int fd, ret;
-
-    if (strlen(path) >= sizeof(un.sun_path)) {
-        error_setg(errp, "Unix socket path '%s' is too long", path);
-        return -1;
-    }
-    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
-    fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot create a SOCK_SEQPACKET "
-                         "socket");
-        return -1;
-    }
-    /* never wait in the main loop: a full backlog fails with EAGAIN */
-    if (!qemu_set_blocking(fd, false, errp)) {
-        close(fd);
-        return -1;
-    }
-    do {
-        ret = connect(fd, (struct sockaddr *)&un, sizeof(un));
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0) {
-        error_setg_errno(errp, errno, "cannot connect to '%s'", path);
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
                         uint32_t max_handshakes, bool seqpacket,
                         Error **errp)
@@ -724,7 +653,7 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
     if (seqpacket) {
         g_autofree char *seq_path = g_strdup_printf("%s.seqpacket", path);
 
-        h->uds_seq = vsock_host_listen_seqpacket(seq_path, "vsock-user-uds-seq",
+        h->uds_seq = vsock_unix_seqpacket_listen(seq_path, "vsock-user-uds-seq",
                                                  errp);
         if (!h->uds_seq) {
             error_prepend(errp, "uds-path SOCK_SEQPACKET socket: ");

@@ -211,6 +211,12 @@ void vsock_link_flush(VsockUserLink *l);
 void vsock_link_watch_in(VsockUserLink *l, bool on);
 bool vsock_link_rx_full(VsockUserLink *l);
 
+/* vsock-user-link.c, for vsock-user-link-state.c */
+void vsock_link_send_hello(VsockUserLink *l);
+/* Who the other end is, for messages: "the QEMU listening on" ... */
+const char *vsock_link_peer_desc(VsockUserLink *l);
+
+/* vsock-user-link-state.c */
 void vsock_link_close_channel(VsockUserLink *l);
 void vsock_link_down(VsockUserLink *l, const char *why);
 void vsock_link_connect(VsockUserLink *l);

@@ -104,16 +104,6 @@ void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
                               const char *name, const char *id,
                               const char *address);
 
-/*
- * Unix SOCK_SEQPACKET sockets, which QEMU's socket helpers do not make:
- * a listener on @path (replacing a stale socket file) for QIONetListener
- * clients, named @name; and a non-blocking connect to @path that either
- * succeeds at once or fails (returns the descriptor, or -1).
- */
-QIONetListener *vsock_host_listen_seqpacket(const char *path,
-                                            const char *name, Error **errp);
-int vsock_host_connect_seqpacket(const char *path, Error **errp);
-
 const VsockHostStats *vsock_host_get_stats(const VsockHost *h);
 
 #endif

@@ -1,0 +1,399 @@
+/*
+ * virtio-vsock-user: routing packets through a device's links
+ *
+ * What the device calls: a guest packet for a linked CID goes to that
+ * link's socket (vsock_links_tx()), a frame from a link fills the guest's
+ * rx buffers (vsock_links_fill_rx()), split to their size; a frame for
+ * another link's CID is relayed when relay-cids allows it.
+ *
+ * Budget rule, towards the socket: a guest packet with payload that would
+ * take the bytes queued for the socket over max-queued, or a packet
+ * without payload that would take them LINK_CTRL_HEADROOM beyond it,
+ * resets its connection: an RST to the guest and one to the other end
+ * (counted in resets).  The guest's tx queue never waits for a link.
+ * Relayed frames obey the same rule at the link they leave by: a frame
+ * over that link's budget resets its connection at both ends (RST back
+ * over the link it came from, RST on over the other); the link they came
+ * by never waits either.  Only frames for the guest are split into rx
+ * buffers; relayed frames pass unchanged.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/iov.h"
+#include "qemu/log.h"
+#include "vsock-user-link-int.h"
+#include "trace.h"
+
+static VsockUserLink *links_find(const VsockLinks *ls, uint64_t cid)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        if (vsock_link_carries(l, cid)) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+bool vsock_links_carry(const VsockLinks *ls, uint64_t cid)
+{
+    return links_find(ls, cid) != NULL;
+}
+
+static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
+                             const char *what)
+{
+    l->stats.guest_errors++;
+    qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: packet %" PRIu64
+                  ":%" PRIu32 " -> %" PRIu64 ":%" PRIu32 " op %u for "
+                  "vsock-user-link '%s': %s\n", h->src_cid, h->src_port,
+                  h->dst_cid, h->dst_port, h->op, vsock_link_id(l), what);
+}
+
+/* Reset a connection of the guest: RST to the guest and the other end. */
+static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
+                            const char *why)
+{
+    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+                                   h->src_port, h->dst_port);
+
+    trace_vsock_user_link_reset(vsock_link_id(l), h->src_port, h->dst_cid,
+                                h->dst_port, why);
+    l->stats.resets++;
+    g_hash_table_remove(l->conns, &k);
+    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, h->type,
+                            true);
+    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port, h->type);
+    vsock_link_wake_owner(l);
+}
+
+static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
+                              const struct iovec *iov, unsigned iov_cnt)
+{
+    size_t payload = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
+    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+                                   h->src_port, h->dst_port);
+    size_t cost = VSOCK_HDR_SIZE + h->len;
+
+    if (h->src_cid != l->owner.guest_cid) {
+        link_guest_error(l, h, "src_cid is not the guest's CID; dropped");
+        return;
+    }
+    if (h->len > payload) {
+        link_guest_error(l, h, "len exceeds the descriptor chain; dropped");
+        return;
+    }
+    if (h->op == VSOCK_OP_RST) {
+        g_hash_table_remove(l->conns, &k);
+        if (vsock_link_type_ok(l, h->type) && !h->len) {
+            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port,
+                                   h->type);
+            l->stats.tx_pkts++;
+            vsock_link_flush(l);
+        }
+        return;
+    }
+    if (!vsock_link_type_ok(l, h->type) || h->op < VSOCK_OP_REQUEST ||
+        h->op > VSOCK_OP_CREDIT_REQUEST || h->len > VSOCK_MAX_PKT_PAYLOAD ||
+        (h->len && h->op != VSOCK_OP_RW)) {
+        link_guest_error(l, h, "bad type, op or len; reset");
+        link_reset_conn(l, h, "malformed guest packet");
+        return;
+    }
+    if (l->state != LINK_UP) {
+        link_reset_conn(l, h, "link down");
+        return;
+    }
+    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
+        link_reset_conn(l, h, "max-connections reached");
+        return;
+    }
+    if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(l, &k);
+    }
+    if ((h->len && l->txq_bytes + cost > l->max_queued) ||
+        l->txq_bytes + cost > l->max_queued + LINK_CTRL_HEADROOM) {
+        link_reset_conn(l, h, "over max-queued");
+        return;
+    }
+    trace_vsock_user_link_tx(vsock_link_id(l), h->src_port, h->dst_cid,
+                             h->dst_port, vsock_op_str(h->op), h->len);
+    vsock_link_queue_frame(l, h, iov, iov_cnt, VSOCK_HDR_SIZE);
+    l->stats.tx_pkts++;
+    l->stats.tx_bytes += h->len;
+    vsock_link_flush(l);
+}
+
+bool vsock_links_tx(VsockLinks *ls, const struct iovec *iov,
+                    unsigned iov_cnt)
+{
+    VsockUserLink *l;
+    VsockHdr h;
+
+    if (!ls || !ls->links->len || !vsock_hdr_from_iov(&h, iov, iov_cnt)) {
+        return false;
+    }
+    l = links_find(ls, h.dst_cid);
+    if (!l) {
+        return false;
+    }
+    link_guest_packet(l, &h, iov, iov_cnt);
+    return true;
+}
+
+/* ---- relaying between two links of the device ------------------------- */
+
+static bool link_relays(VsockUserLink *l, uint64_t cid)
+{
+    for (unsigned i = 0; i < l->n_relay; i++) {
+        if (l->relay_cids[i] == cid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The key of a relayed connection at the link the frame leaves by. */
+static LinkConnKey link_relay_key_out(const VsockHdr *h)
+{
+    return vsock_link_key(h->dst_cid, h->src_cid, h->src_port, h->dst_port);
+}
+
+/* ... and at the link it came by. */
+static LinkConnKey link_relay_key_in(const VsockHdr *h)
+{
+    return vsock_link_key(h->src_cid, h->dst_cid, h->dst_port, h->src_port);
+}
+
+static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
+                              const char *why)
+{
+    from->stats.refused++;
+    trace_vsock_user_link_relay_refused(vsock_link_id(from), h->src_cid,
+                                        h->src_port, h->dst_cid, h->dst_port,
+                                        why);
+    qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: vsock-user-link '%s': "
+                  "packet %" PRIu64 ":%" PRIu32 " -> %" PRIu64 ":%" PRIu32
+                  " op %u from the other end refused: %s\n",
+                  vsock_link_id(from), h->src_cid, h->src_port, h->dst_cid,
+                  h->dst_port, h->op, why);
+    if (h->op != VSOCK_OP_RST) {
+        vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
+                            h->src_port, h->type);
+        vsock_link_flush(from);
+    }
+}
+
+/* Reset a relayed connection at both ends. */
+static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
+                             const VsockHdr *h, const char *why)
+{
+    LinkConnKey kin = link_relay_key_in(h);
+    LinkConnKey kout = link_relay_key_out(h);
+
+    trace_vsock_user_link_relay_reset(vsock_link_id(from), vsock_link_id(to),
+                                      h->src_cid, h->src_port, h->dst_cid,
+                                      h->dst_port, why);
+    to->stats.resets++;
+    g_hash_table_remove(from->conns, &kin);
+    g_hash_table_remove(to->conns, &kout);
+    vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
+                        h->src_port, h->type);
+    vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
+                        h->dst_port, h->type);
+    vsock_link_flush(from);
+    vsock_link_flush(to);
+}
+
+void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
+{
+    const VsockHdr *h = &f->h;
+    VsockUserLink *to = from->set ? links_find(from->set, h->dst_cid) : NULL;
+    LinkConnKey kin = link_relay_key_in(h);
+    LinkConnKey kout = link_relay_key_out(h);
+    size_t cost = VSOCK_HDR_SIZE + h->len;
+    struct iovec iov = { .iov_base = f->data, .iov_len = h->len };
+
+    if (!to || to == from) {
+        link_relay_refuse(from, h, "dst_cid is neither this guest's nor "
+                          "carried by another link");
+        goto out;
+    }
+    if (!link_relays(from, h->dst_cid)) {
+        link_relay_refuse(from, h, "dst_cid is carried by another link, "
+                          "but not in this link's relay-cids");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_RST) {
+        g_hash_table_remove(from->conns, &kin);
+        g_hash_table_remove(to->conns, &kout);
+        vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
+                            h->dst_port, h->type);
+        vsock_link_flush(to);
+        from->stats.relayed++;
+        goto out;
+    }
+    if (to->state != LINK_UP) {
+        link_relay_reset(from, to, h, "the other link is down");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_REQUEST &&
+        (!vsock_link_track(from, &kin, h->type) ||
+         !vsock_link_track(to, &kout, h->type))) {
+        link_relay_reset(from, to, h, "max-connections reached");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(from, &kin);
+        vsock_link_established(to, &kout);
+    }
+    if ((h->len && to->txq_bytes + cost > to->max_queued) ||
+        to->txq_bytes + cost > to->max_queued + LINK_CTRL_HEADROOM) {
+        link_relay_reset(from, to, h, "over max-queued");
+        goto out;
+    }
+    trace_vsock_user_link_relay(vsock_link_id(from), vsock_link_id(to),
+                                h->src_cid, h->src_port, h->dst_cid,
+                                h->dst_port, vsock_op_str(h->op), h->len);
+    vsock_link_queue_frame(to, h, &iov, 1, 0);
+    from->stats.relayed++;
+    to->stats.tx_pkts++;
+    to->stats.tx_bytes += h->len;
+    vsock_link_flush(to);
+out:
+    g_free(f);
+}
+
+void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
+                           uint16_t type)
+{
+    VsockUserLink *o = l->set ? links_find(l->set, k->local_cid) : NULL;
+    LinkConnKey ko = vsock_link_key(k->local_cid, k->peer_cid, k->peer_port,
+                                    k->guest_port);
+
+    if (!o || o == l) {
+        return;
+    }
+    o->stats.resets++;
+    g_hash_table_remove(o->conns, &ko);
+    vsock_link_rst_over(o, k->peer_cid, k->peer_port, k->local_cid,
+                        k->guest_port, type);
+    vsock_link_flush(o);
+}
+
+bool vsock_links_rx_pending(const VsockLinks *ls)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        if (!g_queue_is_empty(&l->rxq)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * One rx buffer from the head packet.  A packet larger than the buffer
+ * goes in pieces, each with its own header (len adjusted, the credit
+ * fields as sent); a SEQPACKET message's EOM/EOR only on its last piece.
+ */
+static bool link_fill_rx(VsockUserLink *l, const struct iovec *iov,
+                         unsigned iov_cnt, size_t *len)
+{
+    LinkFrame *f = g_queue_peek_head(&l->rxq);
+    size_t room = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
+    uint32_t left, piece;
+    VsockHdr h;
+
+    if (!f) {
+        return false;
+    }
+    left = f->h.len - f->off;
+    piece = MIN(left, room);
+    h = f->h;
+    h.len = piece;
+    if (piece < left) {
+        h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+    }
+    vsock_hdr_to_iov(&h, iov, iov_cnt);
+    iov_from_buf(iov, iov_cnt, VSOCK_HDR_SIZE, f->data + f->off, piece);
+    *len = VSOCK_HDR_SIZE + piece;
+    trace_vsock_user_link_rx_piece(vsock_link_id(l), f->h.src_port,
+                                   f->h.dst_port, vsock_op_str(f->h.op),
+                                   f->off, piece, f->h.len);
+    f->off += piece;
+    if (f->off == f->h.len) {
+        g_queue_pop_head(&l->rxq);
+        l->rxq_bytes -= sizeof(*f) + f->h.len;
+        g_free(f);
+        if (l->rxq_bytes < l->max_queued / 2 && l->state != LINK_DOWN) {
+            vsock_link_watch_in(l, true);
+        }
+    } else if (!piece) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: rx buffer of "
+                      "%zu bytes holds no payload\n", room + VSOCK_HDR_SIZE);
+    }
+    return true;
+}
+
+bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
+                         unsigned iov_cnt, size_t *len)
+{
+    unsigned n = ls ? ls->links->len : 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = (ls->next + i) % n;
+
+        if (link_fill_rx(g_ptr_array_index(ls->links, k), iov, iov_cnt,
+                         len)) {
+            ls->next = k + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+void vsock_links_set_seqpacket(VsockLinks *ls, bool on)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        l->guest_seqpacket = on;
+    }
+}
+
+void vsock_links_guest_reset(VsockLinks *ls)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+        GHashTableIter it;
+        gpointer key, value;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, l->conns);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+            const LinkConnKey *k = key;
+
+            if (k->local_cid != l->owner.guest_cid) {
+                continue;       /* relayed: not this guest's */
+            }
+            vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
+                                   k->peer_port, ((LinkConn *)value)->type);
+            g_hash_table_iter_remove(&it);
+            n++;
+        }
+        l->stats.resets += n;
+        vsock_link_rxq_clear(l);
+        trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
+        vsock_link_flush(l);
+        if (l->state != LINK_DOWN) {
+            vsock_link_watch_in(l, true);
+        }
+    }
+}
