@@ -203,9 +203,8 @@ static void do_recv(int fd, size_t i, size_t n, char mode)
            msg.msg_flags & MSG_TRUNC ? "TRUNC," : "",
            msg.msg_flags & MSG_EOR ? "EOR" : "");
     if ((size_t)r != expect_ret) {
-        snprintf(what, sizeof(what), "recv i=%zu size=%zu%s%c: returned %zd, "
-                 "expected %zu", i, n, mode ? " mode " : "", mode ? mode : ' ',
-                 r, expect_ret);
+        snprintf(what, sizeof(what), "recv i=%zu size=%zu%.1s: returned %zd, "
+                 "expected %zu", i, n, &mode, r, expect_ret);
         fail(1, "%s", what, 0);
     }
     if (!!(msg.msg_flags & MSG_TRUNC) != trunc) {
