@@ -17,6 +17,8 @@ Unix SOCK_SEQPACKET sockets (never host AF_VSOCK):
                            MSG_TRUNC in the guest (plain and with the
                            MSG_TRUNC flag), and a host message larger than
                            the guest's buffer ending its connection
+  seqpacket-socat-microvm  the socat command lines of the docs, both
+                           directions, as written there
   seqpacket-off-microvm    seqpacket=off: the guest's SEQPACKET connect()
                            fails with ESOCKTNOSUPPORT, no PATH.seqpacket,
                            streams still work
@@ -27,7 +29,11 @@ as in vsock-seqpacket.c.
 
 import os
 import re
+import select
+import shlex
+import shutil
 import socket
+import subprocess
 import time
 
 from hostlib import PARENT_CID, Guest, device_arg, start_thread, \
@@ -264,6 +270,97 @@ def test_host_pc(r, tmp):
     return check_host(r, tmp, "pc")
 
 
+# The socat lines of docs/system/devices/virtio/vsock-user-endpoints.rst,
+# as written there (the paths aside).  Host -> guest messages are written
+# to socat's stdin one at a time, each at most PIPE_BUF bytes, so that
+# each is one read() and so one message.
+SOCAT_G2H = "socat -u -b 262144 UNIX-LISTEN:{path}_5000,type=5 STDOUT"
+SOCAT_H2G = "socat -b 262144 - UNIX-CONNECT:{path}.seqpacket,type=5"
+SOCAT_SIZES = [1, 100, 3733, 4096]
+
+
+def read_pipe(f, done, timeout):
+    """Read the unbuffered pipe F until done(data), EOF or TIMEOUT s."""
+    data = b""
+    end = time.monotonic() + timeout
+    while not done(data):
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([f], [], [], left)[0]:
+            break
+        d = os.read(f.fileno(), 65536)
+        if not d:
+            break
+        data += d
+    return data
+
+
+def test_socat_microvm(r, tmp):
+    """The docs' socat examples, both directions, against a real guest."""
+    r.need_device("virtio-vsock-user")
+    if not shutil.which("socat"):
+        raise run.Skip("socat not installed (Debian package 'socat')")
+    uds = os.path.join(tmp, "v.sock")
+    out_path = os.path.join(tmp, "g2h.bin")
+    with open(out_path, "wb") as out:
+        g2h = subprocess.Popen(shlex.split(SOCAT_G2H.format(path=uds)),
+                               stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=subprocess.DEVNULL)
+    r.procs.append(g2h)
+    end = time.monotonic() + 10
+    while not os.path.exists(uds + "_5000"):
+        if g2h.poll() is not None or time.monotonic() > end:
+            raise run.Fail("socat did not listen on %s_5000" %
+                           os.path.basename(uds))
+        time.sleep(0.05)
+    sizes = ",".join(map(str, SOCAT_SIZES))
+    dev, path = device_arg("microvm", "guest-cid=16,parent-cid=%d,"
+                           "uds-path=%s" % (PARENT_CID, uds))
+    g = Guest(r, tmp, "microvm", "seqpacket", ["-device", dev], timeout=120,
+              dev_path=path,
+              params={"connect": 5000, "listen": 6000, "delay_ms": 0,
+                      "csteps": "send:" + sizes,
+                      "lsteps": "recv:%s+send:%s+eof" % (sizes, sizes)})
+    h2g = None
+    try:
+        g.wait_for(r"VSOCKTEST-H2G-READY")
+        h2g = subprocess.Popen(shlex.split(SOCAT_H2G.format(path=uds)),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, bufsize=0)
+        r.procs.append(h2g)
+        h2g.stdin.write(b"CONNECT 6000\n")
+        h2g.stdin.flush()
+        line = read_pipe(h2g.stdout, lambda d: d.endswith(b"\n"), 60)
+        if not re.fullmatch(rb"OK \d+\n", line):
+            raise run.Fail("socat CONNECT 6000: answer %r" % line)
+        for i, n in enumerate(SOCAT_SIZES):
+            time.sleep(0.3)         # socat's previous read() is over
+            h2g.stdin.write(pattern(i, n))
+            h2g.stdin.flush()
+        want = b"".join(pattern(i, n) for i, n in enumerate(SOCAT_SIZES))
+        got = read_pipe(h2g.stdout, lambda d: len(d) >= len(want), 60)
+        if got != want:
+            raise run.Fail("guest -> socat: %d bytes, expected the %d of "
+                           "the guest's messages" % (len(got), len(want)))
+        h2g.stdin.close()           # socat shuts down: the guest's EOF
+        b = g.finish()
+        g2h.wait(timeout=30)
+    finally:
+        g.kill()
+    r.expect_pass(b, "seqpacket")
+    with open(out_path, "rb") as f:
+        data = f.read()
+    if data != want:
+        raise run.Fail("socat UNIX-LISTEN wrote %d bytes, expected the %d "
+                       "of the guest's messages" % (len(data), len(want)))
+    for line in ("SEQPACKET send port=5000 n=4 bytes=%d" % len(want),
+                 "SEQPACKET recv port=6000 n=4 bytes=%d" % len(want),
+                 "SEQPACKET eof port=6000"):
+        if line not in b.serial:
+            raise run.Fail("no '%s' line from the guest" % line)
+    return "both socat lines of the docs work; %d messages each way" % \
+        len(SOCAT_SIZES)
+
+
 def test_off_microvm(r, tmp):
     """seqpacket=off: no feature, no PATH.seqpacket, streams as before."""
     r.need_device("virtio-vsock-user")
@@ -314,5 +411,6 @@ def tests(runner_module):
     return [
         ("seqpacket-host-microvm", test_host_microvm),
         ("seqpacket-host-pc", test_host_pc),
+        ("seqpacket-socat-microvm", test_socat_microvm),
         ("seqpacket-off-microvm", test_off_microvm),
     ]
