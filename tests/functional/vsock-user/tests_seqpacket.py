@@ -203,9 +203,9 @@ def check_host(r, tmp, machine):
                            % (PARENT_CID, uds))
     devices = [
         "-object", "vsock-user-forward,id=f1,guest-port=8300,"
-        "connect=unix:%s,type=seqpacket" % cfwd,
+        "connect=unix:%s,socket-type=seqpacket" % cfwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6301,"
-        "listen=unix:%s,type=seqpacket" % lfwd,
+        "listen=unix:%s,socket-type=seqpacket" % lfwd,
         "-device", dev,
     ]
     g = Guest(r, tmp, machine, "seqpacket", devices, timeout=180,
