@@ -18,6 +18,8 @@ pkgs=(
     libglib2.0-dev libfdt-dev libslirp-dev libpixman-1-dev libcbor-dev
     libgnutls28-dev zlib1g-dev dpkg-dev xz-utils patch
     seabios qemu-system-data ipxe-qemu
+    # the TLS link test's x509 CA and certificates (tests_links.py)
+    openssl
     # the fuzzers (clang, libFuzzer); llvm's llvm-symbolizer names the
     # functions in sanitizer reports
     clang libclang-rt-14-dev llvm

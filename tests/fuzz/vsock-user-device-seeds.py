@@ -36,6 +36,8 @@ BYTE, WORD, LONG, QUAD = range(4)
 OPS = {"REQUEST": 1, "RESPONSE": 2, "RST": 3, "SHUTDOWN": 4, "RW": 5,
        "CREDIT_UPDATE": 6, "CREDIT_REQUEST": 7}
 STREAM, SEQPACKET = 1, 2
+F_SEQPACKET = 1 << 1    # VIRTIO_VSOCK_F_SEQPACKET
+EOM, EOR = 1, 2
 LAYOUTS = {"mmio": (16, 3), "pci": (3, 2)}      # (guest CID, parent CID)
 PORTS = [5000, 1234, 8000, 9000]
 GUEST_PORT = 1024
@@ -64,10 +66,10 @@ def pattern(data):
 
 
 def mmio_init(base):
-    """A legacy virtio-mmio driver (microvm's default) bringing up rx, tx
-    and event queues."""
+    """A legacy virtio-mmio driver (microvm's default) taking SEQPACKET
+    and bringing up rx, tx and event queues."""
     cmds = [write(base, 0x70, 0), write(base, 0x70, 1), write(base, 0x70, 3),
-            write(base, 0x24, 0), write(base, 0x20, 0),
+            write(base, 0x24, 0), write(base, 0x20, F_SEQPACKET),
             write(base, 0x28, 4096)]
     for q in range(3):
         cmds += [write(base, 0x30, q), write(base, 0x38, QSIZE),
@@ -78,9 +80,11 @@ def mmio_init(base):
 
 
 def pci_init(common, notify):
-    """A modern virtio-pci driver: VERSION_1, then the three queues."""
+    """A modern virtio-pci driver: SEQPACKET and VERSION_1, then the three
+    queues."""
     cmds = [write(common, 0x14, 0, BYTE), write(common, 0x14, 1, BYTE),
             write(common, 0x14, 3, BYTE),
+            write(common, 0x08, 0), write(common, 0x0c, F_SEQPACKET),
             write(common, 0x08, 1), write(common, 0x0c, 1),
             write(common, 0x14, 0xb, BYTE)]
     for q in range(3):
@@ -112,6 +116,14 @@ def seeds(transport):
         rw = hdr(guest, parent, GUEST_PORT, port, OPS["RW"], len(data)) + data
         shut = hdr(guest, parent, GUEST_PORT, port, OPS["SHUTDOWN"], flags=3)
         streams.append(("port%d" % port, [req, rw, shut]))
+    # port 1234's host peer is a SOCK_SEQPACKET listener
+    msg = b"one message"
+    streams.append(("seqpacket", [
+        hdr(guest, parent, GUEST_PORT, 1234, OPS["REQUEST"], type_=SEQPACKET),
+        hdr(guest, parent, GUEST_PORT, 1234, OPS["RW"], len(msg),
+            type_=SEQPACKET, flags=EOM | EOR) + msg,
+        hdr(guest, parent, GUEST_PORT, 1234, OPS["SHUTDOWN"], flags=3,
+            type_=SEQPACKET)]))
     streams.append(("credit", [
         hdr(guest, parent, GUEST_PORT, 5000, OPS["REQUEST"]),
         hdr(guest, parent, GUEST_PORT, 5000, OPS["CREDIT_REQUEST"]),
@@ -156,9 +168,12 @@ def dictionary():
                         length=5 if name == "RW" else 0)
                 lines.append('%s_%s_%d="%s"' % (transport, name.lower(), port,
                                                 esc(h)))
-        h = hdr(guest, parent, GUEST_PORT, 5000, OPS["REQUEST"],
+        h = hdr(guest, parent, GUEST_PORT, 1234, OPS["REQUEST"],
                 type_=SEQPACKET)
         lines.append('%s_seqpacket_request="%s"' % (transport, esc(h)))
+        h = hdr(guest, parent, GUEST_PORT, 1234, OPS["RW"], length=5,
+                type_=SEQPACKET, flags=EOM)
+        lines.append('%s_seqpacket_rw_eom="%s"' % (transport, esc(h)))
         lines.append('%s_cids="%s"' % (transport, esc(struct.pack(
             "<QQ", guest, parent))))
     for name, val in (("desc_packet", struct.pack("<QIHH", PACKET, 49, 0, 0)),

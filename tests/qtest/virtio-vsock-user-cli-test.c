@@ -196,7 +196,9 @@ static void test_help(const void *data)
         "(default: 262144)",
         "  uds-path=<str>         - hybrid vsock Unix socket: a host client "
         "sends \"CONNECT <port>\\n\"; guest connections to port P go to "
-        "<uds-path>_P",
+        "<uds-path>_P; SOCK_SEQPACKET clients use <uds-path>.seqpacket",
+        "  seqpacket=<OnOffAuto>  - offer SOCK_SEQPACKET "
+        "(VIRTIO_VSOCK_F_SEQPACKET); auto means on (default: auto)",
         "  uds-connect-timeout=<uint32> - milliseconds a host client on "
         "uds-path has to send its CONNECT line (default: 5000)",
         "  allow-multiple=<bool>  - the guest drives several virtio-vsock "
@@ -276,6 +278,22 @@ static void test_link_errors(const void *data)
           "cids=7,cids=6", ",guest-cid=5", true, "vsock-user-links 'l0' and "
           "'l1' both carry CID 6; a CID is reachable through one link "
           "only" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "hello-timeout-ms=0", "", false, "vsock-user-link 'l0': "
+          "hello-timeout-ms 0 is out of range: 1 to 3600000 (a peer that "
+          "connects and never completes its hello is dropped after it)" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=1", "", false, "vsock-user-link 'l0': relay-cids=1 "
+          "is reserved (0, 1, 2 and 4294967295)" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=6", "", false, "vsock-user-link 'l0': relay-cids=6 "
+          "is in this link's own cids; relay-cids names CIDs of the "
+          "device's other links" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "relay-cids=7", ",guest-cid=5", true, "vsock-user-link 'l0': "
+          "relay-cids=7: no other vsock-user-link of this device carries "
+          "CID 7 (relay-cids names CIDs reached through the device's other "
+          "links)" },
     };
     const char *m = data;
     g_autofree char *prog = qemu_progname();
@@ -327,6 +345,48 @@ static void test_link_unused(const void *data)
     g_assert_cmpstr(err, ==, want);
 }
 
+/*
+ * A forward's socket type: a clear error for what cannot work.  Values
+ * QAPI rejects name the option; complete() runs after the command line.
+ */
+static void test_forward_type_errors(const void *data)
+{
+    static const struct {
+        const char *obj;
+        bool located;
+        const char *msg;
+    } cases[] = {
+        { "vsock-user-forward,id=f,guest-port=1,connect=tcp:127.0.0.1:1,"
+          "socket-type=seqpacket", false,
+          "vsock-user-forward 'f': socket-type=seqpacket needs a unix:PATH "
+          "address" },
+        { "vsock-user-forward,id=f,guest-port=1,connect=unix:/x,"
+          "socket-type=dgram", true,
+          "Parameter 'socket-type' does not accept value 'dgram'" },
+    };
+    g_autofree char *prog = qemu_progname();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *args = g_strdup_printf("%s -object %s",
+                                                machine_args(data),
+                                                cases[i].obj);
+        g_autofree char *where = g_strdup_printf(" -object %s:",
+                                                 cases[i].obj);
+        g_autofree char *want = NULL;
+        const char *at = "";
+        CliRun r;
+
+        if (cases[i].located) {
+            at = where;
+        }
+        want = g_strdup_printf("%s:%s %s\n", prog, at, cases[i].msg);
+        cli_run(&r, args);
+        g_assert_false(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        g_assert_cmpstr(r.err, ==, want);
+        cli_free(&r);
+    }
+}
+
 static void add_test(const char *machine, const char *name,
                      GTestDataFunc fn)
 {
@@ -353,6 +413,7 @@ int main(int argc, char **argv)
         add_test(m, "help", test_help);
         add_test(m, "link-errors", test_link_errors);
         add_test(m, "link-unused", test_link_unused);
+        add_test(m, "forward-type-errors", test_forward_type_errors);
     }
     return g_test_run();
 }

@@ -186,6 +186,8 @@ static void test_established(const void *data)
     QList *devs;
     QDict *dev, *c;
     QList *counters;
+    QList *features;
+    const QListEntry *f;
     QListEntry *e;
     uint32_t port;
     int64_t before;
@@ -215,10 +217,15 @@ static void test_established(const void *data)
                      QVSOCK_USER_GUEST_CID);
     g_assert_cmpuint(qdict_get_int(dev, "parent-cid"), ==,
                      QVSOCK_USER_PARENT_CID);
-    g_assert_cmpuint(qlist_size(qdict_get_qlist(dev, "features")), ==, 1);
-    g_assert_cmpstr(qstring_get_str(qobject_to(QString,
-                    qlist_peek(qdict_get_qlist(dev, "features")))), ==,
-                    "stream");
+    /* the driver took SEQPACKET, which the device offers by default */
+    features = qdict_get_qlist(dev, "features");
+    g_assert_cmpuint(qlist_size(features), ==, 2);
+    f = qlist_first(features);
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_entry_obj(f))),
+                    ==, "stream");
+    f = qlist_next(f);
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_entry_obj(f))),
+                    ==, "seqpacket");
     /* the counters are the QOM properties, in the same order */
     counters = qdict_get_qlist(dev, "counters");
     g_assert_cmpuint(qlist_size(counters), ==, 14);

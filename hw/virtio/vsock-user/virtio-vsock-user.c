@@ -440,8 +440,23 @@ static void vsock_user_get_config(VirtIODevice *vdev, uint8_t *config)
 static uint64_t vsock_user_get_features(VirtIODevice *vdev, uint64_t features,
                                         Error **errp)
 {
-    /* STREAM only for now: offering no feature bit implies it. */
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+
+    /* STREAM needs no bit; the engine speaks SEQPACKET itself (auto: on) */
+    if (s->seqpacket != ON_OFF_AUTO_OFF) {
+        virtio_add_feature(&features, VIRTIO_VSOCK_F_SEQPACKET);
+    }
     return features;
+}
+
+static void vsock_user_set_features(VirtIODevice *vdev, uint64_t features)
+{
+    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
+    bool on = virtio_has_feature(features, VIRTIO_VSOCK_F_SEQPACKET);
+
+    trace_virtio_vsock_user_features(features, on);
+    vsock_engine_set_seqpacket(s->engine, on);
+    vsock_links_set_seqpacket(s->links, on);
 }
 
 static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)
@@ -676,7 +691,8 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     if (!s->host ||
         (s->uds_path &&
          !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
-                             s->uds_max_handshakes, errp)) ||
+                             s->uds_max_handshakes,
+                             s->seqpacket != ON_OFF_AUTO_OFF, errp)) ||
         !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
         vsock_heartbeat_free(s->heartbeat_ep);
         s->heartbeat_ep = NULL;
@@ -743,6 +759,9 @@ static int vsock_user_post_load(void *opaque, int version_id)
     VirtIOVsockUser *s = opaque;
 
     vsock_user_drop_state(s);
+    /* the guest's features came with the device; no set_features here */
+    vsock_user_set_features(VIRTIO_DEVICE(s),
+                            VIRTIO_DEVICE(s)->guest_features);
     s->event_pending = true;
     qemu_bh_schedule(s->bh);
     return 0;
@@ -847,6 +866,8 @@ static const Property vsock_user_properties[] = {
     DEFINE_PROP_UINT32("host-max-pending", VirtIOVsockUser, host_max_pending,
                        VSOCK_MAX_PENDING),
     DEFINE_PROP_BOOL("allow-multiple", VirtIOVsockUser, allow_multiple, false),
+    DEFINE_PROP_ON_OFF_AUTO("seqpacket", VirtIOVsockUser, seqpacket,
+                            ON_OFF_AUTO_AUTO),
 };
 
 static const struct {
@@ -865,9 +886,12 @@ static const struct {
     { "buf-size", "receive buffer per connection (buf_alloc announced to the "
       "guest), 4096..67108864 bytes" },
     { "uds-path", "hybrid vsock Unix socket: a host client sends \"CONNECT "
-      "<port>\\n\"; guest connections to port P go to <uds-path>_P" },
+      "<port>\\n\"; guest connections to port P go to <uds-path>_P; "
+      "SOCK_SEQPACKET clients use <uds-path>.seqpacket" },
     { "uds-connect-timeout", "milliseconds a host client on uds-path has to "
       "send its CONNECT line" },
+    { "seqpacket", "offer SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET); auto "
+      "means on" },
     { "allow-multiple", "the guest drives several virtio-vsock devices: no "
       "warning when there is more than one (Linux drives only the first)" },
     { "uds-max-handshakes", "uds-path clients that may be sending their "
@@ -905,6 +929,7 @@ static void vsock_user_class_init(ObjectClass *klass, const void *data)
     vdc->realize = vsock_user_realize;
     vdc->unrealize = vsock_user_unrealize;
     vdc->get_features = vsock_user_get_features;
+    vdc->set_features = vsock_user_set_features;
     vdc->get_config = vsock_user_get_config;
     vdc->set_status = vsock_user_set_status;
     vdc->reset = vsock_user_reset;

@@ -23,21 +23,50 @@
  *   the host socket is closed abortively (SO_LINGER 0); host socket errors
  *   -> RST to the guest.
  *
+ * SEQPACKET (a Unix SOCK_SEQPACKET host socket): one message is one
+ * sendmsg()/recvmsg() on the host side.  The engine hands write() whole
+ * guest messages, sent whole or not at all (EAGAIN: the engine keeps the
+ * message).  read() receives a host message into the guest's buffer with
+ * a spare buffer behind it, so one recvmsg() takes a message larger than
+ * that buffer too; the rest is kept and handed out by the next reads,
+ * EOM with the last piece.  A message the guest could never take (beyond
+ * its buf_alloc or the spare buffer) or one the host socket refuses as too
+ * big resets the connection: it is never cut silently.  recvmsg() 0 is
+ * EOF, as for any AF_UNIX SOCK_SEQPACKET reader (an empty host message
+ * cannot be told apart).
+ *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
 #include "hw/virtio/vsock-user-poll.h"
 #include "hw/virtio/vsock-user-bridge.h"
 #include "trace.h"
 
+/*
+ * Behind the guest's buffer for a host message larger than it: shared by
+ * every bridge (the main loop runs one read at a time), 1 MiB, more than
+ * a Linux guest's largest default buf_alloc (256 KiB).
+ */
+#define BRIDGE_SPARE_SIZE (1024 * 1024)
+static uint8_t *bridge_spare;
+
+/* What a host Unix socket accepts as one message: ask for plenty. */
+#define BRIDGE_SEQPACKET_SNDBUF (4 * 1024 * 1024)
+
 struct VsockBridge {
     QIOChannelSocket *sioc;     /* NULL: the bridge owns fd itself */
     int fd;
+    bool seqpacket;             /* message mode: SOCK_SEQPACKET */
+    uint8_t *msg;               /* the rest of a host message */
+    size_t msg_len;
+    size_t msg_off;
+    uint32_t msg_flags;         /* its VSOCK_SEQ_EOR */
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
     VsockEndpointInfo endpoint; /* owned copies, for introspection */
@@ -83,6 +112,7 @@ static void bridge_enter(VsockBridge *b)
 static void bridge_leave(VsockBridge *b)
 {
     if (--b->depth == 0 && b->dead) {
+        g_free(b->msg);
         g_free(b->name);
         g_free((char *)b->endpoint.id);
         g_free((char *)b->endpoint.address);
@@ -186,6 +216,18 @@ static void bridge_shut_wr(VsockBridge *b)
     bridge_check_done(b);
 }
 
+static void bridge_attach(VsockBridge *b, VsockConn *conn)
+{
+    int size = BRIDGE_SEQPACKET_SNDBUF;
+
+    b->conn = conn;
+    if (!b->seqpacket && vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+        b->seqpacket = true;
+        /* a message must fit the send buffer whole; Linux caps the ask */
+        setsockopt(b->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    }
+}
+
 static void bridge_start(VsockBridge *b)
 {
     if (b->greet) {
@@ -243,7 +285,7 @@ static void bridge_connected(VsockConn *conn, void *opaque)
     trace_vsock_user_bridge_connected(b->name,
                                       vsock_conn_get_local_port(conn),
                                       vsock_conn_get_peer_port(conn));
-    b->conn = conn;
+    bridge_attach(b, conn);
     if (b->established) {
         b->established(b->opaque, b);
     }
@@ -278,10 +320,15 @@ static size_t bridge_write(VsockConn *conn, void *opaque,
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             n = 0;
         } else {
+            /* EMSGSIZE: a message larger than the host socket takes */
             bridge_error(b, "sendmsg", errno);
             n = 0;
             goto out;
         }
+    } else if (b->seqpacket && (size_t)n != size) {
+        bridge_error(b, "sendmsg", EMSGSIZE); /* never cut a message */
+        n = 0;
+        goto out;
     }
     trace_vsock_user_bridge_write(b->name, size, n);
     if ((size_t)n < size) {
@@ -292,6 +339,70 @@ static size_t bridge_write(VsockConn *conn, void *opaque,
 out:
     bridge_leave(b);
     return n;
+}
+
+/*
+ * SEQPACKET: the next piece of the current host message; else what
+ * recvmsg() returned, errno set for a message too big to carry.
+ */
+static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
+                               const struct iovec *iov, unsigned iov_cnt,
+                               uint32_t *flags)
+{
+    size_t room = iov_size(iov, iov_cnt);
+    struct iovec local[9];
+    struct iovec *v = local;
+    struct msghdr msg = { 0 };
+    uint32_t peer_buf;
+    ssize_t n;
+
+    if (b->msg) {
+        n = iov_from_buf(iov, iov_cnt, 0, b->msg + b->msg_off,
+                         b->msg_len - b->msg_off);
+        b->msg_off += n;
+        if (b->msg_off == b->msg_len) {
+            *flags = VSOCK_SEQ_EOM | b->msg_flags;
+            g_free(b->msg);
+            b->msg = NULL;
+        }
+        return n;
+    }
+    if (!bridge_spare) {
+        bridge_spare = g_malloc(BRIDGE_SPARE_SIZE);
+    }
+    if (iov_cnt + 1 > G_N_ELEMENTS(local)) {
+        v = g_new(struct iovec, iov_cnt + 1);
+    }
+    memcpy(v, iov, iov_cnt * sizeof(*iov));
+    v[iov_cnt].iov_base = bridge_spare;
+    v[iov_cnt].iov_len = BRIDGE_SPARE_SIZE;
+    msg.msg_iov = v;
+    msg.msg_iovlen = iov_cnt + 1;
+    do {
+        n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (v != local) {
+        g_free(v);
+    }
+    if (n <= 0) {
+        return n; /* the caller handles EAGAIN, errors and EOF */
+    }
+    peer_buf = vsock_conn_get_peer_buf_alloc(conn);
+    if ((msg.msg_flags & MSG_TRUNC) || (size_t)n > peer_buf) {
+        trace_vsock_user_bridge_msg_too_big(b->name, n, peer_buf);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    trace_vsock_user_bridge_read(b->name, room, n);
+    b->msg_flags = msg.msg_flags & MSG_EOR ? VSOCK_SEQ_EOR : 0;
+    if ((size_t)n <= room) {
+        *flags = VSOCK_SEQ_EOM | b->msg_flags;
+        return n;
+    }
+    b->msg_len = n - room;
+    b->msg_off = 0;
+    b->msg = g_memdup2(bridge_spare, b->msg_len);
+    return room;
 }
 
 static size_t bridge_read(VsockConn *conn, void *opaque,
@@ -310,9 +421,16 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
     }
     bridge_enter(b);
     b->read_since = true;
-    do {
-        n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
+    if (b->seqpacket) {
+        n = bridge_read_msg(b, conn, iov, iov_cnt, flags);
+        if (n > 0) {
+            goto out;
+        }
+    } else {
+        do {
+            n = recvmsg(b->fd, &msg, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+    }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             /* nothing now: wait for the socket, then notify the engine */
@@ -340,6 +458,7 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
             bridge_update_fd(b);
         }
     }
+out:
     bridge_leave(b);
     return n;
 }
@@ -425,7 +544,7 @@ VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
 
 void vsock_bridge_set_conn(VsockBridge *b, VsockConn *conn)
 {
-    b->conn = conn;
+    bridge_attach(b, conn);
 }
 
 void vsock_bridge_set_established(VsockBridge *b,
@@ -452,7 +571,7 @@ void vsock_bridge_set_greet_port(VsockBridge *b, bool greet)
 void vsock_bridge_accept(VsockBridge *b, VsockConn *conn)
 {
     bridge_enter(b);
-    b->conn = conn;
+    bridge_attach(b, conn);
     vsock_conn_set_ops(conn, &vsock_bridge_ops, b);
     trace_vsock_user_bridge_connected(b->name,
                                       vsock_conn_get_local_port(conn),

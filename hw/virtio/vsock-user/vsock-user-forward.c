@@ -8,6 +8,8 @@
  *       every connection accepted on the host address opens a connection
  *       to the guest's port 80
  *   vsock=ID  attach to that virtio-vsock-user device (default: every one)
+ *   socket-type=seqpacket  forward SOCK_SEQPACKET connections to or from a Unix
+ *       SOCK_SEQPACKET socket (default: stream)
  *
  * Objects are created before devices: a device attaches the forwards that
  * name it at realize; a forward added later (object-add) attaches to the
@@ -21,6 +23,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-visit-sockets.h"
+#include "qapi/qapi-types-vsock-user.h"
 #include "qapi/visitor.h"
 #include "qemu/module.h"
 #include "qemu/sockets.h"
@@ -40,6 +43,7 @@ struct VsockUserForward {
     char *connect;
     char *listen;
     char *vsock;
+    int type;                   /* VsockUserSocketType */
 
     bool complete;
     SocketAddress *addr;
@@ -48,13 +52,19 @@ struct VsockUserForward {
     uint64_t serial;
 };
 
+static VsockType forward_type(VsockUserForward *f)
+{
+    return f->type == VSOCK_USER_SOCKET_TYPE_SEQPACKET ?
+           VSOCK_TYPE_SEQPACKET : VSOCK_TYPE_STREAM;
+}
+
 static bool forward_attach(VsockUserForward *f, VsockHost *h, Error **errp)
 {
     if (f->host) {
         return true;
     }
     if (f->connect &&
-        !vsock_host_add_route(h, f->guest_port, f->addr, f,
+        !vsock_host_add_route(h, f->guest_port, f->addr, forward_type(f), f,
                               object_get_canonical_path_component(OBJECT(f)))) {
         error_setg(errp, "vsock-user-forward '%s': guest port %" PRIu32
                    " is already forwarded",
@@ -157,7 +167,8 @@ static void forward_accept(QIONetListener *listener, QIOChannelSocket *sioc,
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return;
     }
-    vsock_host_connect_guest(f->host, sioc, f->guest_port, name,
+    vsock_host_connect_guest(f->host, sioc, f->guest_port, forward_type(f),
+                             name,
                              object_get_canonical_path_component(OBJECT(f)),
                              f->listen);
 }
@@ -206,7 +217,23 @@ static void forward_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "vsock-user-forward '%s': ", id);
         return;
     }
-    if (f->listen) {
+    if (forward_type(f) == VSOCK_TYPE_SEQPACKET &&
+        f->addr->type != SOCKET_ADDRESS_TYPE_UNIX) {
+        error_setg(errp, "vsock-user-forward '%s': socket-type=seqpacket "
+                   "needs a unix:PATH address", id);
+        return;
+    }
+    if (f->listen && forward_type(f) == VSOCK_TYPE_SEQPACKET) {
+        f->listener = vsock_host_listen_seqpacket(f->addr->u.q_unix.path,
+                                                  "vsock-user-forward",
+                                                  errp);
+        if (!f->listener) {
+            error_prepend(errp, "vsock-user-forward '%s': ", id);
+            return;
+        }
+        qio_net_listener_set_client_func(f->listener, forward_accept, f,
+                                         NULL);
+    } else if (f->listen) {
         f->listener = qio_net_listener_new();
         qio_net_listener_set_name(f->listener, "vsock-user-forward");
         if (qio_net_listener_open_sync(f->listener, f->addr, SOMAXCONN,
@@ -299,6 +326,22 @@ static void forward_set_vsock(Object *obj, const char *v, Error **errp)
     forward_set_str(f, &f->vsock, v, errp);
 }
 
+static int forward_get_type(Object *obj, Error **errp)
+{
+    return VSOCK_USER_FORWARD(obj)->type;
+}
+
+static void forward_set_type(Object *obj, int value, Error **errp)
+{
+    VsockUserForward *f = VSOCK_USER_FORWARD(obj);
+
+    if (f->complete) {
+        error_setg(errp, "vsock-user-forward properties cannot change");
+        return;
+    }
+    f->type = value;
+}
+
 static void forward_get_port(Object *obj, Visitor *v, const char *name,
                              void *opaque, Error **errp)
 {
@@ -361,6 +404,12 @@ static void forward_class_init(ObjectClass *oc, const void *data)
                                   forward_set_vsock);
     object_class_property_set_description(oc, "vsock",
         "id of the virtio-vsock-user device (default: any)");
+    object_class_property_add_enum(oc, "socket-type", "VsockUserSocketType",
+                                   &VsockUserSocketType_lookup,
+                                   forward_get_type, forward_set_type);
+    object_class_property_set_description(oc, "socket-type",
+        "socket type: stream (default) or seqpacket (unix: addresses, "
+        "SOCK_SEQPACKET)");
 }
 
 static const TypeInfo forward_info = {

@@ -15,6 +15,14 @@
  * "CONNECT <port>\n", read without consuming anything after it; the device
  * then connects to that guest port and answers "OK <local port>\n".
  *
+ * SOCK_SEQPACKET: a Unix socket's type is fixed per path, and the CONNECT
+ * line belongs to streams, so messages get paths of their own.  A guest
+ * SEQPACKET REQUEST to a hybrid port connects a SOCK_SEQPACKET socket to
+ * "<uds-path>_<port>"; host clients of "<uds-path>.seqpacket" (a
+ * SOCK_SEQPACKET listener) send "CONNECT <port>\n" as their first message
+ * and get "OK <local port>\n" as one message, then each message is one
+ * vsock message.  A forward's route carries its socket type.
+ *
  * Host peers are not trusted to finish what they start, and QEMU's file
  * descriptors are shared with everything else it does, so what they make
  * it hold before the guest has a connection is bounded twice: clients
@@ -33,6 +41,7 @@
 #include "qapi/error.h"
 #include "qapi/clone-visitor.h"
 #include "qapi/qapi-visit-sockets.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
@@ -44,6 +53,7 @@
 
 typedef struct HostRoute {
     SocketAddress *addr;
+    VsockType type;
     void *owner;
     char *id;                   /* the owner's, for introspection */
 } HostRoute;
@@ -62,6 +72,7 @@ typedef struct HybridClient {
     VsockHost *h;
     QIOChannelSocket *sioc;
     int fd;
+    bool seqpacket;             /* a client of <uds-path>.seqpacket */
     char line[VSOCK_CONNECT_LINE_MAX];
     size_t len;
     QEMUTimer *timer;
@@ -82,6 +93,8 @@ struct VsockHost {
     GHashTable *orphans;        /* set of cancelled, unfinished connects */
     char *uds_path;
     QIONetListener *uds;
+    char *uds_seq_path;         /* <uds-path>.seqpacket, or NULL */
+    QIONetListener *uds_seq;
     int64_t timeout_ms;
     Notifier exit;              /* remove uds_path when QEMU exits */
     uint64_t serial;
@@ -139,12 +152,19 @@ static unsigned host_busy(VsockHost *h)
 /* Guest -> host                                                          */
 /* ---------------------------------------------------------------------- */
 
-static SocketAddress *host_route_for(VsockHost *h, uint32_t port)
+/* Where a guest connection to @port of @type goes; NULL: refuse. */
+static SocketAddress *host_route_for(VsockHost *h, uint32_t port,
+                                     VsockType type, const char **why)
 {
     HostRoute *r = g_hash_table_lookup(h->routes, GUINT_TO_POINTER(port));
     SocketAddress *addr;
 
+    *why = "no route";
     if (r) {
+        if (r->type != type) {
+            *why = "socket type of the forward differs";
+            return NULL;
+        }
         return QAPI_CLONE(SocketAddress, r->addr);
     }
     if (!h->uds_path) {
@@ -173,7 +193,9 @@ static char *host_addr_str(const SocketAddress *addr)
 
 static void pending_free(PendingConnect *p)
 {
-    object_unref(OBJECT(p->sioc));
+    if (p->sioc) {
+        object_unref(OBJECT(p->sioc));
+    }
     g_free(p->name);
     g_free((char *)p->endpoint.id);
     g_free((char *)p->endpoint.address);
@@ -246,6 +268,43 @@ static void host_connect_done(QIOTask *task, gpointer opaque)
     pending_free(p);
 }
 
+/*
+ * SEQPACKET: a Unix connect() completes or fails at once (a full backlog
+ * is EAGAIN, a refusal like any other), so there is no thread to wait for.
+ */
+static VsockAcceptResult host_accept_seqpacket(VsockHost *h, VsockConn *conn,
+                                               PendingConnect *p,
+                                               SocketAddress *addr)
+{
+    Error *err = NULL;
+    VsockBridge *b;
+    int fd;
+
+    fd = vsock_host_connect_seqpacket(addr->u.q_unix.path, &err);
+    qapi_free_SocketAddress(addr);
+    if (fd >= 0) {
+        object_unref(OBJECT(p->sioc));
+        p->sioc = qio_channel_socket_new_fd(fd, &err);
+        if (!p->sioc) {
+            close(fd);
+        }
+    }
+    if (err) {
+        trace_vsock_user_host_connect_failed(p->name, error_get_pretty(err));
+        error_free(err);
+        h->stats.connect_failed++;
+        pending_free(p);    /* refused: the engine calls no ops of @conn */
+        return VSOCK_ACCEPT_REFUSE;
+    }
+    trace_vsock_user_host_connect_done(p->name, p->sioc->fd);
+    b = host_bridge_new(h, p->sioc, p->name);
+    vsock_bridge_set_endpoint(b, p->endpoint.kind, p->endpoint.id,
+                              p->endpoint.address);
+    vsock_bridge_accept(b, conn);
+    pending_free(p);
+    return VSOCK_ACCEPT_NOW;
+}
+
 /* Fallback listener: a guest REQUEST to a port without a listener. */
 static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
                                      void *opaque)
@@ -261,9 +320,11 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
                                             port,
                                             vsock_conn_get_peer_port(conn));
 
-    addr = host_route_for(h, port);
+    const char *why;
+
+    addr = host_route_for(h, port, vsock_conn_get_type(conn), &why);
     if (!addr) {
-        trace_vsock_user_host_refused(name, "no route");
+        trace_vsock_user_host_refused(name, why);
         return VSOCK_ACCEPT_REFUSE;
     }
     if (host_busy(h) > h->max_conns) {      /* @conn is counted already */
@@ -287,6 +348,9 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
 
         trace_vsock_user_host_connect(p->name, dst);
     }
+    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+        return host_accept_seqpacket(h, conn, p, addr);
+    }
     qio_channel_socket_connect_async(p->sioc, addr, host_connect_done, p,
                                      NULL, NULL);
     qapi_free_SocketAddress(addr);
@@ -294,7 +358,8 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
 }
 
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
-                          SocketAddress *addr, void *owner, const char *id)
+                          SocketAddress *addr, VsockType type, void *owner,
+                          const char *id)
 {
     HostRoute *r;
 
@@ -303,6 +368,7 @@ bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
     }
     r = g_new0(HostRoute, 1);
     r->addr = QAPI_CLONE(SocketAddress, addr);
+    r->type = type;
     r->owner = owner;
     r->id = g_strdup(id);
     g_hash_table_insert(h->routes, GUINT_TO_POINTER(guest_port), r);
@@ -338,9 +404,10 @@ static void host_route_free(gpointer data)
  * local port ("OK <port>") once the guest accepts, as hybrid clients expect.
  */
 static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
-                            uint32_t guest_port, const char *name,
-                            bool greet_port, const char *kind,
-                            const char *id, const char *address)
+                            uint32_t guest_port, VsockType type,
+                            const char *name, bool greet_port,
+                            const char *kind, const char *id,
+                            const char *address)
 {
     VsockBridge *b;
     VsockConn *conn;
@@ -362,8 +429,7 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
     vsock_bridge_set_greet_port(b, greet_port);
     vsock_bridge_set_established(b, host_bridge_established);
     conn = vsock_engine_connect(h->engine, h->local_cid, VSOCK_PORT_ANY,
-                                guest_port, VSOCK_TYPE_STREAM,
-                                &vsock_bridge_ops, b);
+                                guest_port, type, &vsock_bridge_ops, b);
     if (!conn) {
         h->stats.refused++;
         trace_vsock_user_host_refused(name, "engine refused");
@@ -379,10 +445,11 @@ static void host_open_guest(VsockHost *h, QIOChannelSocket *sioc,
 }
 
 void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
-                              uint32_t guest_port, const char *name,
-                              const char *id, const char *address)
+                              uint32_t guest_port, VsockType type,
+                              const char *name, const char *id,
+                              const char *address)
 {
-    host_open_guest(h, sioc, guest_port, name, false, "forward", id,
+    host_open_guest(h, sioc, guest_port, type, name, false, "forward", id,
                     address);
 }
 
@@ -420,19 +487,67 @@ static void hybrid_client_timeout(void *opaque)
     hybrid_client_drop(opaque, "timeout");
 }
 
+/* The client asked for @port: open the guest connection. */
+static void hybrid_client_open(HybridClient *c, uint32_t port)
+{
+    VsockHost *h = c->h;
+    g_autofree char *name = g_strdup(c->name);
+    g_autofree char *address = NULL;
+    QIOChannelSocket *sioc = c->sioc;
+    bool seqpacket = c->seqpacket;
+
+    trace_vsock_user_hybrid_connect(c->name, port);
+    /* The client record goes; its socket and name live on in a bridge. */
+    object_ref(OBJECT(sioc));
+    hybrid_client_remove(c);
+    address = g_strdup_printf("unix:%s", seqpacket ? h->uds_seq_path :
+                              h->uds_path);
+    host_open_guest(h, sioc, port, seqpacket ? VSOCK_TYPE_SEQPACKET :
+                    VSOCK_TYPE_STREAM, name, true, "hybrid", NULL, address);
+    object_unref(OBJECT(sioc));
+}
+
+/* SEQPACKET: the first message is the whole CONNECT line. */
+static void hybrid_client_message(HybridClient *c)
+{
+    ssize_t n;
+    uint32_t port;
+
+    do {
+        n = recv(c->fd, c->line, sizeof(c->line), MSG_DONTWAIT | MSG_TRUNC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    if (n <= 0) {
+        hybrid_client_drop(c, n == 0 ? "EOF before CONNECT" : "recv error");
+        return;
+    }
+    if (n > sizeof(c->line)) {
+        hybrid_client_drop(c, "CONNECT line too long");
+        return;
+    }
+    c->len = n;
+    if (!vsock_parse_connect_line(c->line, c->len, &port)) {
+        hybrid_client_drop(c, "bad CONNECT line");
+        return;
+    }
+    hybrid_client_open(c, port);
+}
+
 static void hybrid_client_readable(void *opaque)
 {
     HybridClient *c = opaque;
-    VsockHost *h = c->h;
     char peek[VSOCK_CONNECT_LINE_MAX];
     size_t room = sizeof(c->line) - c->len;
-    g_autofree char *name = NULL;
-    g_autofree char *address = NULL;
-    QIOChannelSocket *sioc;
     char *nl;
     ssize_t n, take;
     uint32_t port;
 
+    if (c->seqpacket) {
+        hybrid_client_message(c);
+        return;
+    }
     do {
         n = recv(c->fd, peek, room, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
@@ -464,15 +579,7 @@ static void hybrid_client_readable(void *opaque)
         hybrid_client_drop(c, "bad CONNECT line");
         return;
     }
-    trace_vsock_user_hybrid_connect(c->name, port);
-    /* The client record goes; its socket and name live on in a bridge. */
-    sioc = c->sioc;
-    name = g_strdup(c->name);
-    object_ref(OBJECT(sioc));
-    hybrid_client_remove(c);
-    address = g_strdup_printf("unix:%s", h->uds_path);
-    host_open_guest(h, sioc, port, name, true, "hybrid", NULL, address);
-    object_unref(OBJECT(sioc));
+    hybrid_client_open(c, port);
 }
 
 static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
@@ -480,6 +587,7 @@ static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
 {
     VsockHost *h = opaque;
     HybridClient *c;
+    bool seqpacket = listener == h->uds_seq;
 
     ++h->serial;
     if (g_hash_table_size(h->clients) >= h->max_handshakes) {
@@ -494,7 +602,9 @@ static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     c->sioc = sioc;
     object_ref(OBJECT(sioc));
     c->fd = sioc->fd;
-    c->name = g_strdup_printf("uds#%" PRIu64, h->serial);
+    c->seqpacket = seqpacket;
+    c->name = g_strdup_printf("%s#%" PRIu64, seqpacket ? "uds-seq" : "uds",
+                              h->serial);
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, hybrid_client_timeout, c);
     timer_mod(c->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
@@ -509,12 +619,88 @@ static void host_exit_notify(Notifier *n, void *data)
 {
     VsockHost *h = container_of(n, VsockHost, exit);
 
-    /* QEMU does not unrealize devices at exit: remove the socket here */
+    /* QEMU does not unrealize devices at exit: remove the sockets here */
     unlink(h->uds_path);
+    if (h->uds_seq_path) {
+        unlink(h->uds_seq_path);
+    }
+}
+
+QIONetListener *vsock_host_listen_seqpacket(const char *path,
+                                            const char *name, Error **errp)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    QIOChannelSocket *sioc;
+    QIONetListener *l;
+    int fd;
+
+    if (strlen(path) >= sizeof(un.sun_path)) {
+        error_setg(errp, "Unix socket path '%s' is too long", path);
+        return NULL;
+    }
+    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
+    fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot create a SOCK_SEQPACKET "
+                         "socket");
+        return NULL;
+    }
+    /* like QEMU's own Unix listeners: a stale socket file is replaced */
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0 ||
+        listen(fd, SOMAXCONN) < 0) {
+        error_setg_errno(errp, errno, "cannot listen on '%s'", path);
+        close(fd);
+        return NULL;
+    }
+    sioc = qio_channel_socket_new_fd(fd, errp);
+    if (!sioc) {
+        close(fd);
+        unlink(path);
+        return NULL;
+    }
+    l = qio_net_listener_new();
+    qio_net_listener_set_name(l, name);
+    qio_net_listener_add(l, sioc);
+    object_unref(OBJECT(sioc));
+    return l;
+}
+
+int vsock_host_connect_seqpacket(const char *path, Error **errp)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int fd, ret;
+
+    if (strlen(path) >= sizeof(un.sun_path)) {
+        error_setg(errp, "Unix socket path '%s' is too long", path);
+        return -1;
+    }
+    pstrcpy(un.sun_path, sizeof(un.sun_path), path);
+    fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "cannot create a SOCK_SEQPACKET "
+                         "socket");
+        return -1;
+    }
+    /* never wait in the main loop: a full backlog fails with EAGAIN */
+    if (!qemu_set_blocking(fd, false, errp)) {
+        close(fd);
+        return -1;
+    }
+    do {
+        ret = connect(fd, (struct sockaddr *)&un, sizeof(un));
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        error_setg_errno(errp, errno, "cannot connect to '%s'", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
-                        uint32_t max_handshakes, Error **errp)
+                        uint32_t max_handshakes, bool seqpacket,
+                        Error **errp)
 {
     SocketAddress addr = {
         .type = SOCKET_ADDRESS_TYPE_UNIX,
@@ -528,6 +714,22 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
         return false;
     }
     qio_net_listener_set_client_func(l, hybrid_accept, h, NULL);
+    if (seqpacket) {
+        g_autofree char *seq_path = g_strdup_printf("%s.seqpacket", path);
+
+        h->uds_seq = vsock_host_listen_seqpacket(seq_path, "vsock-user-uds-seq",
+                                                 errp);
+        if (!h->uds_seq) {
+            error_prepend(errp, "uds-path SOCK_SEQPACKET socket: ");
+            qio_net_listener_disconnect(l);
+            object_unref(OBJECT(l));
+            unlink(path);
+            return false;
+        }
+        qio_net_listener_set_client_func(h->uds_seq, hybrid_accept, h, NULL);
+        h->uds_seq_path = g_steal_pointer(&seq_path);
+        trace_vsock_user_hybrid_listen(h->uds_seq_path);
+    }
     h->uds = l;
     h->uds_path = g_strdup(path);
     h->timeout_ms = timeout_ms;
@@ -572,7 +774,8 @@ VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
     h->waiting = g_hash_table_new(NULL, NULL);
     /* the engine owns the listener: vsock_engine_free() drops it */
     fallback = vsock_engine_listen(e, local_cid, VSOCK_PORT_ANY,
-                                   VSOCK_TYPE_STREAM, host_accept, h);
+                                   VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET,
+                                   host_accept, h);
     assert(fallback);
     return h;
 }
@@ -610,6 +813,12 @@ void vsock_host_free(VsockHost *h)
         qemu_remove_exit_notifier(&h->exit);
         qio_net_listener_disconnect(h->uds);
         object_unref(OBJECT(h->uds));
+    }
+    if (h->uds_seq) {
+        qio_net_listener_disconnect(h->uds_seq);
+        object_unref(OBJECT(h->uds_seq));
+        unlink(h->uds_seq_path);
+        g_free(h->uds_seq_path);
     }
     g_hash_table_destroy(h->routes);
     g_free(h->uds_path);

@@ -30,6 +30,12 @@
  * shutdowns, RSTs): they are what lets the connections over budget end.
  */
 #define LINK_CTRL_HEADROOM  (1024 * VSOCK_HDR_SIZE)
+/*
+ * From the socket connected to the other end's hello (TLS handshake
+ * included): a peer that connects and says nothing is dropped then.
+ */
+#define LINK_DEFAULT_HELLO_TIMEOUT_MS   10000
+#define LINK_MAX_HELLO_TIMEOUT_MS       3600000
 
 typedef enum LinkState {
     LINK_DOWN,
@@ -52,15 +58,21 @@ typedef struct LinkOut {
     uint8_t data[];
 } LinkOut;
 
-/* A connection that crossed the link, as the local guest sees it. */
+/*
+ * A connection that crossed the link.  The local end is this device's
+ * guest (@local_cid is its CID), or, for a connection relayed between two
+ * links of the device, the guest behind the other link (relay-cids).
+ */
 typedef struct LinkConnKey {
     uint64_t peer_cid;
-    uint32_t guest_port;
+    uint64_t local_cid;
+    uint32_t guest_port;        /* the local end's port */
     uint32_t peer_port;
 } LinkConnKey;
 
 /* What the link knows of a crossed connection. */
 typedef struct LinkConn {
+    uint16_t type;              /* its socket type, for the RSTs */
     bool established;           /* a RESPONSE crossed */
     int64_t requested_ms;       /* when its REQUEST crossed */
 } LinkConn;
@@ -75,6 +87,9 @@ typedef struct LinkStats {
     uint64_t resets;            /* connections the link reset */
     uint64_t reconnects;        /* link up again after it was down */
     uint64_t guest_errors;      /* malformed guest packets for the link */
+    uint64_t hello_timeouts;    /* peers dropped for a hello not in time */
+    uint64_t tls_failures;      /* TLS sessions that failed to start */
+    uint64_t relayed;           /* frames relayed onward to another link */
 } LinkStats;
 
 struct VsockUserLink {
@@ -87,8 +102,11 @@ struct VsockUserLink {
     bool server;
     uint32_t cids[LINK_MAX_CIDS];
     unsigned n_cids;
+    uint32_t relay_cids[LINK_MAX_CIDS];  /* dst_cids routed onward */
+    unsigned n_relay;
     uint32_t max_queued;
     uint32_t reconnect_ms;
+    uint32_t hello_timeout_ms;
 
     bool complete;
     SocketAddress *addr;
@@ -97,6 +115,8 @@ struct VsockUserLink {
 
     VsockLinkOwner owner;
     bool attached;
+    bool guest_seqpacket;       /* the local driver took SEQPACKET */
+    VsockLinks *set;            /* the device's links, for relaying */
     Notifier machine_done;      /* says so if no device took the link */
 
     LinkState state;
@@ -105,6 +125,10 @@ struct VsockUserLink {
     guint in_watch;
     guint out_watch;
     QEMUTimer *reconnect_timer;
+    QEMUTimer *hello_timer;     /* hello-timeout-ms */
+    bool hello_warned;          /* a hello timeout was reported */
+    bool tls_warned;            /* a TLS failure was reported */
+    bool fd_used;               /* server=off, fd:N: connects once only */
     uint64_t attempt;           /* tells a stale connect callback apart */
     bool ever_up;
     bool connect_warned;        /* a failed connect was reported */
@@ -137,10 +161,16 @@ char *vsock_link_cids_str(const uint64_t *cids, unsigned n);
 
 guint vsock_link_key_hash(gconstpointer p);
 gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b);
-LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
-                           uint32_t peer_port);
+LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
+                           uint32_t guest_port, uint32_t peer_port);
 /* Track a connection; false if max_conns are tracked already. */
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k);
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type);
+/*
+ * A socket type the local guest speaks: STREAM, SEQPACKET once its
+ * driver took the feature.  A Linux guest ignores an RST of another type
+ * than its socket's, so every RST carries the connection's type.
+ */
+bool vsock_link_type_ok(VsockUserLink *l, uint16_t type);
 void vsock_link_established(VsockUserLink *l, const LinkConnKey *k);
 
 void vsock_link_wake_owner(VsockUserLink *l);
@@ -148,14 +178,33 @@ void vsock_link_rxq_clear(VsockUserLink *l);
 /* @bounded: give up when the queue is far over budget (guest-driven) */
 void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
                              uint32_t peer_port, uint32_t guest_port,
-                             bool bounded);
+                             uint16_t type, bool bounded);
 
 /* Queue a frame for the socket (@h->len payload bytes from @offset). */
 void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
                             const struct iovec *iov, unsigned iov_cnt,
                             size_t offset);
 void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
-                            uint64_t peer_cid, uint32_t peer_port);
+                            uint64_t peer_cid, uint32_t peer_port,
+                            uint16_t type);
+/* An RST frame from (@src_cid, @src_port) over @l, if up and in budget. */
+void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
+                         uint32_t src_port, uint64_t dst_cid,
+                         uint32_t dst_port, uint16_t type);
+
+/*
+ * A frame from @l's socket whose dst_cid is not the guest's (either type,
+ * whatever the local guest speaks): relay it to
+ * the link that carries dst_cid if @l's relay-cids allow, else refuse it
+ * (RST back).  Takes @f.
+ */
+void vsock_link_relay(VsockUserLink *l, LinkFrame *f);
+/*
+ * @l lost relayed connection @k (its socket went): RST to the local end,
+ * over the other link, which forgets it too.
+ */
+void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
+                           uint16_t type);
 /* Write what the socket takes now; wait for it to take the rest. */
 void vsock_link_flush(VsockUserLink *l);
 
@@ -166,6 +215,7 @@ void vsock_link_close_channel(VsockUserLink *l);
 void vsock_link_down(VsockUserLink *l, const char *why);
 void vsock_link_connect(VsockUserLink *l);
 void vsock_link_reconnect_cb(void *opaque);
+void vsock_link_hello_timeout_cb(void *opaque);
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque);
 

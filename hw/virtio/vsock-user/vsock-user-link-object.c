@@ -2,12 +2,16 @@
  * virtio-vsock-user: the vsock-user-link object and what the device calls
  *
  * Properties (errors at creation):
- *   addr=ADDRESS    unix:PATH, HOST:PORT (tcp), fd:NAME
+ *   addr=ADDRESS    unix:PATH, HOST:PORT (tcp), fd:N
  *   server=on|off   listen on addr (on) or connect to it (off, default)
  *   cids=N[,cids=M] the CIDs reachable through the link (the other guest's)
+ *   relay-cids=N    CIDs of other links of the device that frames from this
+ *                   link may be relayed to (default: none, refused)
  *   vsock=ID        the virtio-vsock-user device (default: the first one)
  *   max-queued=N    the byte budget of each direction (default 4 MiB)
  *   reconnect-ms=N  with server=off, the pause between connect attempts
+ *   hello-timeout-ms=N  a connected peer must complete TLS and its hello
+ *                   within N ms (default 10000)
  *   tls-creds=ID    a tls-creds-x509/psk object: the link runs over TLS
  *
  * Budget rule, towards the socket: a guest packet with payload that would
@@ -15,6 +19,11 @@
  * without payload that would take them LINK_CTRL_HEADROOM beyond it,
  * resets its connection: an RST to the guest and one to the other end
  * (counted in resets).  The guest's tx queue never waits for a link.
+ * Relayed frames obey the same rule at the link they leave by: a frame
+ * over that link's budget resets its connection at both ends (RST back
+ * over the link it came from, RST on over the other); the link they came
+ * by never waits either.  Only frames for the guest are split into rx
+ * buffers; relayed frames pass unchanged.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -69,14 +78,16 @@ static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
 static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
                             const char *why)
 {
-    LinkConnKey k = vsock_link_key(h->dst_cid, h->src_port, h->dst_port);
+    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+                                   h->src_port, h->dst_port);
 
     trace_vsock_user_link_reset(vsock_link_id(l), h->src_port, h->dst_cid,
                                 h->dst_port, why);
     l->stats.resets++;
     g_hash_table_remove(l->conns, &k);
-    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, true);
-    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+    vsock_link_rst_to_guest(l, h->dst_cid, h->dst_port, h->src_port, h->type,
+                            true);
+    vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port, h->type);
     vsock_link_wake_owner(l);
 }
 
@@ -84,7 +95,8 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
                               const struct iovec *iov, unsigned iov_cnt)
 {
     size_t payload = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
-    LinkConnKey k = vsock_link_key(h->dst_cid, h->src_port, h->dst_port);
+    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+                                   h->src_port, h->dst_port);
     size_t cost = VSOCK_HDR_SIZE + h->len;
 
     if (h->src_cid != l->owner.guest_cid) {
@@ -97,14 +109,15 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
     }
     if (h->op == VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
-        if (h->type == VSOCK_TYPE_STREAM && !h->len) {
-            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port);
+        if (vsock_link_type_ok(l, h->type) && !h->len) {
+            vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port,
+                                   h->type);
             l->stats.tx_pkts++;
             vsock_link_flush(l);
         }
         return;
     }
-    if (h->type != VSOCK_TYPE_STREAM || h->op < VSOCK_OP_REQUEST ||
+    if (!vsock_link_type_ok(l, h->type) || h->op < VSOCK_OP_REQUEST ||
         h->op > VSOCK_OP_CREDIT_REQUEST || h->len > VSOCK_MAX_PKT_PAYLOAD ||
         (h->len && h->op != VSOCK_OP_RW)) {
         link_guest_error(l, h, "bad type, op or len; reset");
@@ -115,7 +128,7 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "link down");
         return;
     }
-    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
+    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
@@ -150,6 +163,146 @@ bool vsock_links_tx(VsockLinks *ls, const struct iovec *iov,
     }
     link_guest_packet(l, &h, iov, iov_cnt);
     return true;
+}
+
+/* ---- relaying between two links of the device ------------------------- */
+
+static bool link_relays(VsockUserLink *l, uint64_t cid)
+{
+    for (unsigned i = 0; i < l->n_relay; i++) {
+        if (l->relay_cids[i] == cid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The key of a relayed connection at the link the frame leaves by. */
+static LinkConnKey link_relay_key_out(const VsockHdr *h)
+{
+    return vsock_link_key(h->dst_cid, h->src_cid, h->src_port, h->dst_port);
+}
+
+/* ... and at the link it came by. */
+static LinkConnKey link_relay_key_in(const VsockHdr *h)
+{
+    return vsock_link_key(h->src_cid, h->dst_cid, h->dst_port, h->src_port);
+}
+
+static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
+                              const char *why)
+{
+    from->stats.refused++;
+    trace_vsock_user_link_relay_refused(vsock_link_id(from), h->src_cid,
+                                        h->src_port, h->dst_cid, h->dst_port,
+                                        why);
+    qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: vsock-user-link '%s': "
+                  "packet %" PRIu64 ":%" PRIu32 " -> %" PRIu64 ":%" PRIu32
+                  " op %u from the other end refused: %s\n",
+                  vsock_link_id(from), h->src_cid, h->src_port, h->dst_cid,
+                  h->dst_port, h->op, why);
+    if (h->op != VSOCK_OP_RST) {
+        vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
+                            h->src_port, h->type);
+        vsock_link_flush(from);
+    }
+}
+
+/* Reset a relayed connection at both ends. */
+static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
+                             const VsockHdr *h, const char *why)
+{
+    LinkConnKey kin = link_relay_key_in(h);
+    LinkConnKey kout = link_relay_key_out(h);
+
+    trace_vsock_user_link_relay_reset(vsock_link_id(from), vsock_link_id(to),
+                                      h->src_cid, h->src_port, h->dst_cid,
+                                      h->dst_port, why);
+    to->stats.resets++;
+    g_hash_table_remove(from->conns, &kin);
+    g_hash_table_remove(to->conns, &kout);
+    vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
+                        h->src_port, h->type);
+    vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
+                        h->dst_port, h->type);
+    vsock_link_flush(from);
+    vsock_link_flush(to);
+}
+
+void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
+{
+    const VsockHdr *h = &f->h;
+    VsockUserLink *to = from->set ? links_find(from->set, h->dst_cid) : NULL;
+    LinkConnKey kin = link_relay_key_in(h);
+    LinkConnKey kout = link_relay_key_out(h);
+    size_t cost = VSOCK_HDR_SIZE + h->len;
+    struct iovec iov = { .iov_base = f->data, .iov_len = h->len };
+
+    if (!to || to == from) {
+        link_relay_refuse(from, h, "dst_cid is neither this guest's nor "
+                          "carried by another link");
+        goto out;
+    }
+    if (!link_relays(from, h->dst_cid)) {
+        link_relay_refuse(from, h, "dst_cid is carried by another link, "
+                          "but not in this link's relay-cids");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_RST) {
+        g_hash_table_remove(from->conns, &kin);
+        g_hash_table_remove(to->conns, &kout);
+        vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
+                            h->dst_port, h->type);
+        vsock_link_flush(to);
+        from->stats.relayed++;
+        goto out;
+    }
+    if (to->state != LINK_UP) {
+        link_relay_reset(from, to, h, "the other link is down");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_REQUEST &&
+        (!vsock_link_track(from, &kin, h->type) ||
+         !vsock_link_track(to, &kout, h->type))) {
+        link_relay_reset(from, to, h, "max-connections reached");
+        goto out;
+    }
+    if (h->op == VSOCK_OP_RESPONSE) {
+        vsock_link_established(from, &kin);
+        vsock_link_established(to, &kout);
+    }
+    if ((h->len && to->txq_bytes + cost > to->max_queued) ||
+        to->txq_bytes + cost > to->max_queued + LINK_CTRL_HEADROOM) {
+        link_relay_reset(from, to, h, "over max-queued");
+        goto out;
+    }
+    trace_vsock_user_link_relay(vsock_link_id(from), vsock_link_id(to),
+                                h->src_cid, h->src_port, h->dst_cid,
+                                h->dst_port, vsock_op_str(h->op), h->len);
+    vsock_link_queue_frame(to, h, &iov, 1, 0);
+    from->stats.relayed++;
+    to->stats.tx_pkts++;
+    to->stats.tx_bytes += h->len;
+    vsock_link_flush(to);
+out:
+    g_free(f);
+}
+
+void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
+                           uint16_t type)
+{
+    VsockUserLink *o = l->set ? links_find(l->set, k->local_cid) : NULL;
+    LinkConnKey ko = vsock_link_key(k->local_cid, k->peer_cid, k->peer_port,
+                                    k->guest_port);
+
+    if (!o || o == l) {
+        return;
+    }
+    o->stats.resets++;
+    g_hash_table_remove(o->conns, &ko);
+    vsock_link_rst_over(o, k->peer_cid, k->peer_port, k->local_cid,
+                        k->guest_port, type);
+    vsock_link_flush(o);
 }
 
 bool vsock_links_rx_pending(const VsockLinks *ls)
@@ -225,23 +378,35 @@ bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
     return false;
 }
 
+void vsock_links_set_seqpacket(VsockLinks *ls, bool on)
+{
+    for (unsigned i = 0; ls && i < ls->links->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+
+        l->guest_seqpacket = on;
+    }
+}
+
 void vsock_links_guest_reset(VsockLinks *ls)
 {
     for (unsigned i = 0; ls && i < ls->links->len; i++) {
         VsockUserLink *l = g_ptr_array_index(ls->links, i);
         GHashTableIter it;
-        gpointer key;
+        gpointer key, value;
         unsigned n = 0;
 
         g_hash_table_iter_init(&it, l->conns);
-        while (g_hash_table_iter_next(&it, &key, NULL)) {
+        while (g_hash_table_iter_next(&it, &key, &value)) {
             const LinkConnKey *k = key;
 
+            if (k->local_cid != l->owner.guest_cid) {
+                continue;       /* relayed: not this guest's */
+            }
             vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
-                                   k->peer_port);
+                                   k->peer_port, ((LinkConn *)value)->type);
+            g_hash_table_iter_remove(&it);
             n++;
         }
-        g_hash_table_remove_all(l->conns);
         l->stats.resets += n;
         vsock_link_rxq_clear(l);
         trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
@@ -323,12 +488,36 @@ VsockLinks *vsock_links_attach(const VsockLinkOwner *owner, Error **errp)
             }
         }
     }
+    for (unsigned i = 0; i < a.found->len; i++) {
+        VsockUserLink *l = g_ptr_array_index(a.found, i);
+
+        for (unsigned c = 0; c < l->n_relay; c++) {
+            uint64_t cid = l->relay_cids[c];
+            bool other = false;
+
+            for (unsigned j = 0; j < a.found->len; j++) {
+                other |= j != i &&
+                         vsock_link_carries(g_ptr_array_index(a.found, j),
+                                            cid);
+            }
+            if (!other) {
+                error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu64
+                           ": no other vsock-user-link of this device "
+                           "carries CID %" PRIu64 " (relay-cids names CIDs "
+                           "reached through the device's other links)",
+                           vsock_link_id(l), cid, cid);
+                g_ptr_array_free(a.found, true);
+                return NULL;
+            }
+        }
+    }
     ls = g_new0(VsockLinks, 1);
     ls->links = a.found;
     for (unsigned i = 0; i < ls->links->len; i++) {
         VsockUserLink *l = g_ptr_array_index(ls->links, i);
 
         l->owner = *owner;
+        l->set = ls;
         l->attached = true;
         trace_vsock_user_link_attach(vsock_link_id(l), owner->guest_cid);
         if (!l->server) {
@@ -345,6 +534,7 @@ static void link_detach(VsockUserLink *l)
     l->attempt++;               /* a connect under way is dropped */
     vsock_link_down(l, "device gone");
     g_hash_table_remove_all(l->conns);
+    l->set = NULL;
     vsock_link_rxq_clear(l);
     memset(&l->owner, 0, sizeof(l->owner));
 }
@@ -410,6 +600,29 @@ static void link_complete(UserCreatable *uc, Error **errp)
             }
         }
     }
+    for (unsigned i = 0; i < l->n_relay; i++) {
+        if (l->relay_cids[i] <= VSOCK_CID_HOST ||
+            l->relay_cids[i] == VSOCK_CID_ANY) {
+            error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
+                       " is reserved (0, 1, 2 and 4294967295)", id,
+                       l->relay_cids[i]);
+            return;
+        }
+        if (vsock_link_carries(l, l->relay_cids[i])) {
+            error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
+                       " is in this link's own cids; relay-cids names "
+                       "CIDs of the device's other links", id,
+                       l->relay_cids[i]);
+            return;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (l->relay_cids[j] == l->relay_cids[i]) {
+                error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
+                           " is given twice", id, l->relay_cids[i]);
+                return;
+            }
+        }
+    }
     if (l->max_queued < LINK_MIN_QUEUED) {
         error_setg(errp, "vsock-user-link '%s': max-queued %" PRIu32 " is "
                    "below one packet (%u bytes)", id, l->max_queued,
@@ -421,8 +634,26 @@ static void link_complete(UserCreatable *uc, Error **errp)
                    "least 1", id);
         return;
     }
+    if (l->hello_timeout_ms < 1 ||
+        l->hello_timeout_ms > LINK_MAX_HELLO_TIMEOUT_MS) {
+        error_setg(errp, "vsock-user-link '%s': hello-timeout-ms %" PRIu32
+                   " is out of range: 1 to %u (a peer that connects and "
+                   "never completes its hello is dropped after it)", id,
+                   l->hello_timeout_ms, LINK_MAX_HELLO_TIMEOUT_MS);
+        return;
+    }
     l->addr = socket_parse(l->addr_str, errp);
     if (!l->addr) {
+        error_prepend(errp, "vsock-user-link '%s': addr: ", id);
+        return;
+    }
+    /*
+     * fd:N now, so that a bad descriptor stops QEMU here: a listening
+     * (or bound) socket with server=on; a connected one with server=off,
+     * which is then the link's only connection (no reconnect).
+     */
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD &&
+        socket_address_parse_named_fd(l->addr, errp) < 0) {
         error_prepend(errp, "vsock-user-link '%s': addr: ", id);
         return;
     }
@@ -461,6 +692,8 @@ static void link_complete(UserCreatable *uc, Error **errp)
     }
     l->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       vsock_link_reconnect_cb, l);
+    l->hello_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                  vsock_link_hello_timeout_cb, l);
     l->complete = true;
     l->machine_done.notify = link_machine_done;
     qemu_add_machine_init_done_notifier(&l->machine_done);
@@ -514,14 +747,27 @@ static void link_set_server(Object *obj, bool v, Error **errp)
     }
 }
 
+/* @opaque: NULL for cids, non-NULL for relay-cids */
+static uint32_t *link_cid_list(VsockUserLink *l, void *opaque, unsigned **n)
+{
+    if (opaque) {
+        *n = &l->n_relay;
+        return l->relay_cids;
+    }
+    *n = &l->n_cids;
+    return l->cids;
+}
+
 static void link_get_cids(Object *obj, Visitor *v, const char *name,
                           void *opaque, Error **errp)
 {
     VsockUserLink *l = VSOCK_USER_LINK(obj);
     uint32List *list = NULL, **tail = &list;
+    unsigned *cnt;
+    uint32_t *cids = link_cid_list(l, opaque, &cnt);
 
-    for (unsigned i = 0; i < l->n_cids; i++) {
-        QAPI_LIST_APPEND(tail, l->cids[i]);
+    for (unsigned i = 0; i < *cnt; i++) {
+        QAPI_LIST_APPEND(tail, cids[i]);
     }
     visit_type_uint32List(v, name, &list, errp);
     qapi_free_uint32List(list);
@@ -532,7 +778,8 @@ static void link_set_cids(Object *obj, Visitor *v, const char *name,
 {
     VsockUserLink *l = VSOCK_USER_LINK(obj);
     uint32List *list = NULL;
-    unsigned n = 0;
+    unsigned n = 0, *cnt;
+    uint32_t *cids = link_cid_list(l, opaque, &cnt);
 
     if (!link_settable(l, errp) ||
         !visit_type_uint32List(v, name, &list, errp)) {
@@ -540,14 +787,14 @@ static void link_set_cids(Object *obj, Visitor *v, const char *name,
     }
     for (uint32List *e = list; e; e = e->next) {
         if (n == LINK_MAX_CIDS) {
-            error_setg(errp, "vsock-user-link: at most %d cids",
-                       LINK_MAX_CIDS);
+            error_setg(errp, "vsock-user-link: at most %d %s",
+                       LINK_MAX_CIDS, name);
             qapi_free_uint32List(list);
             return;
         }
-        l->cids[n++] = e->value;
+        cids[n++] = e->value;
     }
-    l->n_cids = n;
+    *cnt = n;
     qapi_free_uint32List(list);
 }
 
@@ -598,7 +845,8 @@ static const LinkStat link_stats[] = {
     LINK_STAT("rx-bytes", rx_bytes, "payload bytes from the link for the "
               "guest"),
     LINK_STAT("refused", refused, "packets from the link dropped: src_cid "
-              "not in cids, or dst_cid not this guest's"),
+              "not in cids, or dst_cid neither this guest's nor relayed "
+              "(relay-cids; those get an RST back)"),
     LINK_STAT("garbage", garbage, "times the link was closed for a "
               "malformed frame from the other end"),
     LINK_STAT("resets", resets, "connections the link reset (over "
@@ -607,6 +855,13 @@ static const LinkStat link_stats[] = {
               "after it was down"),
     LINK_STAT("guest-errors", guest_errors, "malformed guest packets for "
               "the link"),
+    LINK_STAT("hello-timeouts", hello_timeouts, "connections dropped "
+              "because the other end did not complete TLS and its hello "
+              "within hello-timeout-ms"),
+    LINK_STAT("tls-failures", tls_failures, "TLS sessions that failed "
+              "(handshake refused: wrong key or certificate)"),
+    LINK_STAT("relayed", relayed, "packets from the link relayed onward "
+              "to another link of the device (relay-cids)"),
 };
 
 static void link_get_stat(Object *obj, Visitor *v, const char *name,
@@ -639,6 +894,7 @@ static void link_instance_init(Object *obj)
 
     l->max_queued = LINK_DEFAULT_QUEUED;
     l->reconnect_ms = 1000;
+    l->hello_timeout_ms = LINK_DEFAULT_HELLO_TIMEOUT_MS;
     g_queue_init(&l->rxq);
     g_queue_init(&l->txq);
     l->conns = g_hash_table_new_full(vsock_link_key_hash,
@@ -662,6 +918,9 @@ static void link_finalize(Object *obj)
     if (l->reconnect_timer) {
         timer_free(l->reconnect_timer);
     }
+    if (l->hello_timer) {
+        timer_free(l->hello_timer);
+    }
     if (l->tls_creds) {
         object_unref(OBJECT(l->tls_creds));
     }
@@ -681,7 +940,8 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_add_str(oc, "addr", link_get_addr, link_set_addr);
     object_class_property_set_description(oc, "addr",
         "socket address to listen on (server=on) or connect to: unix:PATH, "
-        "HOST:PORT, fd:NAME");
+        "HOST:PORT, fd:N (an inherited socket: listening with server=on, "
+        "connected with server=off, then used once)");
     object_class_property_add_bool(oc, "server", link_get_server,
                                    link_set_server);
     object_class_property_set_description(oc, "server",
@@ -692,6 +952,12 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_set_description(oc, "cids",
         "CIDs reachable through the link, the other guest's (repeat "
         "cids=N for several); packets from other CIDs are dropped");
+    object_class_property_add(oc, "relay-cids", "uint32List", link_get_cids,
+                              link_set_cids, NULL, (void *)1);
+    object_class_property_set_description(oc, "relay-cids",
+        "CIDs carried by other links of the same device that packets from "
+        "this link may be relayed to (repeat for several; default none: "
+        "such packets are refused with RST)");
     object_class_property_add_str(oc, "vsock", link_get_vsock,
                                   link_set_vsock);
     object_class_property_set_description(oc, "vsock",
@@ -714,6 +980,12 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_set_description(oc, "reconnect-ms",
         "with server=off, milliseconds between connect attempts "
         "(default 1000)");
+    object_class_property_add(oc, "hello-timeout-ms", "uint32", link_get_u32,
+        link_set_u32, NULL,
+        (void *)(uintptr_t)offsetof(VsockUserLink, hello_timeout_ms));
+    object_class_property_set_description(oc, "hello-timeout-ms",
+        "milliseconds a connected peer has to complete the TLS handshake "
+        "and its hello before it is dropped (default 10000, 1 to 3600000)");
     object_class_property_add_str(oc, "state", link_get_state, NULL);
     object_class_property_set_description(oc, "state",
         "down, connecting, hello (waiting for the other end's) or up "

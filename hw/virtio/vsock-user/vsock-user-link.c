@@ -14,8 +14,12 @@
  * ends instead of mixing up traffic.
  *
  * Nothing read from the socket is trusted: a frame with a bad header (op,
- * type, len) ends the connection; a frame from a CID the link does not
- * carry, or to a CID that is not this guest's, is dropped and counted.
+ * type, len) ends the connection, and so does a peer that has not
+ * completed its hello (TLS handshake included) hello-timeout-ms after the
+ * socket connected; a frame from a CID the link does not carry is dropped
+ * and counted; a frame to a CID that is not this guest's is relayed to
+ * the link that carries it if relay-cids names it, else refused with an
+ * RST back (vsock-user-link-object.c).
  * Memory is bounded by max-queued in each direction: reading stops while
  * that many bytes wait for the guest's rx buffers, and guest data that
  * would queue more towards the socket resets its connection (RST to the
@@ -101,8 +105,8 @@ guint vsock_link_key_hash(gconstpointer p)
 {
     const LinkConnKey *k = p;
 
-    return g_int64_hash(&k->peer_cid) ^ (k->guest_port * 0x9e3779b1u) ^
-           k->peer_port;
+    return g_int64_hash(&k->peer_cid) ^ g_int64_hash(&k->local_cid) ^
+           (k->guest_port * 0x9e3779b1u) ^ k->peer_port;
 }
 
 gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b)
@@ -110,12 +114,12 @@ gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b)
     return !memcmp(a, b, sizeof(LinkConnKey));
 }
 
-LinkConnKey vsock_link_key(uint64_t peer_cid, uint32_t guest_port,
-                            uint32_t peer_port)
+LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
+                           uint32_t guest_port, uint32_t peer_port)
 {
     LinkConnKey k = {
-        .peer_cid = peer_cid, .guest_port = guest_port,
-        .peer_port = peer_port,
+        .peer_cid = peer_cid, .local_cid = local_cid,
+        .guest_port = guest_port, .peer_port = peer_port,
     };
     return k;
 }
@@ -136,7 +140,13 @@ static gboolean link_conn_stale(gpointer key, gpointer value, gpointer opaque)
            *(int64_t *)opaque - c->requested_ms > LINK_REQUEST_EXPIRE_MS;
 }
 
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k)
+bool vsock_link_type_ok(VsockUserLink *l, uint16_t type)
+{
+    return type == VSOCK_TYPE_STREAM ||
+           (type == VSOCK_TYPE_SEQPACKET && l->guest_seqpacket);
+}
+
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type)
 {
     int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     LinkConn *c;
@@ -151,6 +161,7 @@ bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k)
         return false;
     }
     c = g_new0(LinkConn, 1);
+    c->type = type;
     c->requested_ms = now;
     g_hash_table_insert(l->conns, g_memdup2(k, sizeof(*k)), c);
     return true;
@@ -188,8 +199,8 @@ void vsock_link_rxq_clear(VsockUserLink *l)
 
 /* An RST to the local guest for the connection (guest_port, peer). */
 void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
-                              uint32_t peer_port, uint32_t guest_port,
-                              bool bounded)
+                             uint32_t peer_port, uint32_t guest_port,
+                             uint16_t type, bool bounded)
 {
     LinkFrame *f;
 
@@ -203,7 +214,7 @@ void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
     f->h.src_port = peer_port;
     f->h.dst_cid = l->owner.guest_cid;
     f->h.dst_port = guest_port;
-    f->h.type = VSOCK_TYPE_STREAM;
+    f->h.type = type;
     f->h.op = VSOCK_OP_RST;
     link_rxq_push(l, f);
     trace_vsock_user_link_rst_guest(vsock_link_id(l), peer_cid, peer_port,
@@ -282,13 +293,14 @@ void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
 }
 
 /* An RST to the other end, if the link is up and has room for it. */
-void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
-                             uint64_t peer_cid, uint32_t peer_port)
+void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
+                         uint32_t src_port, uint64_t dst_cid,
+                         uint32_t dst_port, uint16_t type)
 {
     VsockHdr h = {
-        .src_cid = l->owner.guest_cid, .src_port = guest_port,
-        .dst_cid = peer_cid, .dst_port = peer_port,
-        .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST,
+        .src_cid = src_cid, .src_port = src_port,
+        .dst_cid = dst_cid, .dst_port = dst_port,
+        .type = type, .op = VSOCK_OP_RST,
     };
 
     if (l->state != LINK_UP ||
@@ -296,8 +308,16 @@ void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
         return;
     }
     vsock_link_queue_frame(l, &h, NULL, 0, 0);
-    trace_vsock_user_link_rst_peer(vsock_link_id(l), guest_port, peer_cid,
-                                   peer_port);
+    trace_vsock_user_link_rst_peer(vsock_link_id(l), src_cid, src_port,
+                                   dst_cid, dst_port);
+}
+
+void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
+                            uint64_t peer_cid, uint32_t peer_port,
+                            uint16_t type)
+{
+    vsock_link_rst_over(l, l->owner.guest_cid, guest_port, peer_cid,
+                        peer_port, type);
 }
 
 static void link_send_hello(VsockUserLink *l)
@@ -401,7 +421,10 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
     l->last_refusal = NULL;
     l->peer_guest_cid = f->h.src_cid;
     l->state = LINK_UP;
+    timer_del(l->hello_timer);
     l->connect_warned = false;
+    l->hello_warned = false;
+    l->tls_warned = false;
     if (l->ever_up) {
         l->stats.reconnects++;
     }
@@ -428,7 +451,7 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
     if (h->op < VSOCK_OP_REQUEST || h->op > VSOCK_OP_CREDIT_REQUEST) {
         return "bad op";
     }
-    if (h->type != VSOCK_TYPE_STREAM) {
+    if (h->type != VSOCK_TYPE_STREAM && h->type != VSOCK_TYPE_SEQPACKET) {
         return "bad type";
     }
     if (h->len > VSOCK_MAX_PKT_PAYLOAD) {
@@ -443,7 +466,8 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
 static void link_got_frame(VsockUserLink *l, LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
-    LinkConnKey k = vsock_link_key(h->src_cid, h->dst_port, h->src_port);
+    LinkConnKey k = vsock_link_key(h->src_cid, l->owner.guest_cid,
+                                   h->dst_port, h->src_port);
 
     trace_vsock_user_link_rx(vsock_link_id(l), h->src_cid, h->src_port,
                              h->dst_cid, h->dst_port, vsock_op_str(h->op),
@@ -461,9 +485,19 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         return;
     }
     if (h->dst_cid != l->owner.guest_cid) {
+        vsock_link_relay(l, f);
+        return;
+    }
+    if (!vsock_link_type_ok(l, h->type)) {
+        /* as the guest's own transport would: RST, of the same type */
         l->stats.refused++;
         trace_vsock_user_link_drop(vsock_link_id(l),
-                                   "dst_cid is not this guest's");
+                                   "socket type the guest does not speak");
+        if (h->op != VSOCK_OP_RST) {
+            vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                                   h->type);
+            vsock_link_flush(l);
+        }
         g_free(f);
         return;
     }
@@ -471,11 +505,13 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         g_hash_table_remove(l->conns, &k);
     } else if (h->op == VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
-    } else if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k)) {
+    } else if (h->op == VSOCK_OP_REQUEST &&
+               !vsock_link_track(l, &k, h->type)) {
         l->stats.resets++;
         trace_vsock_user_link_drop(vsock_link_id(l),
                                    "REQUEST over max-connections");
-        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port);
+        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                               h->type);
         vsock_link_flush(l);
         g_free(f);
         return;
@@ -554,6 +590,9 @@ static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
 
 void vsock_link_close_channel(VsockUserLink *l)
 {
+    if (l->hello_timer) {
+        timer_del(l->hello_timer);
+    }
     vsock_link_watch_in(l, false);
     if (l->out_watch) {
         g_source_remove(l->out_watch);
@@ -581,28 +620,47 @@ void vsock_link_close_channel(VsockUserLink *l)
  */
 void vsock_link_down(VsockUserLink *l, const char *why)
 {
+    g_autoptr(GHashTable) conns = NULL;
     GHashTableIter it;
-    gpointer key;
+    gpointer key, value;
     unsigned n = 0;
 
     if (l->state == LINK_DOWN && !l->ioc) {
         return;
     }
     vsock_link_close_channel(l);
-    g_hash_table_iter_init(&it, l->conns);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
-        const LinkConnKey *k = key;
-
-        vsock_link_rst_to_guest(l, k->peer_cid, k->peer_port, k->guest_port,
-                                false);
-        n++;
-    }
-    g_hash_table_remove_all(l->conns);
-    l->stats.resets += n;
     l->state = LINK_DOWN;
+    /*
+     * A relayed connection's RST goes out by another link, whose own
+     * failure may come back here: walk a table nobody else changes.
+     */
+    conns = l->conns;
+    l->conns = g_hash_table_new_full(vsock_link_key_hash,
+                                     vsock_link_key_equal, g_free, g_free);
+    g_hash_table_iter_init(&it, conns);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const LinkConnKey *k = key;
+        const LinkConn *c = value;
+
+        if (k->local_cid == l->owner.guest_cid) {
+            vsock_link_rst_to_guest(l, k->peer_cid, k->peer_port,
+                                    k->guest_port, c->type, false);
+            n++;
+        } else {
+            vsock_link_relay_lost(l, k, c->type);
+        }
+    }
+    l->stats.resets += n;
     trace_vsock_user_link_down(vsock_link_id(l), why, n);
     if (n) {
         vsock_link_wake_owner(l);
+    }
+    if (l->fd_used && !l->server) {
+        /* the descriptor is closed: its number may name another file now */
+        warn_report("vsock-user-link '%s': the link over %s is gone (%s); "
+                    "an fd: link connects once and does not reconnect",
+                    vsock_link_id(l), l->addr_str, why);
+        return;
     }
     if (l->attached && !l->server) {
         timer_mod(l->reconnect_timer,
@@ -631,6 +689,16 @@ static void link_tls_done(QIOTask *task, gpointer opaque)
     if (qio_task_propagate_error(task, &err)) {
         g_autofree char *why = g_strdup_printf("TLS handshake: %s",
                                                error_get_pretty(err));
+        l->stats.tls_failures++;
+        if (!l->tls_warned) {
+            /* once until a link comes up; each is counted and traced */
+            error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
+                         "(check tls-creds at both ends; further failures "
+                         "count in tls-failures)", vsock_link_id(l),
+                         link_peer_desc(l), l->addr_str,
+                         error_get_pretty(err));
+            l->tls_warned = true;
+        }
         error_free(err);
         vsock_link_down(l, why);
         return;
@@ -646,6 +714,8 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
     l->sioc = sioc;
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     l->state = LINK_CONNECTING;
+    timer_mod(l->hello_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              l->hello_timeout_ms);
     if (!l->tls_creds) {
         l->ioc = QIO_CHANNEL(sioc);
         object_ref(OBJECT(sioc));
@@ -668,6 +738,7 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
         g_autofree char *why = g_strdup_printf("TLS: %s",
                                                error_get_pretty(err));
         error_free(err);
+        l->stats.tls_failures++;
         vsock_link_down(l, why);
         return;
     }
@@ -729,6 +800,9 @@ void vsock_link_connect(VsockUserLink *l)
 
     a->l = l;
     a->attempt = ++l->attempt;
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD) {
+        l->fd_used = true;
+    }
     object_ref(OBJECT(l));
     l->state = LINK_CONNECTING;
     trace_vsock_user_link_connect(vsock_link_id(l), l->addr_str);
@@ -741,9 +815,42 @@ void vsock_link_reconnect_cb(void *opaque)
 {
     VsockUserLink *l = opaque;
 
-    if (l->attached && !l->ioc && l->state == LINK_DOWN) {
+    if (l->attached && !l->ioc && l->state == LINK_DOWN && !l->fd_used) {
         vsock_link_connect(l);
     }
+}
+
+/*
+ * The other end connected but has not completed its hello (or the TLS
+ * handshake before it): a peer that says nothing, or half a frame, must
+ * not hold the link.
+ */
+void vsock_link_hello_timeout_cb(void *opaque)
+{
+    VsockUserLink *l = opaque;
+    g_autofree char *why = NULL;
+
+    if (!l->ioc && !l->sioc) {
+        return;
+    }
+    if (l->state == LINK_UP) {
+        return;
+    }
+    l->stats.hello_timeouts++;
+    why = g_strdup_printf("no hello from the other end within %" PRIu32
+                          " ms (%s, %zu bytes of a frame read)",
+                          l->hello_timeout_ms,
+                          l->state == LINK_HELLO ? "after ours" :
+                          "TLS handshake", l->got);
+    trace_vsock_user_link_hello_timeout(vsock_link_id(l), l->hello_timeout_ms,
+                                        l->got);
+    if (!l->hello_warned) {
+        /* once until a link comes up: a port scanner must not flood */
+        warn_report("vsock-user-link '%s' (%s): %s; connection dropped",
+                    vsock_link_id(l), l->addr_str, why);
+        l->hello_warned = true;
+    }
+    vsock_link_down(l, why);
 }
 
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,

@@ -52,6 +52,7 @@ struct VirtIOVsockUser {
     bool allow_multiple;        /* the guest drives several vsock devices */
     uint32_t parent_cid;
     OnOffAuto heartbeat;
+    OnOffAuto seqpacket;        /* offer VIRTIO_VSOCK_F_SEQPACKET */
     uint32_t max_connections;
     uint32_t buf_size;
     char *uds_path;             /* hybrid vsock Unix socket */

@@ -24,6 +24,7 @@
 #include "hw/virtio/vsock-user-bridge.h"
 #include "hw/virtio/vsock-user-connect-line.h"
 #include "qapi/qapi-types-sockets.h"
+#include "io/net-listener.h"
 
 /* Default time a hybrid client has to send its CONNECT line. */
 #define VSOCK_CONNECT_TIMEOUT_MS 5000
@@ -76,22 +77,42 @@ void vsock_host_free(VsockHost *h);
  * file is replaced; it is removed again by vsock_host_free()).  A client
  * has @timeout_ms to send its CONNECT line; while @max_handshakes clients
  * are doing so, new clients are closed as soon as they are accepted.
+ * @seqpacket: also "<path>.seqpacket", the same for SOCK_SEQPACKET clients
+ * (the CONNECT line and the answer are one message each).
  */
 bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
-                        uint32_t max_handshakes, Error **errp);
+                        uint32_t max_handshakes, bool seqpacket,
+                        Error **errp);
 
 /*
  * guest port -> host address, for @owner (whose name for introspection is
- * @id).  False if already routed.
+ * @id), for guest connections of socket type @type (a SEQPACKET address
+ * is a Unix socket path, connected as SOCK_SEQPACKET).  False if already
+ * routed.
  */
 bool vsock_host_add_route(VsockHost *h, uint32_t guest_port,
-                          SocketAddress *addr, void *owner, const char *id);
+                          SocketAddress *addr, VsockType type, void *owner,
+                          const char *id);
 void vsock_host_del_route(VsockHost *h, uint32_t guest_port, void *owner);
 
-/* A host socket accepted by a forward listener: join it to @guest_port. */
+/*
+ * A host socket accepted by a forward listener: join it to a connection
+ * of @type to @guest_port.
+ */
 void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
-                              uint32_t guest_port, const char *name,
-                              const char *id, const char *address);
+                              uint32_t guest_port, VsockType type,
+                              const char *name, const char *id,
+                              const char *address);
+
+/*
+ * Unix SOCK_SEQPACKET sockets, which QEMU's socket helpers do not make:
+ * a listener on @path (replacing a stale socket file) for QIONetListener
+ * clients, named @name; and a non-blocking connect to @path that either
+ * succeeds at once or fails (returns the descriptor, or -1).
+ */
+QIONetListener *vsock_host_listen_seqpacket(const char *path,
+                                            const char *name, Error **errp);
+int vsock_host_connect_seqpacket(const char *path, Error **errp);
 
 const VsockHostStats *vsock_host_get_stats(const VsockHost *h);
 

@@ -73,4 +73,10 @@ bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
  */
 void vsock_links_guest_reset(VsockLinks *ls);
 
+/*
+ * Whether the guest's driver took VIRTIO_VSOCK_F_SEQPACKET: SEQPACKET
+ * packets cross the links only then (else a peer's REQUEST gets RST).
+ */
+void vsock_links_set_seqpacket(VsockLinks *ls, bool on);
+
 #endif

@@ -180,7 +180,7 @@ class Guest:
 
     def __init__(self, r, tmp, machine, scenario, devices, params=None,
                  timeout=60, no_reboot=True, paused=False,
-                 dev_path="/machine/peripheral/" + DEV_ID):
+                 dev_path="/machine/peripheral/" + DEV_ID, pass_fds=()):
         self.r = r
         self.scenario = scenario
         self.dev_path = dev_path
@@ -208,7 +208,8 @@ class Guest:
         with open(self.qlog_path, "w") as qlog:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                          stdout=qlog,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT,
+                                         pass_fds=pass_fds)
         r.procs.append(self.proc)        # killed by stop_peers() at the end
         self.qmp = Qmp(self.qmp_path, self.deadline)
 

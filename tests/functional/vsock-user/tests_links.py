@@ -12,7 +12,8 @@ test's directory; their guests talk AF_VSOCK to each other:
                             the log.  Control channel: virtio-net over
                             -netdev dgram between the two QEMUs.
   links-validation-microvm  the test itself is the other end of the link:
-                            spoofed CIDs are dropped and counted; 64 KiB
+                            a spoofed src_cid is dropped, a foreign
+                            dst_cid gets an RST back, both counted; 64 KiB
                             packets reach the guest intact (split into its
                             rx buffers); oversized len, garbage, a frame
                             before the hello and a duplicate CID end the
@@ -41,12 +42,26 @@ test's directory; their guests talk AF_VSOCK to each other:
                             take the greeting on 3:5005
   links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
                             each reaches the parent, enclave to enclave is
-                            refused
+                            refused by the parent with RST (no relay-cids)
+  links-relay-microvm       the same with relay-cids on the parent's links:
+                            1 MiB from enclave 16 to enclave 17
+  links-relay-bounds-microvm  the test plays enclave 17: a relayed stream
+                            it stops reading is reset (max-queued), and
+                            closing its link resets the relayed stream
+  links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
+                            hello and a silent server are dropped; then a
+                            real peer works
+  links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
+                            counted, the guests' connects get ECONNRESET
+  links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
+  links-fd-microvm          addr=fd:N, listening and connected sockets
+                            inherited from the test
 """
 
 import hashlib
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -271,11 +286,16 @@ def check_validation(r, tmp):
                  guest_args("microvm", 5, parent=3), timeout=600)
     g.wait_for("LINKFAKE-LISTEN")
 
-    # spoofed src_cid, and a dst_cid that is not the guest's: dropped
+    # spoofed src_cid: dropped; a dst_cid that is not the guest's (and
+    # not relayed): refused with an RST back from that CID
     s = fake_up(g, path)
     s.sendall(frame(7, 1234, 5, 7000, OP_REQUEST))
     s.sendall(frame(6, 1234, 9, 7000, OP_REQUEST))
     wait_link(g, "refused", lambda v: v == 2, what="refused == 2")
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_RST and h[0] == 9 and h[2] == 7000 and h[3] == 1234:
+            break
 
     # a real connection: 2 x 64 KiB packets, then SHUTDOWN
     s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
@@ -283,7 +303,7 @@ def check_validation(r, tmp):
         h, _ = read_frame(s)
         if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
             break
-        if h[6] == OP_RST and h[2] == 7000:
+        if h[6] == OP_RST and h[0] == 5 and h[2] == 7000:
             raise run.Fail("the guest refused the connection over the link")
     data = os.urandom(131072)
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, data[:65536]) +
@@ -664,22 +684,442 @@ def check_two_enclaves(r, tmp):
                        "%s,server=on,cids=16" % (hs.DEV_ID, l16),
                        "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
                        "%s,server=on,cids=17" % (hs.DEV_ID, l17)] +
-                      guest_args("microvm", 3), timeout=180)
+                      guest_args("microvm", 3), params={"linger": 120},
+                      timeout=300)
     enclaves = []
     for d, cid, path, other in ((dirs[1], 16, l16, 17),
                                 (dirs[2], 17, l17, 16)):
         enclaves.append(hs.Guest(
             r, d, "microvm", "link-enclave",
-            link_args(path, False, [3], ",reconnect-ms=100") +
+            # the enclave's link carries the other enclave's CID too: the
+            # parent, which does not relay, refuses with RST
+            link_args(path, False, [3, other], ",reconnect-ms=100") +
             guest_args("microvm", cid, parent=3),
             params={"port": 5000 + cid, "other": other}, timeout=180))
     boots = [g.finish() for g in enclaves]
-    bp = parent.finish()
     for b in boots:
         r.expect_pass(b, "link-enclave")
-    r.expect_pass(bp, "link-parent2")
-    return "64 KiB from each enclave to the parent; 16 <-> 17 refused"
+    m = parent.wait_for(r"PARENT2-DONE rc=(\d+)")
+    refused = [obj_stat(parent, obj, "refused") for obj in ("l0", "l1")]
+    relayed = [obj_stat(parent, obj, "relayed") for obj in ("l0", "l1")]
+    parent.qmp.cmd("quit")
+    parent.proc.wait(timeout=30)
+    if m.group(1) != "0":
+        raise run.Fail("the parent did not get both streams: %s" %
+                       run.guest_failure_hint(parent.serial()))
+    if refused != [1, 1] or relayed != [0, 0]:
+        raise run.Fail("parent links: refused %s, relayed %s; expected one "
+                       "refusal each, nothing relayed" % (refused, relayed))
+    return "64 KiB from each enclave to the parent; 16 <-> 17 refused by " \
+        "the parent with RST (refused 1 + 1)"
 
+
+# ---- hello timeout -------------------------------------------------------------
+
+def obj_stat(g, obj, name):
+    return g.qmp.cmd("qom-get", path="/objects/" + obj, property=name)
+
+
+def wait_obj(g, obj, prop, pred, timeout=60, what=""):
+    end = time.monotonic() + timeout
+    while True:
+        v = obj_stat(g, obj, prop)
+        if pred(v):
+            return v
+        if time.monotonic() > end:
+            raise run.Fail("%s %s is %r, waited for %s" % (obj, prop, v, what))
+        time.sleep(0.05)
+
+
+def check_hello_timeout(r, tmp):
+    """Silent and half-hello peers are dropped; a real peer then works."""
+    r.need_device("virtio-vsock-user")
+    path = os.path.join(tmp, "l.sock")
+    cpath = os.path.join(tmp, "c.sock")
+    # the other end of l1 (server=off) is this listener, which never talks
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(cpath)
+    lsock.listen(4)
+    lsock.settimeout(60)
+    timeout_ms = 1500
+    g = hs.Guest(r, tmp, "microvm", "link-recv",
+                 link_args(path, True, [6],
+                           ",hello-timeout-ms=%d" % timeout_ms) +
+                 ["-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
+                  "cids=7,hello-timeout-ms=%d,reconnect-ms=100" %
+                  (hs.DEV_ID, cpath, timeout_ms)] +
+                 guest_args("microvm", 5),
+                 params={"port": 7000, "bytes": 65536}, timeout=240)
+    # 1. a peer that connects and says nothing
+    s = fake_connect(path)
+    t0 = time.monotonic()
+    if not closed_by_qemu(s, timeout=60):
+        raise run.Fail("QEMU kept a silent peer for 60 s")
+    silent_s = time.monotonic() - t0
+    s.close()
+    if silent_s < timeout_ms / 1000.0 * 0.9:
+        raise run.Fail("silent peer dropped after %.2f s, before "
+                       "hello-timeout-ms" % silent_s)
+    wait_link(g, "hello-timeouts", lambda v: v == 1, what="1 timeout")
+    # 2. a peer that sends 20 bytes of its hello, then nothing
+    s = fake_connect(path)
+    read_frame(s)
+    s.sendall(hello(6, [5])[:20])
+    if not closed_by_qemu(s, timeout=60):
+        raise run.Fail("QEMU kept a peer with half a hello for 60 s")
+    s.close()
+    wait_link(g, "hello-timeouts", lambda v: v == 2, what="2 timeouts")
+    if link_stat(g, "garbage") != 0:
+        raise run.Fail("a hello timeout was counted as garbage")
+    # 3. the connecting link's peer accepts and stays silent: dropped,
+    # and QEMU connects again
+    c1, _ = lsock.accept()
+    c1.settimeout(60)
+    if not closed_by_qemu(c1, timeout=60):
+        raise run.Fail("QEMU's connecting link kept a silent server")
+    c1.close()
+    c2, _ = lsock.accept()
+    wait_obj(g, "l1", "hello-timeouts", lambda v: v >= 1, what="l1 timeout")
+    # 4. a real peer: the link comes up and stays up past the timeout,
+    # and a stream crosses it
+    s = fake_up(g, path)
+    time.sleep(timeout_ms / 1000.0 * 2)
+    if link_stat(g, "state") != "up":
+        raise run.Fail("a link that completed its hello was dropped")
+    s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+    end = time.monotonic() + 60
+    while True:
+        h, _ = read_frame(s)
+        if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
+            break
+        if h[6] == OP_RST and h[0] == 5 and h[2] == 7000:
+            # the guest did not listen yet: try again
+            time.sleep(0.2)
+            s.sendall(frame(6, 1234, 5, 7000, OP_REQUEST))
+        if time.monotonic() > end:
+            raise run.Fail("no RESPONSE from the guest over the link")
+    data = os.urandom(65536)
+    s.sendall(frame(6, 1234, 5, 7000, OP_RW, data) +
+              HDR.pack(6, 5, 1234, 7000, 0, 1, OP_SHUTDOWN, 3, 262144, 0))
+    b = g.finish()
+    s.close()
+    c2.close()
+    lsock.close()
+    r.expect_pass(b, "link-recv")
+    m = re.search(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)",
+                  b.serial)
+    if not m or m.group(2) != hashlib.sha256(data).hexdigest():
+        raise run.Fail("the guest did not get the 64 KiB intact")
+    return "silent peer dropped after %.2f s, half hello dropped, silent " \
+        "server dropped and reconnected; then a real peer: 64 KiB intact" \
+        % silent_s
+
+
+# ---- relaying between two enclaves ----------------------------------------------
+
+def relay_parent_args(l16, l17, relay):
+    return ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,"
+            "server=on,cids=16%s" % (hs.DEV_ID, l16,
+                                     ",relay-cids=17" if relay else ""),
+            "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
+            "server=on,cids=17%s" % (hs.DEV_ID, l17,
+                                     ",relay-cids=16" if relay else "")]
+
+
+def check_relay(r, tmp):
+    """relay-cids on the parent's links: enclave 16 streams to 17."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16", "e17")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    nbytes = 1 << 20
+    parent = hs.Guest(r, dirs[0], "microvm", "link-idle",
+                      relay_parent_args(l16, l17, True) +
+                      guest_args("microvm", 3), timeout=300)
+    e17 = hs.Guest(r, dirs[2], "microvm", "link-recv",
+                   link_args(l17, False, [3, 16], ",reconnect-ms=100") +
+                   guest_args("microvm", 17, parent=3),
+                   params={"port": 5800, "bytes": nbytes}, timeout=300)
+    e16 = hs.Guest(r, dirs[1], "microvm", "link-send",
+                   link_args(l16, False, [3, 17], ",reconnect-ms=100") +
+                   guest_args("microvm", 16, parent=3),
+                   params={"peercid": 17, "port": 5800, "bytes": nbytes},
+                   timeout=300)
+    b16 = e16.finish()
+    b17 = e17.finish()
+    relayed = (obj_stat(parent, "l0", "relayed"),
+               obj_stat(parent, "l1", "relayed"))
+    parent.qmp.cmd("quit")
+    parent.proc.wait(timeout=30)
+    r.expect_pass(b16, "link-send")
+    r.expect_pass(b17, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
+                     b16.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", b17.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    if not relayed[0] or not relayed[1]:
+        raise run.Fail("relayed counters %s: expected frames both ways" %
+                       (relayed,))
+    return "1 MiB from enclave 16 to enclave 17 through the parent, " \
+        "sha256 equal; relayed %d + %d frames" % relayed
+
+
+def check_relay_bounds(r, tmp):
+    """Relayed traffic keeps the link rules: a stalled far end resets the
+    relayed stream (max-queued of the link it leaves by), and the loss of
+    the far link resets the relayed connections at the near end."""
+    r.need_device("virtio-vsock-user")
+    dirs = [os.path.join(tmp, d) for d in ("parent", "e16")]
+    for d in dirs:
+        os.mkdir(d)
+    l16, l17 = (os.path.join(tmp, "enc%d.sock" % c) for c in (16, 17))
+    parent = hs.Guest(r, dirs[0], "microvm", "link-idle",
+                      ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=16,relay-cids=17" % (hs.DEV_ID, l16),
+                       "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:"
+                       "%s,server=on,cids=17,relay-cids=16,max-queued=131072"
+                       % (hs.DEV_ID, l17)] +
+                      guest_args("microvm", 3), timeout=300)
+    e16 = hs.Guest(r, dirs[1], "microvm", "link-relay-stall",
+                   link_args(l16, False, [3, 17], ",reconnect-ms=100") +
+                   guest_args("microvm", 16, parent=3), timeout=300)
+    # the test is enclave 17
+    s = fake_connect(l17)
+    h, payload = read_frame(s)
+    if h[0] != 3 or h[2] != HELLO_MAGIC or payload != struct.pack("<Q", 17):
+        raise run.Fail("unexpected hello from the parent: %r %r" %
+                       (h, payload))
+    s.sendall(hello(17, [3, 16]))
+    wait_obj(parent, "l1", "state", lambda v: v == "up", what="l1 up")
+
+    def accept(port):
+        while True:
+            h, _ = read_frame(s)
+            if h[6] == OP_REQUEST and h[0] == 16 and h[3] == port:
+                s.sendall(frame(17, port, 16, h[2], OP_RESPONSE))
+                return h[2]
+
+    # 1. grant credit for all that was relayed, but never read a byte
+    gport = accept(8000)
+    tx0 = obj_stat(parent, "l1", "tx-bytes")
+    resets0 = obj_stat(parent, "l1", "resets")
+    end = time.monotonic() + 180
+    while "KILL port=8000" not in e16.serial():
+        fwd = (obj_stat(parent, "l1", "tx-bytes") - tx0) & 0xffffffff
+        s.sendall(frame(17, 8000, 16, gport, OP_CREDIT_UPDATE, fwd_cnt=fwd))
+        if time.monotonic() > end:
+            raise run.Fail("the relayed stream into a stalled link did not "
+                           "end")
+        time.sleep(0.02)
+    e16.wait_for(r"KILL port=8000 result=(ECONNRESET|EPIPE)")
+    resets = obj_stat(parent, "l1", "resets")
+    if resets <= resets0:
+        raise run.Fail("l1 resets did not count the stalled relayed stream")
+    # 2. read again; a second stream, then enclave 17's link goes
+    accept(8001)
+    wait_obj(parent, "l1", "connections", lambda v: v == 1,
+             what="one relayed connection")
+    s.close()
+    m = e16.wait_for(r"RELAY-STALL-DONE rc=(\d+)")
+    l0_state = obj_stat(parent, "l0", "state")
+    l0_conns = obj_stat(parent, "l0", "connections")
+    for g in (e16, parent):
+        g.qmp.cmd("quit")
+        g.proc.wait(timeout=30)
+    if m.group(1) != "0":
+        raise run.Fail("enclave 16: %s" %
+                       run.guest_failure_hint(e16.serial()))
+    if l0_state != "up" or l0_conns != 0:
+        raise run.Fail("the parent's link to 16 is %s with %d connections "
+                       "after 17's went, expected up with 0" %
+                       (l0_state, l0_conns))
+    return "stalled far end: relayed stream reset (l1 resets %d); far link " \
+        "closed: relayed stream reset, the near link stays up" % resets
+
+
+# ---- TLS: a wrong key, x509, fd: addresses ------------------------------------
+
+def wait_listen_tcp(port, timeout=20):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+            time.sleep(0.05)
+
+
+def check_tls_wrong_key(r, tmp):
+    """PSK keys that differ: the link never comes up, both QEMUs run on,
+    counted, and both guests' connects are refused at once."""
+    r.need_device("virtio-vsock-user")
+    da, db, ka, kb = (os.path.join(tmp, d) for d in ("a", "b", "ka", "kb"))
+    for d in (da, db, ka, kb):
+        os.mkdir(d)
+    for d in (ka, kb):
+        with open(os.path.join(d, "keys.psk"), "w") as f:
+            f.write("qemu:%s\n" % os.urandom(32).hex())
+    port = free_port()
+
+    def creds(endpoint, d):
+        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
+                (endpoint, d, ",username=qemu" if endpoint == "client"
+                 else "")]
+
+    a = hs.Guest(r, da, "microvm", "link-refused",
+                 creds("server", ka) +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "count": 6},
+                 timeout=240)
+    b = hs.Guest(r, db, "microvm", "link-refused",
+                 creds("client", kb) +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=200" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "count": 6},
+                 timeout=240)
+    wait_link(b, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
+    wait_link(a, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
+    ba = a.finish()
+    bb = b.finish()
+    for boot in (ba, bb):
+        r.expect_pass(boot, "link-refused")
+    for g, who in ((a, "that connected to"), (b, "listening on")):
+        log = run.read_text(g.qlog_path)
+        want = "TLS with the QEMU %s 127.0.0.1:%d failed" % (who, port)
+        if log.count(want) != 1:
+            raise run.Fail("'%s' reported %d times, expected once: %s" %
+                           (want, log.count(want), run.last_line(log)))
+    return "wrong PSK: link never up, TLS failures counted on both, both " \
+        "guests' connects refused with ECONNRESET"
+
+
+def openssl(args, cwd):
+    p = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode != 0:
+        raise run.Fail("openssl %s: %s" % (args[0], run.last_line(p.stderr)))
+
+
+def make_x509(d):
+    """A CA, a server cert for 127.0.0.1 and a client cert, as
+    tls-creds-x509 wants them in dir= (ca-cert.pem, server-*.pem,
+    client-*.pem)."""
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("[server]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n"
+                "subjectAltName=IP:127.0.0.1\n"
+                "[client]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=clientAuth\n")
+    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=vsock-user test CA", "-keyout", "ca-key.pem",
+             "-out", "ca-cert.pem", "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext",
+             "keyUsage=critical,keyCertSign,cRLSign"], d)
+    for who in ("server", "client"):
+        openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                 "/CN=127.0.0.1" if who == "server" else "/CN=client",
+                 "-keyout", who + "-key.pem", "-out", who + ".csr"], d)
+        openssl(["x509", "-req", "-in", who + ".csr", "-CA", "ca-cert.pem",
+                 "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2",
+                 "-extfile", "ext.cnf", "-extensions", who,
+                 "-out", who + "-cert.pem"], d)
+
+
+def check_tls_x509(r, tmp):
+    """tls-creds-x509 (verify-peer at both ends) over TCP on 127.0.0.1."""
+    r.need_device("virtio-vsock-user")
+    if not shutil.which("openssl"):
+        raise run.Skip("no openssl (scripts/install-deps.sh installs it)")
+    da, db, pki = (os.path.join(tmp, d) for d in ("a", "b", "pki"))
+    for d in (da, db, pki):
+        os.mkdir(d)
+    make_x509(pki)
+    port = free_port()
+    nbytes = 1 << 20
+    a = hs.Guest(r, da, "microvm", "link-send",
+                 ["-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
+                  "verify-peer=on" % pki,
+                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 guest_args("microvm", 5),
+                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
+                 timeout=240)
+    wait_listen_tcp(port)
+    b = hs.Guest(r, db, "microvm", "link-recv",
+                 ["-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s,"
+                  "verify-peer=on" % pki,
+                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
+                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
+                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240)
+    wait_link(a, "state", lambda v: v == "up", what="up")
+    ba = a.finish()
+    bb = b.finish()
+    r.expect_pass(ba, "link-send")
+    r.expect_pass(bb, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "1 MiB over TLS-x509 (CA, server cert for 127.0.0.1, client " \
+        "cert) on 127.0.0.1, sha256 equal"
+
+
+def check_fd(r, tmp):
+    """addr=fd:N at both ends: an inherited listening socket (server=on)
+    and an inherited connected one (server=off, used once)."""
+    r.need_device("virtio-vsock-user")
+    da, db = (os.path.join(tmp, d) for d in ("a", "b"))
+    for d in (da, db):
+        os.mkdir(d)
+    path = os.path.join(tmp, "l.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(4)
+    nbytes = 1 << 20
+    a = hs.Guest(r, da, "microvm", "link-recv",
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "server=on,cids=6" % (hs.DEV_ID, lsock.fileno())] +
+                 guest_args("microvm", 5),
+                 params={"port": 5700, "bytes": nbytes}, timeout=240,
+                 pass_fds=(lsock.fileno(),))
+    lsock.close()
+    # the inherited listener accepts (the test as a peer, which leaves)
+    s = fake_up(a, path)
+    s.close()
+    wait_link(a, "state", lambda v: v == "down", what="down")
+    # then a QEMU whose link is a socket the test connected for it
+    csock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    csock.connect(path)
+    b = hs.Guest(r, db, "microvm", "link-send",
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "cids=5" % (hs.DEV_ID, csock.fileno())] +
+                 guest_args("microvm", 6),
+                 params={"peercid": 5, "port": 5700, "bytes": nbytes},
+                 timeout=240, pass_fds=(csock.fileno(),))
+    csock.close()
+    bb = b.finish()
+    ba = a.finish()
+    r.expect_pass(ba, "link-recv")
+    r.expect_pass(bb, "link-send")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", bb.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", ba.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+    return "fd:N listener took a test peer, then a QEMU linked by an " \
+        "inherited connected fd:N: 1 MiB, sha256 equal"
 
 def tests(run_mod):
     global run
@@ -696,4 +1136,10 @@ def tests(run_mod):
         ("links-tls-microvm", check_tls),
         ("links-nitro-parent", check_nitro_parent),
         ("links-two-enclaves-microvm", check_two_enclaves),
+        ("links-relay-microvm", check_relay),
+        ("links-relay-bounds-microvm", check_relay_bounds),
+        ("links-hello-timeout-microvm", check_hello_timeout),
+        ("links-tls-wrong-key-microvm", check_tls_wrong_key),
+        ("links-tls-x509-microvm", check_tls_x509),
+        ("links-fd-microvm", check_fd),
     ]

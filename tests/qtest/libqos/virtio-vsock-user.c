@@ -27,6 +27,7 @@
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_ring.h"
 #include "virtio-vsock-user.h"
+#include "standard-headers/linux/virtio_vsock.h"
 
 #define QVSOCK_USER_PROPS "guest-cid=16,parent-cid=3"
 
@@ -227,9 +228,11 @@ void qvsock_setup_device(QVsockTest *t, bool post_buffers)
     if (t->pdev) {
         g_assert(features & (1ull << VIRTIO_F_VERSION_1));
     }
+    /* like Linux, take SOCK_SEQPACKET when the device offers it */
     qvirtio_set_features(t->vdev, features &
                          ((1ull << VIRTIO_F_VERSION_1) |
-                          (1ull << VIRTIO_RING_F_INDIRECT_DESC)));
+                          (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+                          (1ull << VIRTIO_VSOCK_F_SEQPACKET)));
     t->rx = qvirtqueue_setup(t->vdev, &t->alloc, 0);
     t->tx = qvirtqueue_setup(t->vdev, &t->alloc, 1);
     t->ev = qvirtqueue_setup(t->vdev, &t->alloc, 2);
