@@ -387,33 +387,19 @@ static void test_forward_type_errors(const void *data)
     }
 }
 
-static void add_test(const char *machine, const char *name,
-                     GTestDataFunc fn)
-{
-    g_autofree char *path = g_strdup_printf("virtio-vsock-user-cli/%s/%s",
-                                            machine, name);
-
-    qtest_add_data_func(path, machine, fn);
-}
+static const QVsockTestCase tests[] = {
+    { "default-cid", test_default_cid },
+    { "cid-errors", test_cid_errors },
+    { "multiple-warning", test_multiple_warning },
+    { "help", test_help },
+    { "link-errors", test_link_errors },
+    { "link-unused", test_link_unused },
+    { "forward-type-errors", test_forward_type_errors },
+};
 
 int main(int argc, char **argv)
 {
-    static const char *const machines[] = { "microvm", "pc" };
-
     g_test_init(&argc, &argv, NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
-        const char *m = machines[i];
-
-        if (!qtest_has_machine(m) || !qtest_has_device(device_name(m))) {
-            continue;
-        }
-        add_test(m, "default-cid", test_default_cid);
-        add_test(m, "cid-errors", test_cid_errors);
-        add_test(m, "multiple-warning", test_multiple_warning);
-        add_test(m, "help", test_help);
-        add_test(m, "link-errors", test_link_errors);
-        add_test(m, "link-unused", test_link_unused);
-        add_test(m, "forward-type-errors", test_forward_type_errors);
-    }
+    qvsock_add_tests("virtio-vsock-user-cli", tests, G_N_ELEMENTS(tests));
     return g_test_run();
 }

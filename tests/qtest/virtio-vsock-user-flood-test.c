@@ -25,8 +25,6 @@
 #include "qemu/cutils.h"
 #include "libqos/virtio-vsock-user.h"
 
-#define HOST_TIMEOUT_MS 10000
-
 /*
  * Descriptors QEMU may hold beyond the bound and the test's own
  * connections: one being accepted and closed while the test counts.
@@ -51,11 +49,9 @@ static void ft_init(FT *ft, const char *props, const char *forward)
 {
     g_autofree char *p = NULL;
     g_autofree char *extra = NULL;
-    GError *err = NULL;
 
     memset(ft, 0, sizeof(*ft));
-    ft->dir = g_dir_make_tmp("vsock-user-flood-XXXXXX", &err);
-    g_assert_no_error(err);
+    ft->dir = qvsock_tmpdir_new("vsock-user-flood");
     ft->uds = g_strdup_printf("%s/v.sock", ft->dir);
     p = g_strdup_printf(",heartbeat=off,uds-path=%s%s", ft->uds, props);
     extra = forward ? g_strdup_printf("-object vsock-user-forward,id=f,%s,"
@@ -67,18 +63,8 @@ static void ft_init(FT *ft, const char *props, const char *forward)
 
 static void ft_free(FT *ft)
 {
-    g_autoptr(GDir) d = NULL;
-    const char *name;
-
     qvsock_test_free(&ft->vt);
-    d = g_dir_open(ft->dir, 0, NULL);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(ft->dir, name, NULL);
-
-        unlink(path);
-    }
-    rmdir(ft->dir);
-    g_free(ft->dir);
+    qvsock_tmpdir_free(ft->dir);
     g_free(ft->uds);
 }
 
@@ -116,34 +102,6 @@ static void flood_write(int fd, const void *buf, size_t len)
     }
 }
 
-static void host_read(int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
-        n = read(fd, (char *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += n;
-    }
-}
-
-/*
- * QEMU closed the socket: EOF, or ECONNRESET when QEMU closed it with
- * bytes the client sent still unread (that is how Unix sockets tell it).
- */
-static void host_expect_closed(int fd)
-{
-    char c;
-    ssize_t n;
-
-    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
-    n = read(fd, &c, 1);
-    g_assert(n == 0 || (n < 0 && errno == ECONNRESET));
-}
-
 /* Nothing to read, and not closed: QEMU holds the client. */
 static void host_expect_open(int fd)
 {
@@ -153,7 +111,7 @@ static void host_expect_open(int fd)
 /* Wait (bounded) until the device's statistic @name reads @value. */
 static void wait_stat(FT *ft, const char *name, uint64_t value)
 {
-    gint64 end = g_get_monotonic_time() + HOST_TIMEOUT_MS * 1000LL;
+    gint64 end = g_get_monotonic_time() + QVSOCK_HOST_TIMEOUT_MS * 1000LL;
 
     while (qvsock_stat(&ft->vt, name) != value) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
@@ -178,7 +136,7 @@ static void stream_round(FT *ft, uint32_t port, uint32_t dst, int fd,
         out[i] = (uint8_t)(round * 131 + i * 7);
     }
     qvsock_send(&ft->vt, gpkt(port, dst, QVSOCK_OP_RW, CHUNK), out);
-    host_read(fd, in, CHUNK);
+    qvsock_host_read(fd, in, CHUNK);
     g_assert_cmpmem(in, CHUNK, out, CHUNK);
 
     for (size_t i = 0; i < CHUNK; i++) {
@@ -254,7 +212,7 @@ static void test_flood_handshakes(void)
             }
         }
         for (int i = 0; i < FLOOD_BATCH; i++) {
-            host_expect_closed(flood[i]);
+            qvsock_host_expect_eof(flood[i]);
             g_assert_cmpint(qvsock_count_fds(ft.pid), <=,
                             base + HANDSHAKES + FD_OVERHEAD);
             close(flood[i]);
@@ -273,7 +231,7 @@ static void test_flood_handshakes(void)
     /* a legitimate CONNECT while the bound is full is closed, too */
     fd = qvsock_unix_connect(ft.uds);
     flood_write(fd, "CONNECT 1234\n", 13);
-    host_expect_closed(fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-handshake-refused"), ==,
                      FLOOD + 1);
@@ -295,7 +253,7 @@ static void test_flood_handshakes(void)
     {
         char buf[32] = "";
 
-        host_read(fd, buf, strlen(ok));
+        qvsock_host_read(fd, buf, strlen(ok));
         g_assert_cmpstr(buf, ==, ok);
     }
     stream_round(&ft, 1234, hp, fd, round++);
@@ -307,8 +265,8 @@ static void test_flood_handshakes(void)
     /* the guest resets both streams: their host sockets close */
     qvsock_send(&ft.vt, gpkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
     qvsock_send(&ft.vt, gpkt(43000, 5100, QVSOCK_OP_RST, 0), NULL);
-    host_expect_closed(fd);
-    host_expect_closed(sfd);
+    qvsock_host_expect_eof(fd);
+    qvsock_host_expect_eof(sfd);
     close(fd);
     close(sfd);
     wait_stat(&ft, "host-sockets", 0);
@@ -355,7 +313,7 @@ static void test_flood_pending(void)
         }
     }
     for (int i = 0; i < EXTRA; i++) {
-        host_expect_closed(fd[i]);
+        qvsock_host_expect_eof(fd[i]);
         g_assert_cmpint(qvsock_count_fds(ft.pid), <=,
                         base + PENDING + FD_OVERHEAD);
         close(fd[i]);
@@ -379,16 +337,16 @@ static void test_flood_pending(void)
 
     /* the guest refuses the waiting ones: their clients see EOF */
     qvsock_send(&ft.vt, gpkt(7000, chp, QVSOCK_OP_RST, 0), NULL);
-    host_expect_closed(cfd);
+    qvsock_host_expect_eof(cfd);
     close(cfd);
     for (int i = 1; i < PENDING; i++) {
         qvsock_send(&ft.vt, gpkt(7000, hp[i], QVSOCK_OP_RST, 0), NULL);
-        host_expect_closed(wait[i]);
+        qvsock_host_expect_eof(wait[i]);
         close(wait[i]);
     }
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, 0);
     qvsock_send(&ft.vt, gpkt(7000, hp[0], QVSOCK_OP_RST, 0), NULL);
-    host_expect_closed(wait[0]);
+    qvsock_host_expect_eof(wait[0]);
     close(wait[0]);
     wait_stat(&ft, "host-sockets", 0);
     g_assert_cmpint(qvsock_count_fds(ft.pid), ==, base);

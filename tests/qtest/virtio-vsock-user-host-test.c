@@ -15,9 +15,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <poll.h>
-#include <sys/un.h>
-#include <netinet/in.h>
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
@@ -26,13 +23,9 @@
 
 #define NS_PER_SEC 1000000000LL
 
-
-
 /* ---------------------------------------------------------------------- */
-/* The host side                                                          */
+/* The host side (more in libqos/virtio-vsock-user-host.c)                */
 /* ---------------------------------------------------------------------- */
-
-#define HOST_TIMEOUT_MS 10000
 
 typedef struct HT {
     QVsockTest vt;
@@ -40,84 +33,12 @@ typedef struct HT {
     char *uds;             /* the device's uds-path */
 } HT;
 
-static int tcp_free_port(void)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-static int tcp_connect_to(int port)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET,
-        .sin_port = htons(port),
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-/* Read exactly @len bytes. */
-static void host_read(HT *ht, int fd, void *buf, size_t len)
-{
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
-        n = read(fd, (char *)buf + got, len - got);
-        g_assert_cmpint(n, >, 0);
-        got += n;
-    }
-}
-
-static void host_expect(HT *ht, int fd, const char *text)
-{
-    g_autofree char *buf = g_malloc(strlen(text) + 1);
-
-    host_read(ht, fd, buf, strlen(text));
-    buf[strlen(text)] = 0;
-    g_assert_cmpstr(buf, ==, text);
-}
-
-/* The host socket reads EOF (or a reset). */
-static void host_expect_eof(HT *ht, int fd)
-{
-    char c;
-    ssize_t n;
-
-    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
-    n = read(fd, &c, 1);
-    g_assert(n == 0 || (n < 0 && errno == ECONNRESET));
-}
-
-static void host_write(int fd, const char *text)
-{
-    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
-}
-
 static void ht_init(HT *ht, const char *props, const char *extra)
 {
     g_autofree char *p = NULL;
-    GError *err = NULL;
 
     memset(ht, 0, sizeof(*ht));
-    ht->dir = g_dir_make_tmp("vsock-user-host-XXXXXX", &err);
-    g_assert_no_error(err);
+    ht->dir = qvsock_tmpdir_new("vsock-user-host");
     ht->uds = g_strdup_printf("%s/v.sock", ht->dir);
     p = g_strdup_printf(",heartbeat=off,uds-path=%s%s", ht->uds, props);
     qvsock_test_init(&ht->vt, "microvm", QVSOCK_RX_ONE_BUFFER, p, extra);
@@ -125,21 +46,16 @@ static void ht_init(HT *ht, const char *props, const char *extra)
 
 static void ht_free(HT *ht)
 {
-    g_autoptr(GDir) d = NULL;
-    const char *name;
-
     qvsock_test_free(&ht->vt);
     /* the device removed its own socket at exit */
     g_assert_false(g_file_test(ht->uds, G_FILE_TEST_EXISTS));
-    d = g_dir_open(ht->dir, 0, NULL);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(ht->dir, name, NULL);
-
-        unlink(path);
-    }
-    rmdir(ht->dir);
-    g_free(ht->dir);
+    qvsock_tmpdir_free(ht->dir);
     g_free(ht->uds);
+}
+
+static void host_write(int fd, const char *text)
+{
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
 }
 
 /* Listen on the device's PATH_<port>: where guest connections go */
@@ -203,13 +119,13 @@ static void test_g2h_hybrid(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 1);
 
     guest_send_text(&ht, 40000, 5000, "hello host");
-    host_expect(&ht, fd, "hello host");
+    qvsock_host_expect(fd, "hello host");
     host_write(fd, "hello guest");
     guest_expect_text(&ht, 40000, 5000, "hello guest");
 
     /* guest SHUT_WR: the host reads EOF, and can still answer */
     guest_shutdown(&ht, 40000, 5000, QVSOCK_SHUT_SEND);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     host_write(fd, "response after EOF");
     guest_expect_text(&ht, 40000, 5000, "response after EOF");
 
@@ -245,12 +161,12 @@ static void test_g2h_host_eof(void)
                       QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
     /* guest data still flows to the host */
     guest_send_text(&ht, 40001, 5001, "answer");
-    host_expect(&ht, fd, "answer");
+    qvsock_host_expect(fd, "answer");
     /* the guest's close: SHUTDOWN both ways, answered by RST */
     guest_shutdown(&ht, 40001, 5001, QVSOCK_SHUT_SEND | QVSOCK_SHUT_RCV);
     qvsock_recv(&ht.vt, &h, NULL);
     g_assert_cmpuint(h.op, ==, QVSOCK_OP_RST);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
     close(lfd);
     ht_free(&ht);
@@ -273,9 +189,9 @@ static void test_g2h_refused_and_rst(void)
     lfd = host_listen_port(&ht, 5002);
     fd = qvsock_connect_host(&ht.vt, 40003, 5002, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(&ht, 40003, 5002, "x");
-    host_expect(&ht, fd, "x");
+    qvsock_host_expect(fd, "x");
     qvsock_send(&ht.vt, gpkt(40003, 5002, QVSOCK_OP_RST, 0), NULL);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     close(fd);
@@ -294,7 +210,7 @@ static void host_release_cancelled(HT *ht, int lfd, int filler)
 
     ffd = qvsock_host_accept(&ht->vt, lfd);
     fd = qvsock_host_accept(&ht->vt, lfd);
-    host_expect_eof(ht, fd);
+    qvsock_host_expect_eof(fd);
     g_assert_cmpuint(qvsock_stat(&ht->vt, "host-sockets"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht->vt, "connections"), ==, 0);
     close(fd);
@@ -330,7 +246,7 @@ static void release_and_connect_again(HT *ht, int lfd, int filler,
     qvsock_expect_silence(&ht->vt, NS_PER_SEC / 10);
     fd = qvsock_connect_host(&ht->vt, port, dst, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(ht, port, dst, "again");
-    host_expect(ht, fd, "again");
+    qvsock_host_expect(fd, "again");
     close(fd);
 }
 
@@ -501,10 +417,10 @@ static void test_h2g_hybrid(void)
     hp = h2g_connect(&ht, fd, "CONNECT 1234\nearly bytes", 1234);
     qvsock_respond(&ht.vt, 1234, hp);
     ok = g_strdup_printf("OK %u\n", hp);
-    host_expect(&ht, fd, ok);
+    qvsock_host_expect(fd, ok);
     guest_expect_text(&ht, 1234, hp, "early bytes");
     guest_send_text(&ht, 1234, hp, "from guest");
-    host_expect(&ht, fd, "from guest");
+    qvsock_host_expect(fd, "from guest");
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 1);
     close(fd);
     {
@@ -520,7 +436,7 @@ static void test_h2g_hybrid(void)
     fd = qvsock_unix_connect(ht.uds);
     hp = h2g_connect(&ht, fd, "CONNECT 1235\n", 1235);
     qvsock_send(&ht.vt, gpkt(1235, hp, QVSOCK_OP_RST, 0), NULL);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
     ht_free(&ht);
 }
@@ -555,16 +471,16 @@ static void test_h2g_parser(void)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         fd = qvsock_unix_connect(ht.uds);
         host_write(fd, bad[i]);
-        host_expect_eof(&ht, fd);
+        qvsock_host_expect_eof(fd);
         close(fd);
     }
     /* no newline at all, and a silent client: timed out */
     fd = qvsock_unix_connect(ht.uds);
     host_write(fd, "CONNECT 5");
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
     fd = qvsock_unix_connect(ht.uds);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
     /* nothing reached the guest */
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
@@ -582,7 +498,7 @@ static void test_h2g_parser(void)
         hp = h2g_connect(&ht, fd, good[i].part2, good[i].port);
         qvsock_respond(&ht.vt, good[i].port, hp);
         ok = g_strdup_printf("OK %u\n", hp);
-        host_expect(&ht, fd, ok);
+        qvsock_host_expect(fd, ok);
         close(fd);
         qvsock_recv(&ht.vt, &h, NULL);
         g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
@@ -598,7 +514,7 @@ static void test_forwards(void)
     g_autofree char *extra = NULL;
     g_autofree char *kms = NULL;
     g_autofree char *dir = NULL;
-    int tport = tcp_free_port();
+    int tport = qvsock_tcp_free_port();
     int lfd, fd, cfd;
     uint32_t hp;
     GError *err = NULL;
@@ -618,8 +534,8 @@ static void test_forwards(void)
     cfd = qvsock_connect_host(&ht.vt, 41001, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
     guest_send_text(&ht, 41000, 8000, "one");
     guest_send_text(&ht, 41001, 8000, "two");
-    host_expect(&ht, fd, "one");
-    host_expect(&ht, cfd, "two");
+    qvsock_host_expect(fd, "one");
+    qvsock_host_expect(cfd, "two");
     host_write(cfd, "TWO");
     guest_expect_text(&ht, 41001, 8000, "TWO");
     close(fd);
@@ -633,7 +549,7 @@ static void test_forwards(void)
     }
 
     /* TCP listener -> guest port 80 */
-    fd = tcp_connect_to(tport);
+    fd = qvsock_tcp_connect(tport);
     host_write(fd, "GET /");
     {
         QVsockHdr h;
@@ -646,10 +562,10 @@ static void test_forwards(void)
     qvsock_respond(&ht.vt, 80, hp);
     guest_expect_text(&ht, 80, hp, "GET /");
     guest_send_text(&ht, 80, hp, "200 OK");
-    host_expect(&ht, fd, "200 OK");
+    qvsock_host_expect(fd, "200 OK");
     /* guest RST: TCP peer sees a reset or EOF */
     qvsock_send(&ht.vt, gpkt(80, hp, QVSOCK_OP_RST, 0), NULL);
-    host_expect_eof(&ht, fd);
+    qvsock_host_expect_eof(fd);
     close(fd);
 
     /* object-add at run time */
@@ -667,7 +583,7 @@ static void test_forwards(void)
         fd = qvsock_connect_host(&ht.vt, 41002, 8001, lfd2,
                                  QVSOCK_GUEST_BUF_ALLOC);
         guest_send_text(&ht, 41002, 8001, "late");
-        host_expect(&ht, fd, "late");
+        qvsock_host_expect(fd, "late");
         close(fd);
         close(lfd2);
         unlink(kms2);
@@ -771,7 +687,7 @@ static void test_backpressure_g2h(void)
     while (checked < sent) {
         size_t n = MIN(sizeof(rd), sent - checked);
 
-        host_read(&ht, fd, rd, n);
+        qvsock_host_read(fd, rd, n);
         for (size_t i = 0; i < n; i++) {
             g_assert_cmpuint(rd[i], ==, (uint8_t)((checked + i) * 13));
         }
@@ -814,7 +730,7 @@ static void test_reset_fds(void)
     /* (startup may still have held a few transient fds at "base") */
     g_assert_cmpint(qvsock_count_fds(pid), <=, base);
     for (int i = 0; i < N; i++) {
-        host_expect_eof(&ht, hfd[i]);
+        qvsock_host_expect_eof(hfd[i]);
         close(hfd[i]);
         close(cfd[i]);
     }
@@ -825,8 +741,7 @@ static void test_reset_fds(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    if (!qtest_has_machine("microvm") ||
-        !qtest_has_device("virtio-vsock-user")) {
+    if (!qvsock_has_machine("microvm")) {
         return g_test_run();
     }
     qtest_add_func("virtio-vsock-user-host/g2h-hybrid", test_g2h_hybrid);

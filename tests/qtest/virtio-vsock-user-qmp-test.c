@@ -19,7 +19,6 @@
 #include "qobject/qstring.h"
 #include "libqos/virtio-vsock-user.h"
 
-#define HOST_TIMEOUT_MS 10000
 #define BUF_ALLOC QVSOCK_DEV_BUF_ALLOC   /* the device's buf-size */
 #define CHUNK 4096
 
@@ -33,11 +32,9 @@ static void qt_init(QT *qt, const char *machine, const char *extra_props)
 {
     g_autofree char *props = NULL;
     g_autofree char *extra = NULL;
-    GError *err = NULL;
 
     memset(qt, 0, sizeof(*qt));
-    qt->dir = g_dir_make_tmp("vsock-user-qmp-XXXXXX", &err);
-    g_assert_no_error(err);
+    qt->dir = qvsock_tmpdir_new("vsock-user-qmp");
     qt->uds = g_strdup_printf("%s/v.sock", qt->dir);
     props = g_strdup_printf(",id=vs0,uds-path=%s%s", qt->uds, extra_props);
     extra = g_strdup_printf("-object vsock-user-forward,id=fw0,"
@@ -48,18 +45,8 @@ static void qt_init(QT *qt, const char *machine, const char *extra_props)
 
 static void qt_free(QT *qt)
 {
-    g_autoptr(GDir) d = NULL;
-    const char *name;
-
     qvsock_test_free(&qt->vt);
-    d = g_dir_open(qt->dir, 0, NULL);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(qt->dir, name, NULL);
-
-        unlink(path);
-    }
-    rmdir(qt->dir);
-    g_free(qt->dir);
+    qvsock_tmpdir_free(qt->dir);
     g_free(qt->uds);
 }
 
@@ -185,12 +172,11 @@ static void test_established(const void *data)
     QT qt;
     QList *devs;
     QDict *dev, *c;
-    QList *counters;
-    QList *features;
-    const QListEntry *f;
+    QList *counters, *features;
     QListEntry *e;
     uint32_t port;
     int64_t before;
+    int i;
     Want w = {
         .state = "established", .local_port = QVSOCK_HB_PORT,
         .endpoint = "heartbeat", .tx_packets = 1, .rx_packets = 1,
@@ -217,15 +203,14 @@ static void test_established(const void *data)
                      QVSOCK_USER_GUEST_CID);
     g_assert_cmpuint(qdict_get_int(dev, "parent-cid"), ==,
                      QVSOCK_USER_PARENT_CID);
-    /* the driver took SEQPACKET, which the device offers by default */
+    /* QVsockTest, like Linux, takes SEQPACKET when the device offers it */
     features = qdict_get_qlist(dev, "features");
     g_assert_cmpuint(qlist_size(features), ==, 2);
-    f = qlist_first(features);
-    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_entry_obj(f))),
-                    ==, "stream");
-    f = qlist_next(f);
-    g_assert_cmpstr(qstring_get_str(qobject_to(QString, qlist_entry_obj(f))),
-                    ==, "seqpacket");
+    i = 0;
+    QLIST_FOREACH_ENTRY(features, e) {
+        g_assert_cmpstr(qstring_get_str(qobject_to(QString, e->value)), ==,
+                        i++ ? "seqpacket" : "stream");
+    }
     /* the counters are the QOM properties, in the same order */
     counters = qdict_get_qlist(dev, "counters");
     g_assert_cmpuint(qlist_size(counters), ==, 14);
@@ -332,7 +317,7 @@ static void test_half_closed(const void *data)
     sh = gpkt(43000, 5100, QVSOCK_OP_SHUTDOWN, 0);
     sh.flags = QVSOCK_SHUT_SEND;
     qvsock_send(&qt.vt, sh, NULL);
-    g_assert(qvsock_wait_fd(hfd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(hfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(read(hfd, buf, sizeof(buf)), ==, 0);
     c = conn_on(&qt, 43000);
     w.local_port = 5100, w.peer_port = 43000, w.address = addr;
@@ -541,36 +526,18 @@ static void test_many(const void *data)
     qt_free(&qt);
 }
 
-static void add_test(const char *machine, const char *name,
-                     GTestDataFunc fn)
-{
-    g_autofree char *path = g_strdup_printf("virtio-vsock-user-qmp/%s/%s",
-                                            machine, name);
-
-    qtest_add_data_func(path, machine, fn);
-}
+static const QVsockTestCase tests[] = {
+    { "established", test_established },
+    { "half-closed", test_half_closed, true },
+    { "out-of-credit", test_out_of_credit, true },
+    { "connecting", test_connecting, true },
+    { "hmp", test_hmp, true },
+    { "many", test_many, true },
+};
 
 int main(int argc, char **argv)
 {
-    static const char *const machines[] = { "microvm", "pc" };
-
     g_test_init(&argc, &argv, NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
-        const char *m = machines[i];
-
-        if (!qtest_has_machine(m) || !qtest_has_device(
-                !strcmp(m, "pc") ? "virtio-vsock-user-pci" :
-                "virtio-vsock-user")) {
-            continue;
-        }
-        add_test(m, "established", test_established);
-        if (!strcmp(m, "microvm")) {
-            add_test(m, "half-closed", test_half_closed);
-            add_test(m, "out-of-credit", test_out_of_credit);
-            add_test(m, "connecting", test_connecting);
-            add_test(m, "hmp", test_hmp);
-            add_test(m, "many", test_many);
-        }
-    }
+    qvsock_add_tests("virtio-vsock-user-qmp", tests, G_N_ELEMENTS(tests));
     return g_test_run();
 }

@@ -20,7 +20,6 @@
 #define SEQ 2 /* VIRTIO_VSOCK_TYPE_SEQPACKET */
 #define EOM 1u
 #define EOR 2u
-#define HOST_TIMEOUT_MS 10000
 #define RX_PAYLOAD (QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE)
 
 typedef struct ST {
@@ -33,11 +32,9 @@ static void st_init(ST *st, const char *props, const char *extra_fmt)
 {
     g_autofree char *p = NULL;
     g_autofree char *extra = NULL;
-    GError *err = NULL;
 
     memset(st, 0, sizeof(*st));
-    st->dir = g_dir_make_tmp("vsock-user-seq-XXXXXX", &err);
-    g_assert_no_error(err);
+    st->dir = qvsock_tmpdir_new("vsock-user-seq");
     st->uds = g_strdup_printf("%s/v.sock", st->dir);
     p = g_strdup_printf(",heartbeat=off,uds-path=%s%s", st->uds, props);
     /* @extra_fmt may name the directory once, as %s */
@@ -48,21 +45,12 @@ static void st_init(ST *st, const char *props, const char *extra_fmt)
 static void st_free(ST *st)
 {
     g_autofree char *seq = g_strdup_printf("%s.seqpacket", st->uds);
-    g_autoptr(GDir) d = NULL;
-    const char *name;
 
     qvsock_test_free(&st->vt);
     /* the device removed both of its sockets at exit */
     g_assert_false(g_file_test(st->uds, G_FILE_TEST_EXISTS));
     g_assert_false(g_file_test(seq, G_FILE_TEST_EXISTS));
-    d = g_dir_open(st->dir, 0, NULL);
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(st->dir, name, NULL);
-
-        unlink(path);
-    }
-    rmdir(st->dir);
-    g_free(st->dir);
+    qvsock_tmpdir_free(st->dir);
     g_free(st->uds);
 }
 
@@ -103,7 +91,7 @@ static void host_expect_msg(int fd, const void *data, size_t len)
     g_autofree uint8_t *buf = g_malloc(len + 1);
     ssize_t n;
 
-    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(fd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     n = recv(fd, buf, len + 1, MSG_DONTWAIT);
     g_assert_cmpint(n, ==, len);
     g_assert_cmpmem(buf, n, data, len);
@@ -242,7 +230,7 @@ static void test_g2h_hybrid(void)
     path = g_strdup_printf("%s_5000", st.uds);
     lfd = seq_listen(path);
     guest_connect(&st, 40000, 5000, QVSOCK_GUEST_BUF_ALLOC);
-    g_assert(qvsock_wait_fd(lfd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     fd = accept(lfd, NULL, NULL);
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpuint(qvsock_stat(&st.vt, "host-sockets"), ==, 1);
@@ -323,7 +311,7 @@ static void test_g2h_refused(void)
 
     /* a guest with a 4 KiB buffer cannot take an 8 KiB message: RST */
     guest_connect(&st, 40002, 5000, 4096);
-    g_assert(qvsock_wait_fd(slfd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(slfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     fd = accept(slfd, NULL, NULL);
     g_assert_cmpint(fd, >=, 0);
     fill(big, 8192, 3);
@@ -336,7 +324,7 @@ static void test_g2h_refused(void)
     host_send_msg(fd, big, 8192);
     qvsock_recv(&st.vt, &h, NULL);
     assert_seq_hdr(&h, 5000, 40002, QVSOCK_OP_RST, 0, 0);
-    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(fd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(recv(fd, big, 1, MSG_DONTWAIT), ==, 0);
     close(fd);
     close(slfd);
@@ -381,7 +369,7 @@ static void test_h2g_hybrid(void)
     memset(msg, 'x', sizeof(msg));
     memcpy(msg, "CONNECT 1234\n", 13);
     host_send_msg(fd, msg, 200);
-    g_assert(qvsock_wait_fd(fd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(fd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(recv(fd, msg, sizeof(msg), MSG_DONTWAIT), ==, 0);
     close(fd);
     st_free(&st);
@@ -408,7 +396,7 @@ static void test_forwards(void)
     /* guest -> host */
     lfd = seq_listen(fwd_path);
     guest_connect(&st, 40000, 8000, QVSOCK_GUEST_BUF_ALLOC);
-    g_assert(qvsock_wait_fd(lfd, POLLIN, HOST_TIMEOUT_MS));
+    g_assert(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     fd = accept(lfd, NULL, NULL);
     g_assert_cmpint(fd, >=, 0);
     qvsock_send(&st.vt, spkt(40000, 8000, QVSOCK_OP_RW, 3, EOM | EOR),
@@ -444,8 +432,7 @@ static void test_forwards(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    if (!qtest_has_machine("microvm") ||
-        !qtest_has_device("virtio-vsock-user")) {
+    if (!qvsock_has_machine("microvm")) {
         return g_test_run();
     }
     qtest_add_func("virtio-vsock-user-seqpacket/feature", test_feature);

@@ -547,49 +547,32 @@ static void test_migrate(const void *data)
     rmdir(dir);
 }
 
-static void add_test(const char *machine, const char *name,
-                     GTestDataFunc fn)
-{
-    g_autofree char *path = g_strdup_printf("virtio-vsock-user/%s/%s",
-                                            machine, name);
-
-    qtest_add_data_func(path, machine, fn);
-}
+static const QVsockTestCase tests[] = {
+    { "config", test_config },
+    { "heartbeat", test_heartbeat },
+    { "heartbeat-split-rx", test_heartbeat_split_rx },
+    { "heartbeat-off", test_heartbeat_off },
+    { "unbound-port", test_unbound_port },
+    { "other-cid", test_other_cid },
+    { "bad-op-type", test_bad_op_type },
+    { "orphan-rst", test_orphan_rst },
+    { "tx-notify", test_tx_notify },
+    { "spoofed-src", test_spoofed_src },
+    { "zero-credit", test_zero_credit },
+    { "credit-request", test_credit_request },
+    { "split-tx", test_split_tx },
+    { "malformed", test_malformed },
+    { "malformed-then-heartbeat", test_malformed_then_heartbeat },
+    { "rx-full-pauses-tx", test_rx_full_pauses_tx },
+    { "broken-ring", test_broken_ring },
+    { "reset-with-connections", test_reset_with_conns },
+    { "shutdown-timeout", test_shutdown_timeout },
+    { "migrate", test_migrate },
+};
 
 int main(int argc, char **argv)
 {
-    static const char *const machines[] = { "microvm", "pc" };
-
     g_test_init(&argc, &argv, NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
-        const char *m = machines[i];
-
-        if (!qtest_has_machine(m) || !qtest_has_device(
-                !strcmp(m, "pc") ? "virtio-vsock-user-pci" :
-                "virtio-vsock-user")) {
-            continue;
-        }
-        add_test(m, "config", test_config);
-        add_test(m, "heartbeat", test_heartbeat);
-        add_test(m, "heartbeat-split-rx", test_heartbeat_split_rx);
-        add_test(m, "heartbeat-off", test_heartbeat_off);
-        add_test(m, "unbound-port", test_unbound_port);
-        add_test(m, "other-cid", test_other_cid);
-        add_test(m, "bad-op-type", test_bad_op_type);
-        add_test(m, "orphan-rst", test_orphan_rst);
-        add_test(m, "tx-notify", test_tx_notify);
-        add_test(m, "spoofed-src", test_spoofed_src);
-        add_test(m, "zero-credit", test_zero_credit);
-        add_test(m, "credit-request", test_credit_request);
-        add_test(m, "split-tx", test_split_tx);
-        add_test(m, "malformed", test_malformed);
-        add_test(m, "malformed-then-heartbeat",
-                 test_malformed_then_heartbeat);
-        add_test(m, "rx-full-pauses-tx", test_rx_full_pauses_tx);
-        add_test(m, "broken-ring", test_broken_ring);
-        add_test(m, "reset-with-connections", test_reset_with_conns);
-        add_test(m, "shutdown-timeout", test_shutdown_timeout);
-        add_test(m, "migrate", test_migrate);
-    }
+    qvsock_add_tests("virtio-vsock-user", tests, G_N_ELEMENTS(tests));
     return g_test_run();
 }

@@ -1,8 +1,7 @@
 /*
  * Engine unit tests: connection lifecycle: handshakes both ways, refusals,
  * the connection limit, host ports, endpoint callbacks that close or reset
- * from inside, vsock_engine_run_now(), engine reset and the observer
- * callbacks.
+ * from inside, engine reset and the observer callbacks.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -271,32 +270,6 @@ static void test_host_ports(void)
     fx_fini(&f);
 }
 
-/*
- * vsock_engine_run_now() reaches the device only outside engine calls: an
- * endpoint's event handler may ask, an endpoint callback may not.
- */
-static void test_run_now(void)
-{
-    Fixture f;
-    TestConn *tc;
-    VsockHdr h;
-    uint8_t got[8];
-
-    fx_init(&f);
-    tc = fx_connect(&f);
-    vsock_engine_run_now(f.e);
-    g_assert_cmpuint(f.run_nows, ==, 1);
-
-    /* from inside read(), i.e. inside vsock_engine_fill_rx(): nothing */
-    tc->run_now_in_read = true;
-    tc_push(tc, "ping", 4);
-    g_assert_cmpint(fx_rx(&f, 4096, &h, got), ==, 4);
-    g_assert_cmpmem(got, 4, "ping", 4);
-    g_assert_cmpuint(tc->reads, >=, 1);
-    g_assert_cmpuint(f.run_nows, ==, 1);
-    fx_fini(&f);
-}
-
 static void test_close_in_write(void)
 {
     Fixture f;
@@ -397,7 +370,6 @@ void vsock_test_register_conn(void)
     g_test_add_func("/vsock/handshake/host-refused", test_host_refused);
     g_test_add_func("/vsock/handshake/host-timeout", test_host_timeout);
     g_test_add_func("/vsock/handshake/host-ports", test_host_ports);
-    g_test_add_func("/vsock/engine/run-now", test_run_now);
     g_test_add_func("/vsock/callbacks/close-in-write",
                     test_close_in_write);
     g_test_add_func("/vsock/callbacks/reset-in-read", test_reset_in_read);

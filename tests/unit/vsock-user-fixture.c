@@ -147,9 +147,6 @@ static size_t tc_read(VsockConn *conn, void *opaque,
     if (tc->close_in_read) {
         vsock_conn_close(conn);
     }
-    if (tc->run_now_in_read) {
-        vsock_engine_run_now(vsock_conn_get_engine(conn));
-    }
     return n;
 }
 
@@ -272,11 +269,6 @@ static void wakeup_cb(void *opaque)
     ((Fixture *)opaque)->wakeups++;
 }
 
-static void run_now_cb(void *opaque)
-{
-    ((Fixture *)opaque)->run_nows++;
-}
-
 static void packet_cb(void *opaque, bool to_guest, const VsockHdr *h)
 {
     Fixture *f = opaque;
@@ -297,7 +289,6 @@ static void state_cb(void *opaque, const VsockConn *c, VsockConnState o,
 static const VsockEngineOps fx_ops = {
     .clock = clock_cb,
     .wakeup = wakeup_cb,
-    .run_now = run_now_cb,
     .packet = packet_cb,
     .state_change = state_cb,
 };

@@ -59,7 +59,6 @@ typedef struct TestConn {
     bool close_in_write;
     bool reset_in_read;
     bool close_in_read;
-    bool run_now_in_read;
     VsockListener *listener; /* that accepted it */
 
     /* pattern mode: check and produce fx_pattern() bytes, keep none */
@@ -83,7 +82,6 @@ struct Fixture {
     VsockEngine *e;
     int64_t now;
     unsigned wakeups;
-    unsigned run_nows;
     bool refuse;
     bool defer;           /* fx_accept answers VSOCK_ACCEPT_DEFER */
     bool accept_in_cb;    /* ... after calling vsock_conn_accept() */

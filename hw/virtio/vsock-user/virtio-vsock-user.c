@@ -5,10 +5,13 @@
  * guest's packets to the protocol engine (vsock-user-engine.c), which
  * terminates the connections to the parent CID itself, so no vhost backend
  * is needed.  This file is only the plumbing between the virtqueues and the
- * engine: popping tx chains into it, filling rx chains from it, a timer for
- * its timeouts, reset and migration.  Packets for a CID that a
+ * engine: popping tx chains into it, filling rx chains from it, when to
+ * notify the guest, a timer for its timeouts, running the endpoints' host
+ * socket handlers, reset and migration.  Packets for a CID that a
  * vsock-user-link carries (another QEMU's guest) go to that link instead,
- * and rx buffers are filled from the engine and the links in turn.
+ * and rx buffers are filled from the engine and the links in turn.  The
+ * endpoints are put together in vsock-user-endpoints.c, the properties
+ * and counters are in virtio-vsock-user-props.c.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -16,36 +19,20 @@
  */
 
 #include "qemu/osdep.h"
-#include "qapi/error.h"
-#include "qapi/visitor.h"
-#include "qemu/error-report.h"
 #include "qemu/iov.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/timer.h"
-#include "qemu/units.h"
-#include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
 #include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-endpoint.h"
-#include "hw/virtio/vsock-user-heartbeat.h"
-#include "hw/virtio/vsock-user-link.h"
-#include "hw/virtio/vsock-user-forward.h"
+#include "hw/virtio/vsock-user-endpoints.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "standard-headers/linux/virtio_vsock.h"
 #include "trace.h"
-
-/* VSOCK_CID_FIRST_GUEST..VSOCK_CID_MAX_GUEST, for messages */
-#define VSOCK_CID_RANGE "3..4294967294"
-
-/* Limits of the tunables */
-#define VSOCK_USER_MAX_CONNECTIONS 65536
-#define VSOCK_USER_MIN_BUF_SIZE (4 * KiB)
-#define VSOCK_USER_MAX_BUF_SIZE (64 * MiB)
 
 /*
  * Packets handled per tx or rx pass before the device yields to the main
@@ -71,6 +58,12 @@ static bool vsock_user_ready(VirtIOVsockUser *s)
 
     return vdev->vm_running && !vdev->broken &&
            virtio_device_started(vdev, vdev->status);
+}
+
+/* Other QEMUs' guests, which the device routes to before the engine */
+static VsockLinks *vsock_user_links(VirtIOVsockUser *s)
+{
+    return vsock_endpoints_links(s->endpoints);
 }
 
 /* A packet's tx result: guest mistakes are logged, everything is traced. */
@@ -106,7 +99,8 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                       "%u device-writable descriptor(s); dropped\n",
                       elem->in_num);
-    } else if (!vsock_links_tx(s->links, elem->out_sg, elem->out_num)) {
+    } else if (!vsock_links_tx(vsock_user_links(s), elem->out_sg,
+                               elem->out_num)) {
         vsock_user_tx_result(
             vsock_engine_handle_tx(s->engine, elem->out_sg, elem->out_num,
                                    iov_size(elem->out_sg, elem->out_num)));
@@ -161,25 +155,26 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
 static bool vsock_user_rx_pending(VirtIOVsockUser *s)
 {
     return vsock_engine_rx_pending(s->engine) ||
-           vsock_links_rx_pending(s->links);
+           vsock_links_rx_pending(vsock_user_links(s));
 }
 
 /* The engine and the links take turns, so that neither starves the other. */
 static bool vsock_user_fill_rx(VirtIOVsockUser *s, VirtQueueElement *elem,
                                size_t *len)
 {
+    VsockLinks *links = vsock_user_links(s);
     bool links_first = s->rx_links_turn;
 
     s->rx_links_turn = !links_first;
     if (links_first &&
-        vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len)) {
+        vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len)) {
         return true;
     }
     if (vsock_engine_fill_rx(s->engine, elem->in_sg, elem->in_num, len)) {
         return true;
     }
     return !links_first &&
-           vsock_links_fill_rx(s->links, elem->in_sg, elem->in_num, len);
+           vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len);
 }
 
 /* Returns true if work is left for another pass. */
@@ -364,7 +359,9 @@ static void vsock_user_wakeup(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
 
-    qemu_bh_schedule(s->bh);
+    if (!s->in_poll) {          /* else the flush follows at once */
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 static void vsock_user_trace_packet(void *opaque, bool to_guest,
@@ -395,32 +392,37 @@ static void vsock_user_trace_state(void *opaque, const VsockConn *c,
 }
 
 /*
- * A host socket's event handler asks for the packets it allowed to move
- * now: flush in this main-loop pass rather than after one more, as the
- * bottom half would.  The engine only calls this outside its own calls,
- * hence never from inside a flush.  Like the bottom half (see
- * virtio_bh_new_guarded()) it holds the transport's re-entrancy guard, so
- * guest buffers placed on the transport's registers cannot reach them.
+ * Host sockets in the device's epoll set are ready.  Their handlers tell
+ * the engine what moved, and one flush then passes on what that allowed,
+ * in this main-loop pass rather than after one more, as the bottom half
+ * would.  Both run as one guarded bottom-half call (aio_bh_call() on a
+ * bottom half of virtio_bh_new_guarded(), never scheduled), which holds
+ * the transport's re-entrancy guard, so guest buffers placed on the
+ * transport's registers cannot reach them.
  */
-static void vsock_user_run_now(void *opaque)
+static void vsock_user_poll_ready(void *opaque)
 {
     VirtIOVsockUser *s = opaque;
-    DeviceState *transport = qdev_get_parent_bus(DEVICE(s))->parent;
-    MemReentrancyGuard *guard = &transport->mem_reentrancy_guard;
 
-    if (guard->engaged_in_io) {
-        return;                 /* the bottom half is still scheduled */
+    aio_bh_call(s->poll_bh);
+}
+
+static void vsock_user_poll_bh(void *opaque)
+{
+    VirtIOVsockUser *s = opaque;
+    unsigned ready;
+
+    s->in_poll = true;
+    ready = vsock_poll_dispatch(s->poll);
+    s->in_poll = false;
+    if (ready) {
+        vsock_user_flush(s);
     }
-    qemu_bh_cancel(s->bh);
-    guard->engaged_in_io = true;
-    vsock_user_flush(s);
-    guard->engaged_in_io = false;
 }
 
 static const VsockEngineOps vsock_user_engine_ops = {
     .clock = vsock_user_clock,
     .wakeup = vsock_user_wakeup,
-    .run_now = vsock_user_run_now,
     .packet = vsock_user_trace_packet,
     .state_change = vsock_user_trace_state,
 };
@@ -456,7 +458,7 @@ static void vsock_user_set_features(VirtIODevice *vdev, uint64_t features)
 
     trace_virtio_vsock_user_features(features, on);
     vsock_engine_set_seqpacket(s->engine, on);
-    vsock_links_set_seqpacket(s->links, on);
+    vsock_links_set_seqpacket(vsock_user_links(s), on);
 }
 
 static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)
@@ -485,7 +487,7 @@ static void vsock_user_drop_state(VirtIOVsockUser *s)
 {
     trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
     vsock_engine_reset(s->engine);
-    vsock_links_guest_reset(s->links);
+    vsock_links_guest_reset(vsock_user_links(s));
     s->tx_paused = false;
     s->tx_unnotified = 0;
     s->rx_unnotified = false;
@@ -502,146 +504,21 @@ static void vsock_user_reset(VirtIODevice *vdev)
 }
 
 /*
- * Without guest-cid the guest is a Nitro enclave's first CID when its
- * parent is CID 3 (as on -M nitro-enclave), otherwise the first guest CID.
- * No host-wide CID space exists for it to collide in.
+ * The engine and its endpoints, in the order they need: the endpoints stop
+ * taking connections, the engine closes the open ones, then the host
+ * sockets go.  Also after a realize that failed half way.
  */
-static uint64_t vsock_user_guest_cid(VirtIOVsockUser *s)
+static void vsock_user_free_backends(VirtIOVsockUser *s)
 {
-    if (s->guest_cid_set) {
-        return s->guest_cid;
-    }
-    return s->parent_cid == VSOCK_CID_PARENT ?
-           VSOCK_CID_FIRST_ENCLAVE : VSOCK_CID_FIRST_GUEST;
-}
-
-/* guest-cid: a uint64 that knows whether it was given */
-static void vsock_user_get_guest_cid(Object *obj, Visitor *v,
-                                     const char *name, void *opaque,
-                                     Error **errp)
-{
-    uint64_t value = vsock_user_guest_cid(VIRTIO_VSOCK_USER(obj));
-
-    visit_type_uint64(v, name, &value, errp);
-}
-
-static void vsock_user_set_guest_cid(Object *obj, Visitor *v,
-                                     const char *name, void *opaque,
-                                     Error **errp)
-{
-    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
-    uint64_t value;
-
-    if (visit_type_uint64(v, name, &value, errp)) {
-        s->guest_cid = value;
-        s->guest_cid_set = true;
-    }
-}
-
-static const PropertyInfo vsock_user_prop_guest_cid = {
-    .type = "uint64",
-    .get = vsock_user_get_guest_cid,
-    .set = vsock_user_set_guest_cid,
-};
-
-static bool vsock_user_cid_reserved(uint64_t cid)
-{
-    return cid < VSOCK_CID_FIRST_GUEST || cid == VSOCK_CID_ANY;
-}
-
-static bool vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
-{
-    if (s->guest_cid > VSOCK_CID_ANY) {
-        error_setg(errp, "guest-cid %" PRIu64 " is out of range; CIDs are "
-                   "32-bit, use " VSOCK_CID_RANGE, s->guest_cid);
-        return false;
-    }
-    if (vsock_user_cid_reserved(s->guest_cid)) {
-        error_setg(errp, "guest-cid %" PRIu64 " is reserved (0, 1 and 2 "
-                   "are the hypervisor, local and host CIDs, 4294967295 "
-                   "is any); use " VSOCK_CID_RANGE, s->guest_cid);
-        return false;
-    }
-    if (s->parent_cid == VSOCK_CID_ANY) {
-        error_setg(errp, "parent-cid 4294967295 is reserved (any)");
-        return false;
-    }
-    if (s->parent_cid == s->guest_cid) {
-        error_setg(errp, "parent-cid and guest-cid are both %" PRIu32
-                   "; they must differ", s->parent_cid);
-        return false;
-    }
-    if (s->max_connections < 1 ||
-        s->max_connections > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "max-connections %" PRIu32 " is out of range "
-                   "1..%u", s->max_connections, VSOCK_USER_MAX_CONNECTIONS);
-        return false;
-    }
-    if (s->uds_path && !s->uds_path[0]) {
-        error_setg(errp, "uds-path must not be empty");
-        return false;
-    }
-    if (s->uds_timeout_ms < 1) {
-        error_setg(errp, "uds-connect-timeout must be at least 1 ms");
-        return false;
-    }
-    if (s->uds_max_handshakes < 1 ||
-        s->uds_max_handshakes > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "uds-max-handshakes %" PRIu32 " is out of range "
-                   "1..%u", s->uds_max_handshakes,
-                   VSOCK_USER_MAX_CONNECTIONS);
-        return false;
-    }
-    if (s->host_max_pending < 1 ||
-        s->host_max_pending > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "host-max-pending %" PRIu32 " is out of range "
-                   "1..%u", s->host_max_pending, VSOCK_USER_MAX_CONNECTIONS);
-        return false;
-    }
-    if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||
-        s->buf_size > VSOCK_USER_MAX_BUF_SIZE) {
-        error_setg(errp, "buf-size %" PRIu32 " is out of range "
-                   "%llu..%llu", s->buf_size,
-                   (unsigned long long)VSOCK_USER_MIN_BUF_SIZE,
-                   (unsigned long long)VSOCK_USER_MAX_BUF_SIZE);
-        return false;
-    }
-    return true;
-}
-
-static int vsock_user_count_other(Object *obj, void *opaque)
-{
-    VirtIODevice *vdev = (VirtIODevice *)
-        object_dynamic_cast(obj, TYPE_VIRTIO_DEVICE);
-
-    if (vdev && DEVICE(vdev)->realized &&
-        vdev->device_id == VIRTIO_ID_VSOCK) {
-        (*(unsigned *)opaque)++;
-    }
-    return 0;
-}
-
-/*
- * A Linux guest drives the first virtio-vsock device it finds and leaves
- * the others unused, which is easy to miss: say so once, unless the user
- * says the guest uses several (allow-multiple=on).
- */
-static void vsock_user_warn_multiple(VirtIOVsockUser *s)
-{
-    unsigned others = 0;
-
-    if (s->allow_multiple) {
-        return;
-    }
-    /* this device is not realized yet, so it does not count itself */
-    object_child_foreach_recursive(object_get_root(), vsock_user_count_other,
-                                   &others);
-    if (others) {
-        warn_report_once("this guest has %u virtio-vsock devices; a Linux "
-                         "guest drives only the first it finds (set "
-                         "allow-multiple=on on a device meant for a guest "
-                         "that uses several)", others + 1);
-    }
+    vsock_endpoints_stop(s->endpoints);
+    vsock_engine_free(s->engine);
+    s->engine = NULL;
+    vsock_endpoints_free(s->endpoints);
+    s->endpoints = NULL;
+    vsock_poll_free(s->poll);
+    s->poll = NULL;
+    qemu_bh_delete(s->poll_bh);
+    s->poll_bh = NULL;
 }
 
 static void vsock_user_realize(DeviceState *dev, Error **errp)
@@ -649,31 +526,19 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
     VsockEngineConfig cfg;
-    VsockLinkOwner owner;
-    bool heartbeat;
+    VsockEndpointsConfig ep;
 
-    s->guest_cid = vsock_user_guest_cid(s);
-    if (!vsock_user_check_props(s, errp)) {
+    if (!virtio_vsock_user_check_props(s, errp)) {
         return;
     }
-    vsock_user_warn_multiple(s);
-    owner = (VsockLinkOwner) {
-        .dev = OBJECT(dev),
-        .guest_cid = s->guest_cid,
-        .max_conns = s->max_connections,
-        .wakeup = vsock_user_wakeup,
-        .opaque = s,
-    };
-    s->links = vsock_links_attach(&owner, errp);
-    if (!s->links) {
+
+    s->poll_bh = virtio_bh_new_guarded(dev, vsock_user_poll_bh, s);
+    s->poll = vsock_poll_new(vsock_user_poll_ready, s, errp);
+    if (!s->poll) {
+        qemu_bh_delete(s->poll_bh);
+        s->poll_bh = NULL;
         return;
     }
-    /* a linked parent CID is a real guest, which answers for itself */
-    heartbeat = s->heartbeat == ON_OFF_AUTO_ON ||
-                (s->heartbeat == ON_OFF_AUTO_AUTO &&
-                 s->parent_cid == VSOCK_CID_PARENT &&
-                 !vsock_links_carry(s->links, s->parent_cid));
-
     vsock_engine_config_init(&cfg);
     cfg.guest_cid = s->guest_cid;
     cfg.local_cid = s->parent_cid;
@@ -682,26 +547,25 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     cfg.ops = &vsock_user_engine_ops;
     cfg.opaque = s;
     s->engine = vsock_engine_new(&cfg);
-    if (heartbeat) {
-        s->heartbeat_ep = vsock_heartbeat_new(s->engine, s->parent_cid,
-                                              VSOCK_HEARTBEAT_PORT);
-    }
-    s->host = vsock_host_new(s->engine, s->parent_cid, s->max_connections,
-                             s->host_max_pending, errp);
-    if (!s->host ||
-        (s->uds_path &&
-         !vsock_host_set_uds(s->host, s->uds_path, s->uds_timeout_ms,
-                             s->uds_max_handshakes,
-                             s->seqpacket != ON_OFF_AUTO_OFF, errp)) ||
-        !vsock_user_forward_attach_all(s->host, OBJECT(dev), errp)) {
-        vsock_heartbeat_free(s->heartbeat_ep);
-        s->heartbeat_ep = NULL;
-        vsock_engine_free(s->engine);
-        s->engine = NULL;
-        vsock_host_free(s->host);
-        s->host = NULL;
-        vsock_links_detach(s->links);
-        s->links = NULL;
+    ep = (VsockEndpointsConfig) {
+        .dev = OBJECT(dev),
+        .engine = s->engine,
+        .poll = s->poll,
+        .guest_cid = s->guest_cid,
+        .parent_cid = s->parent_cid,
+        .heartbeat = s->heartbeat,
+        .max_conns = s->max_connections,
+        .max_pending = s->host_max_pending,
+        .uds_path = s->uds_path,
+        .uds_timeout_ms = s->uds_timeout_ms,
+        .uds_max_handshakes = s->uds_max_handshakes,
+        .uds_seqpacket = s->seqpacket != ON_OFF_AUTO_OFF,
+        .wakeup = vsock_user_wakeup,
+        .opaque = s,
+    };
+    s->endpoints = vsock_endpoints_new(&ep);
+    if (!vsock_endpoints_start(s->endpoints, errp)) {
+        vsock_user_free_backends(s);
         return;
     }
 
@@ -719,7 +583,8 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
                                 vsock_user_handle_tx);
     s->event_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
                                    vsock_user_handle_event);
-    trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid, heartbeat);
+    trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid,
+                                    vsock_endpoints_heartbeat(s->endpoints));
 }
 
 static void vsock_user_unrealize(DeviceState *dev)
@@ -728,17 +593,7 @@ static void vsock_user_unrealize(DeviceState *dev)
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
 
     qemu_del_vm_change_state_handler(s->vmstate);
-    if (s->heartbeat_ep) {
-        vsock_heartbeat_free(s->heartbeat_ep);
-        s->heartbeat_ep = NULL;
-    }
-    vsock_user_forward_detach_all(s->host);
-    vsock_links_detach(s->links);
-    s->links = NULL;
-    vsock_engine_free(s->engine);
-    s->engine = NULL;
-    vsock_host_free(s->host);
-    s->host = NULL;
+    vsock_user_free_backends(s);
     timer_free(s->timer);
     timer_free(s->tx_notify_timer);
     qemu_bh_delete(s->bh);
@@ -778,151 +633,12 @@ static const VMStateDescription vmstate_virtio_vsock_user = {
     },
 };
 
-/* The read-only counters, as QOM properties of the device */
-
-static uint64_t stat_connections(VirtIOVsockUser *s)
-{
-    return vsock_engine_conn_count(s->engine);
-}
-
-#define ENGINE_STAT(fn, field)                                        \
-    static uint64_t fn(VirtIOVsockUser *s)                            \
-    {                                                                 \
-        return vsock_engine_get_stats(s->engine)->field;              \
-    }
-#define HOST_STAT(fn, field)                                          \
-    static uint64_t fn(VirtIOVsockUser *s)                            \
-    {                                                                 \
-        return vsock_host_get_stats(s->host)->field;                  \
-    }
-
-ENGINE_STAT(stat_rst_sent, rst_sent)
-ENGINE_STAT(stat_rst_received, rst_received)
-ENGINE_STAT(stat_tx_packets, tx_pkts)
-ENGINE_STAT(stat_rx_packets, rx_pkts)
-ENGINE_STAT(stat_spoofed, results[VSOCK_TX_BAD_SRC_CID])
-HOST_STAT(stat_host_sockets, bridges)
-HOST_STAT(stat_host_refused, refused)
-HOST_STAT(stat_host_connect_failed, connect_failed)
-HOST_STAT(stat_host_bad_connect, bad_connect)
-HOST_STAT(stat_host_handshakes, handshakes)
-HOST_STAT(stat_host_handshake_refused, handshake_refused)
-HOST_STAT(stat_host_pending, pending)
-HOST_STAT(stat_host_pending_refused, pending_refused)
-
-const VirtIOVsockUserStat virtio_vsock_user_stats[] = {
-    { "connections", "connections open now", stat_connections },
-    { "rst-sent", "RST packets sent to the guest", stat_rst_sent },
-    { "rst-received", "RST packets from the guest", stat_rst_received },
-    { "tx-packets", "packets from the guest", stat_tx_packets },
-    { "rx-packets", "packets to the guest", stat_rx_packets },
-    { "spoofed-packets", "guest packets with a src_cid not the guest's, "
-      "dropped", stat_spoofed },
-    { "host-sockets", "host sockets bridged to guest connections",
-      stat_host_sockets },
-    { "host-refused", "host connections refused at max-connections",
-      stat_host_refused },
-    { "host-connect-failed", "guest connections to host sockets that could "
-      "not connect", stat_host_connect_failed },
-    { "host-bad-connect", "host clients on uds-path with a malformed "
-      "CONNECT line", stat_host_bad_connect },
-    { "host-handshakes", "uds-path clients sending their CONNECT line now",
-      stat_host_handshakes },
-    { "host-handshake-refused", "uds-path clients closed at once because "
-      "uds-max-handshakes were in the handshake", stat_host_handshake_refused },
-    { "host-pending", "host connections waiting for the guest to accept now",
-      stat_host_pending },
-    { "host-pending-refused", "host connections closed at once because "
-      "host-max-pending were waiting", stat_host_pending_refused },
-};
-const size_t virtio_vsock_user_n_stats = ARRAY_SIZE(virtio_vsock_user_stats);
-
-static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
-                                void *opaque, Error **errp)
-{
-    VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
-    const VirtIOVsockUserStat *stat = opaque;
-    uint64_t value = s->engine ? stat->get(s) : 0;
-
-    visit_type_uint64(v, name, &value, errp);
-}
-
-static const Property vsock_user_properties[] = {
-    /* no default value: see vsock_user_guest_cid() */
-    DEFINE_PROP("guest-cid", VirtIOVsockUser, guest_cid,
-                vsock_user_prop_guest_cid, uint64_t),
-    DEFINE_PROP_UINT32("parent-cid", VirtIOVsockUser, parent_cid,
-                       VSOCK_CID_HOST),
-    DEFINE_PROP_ON_OFF_AUTO("heartbeat", VirtIOVsockUser, heartbeat,
-                            ON_OFF_AUTO_AUTO),
-    DEFINE_PROP_UINT32("max-connections", VirtIOVsockUser, max_connections,
-                       1024),
-    DEFINE_PROP_UINT32("buf-size", VirtIOVsockUser, buf_size, 256 * KiB),
-    DEFINE_PROP_STRING("uds-path", VirtIOVsockUser, uds_path),
-    DEFINE_PROP_UINT32("uds-connect-timeout", VirtIOVsockUser, uds_timeout_ms,
-                       VSOCK_CONNECT_TIMEOUT_MS),
-    DEFINE_PROP_UINT32("uds-max-handshakes", VirtIOVsockUser,
-                       uds_max_handshakes, VSOCK_MAX_HANDSHAKES),
-    DEFINE_PROP_UINT32("host-max-pending", VirtIOVsockUser, host_max_pending,
-                       VSOCK_MAX_PENDING),
-    DEFINE_PROP_BOOL("allow-multiple", VirtIOVsockUser, allow_multiple, false),
-    DEFINE_PROP_ON_OFF_AUTO("seqpacket", VirtIOVsockUser, seqpacket,
-                            ON_OFF_AUTO_AUTO),
-};
-
-static const struct {
-    const char *name;
-    const char *description;
-} vsock_user_property_help[] = {
-    { "guest-cid", "the guest's CID, " VSOCK_CID_RANGE " (default: 16 when "
-      "parent-cid is 3, otherwise 3)" },
-    { "parent-cid", "the CID whose connections end in QEMU: heartbeat, "
-      "uds-path, vsock-user-forward objects" },
-    { "heartbeat", "answer the Nitro Enclaves heartbeat on the parent's port "
-      "9000 (auto: when parent-cid is 3 and no vsock-user-link carries "
-      "it)" },
-    { "max-connections", "connections at once, 1..65536; a REQUEST beyond "
-      "them gets RST" },
-    { "buf-size", "receive buffer per connection (buf_alloc announced to the "
-      "guest), 4096..67108864 bytes" },
-    { "uds-path", "hybrid vsock Unix socket: a host client sends \"CONNECT "
-      "<port>\\n\"; guest connections to port P go to <uds-path>_P; "
-      "SOCK_SEQPACKET clients use <uds-path>.seqpacket" },
-    { "uds-connect-timeout", "milliseconds a host client on uds-path has to "
-      "send its CONNECT line" },
-    { "seqpacket", "offer SOCK_SEQPACKET (VIRTIO_VSOCK_F_SEQPACKET); auto "
-      "means on" },
-    { "allow-multiple", "the guest drives several virtio-vsock devices: no "
-      "warning when there is more than one (Linux drives only the first)" },
-    { "uds-max-handshakes", "uds-path clients that may be sending their "
-      "CONNECT line at once (1..65536); more are closed at once, counted in "
-      "host-handshake-refused" },
-    { "host-max-pending", "host connections (uds-path CONNECTs, listen= "
-      "forwards) that may wait at once for the guest to accept (1..65536); "
-      "more are closed at once, counted in host-pending-refused" },
-};
-
 static void vsock_user_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
 
-    device_class_set_props(dc, vsock_user_properties);
-    for (size_t i = 0; i < ARRAY_SIZE(vsock_user_property_help); i++) {
-        object_class_property_set_description(klass,
-            vsock_user_property_help[i].name,
-            vsock_user_property_help[i].description);
-    }
-    for (size_t i = 0; i < virtio_vsock_user_n_stats; i++) {
-        const VirtIOVsockUserStat *stat = &virtio_vsock_user_stats[i];
-        g_autofree char *desc = g_strdup_printf("%s (read-only counter)",
-                                                stat->description);
-
-        object_class_property_add(klass, stat->name, "uint64",
-                                  vsock_user_get_stat, NULL, NULL,
-                                  (void *)stat);
-        object_class_property_set_description(klass, stat->name, desc);
-    }
+    virtio_vsock_user_class_add_props(klass);
     dc->vmsd = &vmstate_virtio_vsock_user;
     dc->desc = "virtio socket device with an in-process transport";
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);

@@ -243,13 +243,6 @@ VsockListener *vsock_engine_find_listener(VsockEngine *e, const VsockAddr *addr)
     return l ? l : g_hash_table_lookup(e->listeners, &any);
 }
 
-void vsock_engine_run_now(VsockEngine *e)
-{
-    if (!e->depth && e->ops.run_now) {
-        e->ops.run_now(e->cfg.opaque);
-    }
-}
-
 VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
                                    uint32_t port, unsigned types,
                                    VsockAcceptFn accept, void *opaque)

@@ -30,7 +30,7 @@
 #include "qom/object_interfaces.h"
 #include "io/net-listener.h"
 #include "hw/qdev-core.h"
-#include "hw/virtio/virtio-vsock-user.h"
+#include "hw/virtio/vsock-user-endpoints.h"
 #include "hw/virtio/vsock-user-forward.h"
 #include "trace.h"
 
@@ -173,22 +173,9 @@ static void forward_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                              f->listen);
 }
 
-typedef struct FindDevice {
-    VsockUserForward *f;
-    VirtIOVsockUser *found;
-} FindDevice;
-
-static int forward_find_device(Object *obj, void *opaque)
+static bool forward_match(Object *dev, void *opaque)
 {
-    FindDevice *fd = opaque;
-    VirtIOVsockUser *s = (VirtIOVsockUser *)
-        object_dynamic_cast(obj, TYPE_VIRTIO_VSOCK_USER);
-
-    if (s && DEVICE(s)->realized && s->host && forward_names(fd->f, obj)) {
-        fd->found = s;
-        return 1;
-    }
-    return 0;
+    return forward_names(opaque, dev);
 }
 
 static void forward_complete(UserCreatable *uc, Error **errp)
@@ -253,18 +240,16 @@ static void forward_complete(UserCreatable *uc, Error **errp)
 
     if (phase_check(PHASE_MACHINE_READY)) {
         /* object-add at run time: the device exists already */
-        FindDevice fd = { .f = f };
+        VsockHost *h = vsock_endpoints_find_host(forward_match, f);
 
-        object_child_foreach_recursive(object_get_root(),
-                                       forward_find_device, &fd);
-        if (!fd.found) {
+        if (!h) {
             error_setg(errp, "vsock-user-forward '%s': no realized "
                        "virtio-vsock-user device%s%s", id,
                        f->vsock ? " with id " : "",
                        f->vsock ? f->vsock : "");
             goto fail;
         }
-        if (!forward_attach(f, fd.found->host, errp)) {
+        if (!forward_attach(f, h, errp)) {
             goto fail;
         }
     }

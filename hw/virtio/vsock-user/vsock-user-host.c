@@ -73,6 +73,7 @@ typedef struct HybridClient {
     QIOChannelSocket *sioc;
     int fd;
     bool seqpacket;             /* a client of <uds-path>.seqpacket */
+    VsockPollFd *pf;            /* in the device's epoll set */
     char line[VSOCK_CONNECT_LINE_MAX];
     size_t len;
     QEMUTimer *timer;
@@ -85,7 +86,7 @@ struct VsockHost {
     uint32_t max_conns;
     uint32_t max_handshakes;
     uint32_t max_pending;
-    VsockPoll *poll;            /* the bridges' host sockets */
+    VsockPoll *poll;            /* the device's, for every host socket */
     GHashTable *routes;         /* guest port -> HostRoute */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
@@ -457,7 +458,7 @@ static void hybrid_client_free(gpointer data)
 {
     HybridClient *c = data;
 
-    qemu_set_fd_handler(c->fd, NULL, NULL, NULL);
+    vsock_poll_remove(c->pf);
     timer_free(c->timer);
     object_unref(OBJECT(c->sioc));
     g_free(c->name);
@@ -611,8 +612,14 @@ static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
               h->timeout_ms);
     g_hash_table_add(h->clients, c);
     h->stats.handshakes = g_hash_table_size(h->clients);
-    qemu_set_fd_handler(c->fd, hybrid_client_readable, NULL, c);
+    c->pf = vsock_poll_add(h->poll, c->fd, hybrid_client_readable, NULL, c);
     trace_vsock_user_hybrid_accept(c->name, c->fd);
+    if (!vsock_poll_watch(c->pf, true, false)) {
+        /* out of epoll watches: not the client's fault, not bad_connect */
+        trace_vsock_user_hybrid_drop(c->name, "epoll_ctl");
+        qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+        hybrid_client_remove(c);
+    }
 }
 
 static void host_exit_notify(Notifier *n, void *data)
@@ -742,26 +749,13 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
 
 /* ---------------------------------------------------------------------- */
 
-/* Host sockets moved data or room: the device passes it on at once. */
-static void host_poll_done(void *opaque)
-{
-    VsockHost *h = opaque;
-
-    vsock_engine_run_now(h->engine);
-}
-
-VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
-                          uint32_t max_conns, uint32_t max_pending,
-                          Error **errp)
+VsockHost *vsock_host_new(VsockEngine *e, VsockPoll *poll, uint64_t local_cid,
+                          uint32_t max_conns, uint32_t max_pending)
 {
     VsockHost *h = g_new0(VsockHost, 1);
     VsockListener *fallback;
 
-    h->poll = vsock_poll_new(host_poll_done, h, errp);
-    if (!h->poll) {
-        g_free(h);
-        return NULL;
-    }
+    h->poll = poll;
     h->engine = e;
     h->local_cid = local_cid;
     h->max_conns = max_conns;
@@ -822,7 +816,6 @@ void vsock_host_free(VsockHost *h)
     }
     g_hash_table_destroy(h->routes);
     g_free(h->uds_path);
-    vsock_poll_free(h->poll);
     g_free(h);
 }
 

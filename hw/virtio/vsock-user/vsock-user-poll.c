@@ -28,15 +28,21 @@ struct VsockPollFd {
 
 struct VsockPoll {
     int epfd;
-    VsockPollFn *after;
+    VsockPollFn *ready;
     void *opaque;
-    unsigned depth;             /* inside poll_ready() */
+    unsigned depth;             /* inside vsock_poll_dispatch() */
     GSList *dead;               /* removed inside it, freed on the way out */
 };
 
 static void poll_ready(void *opaque)
 {
     VsockPoll *p = opaque;
+
+    p->ready(p->opaque);
+}
+
+unsigned vsock_poll_dispatch(VsockPoll *p)
+{
     struct epoll_event ev[VSOCK_POLL_BATCH];
     int n;
 
@@ -44,7 +50,7 @@ static void poll_ready(void *opaque)
         n = epoll_wait(p->epfd, ev, ARRAY_SIZE(ev), 0);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
-        return;
+        return 0;
     }
     trace_vsock_user_poll_ready(n);
     p->depth++;
@@ -62,16 +68,14 @@ static void poll_ready(void *opaque)
             pf->out(pf->opaque);
         }
     }
-    if (p->after) {
-        p->after(p->opaque);
-    }
     if (--p->depth == 0) {
         g_slist_free_full(p->dead, g_free);
         p->dead = NULL;
     }
+    return n;
 }
 
-VsockPoll *vsock_poll_new(VsockPollFn *after, void *opaque, Error **errp)
+VsockPoll *vsock_poll_new(VsockPollFn *ready, void *opaque, Error **errp)
 {
     VsockPoll *p;
     int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -83,7 +87,7 @@ VsockPoll *vsock_poll_new(VsockPollFn *after, void *opaque, Error **errp)
     }
     p = g_new0(VsockPoll, 1);
     p->epfd = epfd;
-    p->after = after;
+    p->ready = ready;
     p->opaque = opaque;
     qemu_set_fd_handler(epfd, poll_ready, NULL, p);
     return p;

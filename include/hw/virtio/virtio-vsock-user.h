@@ -15,10 +15,9 @@
 #include "qom/object.h"
 #include "system/runstate.h"
 
+typedef struct VsockEndpoints VsockEndpoints;
 typedef struct VsockEngine VsockEngine;
-typedef struct VsockHeartbeat VsockHeartbeat;
-typedef struct VsockHost VsockHost;
-typedef struct VsockLinks VsockLinks;
+typedef struct VsockPoll VsockPoll;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
@@ -33,11 +32,12 @@ struct VirtIOVsockUser {
     VirtQueue *event_vq;
 
     VsockEngine *engine;
-    VsockHeartbeat *heartbeat_ep;
-    VsockHost *host;            /* host socket endpoints and forwards */
-    VsockLinks *links;          /* other QEMUs' guests (vsock-user-link) */
+    VsockEndpoints *endpoints;  /* heartbeat, host sockets, forwards, links */
     bool rx_links_turn;         /* the links fill the next rx buffer */
     QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
+    VsockPoll *poll;            /* the endpoints' host sockets */
+    QEMUBH *poll_bh;            /* their handlers, then a flush (guarded) */
+    bool in_poll;               /* inside them: wakeups wait for the flush */
     QEMUTimer *timer;           /* the engine's next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
     unsigned tx_unnotified;     /* tx chains used but not yet notified */
@@ -73,5 +73,13 @@ typedef struct VirtIOVsockUserStat {
 
 extern const VirtIOVsockUserStat virtio_vsock_user_stats[];
 extern const size_t virtio_vsock_user_n_stats;
+
+/* virtio-vsock-user-props.c: the properties and counters of the class */
+void virtio_vsock_user_class_add_props(ObjectClass *klass);
+/*
+ * At realize: settle guest-cid's default, check every property, and warn
+ * if the guest has several virtio-vsock devices.
+ */
+bool virtio_vsock_user_check_props(VirtIOVsockUser *s, Error **errp);
 
 #endif

@@ -242,14 +242,4 @@ const VsockConnStats *vsock_conn_get_stats(const VsockConn *conn);
 
 const char *vsock_close_reason_str(VsockCloseReason r);
 
-/*
- * For an endpoint's own event handler (its host socket became readable or
- * writable), after its vsock_conn_notify_*() calls and outside any engine
- * call: lets the device move the packets those allowed right away instead
- * of in a later main-loop pass.  The endpoint must be ready for any of its
- * callbacks, closed() included, during this call.  Does nothing inside an
- * engine call.
- */
-void vsock_engine_run_now(VsockEngine *e);
-
 #endif

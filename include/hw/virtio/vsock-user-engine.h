@@ -99,12 +99,6 @@ typedef struct VsockEngineOps {
      * timer.
      */
     void (*wakeup)(void *opaque);
-    /*
-     * Act now on what wakeup() asked for, synchronously; may call into the
-     * engine.  Only called from vsock_engine_run_now(), outside any engine
-     * call.  NULL: wakeup() alone.
-     */
-    void (*run_now)(void *opaque);
     /* Observer: a packet went to (@to_guest) or came from the guest. */
     void (*packet)(void *opaque, bool to_guest, const VsockHdr *hdr);
     /* Observer: a connection changed state. */

@@ -20,8 +20,10 @@
 OBJECT_DECLARE_SIMPLE_TYPE(VsockUserForward, VSOCK_USER_FORWARD)
 
 /*
- * Attach every forward that names @dev_id (or no device) to @h; called at
- * the device's realize.  Detach them again before vsock_host_free().
+ * Attach every forward that names @dev (or no device) to @h; called when
+ * the device's endpoints start (vsock-user-endpoints.h).  Detach them
+ * again before vsock_host_free().  A forward created later finds its
+ * device's host endpoints with vsock_endpoints_find_host().
  */
 bool vsock_user_forward_attach_all(VsockHost *h, Object *dev,
                                    Error **errp);

@@ -5,9 +5,10 @@
  * each main-loop iteration cost as much as the number of connections
  * (ppoll() walks them all): with 10,000 idle connections a ping-pong was
  * 57x slower.  The host sockets of a device share one epoll set instead,
- * and the main loop sees only its descriptor.  After each batch of ready
- * sockets one callback runs, so the device flushes once per batch, not
- * once per socket.
+ * and the main loop sees only its descriptor.  The device owns the set:
+ * when sockets are ready the main loop calls the device, which runs their
+ * handlers (vsock_poll_dispatch()) and then flushes once for the batch,
+ * not once per socket.  Endpoints only add, watch and remove sockets.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -21,10 +22,18 @@ typedef struct VsockPoll VsockPoll;
 typedef struct VsockPollFd VsockPollFd;
 typedef void VsockPollFn(void *opaque);
 
-/* @after (may be NULL) runs once after each batch of handlers. */
-VsockPoll *vsock_poll_new(VsockPollFn *after, void *opaque, Error **errp);
+/*
+ * The main loop calls @ready(@opaque) while sockets in the set are ready;
+ * it must call vsock_poll_dispatch().
+ */
+VsockPoll *vsock_poll_new(VsockPollFn *ready, void *opaque, Error **errp);
 /* Every VsockPollFd must have been removed. */
 void vsock_poll_free(VsockPoll *p);
+/*
+ * Run the handlers of one batch of ready sockets; returns how many were
+ * ready (0: none, no handler ran).
+ */
+unsigned vsock_poll_dispatch(VsockPoll *p);
 
 /* Watch @fd for nothing yet; @in and @out run when it is ready. */
 VsockPollFd *vsock_poll_add(VsockPoll *p, int fd, VsockPollFn *in,

@@ -12,16 +12,21 @@ the device's counters over QMP:
                      and listen= forward; exact bytes, each round < 1 s
   hs-many-microvm    200 connections open at once each way: device counters
                      exactly 200 while open, 0 afterwards
-  hs-stream-pc       the SHA-256 streams of host-endpoints-microvm on -M pc
-                     with virtio-vsock-user-pci
+  host-endpoints-microvm  4 MiB (VSOCK_USER_HOST_BYTES) each way through
+                     uds-path and both kinds of forward, SHA-256 on both
+                     sides, a slow host reader for backpressure
+  hs-stream-pc       the same four streams on -M pc with
+                     virtio-vsock-user-pci
 
 The helpers are hostlib's (tests_host_faults.py has the peer-death and
 reboot tests); Guest and Qmp stay importable from here.
 """
 
 import errno
+import hashlib
 import json
 import os
+import random
 import re
 import select
 import socket
@@ -136,13 +141,167 @@ def test_many_microvm(r, tmp):
 # socket it inherits, then SIGKILLs itself with the connection open.
 def test_stream_pc(r, tmp):
     """host-endpoints-microvm's four streams on -M pc, PCI transport."""
-    return run.check_host_streams(r, tmp, "pc", seed=11)
+    return check_host_streams(r, tmp, "pc", seed=11)
+
+
+# ---- 4. SHA-256 streams through uds-path and forwards -----------------------
+# VSOCK_USER_HOST_BYTES sets the stream size (default 4 MiB for make check;
+# 67108864 for the full 64 MiB run, which needs a larger timeout under TCG).
+
+def _host_sink(lsock, result, slow):
+    """Accept one connection, hash everything until EOF."""
+    try:
+        conn, _ = lsock.accept()
+        h = hashlib.sha256()
+        n = 0
+        conn.settimeout(120)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            h.update(data)
+            n += len(data)
+            if slow and n < 2 * 1024 * 1024:
+                time.sleep(0.005)   # a slow reader: backpressure
+        conn.close()
+        result.update(bytes=n, sha256=h.hexdigest())
+    except OSError as e:
+        result["error"] = str(e)
+
+
+def _wait_serial(path, marker, deadline):
+    while time.monotonic() < deadline:
+        if marker in run.read_text(path):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _host_source(connect, data, result, serial, hybrid_port=None):
+    """Send DATA to a guest listener once the guest says it listens."""
+    deadline = time.monotonic() + 60
+    try:
+        if not _wait_serial(serial, "VSOCKTEST-H2G-READY", deadline):
+            result["error"] = "guest never listened"
+            return
+        s = connect()
+        s.settimeout(120)
+        if hybrid_port is not None:
+            s.sendall(b"CONNECT %d\n" % hybrid_port)
+            line = b""
+            while not line.endswith(b"\n"):
+                c = s.recv(1)
+                if not c:
+                    result["error"] = "closed before OK"
+                    return
+                line += c
+            if not line.startswith(b"OK "):
+                result["error"] = "bad answer %r" % line
+                return
+            result["ok_line"] = line.decode().strip()
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)
+        s.close()
+        result.update(bytes=len(data),
+                      sha256=hashlib.sha256(data).hexdigest())
+    except OSError as e:
+        result["error"] = str(e)
+
+
+def check_host_streams(r, tmp, machine, seed=7):
+    """64 MiB-class streams through uds-path and vsock-user-forward."""
+    device = "virtio-vsock-user-pci" if machine == "pc" else \
+        "virtio-vsock-user"
+    r.need_device(device)
+    nbytes = int(os.environ.get("VSOCK_USER_HOST_BYTES", 4 * 1024 * 1024))
+    uds = os.path.join(tmp, "v.sock")
+    fwd = os.path.join(tmp, "fwd.sock")
+    serial = os.path.join(tmp, "serial.log")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        tport = probe.getsockname()[1]
+    l_hybrid = socket.socket(socket.AF_UNIX)
+    l_hybrid.bind(uds + "_5000")
+    l_hybrid.listen(4)
+    l_fwd = socket.socket(socket.AF_UNIX)
+    l_fwd.bind(fwd)
+    l_fwd.listen(4)
+    rnd = random.Random(seed)
+    data1 = rnd.randbytes(nbytes)
+    data2 = rnd.randbytes(nbytes)
+    res = {k: {} for k in ("g2h-hybrid", "g2h-forward", "h2g-hybrid",
+                           "h2g-forward")}
+
+    def unix_to(path):
+        def f():
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            return s
+        return f
+
+    threads = [
+        threading.Thread(target=_host_sink,
+                         args=(l_hybrid, res["g2h-hybrid"], True)),
+        threading.Thread(target=_host_sink,
+                         args=(l_fwd, res["g2h-forward"], False)),
+        threading.Thread(target=_host_source,
+                         args=(unix_to(uds), data1, res["h2g-hybrid"],
+                               serial, 6000)),
+        threading.Thread(target=_host_source,
+                         args=(lambda: socket.create_connection(
+                               ("127.0.0.1", tport)), data2,
+                               res["h2g-forward"], serial)),
+    ]
+    for t in threads:
+        t.daemon = True
+        t.start()
+    devices = [
+        "-object", "vsock-user-forward,id=f1,guest-port=8000,"
+        "connect=unix:%s" % fwd,
+        "-object", "vsock-user-forward,id=f2,guest-port=6001,"
+        "listen=tcp:127.0.0.1:%d" % tport,
+        "-device", "%s,guest-cid=16,parent-cid=3,uds-path=%s" %
+        (device, uds),
+    ]
+    timeout = 90 + nbytes // (1024 * 1024) * 4
+    b = r.boot(tmp, machine, "host-endpoints", devices, timeout=timeout,
+               params={"bytes": nbytes})
+    for t in threads:
+        t.join(timeout=10)
+    l_hybrid.close()
+    l_fwd.close()
+    r.expect_pass(b, "host-endpoints")
+    notes = []
+    for name, prefix in (("g2h-hybrid", "G2H-HYBRID"),
+                         ("g2h-forward", "G2H-FORWARD"),
+                         ("h2g-hybrid", "H2G-HYBRID"),
+                         ("h2g-forward", "H2G-FORWARD")):
+        host = res[name]
+        if "error" in host or "sha256" not in host:
+            raise run.Fail("%s: host side: %s" % (name, host.get("error",
+                                                              "no result")))
+        guest_sha = run.guest_value(b.serial, prefix, "sha256")
+        if guest_sha != host["sha256"] or host["bytes"] != nbytes:
+            raise run.Fail("%s: guest sha256 %s, host sha256 %s bytes %d" %
+                       (name, guest_sha, host["sha256"], host["bytes"]))
+        notes.append("%s %s MiB/s" % (name, run.guest_value(b.serial, prefix,
+                                                         "mib_per_s")))
+    if os.path.exists(uds):
+        raise run.Fail("%s left behind after QEMU exited" % uds)
+    return "%d bytes each way, sha256 equal: %s" % (nbytes,
+                                                    ", ".join(notes))
+
+
+def test_host_endpoints_microvm(r, tmp):
+    return check_host_streams(r, tmp, "microvm")
 
 
 def tests(runner_module):
     global run
     run = hostlib.run = runner_module
     return [
+        ("host-endpoints-microvm", test_host_endpoints_microvm),
         ("hs-rr-microvm", test_rr_microvm),
         ("hs-rr-pc", test_rr_pc),
         ("hs-many-microvm", test_many_microvm),

@@ -16,8 +16,6 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
-#include <poll.h>
-#include <sys/un.h>
 #include "../libqtest.h"
 #include "qemu/module.h"
 #include "qobject/qdict.h"
@@ -545,108 +543,37 @@ void qvsock_heartbeat(QVsockTest *t)
                       QVSOCK_OP_RST, 0, 0);
 }
 
-int qvsock_unix_listen(const char *path, int backlog)
+bool qvsock_has_machine(const char *machine)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, backlog), ==, 0);
-    return fd;
+    return qtest_has_machine(machine) &&
+           qtest_has_device(!strcmp(machine, "pc") ? "virtio-vsock-user-pci" :
+                            "virtio-vsock-user");
 }
 
-int qvsock_unix_connect(const char *path)
+static void qvsock_add_test(const char *suite, const char *machine,
+                            const char *name, GTestDataFunc fn)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_autofree char *path = g_strdup_printf("%s/%s/%s", suite, machine,
+                                            name);
 
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
-    strcpy(sa.sun_path, path);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
+    qtest_add_data_func(path, machine, fn);
 }
 
-bool qvsock_wait_fd(int fd, short events, int ms)
+void qvsock_add_tests(const char *suite, const QVsockTestCase *cases,
+                      size_t n)
 {
-    struct pollfd p = { .fd = fd, .events = events };
+    static const char *const machines[] = { "microvm", "pc" };
 
-    return poll(&p, 1, ms) == 1;
-}
+    for (size_t i = 0; i < G_N_ELEMENTS(machines); i++) {
+        const char *m = machines[i];
 
-int qvsock_unix_listen_full(const char *path, int *filler)
-{
-    int fd = qvsock_unix_listen(path, 0);
-
-    *filler = qvsock_unix_connect(path);
-    return fd;
-}
-
-int qvsock_host_accept(QVsockTest *t, int lfd)
-{
-    gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
-    int fd;
-
-    /* the device connects from a thread; its timers run on the qtest clock */
-    while (!qvsock_wait_fd(lfd, POLLIN, 1)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        qtest_clock_step(t->qts, 100);
+        if (!qvsock_has_machine(m)) {
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (!cases[k].microvm_only || !strcmp(m, "microvm")) {
+                qvsock_add_test(suite, m, cases[k].name, cases[k].fn);
+            }
+        }
     }
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
-}
-
-int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
-                        uint32_t buf_alloc)
-{
-    QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, dst,
-                               QVSOCK_OP_REQUEST, 0);
-    QVsockHdr h;
-    int fd;
-
-    req.buf_alloc = buf_alloc;
-    t->fwd_cnt = 0;
-    qvsock_send(t, req, NULL);
-    fd = qvsock_host_accept(t, lfd);
-    qvsock_recv(t, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
-    g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
-    return fd;
-}
-
-uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port)
-{
-    QVsockHdr h;
-
-    qvsock_recv(t, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
-    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
-    g_assert_cmpuint(h.dst_port, ==, guest_port);
-    return h.src_port;
-}
-
-void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port)
-{
-    t->fwd_cnt = 0;
-    qvsock_send(t, qvsock_pkt(QVSOCK_USER_PARENT_CID, guest_port, host_port,
-                              QVSOCK_OP_RESPONSE, 0), NULL);
-}
-
-int qvsock_count_fds(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    int n = 0;
-
-    g_assert_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    return n;
 }

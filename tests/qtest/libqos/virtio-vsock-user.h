@@ -217,6 +217,37 @@ void qvsock_recv_beat(QVsockTest *t, uint32_t port, QVsockHdr *h);
  */
 void qvsock_heartbeat(QVsockTest *t);
 
+/*
+ * Test registration: does this QEMU have @machine ("microvm" or "pc")
+ * and the device's variant for it?
+ */
+bool qvsock_has_machine(const char *machine);
+
+typedef struct QVsockTestCase {
+    const char *name;
+    GTestDataFunc fn;
+    bool microvm_only;
+} QVsockTestCase;
+
+/*
+ * Add every case of @cases (@n) as SUITE/MACHINE/NAME, with the machine
+ * as its data, for microvm and then pc, on those of the two this QEMU
+ * has.
+ */
+void qvsock_add_tests(const char *suite, const QVsockTestCase *cases,
+                      size_t n);
+
+/* ------------------------------------------------------------------ */
+/* The host's side (virtio-vsock-user-host.c)                          */
+/* ------------------------------------------------------------------ */
+
+#define QVSOCK_HOST_TIMEOUT_MS 10000
+
+/* A new temporary directory /tmp/@prefix-XXXXXX for a test's sockets. */
+char *qvsock_tmpdir_new(const char *prefix);
+/* Remove @dir and the files in it, and free the string. */
+void qvsock_tmpdir_free(char *dir);
+
 /* Host-side Unix stream sockets for the tests' host peers */
 int qvsock_unix_listen(const char *path, int backlog);
 int qvsock_unix_connect(const char *path);
@@ -243,5 +274,15 @@ int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
 uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port);
 /* The guest accepts the host's connection from @host_port. */
 void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port);
+
+/* A TCP loopback port free right now, and a client connected to one. */
+int qvsock_tcp_free_port(void);
+int qvsock_tcp_connect(int port);
+/* Read exactly @len bytes from @fd (within QVSOCK_HOST_TIMEOUT_MS each). */
+void qvsock_host_read(int fd, void *buf, size_t len);
+/* The next bytes on @fd are exactly @text. */
+void qvsock_host_expect(int fd, const char *text);
+/* @fd reads EOF, or ECONNRESET (closed with bytes it sent unread). */
+void qvsock_host_expect_eof(int fd);
 
 #endif

@@ -1,0 +1,291 @@
+"""The tables of make bench: the results of one run (vsock-user-bench.py),
+with the engine micro-benchmark and the machine, as Markdown.
+"""
+
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+import bench_scale
+import bench_vhost_user
+from bench_common import ENGINE_BENCH, GiB, MiB, NAMES
+
+def per_mib(r, key):
+    if r.get(key) is None:
+        return "?"
+    return "%.1f" % (r[key] * MiB / r["bytes"])
+
+
+# ---- report -------------------------------------------------------------------
+
+def agg(values, fmt):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt % med
+    return (fmt + " (" + fmt + "-" + fmt + ")") % (med, min(values),
+                                                    max(values))
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return "%.2fx" % (a / b)
+
+
+def engine_bench():
+    if not os.access(ENGINE_BENCH, os.X_OK):
+        return None, "engine micro-benchmark not built (make unit)"
+    p = subprocess.run([ENGINE_BENCH], capture_output=True, text=True,
+                       timeout=600)
+    out = p.stdout.strip()
+    vals = {}
+    for key, pat in (("g2h", r"guest->host.*?([0-9.]+) MiB/s"),
+                     ("h2g", r"host->guest.*?([0-9.]+) MiB/s"),
+                     ("memcpy", r"memcpy.*?([0-9.]+) MiB/s")):
+        m = re.search(pat, out)
+        if m:
+            vals[key] = float(m.group(1))
+    return vals, out
+
+
+def machine_info(qemu, console):
+    ver = subprocess.run([qemu, "--version"], capture_output=True,
+                         text=True).stdout.splitlines()
+    kernel = "?"
+    try:
+        with open(console, errors="replace") as f:
+            m = re.search(r"Linux version (\S+)", f.read())
+            if m:
+                kernel = m.group(1)
+    except OSError:
+        pass
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            if m:
+                cpu = m.group(1)
+    except OSError:
+        pass
+    return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "qemu": ver[0] if ver else "?", "kernel": kernel,
+            "host": "%s %s, %d CPUs (%s), load %.2f" % (
+                platform.system(), platform.release(), os.cpu_count(), cpu,
+                os.getloadavg()[0])}
+
+
+def report(bench, args, info, engine):
+    res = bench.results
+    chans = args.channels
+
+    def vals(ch, phase, key):
+        return [r[key] for r in res if r["channel"] == ch and
+                r["phase"] == phase]
+
+    def per_gib(r, key):
+        return r[key] * GiB / r["bytes"]
+
+    def gib_vals(ch, phase, key):
+        return [per_gib(r, key) for r in res if r["channel"] == ch and
+                r["phase"] == phase]
+
+    rows = []
+    targets = []
+
+    others = [c for c in ("serial", "slirp", "vhost-user") if c in chans]
+
+    def row(label, fmt, getter, ratios=True, phase=None):
+        cells = [agg(getter(ch), fmt) for ch in chans]
+        for i, ch in enumerate(chans):
+            st = stall_of(bench.stalls, ch, phase)
+            if cells[i] == "n/a" and st:
+                cells[i] = st
+        meds = {ch: med(getter(ch)) for ch in chans}
+        rs = []
+        if ratios and "vsock" in chans:
+            for other in others:
+                rs.append(ratio(meds["vsock"], meds[other]))
+        elif "vsock" in chans:
+            rs = [""] * len(others)
+        rows.append([label] + cells + rs)
+        return meds
+
+    g2h = row("guest->host MiB/s", "%.1f", lambda c: vals(c, "g2h", "mibs"),
+              phase="g2h")
+    h2g = row("host->guest MiB/s", "%.1f", lambda c: vals(c, "h2g", "mibs"),
+              phase="h2g")
+    pmed = row("ping-pong median us", "%.0f",
+               lambda c: vals(c, "ping", "median_us"), phase="ping")
+    row("ping-pong p99 us", "%.0f", lambda c: vals(c, "ping", "p99_us"))
+    row("ping-pong guest interrupts per round", "%.2f",
+        lambda c: [r["irqs"] / r["rounds"] for r in res
+                   if r["channel"] == c and r["phase"] == "ping"
+                   and r.get("irqs") is not None])
+    for key, what in (("main", "main-loop"), ("vcpu", "vCPU thread")):
+        row("ping-pong %s CPU us per round" % what, "%.1f",
+            lambda c, k=key: [r[k] / r["rounds"] * 1e6 for r in res
+                              if r["channel"] == c and
+                              r["phase"] == "ping"])
+    for phase, what in (("g2h", "guest->host"), ("h2g", "host->guest")):
+        row("guest interrupts per MiB %s" % what, "%.1f",
+            lambda c, p=phase: [r["irqs"] * MiB / r["bytes"] for r in res
+                                if r["channel"] == c and r["phase"] == p
+                                and r.get("irqs") is not None])
+    for phase, what in (("g2h", "guest->host"), ("h2g", "host->guest")):
+        row("main-loop CPU s/GiB %s" % what, "%.2f",
+            lambda c, p=phase: gib_vals(c, p, "main"))
+        row("vCPU thread CPU s/GiB %s" % what, "%.2f",
+            lambda c, p=phase: gib_vals(c, p, "vcpu"))
+        row("QEMU total CPU s/GiB %s" % what, "%.2f",
+            lambda c, p=phase: gib_vals(c, p, "total"))
+
+    only = [r for r in res if r["channel"] == "vsock"]
+    rate = [r["rate"] for r in only if r["phase"] == "connrate"]
+    idle = [r for r in only if r["phase"] == "idle"]
+    extra = []
+    if rate:
+        extra.append(["vsock connect+close per s (%d per run)" % args.conns,
+                      agg(rate, "%.0f")])
+    if idle:
+        # run 1 is the honest figure: later runs reuse the heap run 1 grew
+        first = idle[0]
+        extra.append(["vsock idle connections (%d), run 1, B/conn: VmRSS "
+                      "delta" % args.idle, "%.0f" % first["vmrss_per_conn"]])
+        extra.append(["  of which guest RAM touched by the guest kernel",
+                      "%.0f" % first["guest_ram_per_conn"]])
+        extra.append(["  of which TCG translated code",
+                      "%.0f" % first["tcg_per_conn"]])
+        extra.append(["  QEMU's own memory (VmRSS - guest RAM - TCG code)",
+                      "%.0f" % first["own_per_conn"]])
+        extra.append(["  QEMU's own memory left after closing them",
+                      "%.0f" % first["own_after_release"]])
+        if len(idle) > 1:
+            extra.append(["  QEMU's own memory, runs 2.. (heap reuse)",
+                          agg([r["own_per_conn"] for r in idle[1:]],
+                              "%.0f")])
+    def target(name, ok, detail):
+        targets.append("- [%s] %s: %s" % ("met" if ok else "MISSED", name,
+                                          detail))
+
+    def have(d, *keys):
+        return all(d.get(k) is not None for k in keys)
+
+    if have(g2h, "vsock", "serial"):
+        target("guest->host >= virtio-serial", g2h["vsock"] >= g2h["serial"],
+               "%.1f vs %.1f MiB/s" % (g2h["vsock"], g2h["serial"]))
+    if have(g2h, "vsock", "slirp"):
+        target("guest->host >= 20x slirp",
+               g2h["vsock"] >= 20 * g2h["slirp"],
+               "%.1fx" % (g2h["vsock"] / g2h["slirp"]))
+    if have(g2h, "vsock") and have(h2g, "vsock"):
+        target("host->guest >= half of guest->host",
+               h2g["vsock"] >= g2h["vsock"] / 2,
+               "%.1f vs %.1f MiB/s" % (h2g["vsock"], g2h["vsock"]))
+    if have(pmed, "vsock", "serial"):
+        target("median ping-pong <= virtio-serial",
+               pmed["vsock"] <= pmed["serial"],
+               "%.0f vs %.0f us" % (pmed["vsock"], pmed["serial"]))
+    if idle:
+        own = idle[0]["own_per_conn"]
+        target("< 4 KiB of QEMU memory per idle connection", own < 4096,
+               "%.0f B/conn of QEMU's own memory in run 1 (the whole VmRSS "
+               "delta, with guest RAM and TCG code: %.0f B/conn)"
+               % (own, idle[0]["vmrss_per_conn"]))
+
+    if have(h2g, "vsock", "serial"):
+        target("host->guest >= 0.9x virtio-serial",
+               h2g["vsock"] >= 0.9 * h2g["serial"],
+               "%.2fx" % (h2g["vsock"] / h2g["serial"]))
+    if have(pmed, "vsock", "serial"):
+        target("median ping-pong <= 1.2x virtio-serial",
+               pmed["vsock"] <= 1.2 * pmed["serial"],
+               "%.2fx" % (pmed["vsock"] / pmed["serial"]))
+    targets += bench_scale.targets(res, target)
+
+    header = ["", ] + [NAMES[c] for c in chans]
+    if "vsock" in chans:
+        header += ["vsock/" + {"vhost-user": "vhost"}.get(c, c)
+                   for c in others]
+    lines = []
+    lines.append("# virtio-vsock-user benchmark, %s" % info["date"])
+    lines.append("")
+    lines.append("- %s; guest kernel %s; TCG, microvm acpi=off, -smp 1, "
+                 "-m %s" % (info["qemu"], info["kernel"], args.mem))
+    lines.append("- host: %s" % info["host"])
+    if bench.pinned:
+        lines.append("- pinned: vCPU thread on CPU %s; QEMU's other threads "
+                     "and the host peers on CPU %s" % (
+                         ",".join(map(str, sorted(bench.pinned[0]))),
+                         ",".join(map(str, sorted(bench.pinned[1])))))
+    else:
+        lines.append("- not pinned: threads float over the host's CPUs")
+    lines.append("- %d run(s) in one QEMU process; median (min-max). "
+                 "Throughput: %d MiB per direction (slirp: %d MiB) in "
+                 "%d-byte writes; ping-pong: %d rounds of 1 byte"
+                 % (args.repeat, args.bytes // MiB, args.slirp_bytes // MiB,
+                    args.chunk, args.rounds))
+    lines.append("- CPU: time on CPU (user+system, /proc/PID/task/TID/"
+                 "schedstat) of QEMU's main-loop thread (tid == pid), its "
+                 "vCPU thread and all its threads, per GiB moved")
+    lines.append("")
+    lines += md_table(header, rows)
+    lines.append("")
+    if extra:
+        lines += md_table(["vsock only", ""], extra)
+        lines.append("")
+    lines += bench_vhost_user.report_lines(bench, args, md_table, agg, med,
+                                           ratio, stall_of)
+    lines += bench_scale.report_lines(bench, args, md_table, stall_of)
+    if targets:
+        lines.append("Targets:")
+        lines.append("")
+        lines += targets
+        lines.append("")
+    lines.append("Engine micro-benchmark (build/unit/vsock-user-engine-bench, "
+                 "no QEMU, no guest):")
+    lines.append("")
+    vals, out = engine
+    if vals and "memcpy" in vals:
+        lines += md_table(
+            ["", "MiB/s", "ratio to memcpy"],
+            [["engine guest->host (null endpoint)", "%.0f" % vals["g2h"],
+              "%.2fx" % (vals["g2h"] / vals["memcpy"])],
+             ["engine host->guest (copy into rx)", "%.0f" % vals["h2g"],
+              "%.2fx" % (vals["h2g"] / vals["memcpy"])],
+             ["memcpy of the same bytes", "%.0f" % vals["memcpy"], "1.00x"]])
+    else:
+        lines.append("    " + out.replace("\n", "\n    "))
+    return "\n".join(lines) + "\n"
+
+
+def stall_of(stalls, ch, phase):
+    """"stalls at N of M B" for CH's PHASE, if it stalled."""
+    for st in stalls:
+        if st["channel"] == ch and st["phase"] == phase:
+            if st.get("got") is not None:
+                return "stalls at %d of %d B" % (st["got"], st["want"])
+            return "failed: " + st["error"].splitlines()[0][:60]
+    return None
+
+
+def md_table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows)
+              for i in range(len(header))]
+    out = ["| " + " | ".join(str(h).ljust(w) for h, w in
+                             zip(header, widths)) + " |",
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c).ljust(w) for c, w in
+                                     zip(r, widths)) + " |")
+    return out
