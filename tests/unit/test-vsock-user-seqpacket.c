@@ -177,6 +177,54 @@ static void test_buffered_boundaries(void)
     fx_fini(&f);
 }
 
+/*
+ * A sender stuck in the middle of a message: the messages before it were
+ * taken, but less than the threshold, and the rest of its window is the
+ * unfinished message, which we hold until its EOM.  It needs an update
+ * now, or it waits for ever (seen with a real guest: messages of 1, 3733,
+ * 65536 and 65537 bytes, then one of 200000 into a 256 KiB window).
+ */
+static void test_credit_mid_message(void)
+{
+    VsockEngineConfig cfg;
+    Fixture f;
+    TestConn *tc;
+    g_autofree uint8_t *msg = g_malloc(BUF_ALLOC);
+    VsockHdr h;
+
+    vsock_engine_config_init(&cfg);
+    cfg.guest_cid = GUEST;
+    cfg.local_cid = PARENT;
+    cfg.buf_alloc = BUF_ALLOC;          /* threshold: half of it */
+    cfg.max_conns = 8;
+    cfg.max_pending_rst = 4;
+    cfg.seqpacket = true;
+    tc = seq_init(&f, &cfg);
+    fill(msg, BUF_ALLOC, 3);
+    g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, msg, 10000), ==,
+                    VSOCK_TX_OK);
+    g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, msg, 10000), ==,
+                    VSOCK_TX_OK);
+    g_assert_cmpuint(tc->in_msgs->len, ==, 2);
+    /* 20000 taken, less than the threshold: no update yet */
+    fx_expect_none(&f);
+    /* the rest of the window, no EOM: the guest can send no more */
+    g_assert_cmpint(seq_send(&f, GPORT, 0, 0, msg, BUF_ALLOC - 20000), ==,
+                    VSOCK_TX_OK);
+    g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==,
+                     BUF_ALLOC - 20000);
+    g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
+    check_seq(&h, VSOCK_OP_CREDIT_UPDATE, SPORT, GPORT, 0, 0, 20000);
+    fx_expect_none(&f);
+    /* with that credit the message ends, and is taken whole */
+    g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, msg, 20000), ==,
+                    VSOCK_TX_OK);
+    g_assert_cmpuint(tc->in_msgs->len, ==, 3);
+    expect_msg(tc, 2, BUF_ALLOC, EOM);
+    g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==, 0);
+    fx_fini(&f);
+}
+
 /* Credit stays byte exact: a message up to buf_alloc fits, beyond: RST. */
 static void test_credit(void)
 {
@@ -441,6 +489,8 @@ void vsock_test_register_seqpacket(void)
     g_test_add_func("/vsock/seqpacket/buffered-boundaries",
                     test_buffered_boundaries);
     g_test_add_func("/vsock/seqpacket/credit", test_credit);
+    g_test_add_func("/vsock/seqpacket/credit-mid-message",
+                    test_credit_mid_message);
     g_test_add_func("/vsock/seqpacket/rx-split", test_rx_split);
     g_test_add_func("/vsock/seqpacket/rx-credit", test_rx_credit);
     g_test_add_func("/vsock/seqpacket/mixed-types", test_mixed);

@@ -262,14 +262,30 @@ static uint32_t conn_threshold(const VsockConn *c)
     return MAX(t, 1);
 }
 
+/*
+ * Owe the guest an update when it has sent the threshold since the last
+ * one and part of that was taken.  For a stream that happens once the
+ * endpoint took the threshold; a SEQPACKET sender may be stuck with less
+ * taken, the rest of its window a message we hold until its EOM, which
+ * it cannot finish without more credit.
+ */
+void vsock_conn_check_credit(VsockConn *c)
+{
+    uint32_t t = conn_threshold(c);
+
+    if (c->state == VSOCK_CONN_ESTABLISHED &&
+        (c->fwd_cnt - c->last_fwd_cnt >= t ||
+         (c->type == VSOCK_TYPE_SEQPACKET && c->fwd_cnt != c->last_fwd_cnt &&
+          c->recv_cnt - c->last_fwd_cnt >= t))) {
+        vsock_conn_owe(c, OWE_CREDIT);
+    }
+}
+
 /* The endpoint took @n guest bytes. */
 void vsock_conn_consumed(VsockConn *c, uint32_t n)
 {
     c->fwd_cnt += n;
-    if (c->state == VSOCK_CONN_ESTABLISHED &&
-        c->fwd_cnt - c->last_fwd_cnt >= conn_threshold(c)) {
-        vsock_conn_owe(c, OWE_CREDIT);
-    }
+    vsock_conn_check_credit(c);
 }
 
 /*

@@ -204,6 +204,8 @@ VsockConn *vsock_conn_new(VsockEngine *e, const VsockKey *key,
                           VsockType type, VsockConnState state);
 /* The endpoint took @n guest bytes. */
 void vsock_conn_consumed(VsockConn *c, uint32_t n);
+/* Owe the guest a credit update if it needs one now. */
+void vsock_conn_check_credit(VsockConn *c);
 /*
  * Pass guest shutdowns on once the data before them is delivered; both
  * directions shut and drained -> RST.

@@ -144,6 +144,7 @@ static VsockTxResult handle_rw_seqpacket(VsockConn *c, const VsockHdr *h,
     c->recv_cnt += h->len;
     c->stats.tx_bytes += h->len;
     e->stats.tx_bytes += h->len;
+    vsock_conn_check_credit(c);
 
     if (eom && !c->ring.len && !c->write_blocked && c->ops &&
         c->ops->write) {
