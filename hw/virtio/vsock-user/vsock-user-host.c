@@ -509,20 +509,43 @@ static void hybrid_client_open(HybridClient *c, uint32_t port)
     object_unref(OBJECT(sioc));
 }
 
+/*
+ * What a recv() of the client's CONNECT line returned: true if it got
+ * bytes; otherwise nothing yet (EAGAIN) or the client is dropped.
+ */
+static bool hybrid_client_got(HybridClient *c, ssize_t n)
+{
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return false;
+    }
+    if (n <= 0) {
+        hybrid_client_drop(c, n == 0 ? "EOF before CONNECT" : "recv error");
+        return false;
+    }
+    return true;
+}
+
+/* The whole line is in c->line: parse it and open the connection. */
+static void hybrid_client_line_done(HybridClient *c)
+{
+    uint32_t port;
+
+    if (!vsock_parse_connect_line(c->line, c->len, &port)) {
+        hybrid_client_drop(c, "bad CONNECT line");
+        return;
+    }
+    hybrid_client_open(c, port);
+}
+
 /* SEQPACKET: the first message is the whole CONNECT line. */
 static void hybrid_client_message(HybridClient *c)
 {
     ssize_t n;
-    uint32_t port;
 
     do {
         n = recv(c->fd, c->line, sizeof(c->line), MSG_DONTWAIT | MSG_TRUNC);
     } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return;
-    }
-    if (n <= 0) {
-        hybrid_client_drop(c, n == 0 ? "EOF before CONNECT" : "recv error");
+    if (!hybrid_client_got(c, n)) {
         return;
     }
     if (n > sizeof(c->line)) {
@@ -530,11 +553,7 @@ static void hybrid_client_message(HybridClient *c)
         return;
     }
     c->len = n;
-    if (!vsock_parse_connect_line(c->line, c->len, &port)) {
-        hybrid_client_drop(c, "bad CONNECT line");
-        return;
-    }
-    hybrid_client_open(c, port);
+    hybrid_client_line_done(c);
 }
 
 static void hybrid_client_readable(void *opaque)
@@ -544,7 +563,6 @@ static void hybrid_client_readable(void *opaque)
     size_t room = sizeof(c->line) - c->len;
     char *nl;
     ssize_t n, take;
-    uint32_t port;
 
     if (c->seqpacket) {
         hybrid_client_message(c);
@@ -553,11 +571,7 @@ static void hybrid_client_readable(void *opaque)
     do {
         n = recv(c->fd, peek, room, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return;
-    }
-    if (n <= 0) {
-        hybrid_client_drop(c, n == 0 ? "EOF before CONNECT" : "recv error");
+    if (!hybrid_client_got(c, n)) {
         return;
     }
     /* consume the line and nothing after it */
@@ -577,11 +591,7 @@ static void hybrid_client_readable(void *opaque)
         }
         return;
     }
-    if (!vsock_parse_connect_line(c->line, c->len, &port)) {
-        hybrid_client_drop(c, "bad CONNECT line");
-        return;
-    }
-    hybrid_client_open(c, port);
+    hybrid_client_line_done(c);
 }
 
 static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,

@@ -128,6 +128,20 @@ def wait_link(g, prop, pred, timeout=60, what=""):
 
 # ---- the kernel's vsock_test ------------------------------------------------
 
+def expect_same_stream(r, sender, receiver):
+    """The sending guest passed link-send, the receiving one link-recv, and
+    both counted the same bytes and sha256."""
+    r.expect_pass(sender, "link-send")
+    r.expect_pass(receiver, "link-recv")
+    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
+                     sender.serial)
+    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)",
+                    receiver.serial)
+    if not sent or not got or sent.groups() != got.groups():
+        raise run.Fail("sent %s, received %s" % (
+            sent.groups() if sent else None, got.groups() if got else None))
+
+
 def check_suite(r, tmp, machine):
     dev, net = machine_devices(machine)
     r.need_device(dev)
@@ -618,13 +632,7 @@ def check_tls(r, tmp):
     wait_link(a, "state", lambda v: v == "up", what="up")
     ba = a.finish()
     bb = b.finish()
-    r.expect_pass(ba, "link-send")
-    r.expect_pass(bb, "link-recv")
-    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
-    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
-    if not sent or not got or sent.groups() != got.groups():
-        raise run.Fail("sent %s, received %s" % (
-            sent.groups() if sent else None, got.groups() if got else None))
+    expect_same_stream(r, ba, bb)
     return "4 MiB over TLS-PSK on 127.0.0.1, sha256 equal; plain peer " \
         "refused"
 
@@ -852,14 +860,7 @@ def check_relay(r, tmp):
                obj_stat(parent, "l1", "relayed"))
     parent.qmp.cmd("quit")
     parent.proc.wait(timeout=30)
-    r.expect_pass(b16, "link-send")
-    r.expect_pass(b17, "link-recv")
-    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
-                     b16.serial)
-    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", b17.serial)
-    if not sent or not got or sent.groups() != got.groups():
-        raise run.Fail("sent %s, received %s" % (
-            sent.groups() if sent else None, got.groups() if got else None))
+    expect_same_stream(r, b16, b17)
     if not relayed[0] or not relayed[1]:
         raise run.Fail("relayed counters %s: expected frames both ways" %
                        (relayed,))
@@ -1065,13 +1066,7 @@ def check_tls_x509(r, tmp):
     wait_link(a, "state", lambda v: v == "up", what="up")
     ba = a.finish()
     bb = b.finish()
-    r.expect_pass(ba, "link-send")
-    r.expect_pass(bb, "link-recv")
-    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", ba.serial)
-    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", bb.serial)
-    if not sent or not got or sent.groups() != got.groups():
-        raise run.Fail("sent %s, received %s" % (
-            sent.groups() if sent else None, got.groups() if got else None))
+    expect_same_stream(r, ba, bb)
     return "1 MiB over TLS-x509 (CA, server cert for 127.0.0.1, client " \
         "cert) on 127.0.0.1, sha256 equal"
 
@@ -1111,13 +1106,7 @@ def check_fd(r, tmp):
     csock.close()
     bb = b.finish()
     ba = a.finish()
-    r.expect_pass(ba, "link-recv")
-    r.expect_pass(bb, "link-send")
-    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)", bb.serial)
-    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)", ba.serial)
-    if not sent or not got or sent.groups() != got.groups():
-        raise run.Fail("sent %s, received %s" % (
-            sent.groups() if sent else None, got.groups() if got else None))
+    expect_same_stream(r, bb, ba)
     return "fd:N listener took a test peer, then a QEMU linked by an " \
         "inherited connected fd:N: 1 MiB, sha256 equal"
 
