@@ -469,7 +469,15 @@ static void test_storm(void)
     g_test_message("after 3 storms: %d -> %d fds, VmRSS %ld -> %ld KiB",
                    fds, qvsock_count_fds(ft.pid), rss, rss_kib(ft.pid));
     g_assert_cmpint(qvsock_count_fds(ft.pid), ==, fds);
-    g_assert_cmpint(rss_kib(ft.pid) - rss, <, 1024);
+    /*
+     * Under AddressSanitizer (make check-asan sets ASAN_OPTIONS for QEMU)
+     * freed memory waits in ASan's quarantine, so RSS grows with any
+     * churn at all; there the descriptors are the bound, and ASan itself
+     * reports what is really lost.
+     */
+    if (!g_getenv("ASAN_OPTIONS")) {
+        g_assert_cmpint(rss_kib(ft.pid) - rss, <, 1024);
+    }
     /* every hybrid client that vanished before its line, 40 a batch */
     wait_stat(&ft, "host-bad-connect", 4 * 3 * 40);
     stream_round(&ft, 43000, 5100, sfd, round++);
