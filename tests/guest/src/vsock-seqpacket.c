@@ -73,9 +73,10 @@ static void fill(unsigned char *buf, size_t i, size_t n, size_t len)
 /* Index of the first byte that differs from pattern(i, n), or len. */
 static size_t check(const unsigned char *buf, size_t i, size_t n, size_t len)
 {
-    size_t k;
+    size_t k = 0;
 
-    for (k = 0; k < len && buf[k] == pattern(i, n, k); k++) {
+    while (k < len && buf[k] == pattern(i, n, k)) {
+        k++;
     }
     return k;
 }
