@@ -284,7 +284,8 @@ static void test_link_errors(const void *data)
           "connects and never completes its hello is dropped after it)" },
         { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
           "relay-cids=1", "", false, "vsock-user-link 'l0': relay-cids=1 "
-          "is reserved (0, 1, 2 and 4294967295)" },
+          "is reserved (0, 1, 2 and 4294967295); a linked guest has a CID "
+          "in 3..4294967294" },
         { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
           "relay-cids=6", "", false, "vsock-user-link 'l0': relay-cids=6 "
           "is in this link's own cids; relay-cids names CIDs of the "

@@ -188,6 +188,28 @@ static void link_machine_done(Notifier *n, void *data)
     }
 }
 
+/* A CID list property: no reserved CID, none twice. */
+static bool link_check_cids(const char *id, const char *prop,
+                            const uint32_t *cids, unsigned n, Error **errp)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (cids[i] <= VSOCK_CID_HOST || cids[i] == VSOCK_CID_ANY) {
+            error_setg(errp, "vsock-user-link '%s': %s=%" PRIu32 " is "
+                       "reserved (0, 1, 2 and 4294967295); a linked guest "
+                       "has a CID in 3..4294967294", id, prop, cids[i]);
+            return false;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (cids[j] == cids[i]) {
+                error_setg(errp, "vsock-user-link '%s': %s=%" PRIu32
+                           " is given twice", id, prop, cids[i]);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static void link_complete(UserCreatable *uc, Error **errp)
 {
     VsockUserLink *l = VSOCK_USER_LINK(uc);
@@ -208,42 +230,17 @@ static void link_complete(UserCreatable *uc, Error **errp)
                    "the guest at the other end (cids=N, repeatable)", id);
         return;
     }
-    for (unsigned i = 0; i < l->n_cids; i++) {
-        if (l->cids[i] <= VSOCK_CID_HOST || l->cids[i] == VSOCK_CID_ANY) {
-            error_setg(errp, "vsock-user-link '%s': cids=%" PRIu32 " is "
-                       "reserved (0, 1, 2 and 4294967295); a linked guest "
-                       "has a CID in 3..4294967294", id, l->cids[i]);
-            return;
-        }
-        for (unsigned j = 0; j < i; j++) {
-            if (l->cids[j] == l->cids[i]) {
-                error_setg(errp, "vsock-user-link '%s': cids=%" PRIu32
-                           " is given twice", id, l->cids[i]);
-                return;
-            }
-        }
+    if (!link_check_cids(id, "cids", l->cids, l->n_cids, errp) ||
+        !link_check_cids(id, "relay-cids", l->relay_cids, l->n_relay, errp)) {
+        return;
     }
     for (unsigned i = 0; i < l->n_relay; i++) {
-        if (l->relay_cids[i] <= VSOCK_CID_HOST ||
-            l->relay_cids[i] == VSOCK_CID_ANY) {
-            error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
-                       " is reserved (0, 1, 2 and 4294967295)", id,
-                       l->relay_cids[i]);
-            return;
-        }
         if (vsock_link_carries(l, l->relay_cids[i])) {
             error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
                        " is in this link's own cids; relay-cids names "
                        "CIDs of the device's other links", id,
                        l->relay_cids[i]);
             return;
-        }
-        for (unsigned j = 0; j < i; j++) {
-            if (l->relay_cids[j] == l->relay_cids[i]) {
-                error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu32
-                           " is given twice", id, l->relay_cids[i]);
-                return;
-            }
         }
     }
     if (l->max_queued < LINK_MIN_QUEUED) {
