@@ -98,10 +98,10 @@ def link_args(link_path, server, cids, extra=""):
              ",".join("cids=%d" % c for c in cids), extra)]
 
 
-def guest_args(machine, cid, parent=2):
+def guest_args(machine, cid, parent=2, extra=""):
     dev, _ = machine_devices(machine)
-    return ["-device", "%s,id=%s,guest-cid=%d,parent-cid=%d" %
-            (dev, hs.DEV_ID, cid, parent)]
+    return ["-device", "%s,id=%s,guest-cid=%d,parent-cid=%d%s" %
+            (dev, hs.DEV_ID, cid, parent, extra)]
 
 
 def net_args(machine, mine, theirs, k):
@@ -151,15 +151,21 @@ def check_suite(r, tmp, machine):
     os.mkdir(db)
     link = os.path.join(tmp, "l.sock")
     na, nb = os.path.join(tmp, "na.sock"), os.path.join(tmp, "nb.sock")
+    # The server guest leaves only once the host listens on uds_19998:
+    # its link counters are read before that, never from a QEMU that is
+    # already on its way out.
+    uds = os.path.join(tmp, "a.hs")
     common = {"tests": "all", "diag": "1", "port": "20000",
               "timeout": "1700",
               "exclude": ",".join(str(t) for t in SUITE_EXCLUDE) or "none"}
     t0 = time.monotonic()
     a = hs.Guest(r, da, machine, "vsock-suite",
-                 link_args(link, True, [6]) + guest_args(machine, 5) +
+                 link_args(link, True, [6]) +
+                 guest_args(machine, 5, extra=",uds-path=" + uds) +
                  net_args(machine, na, nb, 1),
                  params=dict(common, role="server", ip="10.0.9.1/24",
-                             peerip="10.0.9.2", peercid="6"),
+                             peerip="10.0.9.2", peercid="6",
+                             holdport="19998"),
                  timeout=1800)
     b = hs.Guest(r, db, machine, "vsock-suite",
                  link_args(link, False, [5], ",reconnect-ms=100") +
@@ -172,8 +178,12 @@ def check_suite(r, tmp, machine):
     crossed = {k: link_stat(a, k) for k in
                ("tx-packets", "rx-packets", "tx-bytes", "rx-bytes",
                 "refused", "garbage")}
+    go = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    go.bind(uds + "_19998")
+    go.listen(1)
     ba = a.finish()
     bb = b.finish()
+    go.close()
     elapsed = time.monotonic() - t0
     res = {}
     for side, boot in (("server", ba), ("client", bb)):
