@@ -37,6 +37,15 @@
 #define LINK_DEFAULT_HELLO_TIMEOUT_MS   10000
 #define LINK_MAX_HELLO_TIMEOUT_MS       3600000
 
+#define LINK_HELLO_MAGIC    0x4b4e4c56u     /* "VLNK" */
+#define LINK_HELLO_VERSION  1
+#define LINK_HELLO_MAX      (VSOCK_HDR_SIZE + LINK_MAX_CIDS * 8)
+/*
+ * Connections a listening link holds while they prove themselves (TLS,
+ * hello) next to the one it has; a newer one pushes out the oldest.
+ */
+#define LINK_MAX_CANDIDATES 4
+
 typedef enum LinkState {
     LINK_DOWN,
     LINK_CONNECTING,            /* socket or TLS handshake under way */
@@ -145,6 +154,7 @@ struct VsockUserLink {
     GQueue txq;                 /* LinkOut: for the socket */
     size_t txq_bytes;
     GHashTable *conns;          /* LinkConnKey -> LinkConn */
+    GQueue candidates;          /* LinkCandidate, oldest first */
 
     LinkStats stats;
 };
@@ -211,8 +221,19 @@ void vsock_link_flush(VsockUserLink *l);
 void vsock_link_watch_in(VsockUserLink *l, bool on);
 bool vsock_link_rx_full(VsockUserLink *l);
 
-/* vsock-user-link.c, for vsock-user-link-state.c */
+/* vsock-user-link.c, for vsock-user-link-state.c and -candidate.c */
 void vsock_link_send_hello(VsockUserLink *l);
+/* Our hello frame into @buf (LINK_HELLO_MAX bytes); its length. */
+size_t vsock_link_hello_encode(VsockUserLink *l, uint8_t *buf);
+/* Why a hello's header is not one (NULL: it is). */
+const char *vsock_link_check_hello(const VsockHdr *h);
+/* Why the other end's hello is refused (g_free it), or NULL. */
+char *vsock_link_hello_refusal(VsockUserLink *l, const VsockHdr *h,
+                               const uint8_t *payload);
+void vsock_link_report_refusal(VsockUserLink *l, const char *msg);
+/* The other end's hello was good: the link is up. */
+void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
+                               const uint8_t *payload);
 /* Who the other end is, for messages: "the QEMU listening on" ... */
 const char *vsock_link_peer_desc(VsockUserLink *l);
 
@@ -224,5 +245,18 @@ void vsock_link_reconnect_cb(void *opaque);
 void vsock_link_hello_timeout_cb(void *opaque);
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque);
+/* Start TLS on @sioc for @l (server or client side); NULL with @errp. */
+QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
+                               Error **errp);
+void vsock_link_tls_failed(VsockUserLink *l, Error *err);
+
+/* vsock-user-link-candidate.c */
+/*
+ * A connection accepted while the link has one: it becomes the link's
+ * only once its TLS handshake and hello are complete and good.  Takes
+ * @sioc.
+ */
+void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc);
+void vsock_link_candidates_clear(VsockUserLink *l);
 
 #endif

@@ -155,6 +155,7 @@ static void link_detach(VsockUserLink *l)
     l->attached = false;
     timer_del(l->reconnect_timer);
     l->attempt++;               /* a connect under way is dropped */
+    vsock_link_candidates_clear(l);
     vsock_link_down(l, "device gone");
     g_hash_table_remove_all(l->conns);
     l->set = NULL;
@@ -528,6 +529,7 @@ static void link_finalize(Object *obj)
     if (l->machine_done.notify) {
         qemu_remove_machine_init_done_notifier(&l->machine_done);
     }
+    vsock_link_candidates_clear(l);
     vsock_link_close_channel(l);
     vsock_link_rxq_clear(l);
     g_hash_table_destroy(l->conns);

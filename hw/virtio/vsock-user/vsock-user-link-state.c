@@ -109,6 +109,37 @@ static void link_established(VsockUserLink *l)
     }
 }
 
+/* Counted always, reported once until a link comes up. */
+void vsock_link_tls_failed(VsockUserLink *l, Error *err)
+{
+    l->stats.tls_failures++;
+    if (!l->tls_warned) {
+        error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
+                     "(check tls-creds at both ends; further failures "
+                     "count in tls-failures)", vsock_link_id(l),
+                     vsock_link_peer_desc(l), l->addr_str,
+                     error_get_pretty(err));
+        l->tls_warned = true;
+    }
+}
+
+QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
+                               Error **errp)
+{
+    const char *host = NULL;
+
+    if (l->server) {
+        return QIO_CHANNEL(qio_channel_tls_new_server(QIO_CHANNEL(sioc),
+                                                      l->tls_creds, NULL,
+                                                      errp));
+    }
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        host = l->addr->u.inet.host;
+    }
+    return QIO_CHANNEL(qio_channel_tls_new_client(QIO_CHANNEL(sioc),
+                                                  l->tls_creds, host, errp));
+}
+
 static void link_tls_done(QIOTask *task, gpointer opaque)
 {
     VsockUserLink *l = opaque;
@@ -120,21 +151,17 @@ static void link_tls_done(QIOTask *task, gpointer opaque)
     if (qio_task_propagate_error(task, &err)) {
         g_autofree char *why = g_strdup_printf("TLS handshake: %s",
                                                error_get_pretty(err));
-        l->stats.tls_failures++;
-        if (!l->tls_warned) {
-            /* once until a link comes up; each is counted and traced */
-            error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
-                         "(check tls-creds at both ends; further failures "
-                         "count in tls-failures)", vsock_link_id(l),
-                         vsock_link_peer_desc(l), l->addr_str,
-                         error_get_pretty(err));
-            l->tls_warned = true;
-        }
+        vsock_link_tls_failed(l, err);
         error_free(err);
         vsock_link_down(l, why);
         return;
     }
     link_established(l);
+}
+
+static void link_unref(gpointer opaque)
+{
+    object_unref(OBJECT(opaque));
 }
 
 /* Take a connected socket (ours, or accepted) as the link's. */
@@ -153,28 +180,19 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
         link_established(l);
         return;
     }
-    if (l->server) {
-        l->ioc = QIO_CHANNEL(qio_channel_tls_new_server(QIO_CHANNEL(sioc),
-                                                        l->tls_creds, NULL,
-                                                        &err));
-    } else {
-        const char *host = l->addr->type == SOCKET_ADDRESS_TYPE_INET ?
-                           l->addr->u.inet.host : NULL;
-
-        l->ioc = QIO_CHANNEL(qio_channel_tls_new_client(QIO_CHANNEL(sioc),
-                                                        l->tls_creds, host,
-                                                        &err));
-    }
+    l->ioc = vsock_link_tls_new(l, sioc, &err);
     if (!l->ioc) {
         g_autofree char *why = g_strdup_printf("TLS: %s",
                                                error_get_pretty(err));
+        vsock_link_tls_failed(l, err);
         error_free(err);
-        l->stats.tls_failures++;
         vsock_link_down(l, why);
         return;
     }
+    /* the handshake may end after the object is unparented */
+    object_ref(OBJECT(l));
     qio_channel_tls_handshake(QIO_CHANNEL_TLS(l->ioc), link_tls_done, l,
-                              NULL, NULL);
+                              link_unref, NULL);
 }
 
 typedef struct LinkAttempt {
@@ -295,10 +313,15 @@ void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return;
     }
-    if (l->ioc) {
-        /* the other QEMU restarted before we noticed it went */
-        vsock_link_down(l, "replaced by a new connection");
-    }
     object_ref(OBJECT(sioc));
+    if (l->ioc) {
+        /*
+         * Perhaps the other QEMU restarted before we noticed it went;
+         * perhaps anybody who can reach the address: the new connection
+         * replaces ours only once it has proven itself.
+         */
+        vsock_link_candidate_new(l, sioc);
+        return;
+    }
     link_start(l, sioc);
 }

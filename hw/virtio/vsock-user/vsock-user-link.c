@@ -60,9 +60,6 @@
 #include "vsock-user-link-int.h"
 #include "trace.h"
 
-#define LINK_HELLO_MAGIC    0x4b4e4c56u     /* "VLNK" */
-#define LINK_HELLO_VERSION  1
-
 const char *vsock_link_id(VsockUserLink *l)
 {
     return object_get_canonical_path_component(OBJECT(l));
@@ -324,10 +321,8 @@ void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
                         peer_port, type);
 }
 
-void vsock_link_send_hello(VsockUserLink *l)
+size_t vsock_link_hello_encode(VsockUserLink *l, uint8_t *buf)
 {
-    uint8_t payload[LINK_MAX_CIDS * 8];
-    struct iovec iov = { .iov_base = payload };
     VsockHdr h = {
         .src_cid = l->owner.guest_cid,
         .src_port = LINK_HELLO_MAGIC,
@@ -336,11 +331,21 @@ void vsock_link_send_hello(VsockUserLink *l)
         .len = l->n_cids * 8,
     };
 
+    vsock_hdr_encode(&h, buf);
     for (unsigned i = 0; i < l->n_cids; i++) {
-        stq_le_p(payload + 8 * i, l->cids[i]);
+        stq_le_p(buf + VSOCK_HDR_SIZE + 8 * i, l->cids[i]);
     }
-    iov.iov_len = h.len;
-    vsock_link_queue_frame(l, &h, &iov, 1, 0);
+    return VSOCK_HDR_SIZE + h.len;
+}
+
+void vsock_link_send_hello(VsockUserLink *l)
+{
+    LinkOut *o = g_malloc(sizeof(*o) + LINK_HELLO_MAX);
+
+    o->len = vsock_link_hello_encode(l, o->data);
+    o->off = 0;
+    g_queue_push_tail(&l->txq, o);
+    l->txq_bytes += o->len;
     vsock_link_flush(l);
 }
 
@@ -367,14 +372,13 @@ bool vsock_link_rx_full(VsockUserLink *l)
 }
 
 /* A refusal is reported once, not at every reconnect that repeats it. */
-static void link_refuse(VsockUserLink *l, const char *msg)
+void vsock_link_report_refusal(VsockUserLink *l, const char *msg)
 {
     if (g_strcmp0(l->last_refusal, msg)) {
         error_report("%s", msg);
         g_free(l->last_refusal);
         l->last_refusal = g_strdup(msg);
     }
-    vsock_link_down(l, "hello refused");
 }
 
 const char *vsock_link_peer_desc(VsockUserLink *l)
@@ -382,48 +386,59 @@ const char *vsock_link_peer_desc(VsockUserLink *l)
     return l->server ? "the QEMU that connected to" : "the QEMU listening on";
 }
 
-static void link_got_hello(VsockUserLink *l, LinkFrame *f)
+char *vsock_link_hello_refusal(VsockUserLink *l, const VsockHdr *h,
+                               const uint8_t *payload)
 {
     uint64_t peer_cids[LINK_MAX_CIDS];
-    unsigned n = f->h.len / 8;
+    unsigned n = h->len / 8;
     bool carries_us = false;
     g_autofree char *theirs = NULL;
-    g_autofree char *msg = NULL;
 
     for (unsigned i = 0; i < n; i++) {
-        peer_cids[i] = ldq_le_p(f->data + 8 * i);
+        peer_cids[i] = ldq_le_p(payload + 8 * i);
         carries_us |= peer_cids[i] == l->owner.guest_cid;
     }
-    theirs = vsock_link_cids_str(peer_cids, n);
-    if (f->h.src_cid == l->owner.guest_cid) {
-        msg = g_strdup_printf("vsock-user-link '%s': both ends have guest "
-                              "CID %" PRIu64 " (this end: device '%s'; "
-                              "the other end: %s %s); every guest linked "
-                              "needs its own CID: link refused",
-                              vsock_link_id(l), f->h.src_cid,
-                              vsock_link_dev_name(l),
-                              vsock_link_peer_desc(l), l->addr_str);
-    } else if (!vsock_link_carries(l, f->h.src_cid)) {
-        msg = g_strdup_printf("vsock-user-link '%s': the guest at the other "
-                              "end (%s %s) has CID %" PRIu64 ", which is "
-                              "not in this link's cids: link refused",
-                              vsock_link_id(l), vsock_link_peer_desc(l),
-                              l->addr_str, f->h.src_cid);
-    } else if (!carries_us) {
-        msg = g_strdup_printf("vsock-user-link '%s': the other end (%s %s) "
-                              "carries cids=%s, not this guest's CID %"
-                              PRIu64 " (device '%s'): link refused",
-                              vsock_link_id(l), vsock_link_peer_desc(l),
-                              l->addr_str, theirs, l->owner.guest_cid,
-                              vsock_link_dev_name(l));
+    if (h->src_cid == l->owner.guest_cid) {
+        return g_strdup_printf("vsock-user-link '%s': both ends have guest "
+                               "CID %" PRIu64 " (this end: device '%s'; "
+                               "the other end: %s %s); every guest linked "
+                               "needs its own CID: link refused",
+                               vsock_link_id(l), h->src_cid,
+                               vsock_link_dev_name(l),
+                               vsock_link_peer_desc(l), l->addr_str);
     }
-    if (msg) {
-        link_refuse(l, msg);
-        return;
+    if (!vsock_link_carries(l, h->src_cid)) {
+        return g_strdup_printf("vsock-user-link '%s': the guest at the other "
+                               "end (%s %s) has CID %" PRIu64 ", which is "
+                               "not in this link's cids: link refused",
+                               vsock_link_id(l), vsock_link_peer_desc(l),
+                               l->addr_str, h->src_cid);
     }
+    if (!carries_us) {
+        theirs = vsock_link_cids_str(peer_cids, n);
+        return g_strdup_printf("vsock-user-link '%s': the other end (%s %s) "
+                               "carries cids=%s, not this guest's CID %"
+                               PRIu64 " (device '%s'): link refused",
+                               vsock_link_id(l), vsock_link_peer_desc(l),
+                               l->addr_str, theirs, l->owner.guest_cid,
+                               vsock_link_dev_name(l));
+    }
+    return NULL;
+}
+
+void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
+                               const uint8_t *payload)
+{
+    uint64_t peer_cids[LINK_MAX_CIDS];
+    g_autofree char *theirs = NULL;
+
+    for (unsigned i = 0; i < h->len / 8; i++) {
+        peer_cids[i] = ldq_le_p(payload + 8 * i);
+    }
+    theirs = vsock_link_cids_str(peer_cids, h->len / 8);
     g_free(l->last_refusal);
     l->last_refusal = NULL;
-    l->peer_guest_cid = f->h.src_cid;
+    l->peer_guest_cid = h->src_cid;
     l->state = LINK_UP;
     timer_del(l->hello_timer);
     l->connect_warned = false;
@@ -433,24 +448,41 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
         l->stats.reconnects++;
     }
     l->ever_up = true;
-    trace_vsock_user_link_up(vsock_link_id(l), l->owner.guest_cid, f->h.src_cid,
-                             theirs);
+    trace_vsock_user_link_up(vsock_link_id(l), l->owner.guest_cid,
+                             h->src_cid, theirs);
+}
+
+static void link_got_hello(VsockUserLink *l, LinkFrame *f)
+{
+    g_autofree char *msg = vsock_link_hello_refusal(l, &f->h, f->data);
+
+    if (msg) {
+        vsock_link_report_refusal(l, msg);
+        vsock_link_down(l, "hello refused");
+        return;
+    }
+    vsock_link_hello_accepted(l, &f->h, f->data);
+}
+
+const char *vsock_link_check_hello(const VsockHdr *h)
+{
+    if (h->op != VSOCK_OP_INVALID || h->src_port != LINK_HELLO_MAGIC) {
+        return "first frame is not a hello";
+    }
+    if (h->dst_port != LINK_HELLO_VERSION) {
+        return "hello of an unknown version";
+    }
+    if (h->len % 8 || h->len > LINK_MAX_CIDS * 8) {
+        return "hello with a bad CID list";
+    }
+    return NULL;
 }
 
 /* Does the header make sense?  If not, the stream is garbage. */
 static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
 {
     if (l->state == LINK_HELLO) {
-        if (h->op != VSOCK_OP_INVALID || h->src_port != LINK_HELLO_MAGIC) {
-            return "first frame is not a hello";
-        }
-        if (h->dst_port != LINK_HELLO_VERSION) {
-            return "hello of an unknown version";
-        }
-        if (h->len % 8 || h->len > LINK_MAX_CIDS * 8) {
-            return "hello with a bad CID list";
-        }
-        return NULL;
+        return vsock_link_check_hello(h);
     }
     if (h->op < VSOCK_OP_REQUEST || h->op > VSOCK_OP_CREDIT_REQUEST) {
         return "bad op";

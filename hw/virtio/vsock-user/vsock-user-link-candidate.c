@@ -1,0 +1,319 @@
+/*
+ * virtio-vsock-user: connections a listening link accepts while it has
+ * one
+ *
+ * Whoever can reach a listening link's address can connect to it.  If a
+ * new connection replaced the link's at once, any such connection would
+ * reset every stream over a working link, TLS or not.  So a connection
+ * accepted while the link has one is a candidate: it does its TLS
+ * handshake and the hello exchange on its own, and replaces the link's
+ * connection only when the other end's hello is good (the case it is
+ * for: the other QEMU restarted before this one noticed it went).  A
+ * candidate that fails, is refused or says nothing within
+ * hello-timeout-ms is closed, counted like a failed link connection
+ * (tls-failures, garbage, hello-timeouts) and leaves the link alone.
+ * At most LINK_MAX_CANDIDATES wait at a time: a newer one pushes out
+ * the oldest, so a flood of silent connections holds no more than that.
+ *
+ * A candidate reads exactly the hello frame and nothing more: what the
+ * other end sends after it stays in the socket for the link to read.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/timer.h"
+#include "io/channel-socket.h"
+#include "io/channel-tls.h"
+#include "vsock-user-link-int.h"
+#include "trace.h"
+
+typedef struct LinkCandidate {
+    VsockUserLink *l;
+    QIOChannelSocket *sioc;
+    QIOChannel *ioc;            /* @sioc or TLS over it */
+    guint in_watch;
+    guint out_watch;
+    QEMUTimer *timer;           /* hello-timeout-ms */
+    bool tls_done;
+    uint8_t out[LINK_HELLO_MAX];    /* our hello */
+    size_t out_len;
+    size_t out_off;
+    uint8_t in[LINK_HELLO_MAX];     /* theirs */
+    size_t got;
+} LinkCandidate;
+
+static void candidate_free(LinkCandidate *c)
+{
+    if (c->in_watch) {
+        g_source_remove(c->in_watch);
+    }
+    if (c->out_watch) {
+        g_source_remove(c->out_watch);
+    }
+    timer_free(c->timer);
+    if (c->ioc) {
+        qio_channel_close(c->ioc, NULL);
+        object_unref(OBJECT(c->ioc));
+    }
+    object_unref(OBJECT(c->sioc));
+    g_free(c);
+}
+
+static void candidate_drop(LinkCandidate *c, const char *why)
+{
+    VsockUserLink *l = c->l;
+
+    trace_vsock_user_link_candidate_drop(vsock_link_id(l), why,
+                                         g_queue_get_length(&l->candidates));
+    g_queue_remove(&l->candidates, c);
+    candidate_free(c);
+}
+
+void vsock_link_candidates_clear(VsockUserLink *l)
+{
+    LinkCandidate *c;
+
+    while ((c = g_queue_pop_head(&l->candidates))) {
+        candidate_free(c);
+    }
+}
+
+static LinkCandidate *candidate_find(VsockUserLink *l, QIOChannel *ioc)
+{
+    for (GList *e = l->candidates.head; e; e = e->next) {
+        LinkCandidate *c = e->data;
+
+        if (c->ioc == ioc) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Its hello was good: the candidate's socket is the link's from now on. */
+static void candidate_promote(LinkCandidate *c, const VsockHdr *h)
+{
+    VsockUserLink *l = c->l;
+    uint8_t cids[LINK_MAX_CIDS * 8];
+
+    memcpy(cids, c->in + VSOCK_HDR_SIZE, h->len);
+    g_queue_remove(&l->candidates, c);
+    if (c->in_watch) {
+        g_source_remove(c->in_watch);
+    }
+    if (c->out_watch) {
+        g_source_remove(c->out_watch);
+    }
+    timer_free(c->timer);
+    /* the connections over the old socket ended with the other QEMU */
+    vsock_link_down(l, "replaced by a new connection that completed its "
+                    "hello");
+    l->sioc = c->sioc;
+    l->ioc = c->ioc;
+    if (c->out_off < c->out_len) {
+        /* the rest of our hello goes first */
+        LinkOut *o = g_malloc(sizeof(*o) + c->out_len - c->out_off);
+
+        o->len = c->out_len - c->out_off;
+        o->off = 0;
+        memcpy(o->data, c->out + c->out_off, o->len);
+        g_queue_push_tail(&l->txq, o);
+        l->txq_bytes += o->len;
+    }
+    g_free(c);
+    trace_vsock_user_link_candidate_up(vsock_link_id(l));
+    vsock_link_hello_accepted(l, h, cids);
+    vsock_link_flush(l);
+    if (l->ioc) {
+        vsock_link_watch_in(l, true);
+    }
+}
+
+static gboolean candidate_out_ready(QIOChannel *ioc, GIOCondition cond,
+                                    gpointer opaque);
+
+/* Write our hello; false if the candidate is gone. */
+static bool candidate_flush(LinkCandidate *c)
+{
+    while (c->out_off < c->out_len) {
+        Error *err = NULL;
+        ssize_t n = qio_channel_write(c->ioc, (char *)c->out + c->out_off,
+                                      c->out_len - c->out_off, &err);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            if (!c->out_watch) {
+                c->out_watch = qio_channel_add_watch(c->ioc, G_IO_OUT,
+                                                     candidate_out_ready,
+                                                     c, NULL);
+            }
+            return true;
+        }
+        if (n < 0) {
+            error_free(err);
+            candidate_drop(c, "write failed");
+            return false;
+        }
+        c->out_off += n;
+    }
+    return true;
+}
+
+static gboolean candidate_out_ready(QIOChannel *ioc, GIOCondition cond,
+                                    gpointer opaque)
+{
+    LinkCandidate *c = opaque;
+
+    c->out_watch = 0;
+    candidate_flush(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* Read towards the end of the hello frame, never past it. */
+static gboolean candidate_in_ready(QIOChannel *ioc, GIOCondition cond,
+                                   gpointer opaque)
+{
+    LinkCandidate *c = opaque;
+    VsockUserLink *l = c->l;
+    g_autofree char *refusal = NULL;
+    VsockHdr h;
+
+    for (;;) {
+        size_t want = VSOCK_HDR_SIZE;
+        Error *err = NULL;
+        ssize_t n;
+
+        if (c->got >= VSOCK_HDR_SIZE) {
+            const char *bad;
+
+            vsock_hdr_decode(&h, c->in);
+            bad = vsock_link_check_hello(&h);
+            if (bad) {
+                l->stats.garbage++;
+                c->in_watch = 0;
+                candidate_drop(c, bad);
+                return G_SOURCE_REMOVE;
+            }
+            want += h.len;
+        }
+        if (c->got == want) {
+            break;
+        }
+        n = qio_channel_read(c->ioc, (char *)c->in + c->got, want - c->got,
+                             &err);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            return G_SOURCE_CONTINUE;
+        }
+        if (n <= 0) {
+            error_free(err);
+            c->in_watch = 0;
+            candidate_drop(c, n ? "read failed" : "closed by the other end");
+            return G_SOURCE_REMOVE;
+        }
+        c->got += n;
+    }
+    c->in_watch = 0;
+    refusal = vsock_link_hello_refusal(l, &h, c->in + VSOCK_HDR_SIZE);
+    if (refusal) {
+        vsock_link_report_refusal(l, refusal);
+        candidate_drop(c, "hello refused");
+        return G_SOURCE_REMOVE;
+    }
+    candidate_promote(c, &h);
+    return G_SOURCE_REMOVE;
+}
+
+static void candidate_established(LinkCandidate *c)
+{
+    c->out_len = vsock_link_hello_encode(c->l, c->out);
+    if (!candidate_flush(c)) {
+        return;
+    }
+    c->in_watch = qio_channel_add_watch(c->ioc, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                        candidate_in_ready, c, NULL);
+}
+
+static void candidate_tls_done(QIOTask *task, gpointer opaque)
+{
+    VsockUserLink *l = opaque;
+    LinkCandidate *c = candidate_find(l,
+                                      QIO_CHANNEL(qio_task_get_source(task)));
+    Error *err = NULL;
+
+    if (qio_task_propagate_error(task, &err)) {
+        if (c) {
+            vsock_link_tls_failed(l, err);
+            candidate_drop(c, "TLS handshake failed");
+        }
+        error_free(err);
+        return;
+    }
+    if (c) {
+        c->tls_done = true;
+        candidate_established(c);
+    }
+}
+
+static void candidate_unref_link(gpointer opaque)
+{
+    object_unref(OBJECT(opaque));
+}
+
+static void candidate_timeout_cb(void *opaque)
+{
+    LinkCandidate *c = opaque;
+    VsockUserLink *l = c->l;
+
+    l->stats.hello_timeouts++;
+    if (!l->hello_warned) {
+        /* once until a link comes up: a port scanner must not flood */
+        warn_report("vsock-user-link '%s' (%s): a new connection did not "
+                    "complete %s within hello-timeout-ms (%" PRIu32 " ms); "
+                    "dropped, the link's connection stays", vsock_link_id(l),
+                    l->addr_str, c->tls_done || !l->tls_creds ?
+                    "its hello" : "the TLS handshake", l->hello_timeout_ms);
+        l->hello_warned = true;
+    }
+    candidate_drop(c, "no hello within hello-timeout-ms");
+}
+
+void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc)
+{
+    LinkCandidate *c;
+    Error *err = NULL;
+
+    if (g_queue_get_length(&l->candidates) >= LINK_MAX_CANDIDATES) {
+        candidate_drop(g_queue_peek_head(&l->candidates),
+                       "pushed out by a newer connection");
+    }
+    c = g_new0(LinkCandidate, 1);
+    c->l = l;
+    c->sioc = sioc;
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, candidate_timeout_cb, c);
+    timer_mod(c->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+              l->hello_timeout_ms);
+    g_queue_push_tail(&l->candidates, c);
+    trace_vsock_user_link_candidate(vsock_link_id(l),
+                                    g_queue_get_length(&l->candidates));
+    if (!l->tls_creds) {
+        c->ioc = QIO_CHANNEL(sioc);
+        object_ref(OBJECT(sioc));
+        candidate_established(c);
+        return;
+    }
+    c->ioc = vsock_link_tls_new(l, sioc, &err);
+    if (!c->ioc) {
+        vsock_link_tls_failed(l, err);
+        error_free(err);
+        candidate_drop(c, "TLS failed to start");
+        return;
+    }
+    object_ref(OBJECT(l));
+    qio_channel_tls_handshake(QIO_CHANNEL_TLS(c->ioc), candidate_tls_done, l,
+                              candidate_unref_link, NULL);
+}
