@@ -271,19 +271,27 @@ static void host_connect_done(QIOTask *task, gpointer opaque)
 }
 
 /*
- * SEQPACKET: a Unix connect() completes or fails at once (a full backlog
- * is EAGAIN, a refusal like any other), so there is no thread to wait for.
+ * A Unix connect() completes or fails at once, so the guest's REQUEST is
+ * answered without a thread: RESPONSE or RST in the same pass.  Only a
+ * full backlog (EAGAIN) waits, and only for a stream, in the thread of
+ * qio_channel_socket_connect_async() as before (VSOCK_ACCEPT_DEFER, -1
+ * here); a SEQPACKET connect is refused then.
  */
-static VsockAcceptResult host_accept_seqpacket(VsockHost *h, VsockConn *conn,
-                                               PendingConnect *p,
-                                               SocketAddress *addr)
+static int host_accept_unix(VsockHost *h, VsockConn *conn, PendingConnect *p,
+                            SocketAddress *addr)
 {
+    bool seqpacket = vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET;
     Error *err = NULL;
     VsockBridge *b;
     int fd;
 
-    fd = vsock_unix_seqpacket_connect(addr->u.q_unix.path, &err);
-    qapi_free_SocketAddress(addr);
+    fd = vsock_unix_connect_now(addr->u.q_unix.path,
+                                seqpacket ? SOCK_SEQPACKET : SOCK_STREAM,
+                                &err);
+    if (fd < 0 && errno == EAGAIN && !seqpacket) {
+        error_free(err);
+        return -1;
+    }
     if (fd >= 0) {
         object_unref(OBJECT(p->sioc));
         p->sioc = qio_channel_socket_new_fd(fd, &err);
@@ -305,6 +313,16 @@ static VsockAcceptResult host_accept_seqpacket(VsockHost *h, VsockConn *conn,
     vsock_bridge_accept(b, conn);
     pending_free(p);
     return VSOCK_ACCEPT_NOW;
+}
+
+/* Abstract (Linux) Unix addresses take QEMU's own connect. */
+static bool host_addr_abstract(const SocketAddress *addr)
+{
+#ifdef CONFIG_LINUX
+    return addr->u.q_unix.has_abstract && addr->u.q_unix.abstract;
+#else
+    return false;
+#endif
 }
 
 /* Fallback listener: a guest REQUEST to a port without a listener. */
@@ -350,8 +368,13 @@ static VsockAcceptResult host_accept(VsockListener *l, VsockConn *conn,
 
         trace_vsock_user_host_connect(p->name, dst);
     }
-    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
-        return host_accept_seqpacket(h, conn, p, addr);
+    if (addr->type == SOCKET_ADDRESS_TYPE_UNIX && !host_addr_abstract(addr)) {
+        int ret = host_accept_unix(h, conn, p, addr);
+
+        if (ret >= 0) {
+            qapi_free_SocketAddress(addr);
+            return ret;
+        }
     }
     qio_channel_socket_connect_async(p->sioc, addr, host_connect_done, p,
                                      NULL, NULL);

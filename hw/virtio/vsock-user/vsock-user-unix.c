@@ -1,9 +1,12 @@
 /*
- * virtio-vsock-user: Unix SOCK_SEQPACKET sockets
+ * virtio-vsock-user: Unix sockets QEMU's helpers do not make
  *
- * QEMU's socket helpers make stream sockets only; SEQPACKET host peers
- * need a listener and a connect of their own.  The listener is handed to
- * a QIONetListener, so clients arrive as QIOChannelSockets like any other.
+ * QEMU's socket helpers make stream sockets only, and their connect()
+ * blocks (hence a thread per connect in the async variant); SEQPACKET
+ * host peers need a listener and a connect of their own, and a Unix
+ * connect that fails rather than waits answers a guest's REQUEST without
+ * a thread.  The listener is handed to a QIONetListener, so clients arrive
+ * as QIOChannelSockets like any other.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -57,33 +60,37 @@ QIONetListener *vsock_unix_seqpacket_listen(const char *path,
     return l;
 }
 
-int vsock_unix_seqpacket_connect(const char *path, Error **errp)
+int vsock_unix_connect_now(const char *path, int type, Error **errp)
 {
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     int fd, ret;
 
     if (strlen(path) >= sizeof(un.sun_path)) {
         error_setg(errp, "Unix socket path '%s' is too long", path);
+        errno = ENAMETOOLONG;
         return -1;
     }
     pstrcpy(un.sun_path, sizeof(un.sun_path), path);
-    fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    fd = qemu_socket(AF_UNIX, type, 0);
     if (fd < 0) {
-        error_setg_errno(errp, errno, "cannot create a SOCK_SEQPACKET "
-                         "socket");
+        error_setg_errno(errp, errno, "cannot create a Unix socket");
         return -1;
     }
     /* never wait in the main loop: a full backlog fails with EAGAIN */
     if (!qemu_set_blocking(fd, false, errp)) {
         close(fd);
+        errno = EINVAL;
         return -1;
     }
     do {
         ret = connect(fd, (struct sockaddr *)&un, sizeof(un));
     } while (ret < 0 && errno == EINTR);
     if (ret < 0) {
-        error_setg_errno(errp, errno, "cannot connect to '%s'", path);
+        int err = errno;
+
+        error_setg_errno(errp, err, "cannot connect to '%s'", path);
         close(fd);
+        errno = err;
         return -1;
     }
     return fd;

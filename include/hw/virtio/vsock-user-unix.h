@@ -1,5 +1,6 @@
 /*
- * virtio-vsock-user: Unix SOCK_SEQPACKET sockets
+ * virtio-vsock-user: Unix sockets QEMU's helpers do not make
+ * (SOCK_SEQPACKET listeners; connects that never wait)
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -19,9 +20,12 @@ QIONetListener *vsock_unix_seqpacket_listen(const char *path,
                                             const char *name, Error **errp);
 
 /*
- * A non-blocking SOCK_SEQPACKET connect to @path that succeeds at once or
- * fails (a full backlog is EAGAIN): the descriptor, or -1.
+ * A non-blocking connect of a Unix socket of @type (SOCK_STREAM or
+ * SOCK_SEQPACKET) to @path, which succeeds or fails at once: a Unix
+ * connect() never waits for the other end's accept(), only for room in
+ * its backlog, and that is EAGAIN here.  The descriptor (non-blocking),
+ * or -1 with errno and @errp set.
  */
-int vsock_unix_seqpacket_connect(const char *path, Error **errp);
+int vsock_unix_connect_now(const char *path, int type, Error **errp);
 
 #endif
