@@ -196,7 +196,8 @@ fuzz: fuzz-build
 # vhost-device-vsock (fetched into the cache by the benchmark itself); the
 # scale phases; then the engine micro-benchmark; the tables go to
 # build/bench/results.md.  Then vsock_perf between two guests whose devices
-# are linked (vsock-user-link), both ways, into build/bench/links.md.
+# are linked (vsock-user-link), both ways, and between the same guests as
+# vhost-device-vsock sibling VMs, into build/bench/links.md.
 # BENCH_ARGS go to the driver (see --help there),
 # e.g. make bench BENCH_ARGS="--repeat 5 --bytes 64M".
 bench: qemu unit

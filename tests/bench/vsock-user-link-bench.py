@@ -3,7 +3,11 @@
 
 Boots two TCG guests whose virtio-vsock-user devices are linked over a Unix
 socket and runs the kernel's vsock_perf (tools/testing/vsock) between them,
-both directions in turn; guest A (CID 5) receives first.  The table goes to
+both directions in turn; guest A (CID 5) receives first.  Then the same two
+guests as sibling VMs of one vhost-device-vsock daemon (two --vm entries,
+vhost-user-vsock-device in each QEMU, guest RAM in shared memfd), what a
+user of vhost-user would run; a direction that moves nothing within
+--vhost-timeout seconds is recorded as stalled.  The table goes to
 build/bench/links.md.  Part of make bench.
 """
 
@@ -15,6 +19,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_vhost_user  # noqa: E402  (find_daemon)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
@@ -25,21 +32,105 @@ PERF_RE = re.compile(r"PERF-(RX|TX) port=(\d+) (?:rx|tx) performance: "
                      r"([0-9.]+) Gbits/s")
 
 
-def boot(args, tmp, name, role, cid, peer, link_opts):
+def boot(args, tmp, name, role, cid, peer, device_args, machine_opts="",
+         size=None):
     serial = os.path.join(tmp, name + ".log")
-    cmd = [args.qemu, "-M", "microvm,acpi=off", "-accel", "tcg", "-m",
-           args.mem, "-smp", "1", "-nodefaults", "-no-user-config",
-           "-display", "none", "-no-reboot", "-serial", "file:" + serial,
+    cmd = [args.qemu, "-M", "microvm,acpi=off" + machine_opts, "-accel",
+           "tcg", "-m", args.mem, "-smp", "1", "-nodefaults",
+           "-no-user-config", "-display", "none", "-no-reboot",
+           "-serial", "file:" + serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-kernel", args.kernel, "-initrd", args.initramfs,
            "-append", "%s vsocktest.scenario=link-perf vsocktest.role=%s "
-           "vsocktest.peercid=%d vsocktest.bytes=%d vsocktest.vsk=%d" %
-           (CMDLINE, role, peer, args.bytes, args.vsk_size),
-           "-object", "vsock-user-link,id=l0,vsock=v0," + link_opts,
-           "-device", "virtio-vsock-user,id=v0,guest-cid=%d" % cid]
+           "vsocktest.peercid=%d vsocktest.bytes=%d vsocktest.vsk=%d%s" %
+           (CMDLINE, role, peer, size[1] if size else args.bytes,
+            args.vsk_size, " vsocktest.buf=%d" % size[0] if size else "")] + \
+        device_args
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT), serial
+
+
+def link_args(cid, link_opts):
+    return ["-object", "vsock-user-link,id=l0,vsock=v0," + link_opts,
+            "-device", "virtio-vsock-user,id=v0,guest-cid=%d" % cid]
+
+
+def vhost_args(args, sock):
+    return ["-object", "memory-backend-memfd,id=mem,size=%s,share=on" %
+            args.mem, "-chardev", "socket,id=vhu,path=%s" % sock,
+            "-device", "vhost-user-vsock-device,chardev=vhu"]
+
+
+def wait_pair(procs, timeout):
+    """Exit statuses of both QEMUs; "timeout" for one killed after
+    TIMEOUT seconds."""
+    status = []
+    end = time.monotonic() + timeout
+    for p in procs:
+        try:
+            status.append(p.wait(timeout=max(1, end - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            status.append("timeout")
+    return status
+
+
+def results(serials):
+    res = {}
+    for name, path in serials:
+        with open(path, errors="replace") as f:
+            for m in PERF_RE.finditer(f.read()):
+                res[(name, m.group(1), m.group(2))] = float(m.group(3))
+    return [
+        (res.get(("b", "TX", "1234")), res.get(("a", "RX", "1234"))),
+        (res.get(("a", "TX", "1235")), res.get(("b", "RX", "1235"))),
+    ]
+
+
+def run_links(args, tmp, size=None):
+    """Linked devices; SIZE: (write size, bytes), else vsock_perf's."""
+    link = os.path.join(tmp, "l.sock")
+    if os.path.exists(link):
+        os.unlink(link)
+    a, sa = boot(args, tmp, "a", "a", 5, 6,
+                 link_args(5, "addr=unix:%s,server=on,cids=6" % link),
+                 size=size)
+    b, sb = boot(args, tmp, "b", "b", 6, 5,
+                 link_args(6, "addr=unix:%s,cids=5,reconnect-ms=100" %
+                           link), size=size)
+    status = wait_pair((a, b), args.timeout)
+    return results((("a", sa), ("b", sb))), status
+
+
+def run_siblings(args, tmp, daemon, size=None):
+    """The same two guests as sibling VMs of one vhost-device-vsock."""
+    vt = tempfile.mkdtemp(prefix="vhost-", dir=tmp)
+    socks = [os.path.join(vt, "%s.sock" % n) for n in ("a", "b")]
+    dlog = open(os.path.join(vt, "daemon.log"), "w")
+    dproc = subprocess.Popen(
+        [daemon] + sum((["--vm", "guest-cid=%d,socket=%s,uds-path=%s" %
+                         (cid, sock, os.path.join(vt, "%d.hs" % cid))]
+                        for cid, sock in zip((5, 6), socks)), []),
+        stdin=subprocess.DEVNULL, stdout=dlog, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 10
+        while not all(os.path.exists(s) for s in socks):
+            if dproc.poll() is not None or time.monotonic() > end:
+                return None, "the daemon did not open its sockets (%s)" % \
+                    dlog.name
+            time.sleep(0.05)
+        a, sa = boot(args, vt, "a", "a", 5, 6, vhost_args(args, socks[0]),
+                     ",memory-backend=mem", size)
+        b, sb = boot(args, vt, "b", "b", 6, 5, vhost_args(args, socks[1]),
+                     ",memory-backend=mem", size)
+        status = wait_pair((a, b), args.vhost_timeout)
+        return results((("a", sa), ("b", sb))), status
+    finally:
+        dproc.kill()
+        dproc.wait()
+        dlog.close()
 
 
 def main():
@@ -57,51 +148,79 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench",
                                                   "links.md"))
+    ap.add_argument("--vhost-timeout", type=int, default=60,
+                    help="seconds the vhost-device-vsock siblings have for "
+                    "both directions of one write size (default 60)")
+    ap.add_argument("--small-buf", type=int, default=2048,
+                    help="the second write size, below one rx buffer "
+                    "(default 2048; 0: skip)")
+    ap.add_argument("--small-bytes", type=int, default=32 << 20,
+                    help="bytes per direction at --small-buf (default 32 "
+                    "MiB)")
+    ap.add_argument("--fetch", action=argparse.BooleanOptionalAction,
+                    default=True, help="fetch vhost-device-vsock (Debian "
+                    "sid) into the cache if it is not there (default on); "
+                    "--no-fetch skips the siblings when it is not")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="vsock-link-bench-")
-    link = os.path.join(tmp, "l.sock")
     t0 = time.monotonic()
-    a, sa = boot(args, tmp, "a", "a", 5, 6,
-                 "addr=unix:%s,server=on,cids=6" % link)
-    b, sb = boot(args, tmp, "b", "b", 6, 5,
-                 "addr=unix:%s,cids=5,reconnect-ms=100" % link)
-    status = []
-    for p in (a, b):
-        try:
-            status.append(p.wait(timeout=args.timeout))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            status.append("timeout")
+    daemon, ver = bench_vhost_user.find_daemon(args.fetch)
+    # (label, size): vsock_perf's own 128 KiB writes, then small ones
+    sizes = [("128 KiB writes, %d MiB" % (args.bytes >> 20), None)]
+    if args.small_buf:
+        sizes.append(("%d-byte writes, %d MiB" % (args.small_buf,
+                                                   args.small_bytes >> 20),
+                      (args.small_buf, args.small_bytes)))
+    rows, failed = [], []
+    for label, size in sizes:
+        ours, status = run_links(args, tmp, size)
+        if not all(tx and rx for tx, rx in ours) or status != [1, 1]:
+            failed.append("%s: QEMU exit %s" % (label, status))
+        theirs, vstatus = None, ver
+        if daemon:
+            theirs, vstatus = run_siblings(args, tmp, daemon, size)
+        for i, d in enumerate(("B (CID 6) -> A (CID 5)",
+                               "A (CID 5) -> B (CID 6)")):
+            rows.append((d, label, ours[i], theirs[i] if theirs else None,
+                         vstatus))
     elapsed = time.monotonic() - t0
-    res = {}
-    for name, path in (("a", sa), ("b", sb)):
-        with open(path, errors="replace") as f:
-            for m in PERF_RE.finditer(f.read()):
-                res[(name, m.group(1), m.group(2))] = float(m.group(3))
-    rows = [
-        ("B (CID 6) -> A (CID 5)", res.get(("b", "TX", "1234")),
-         res.get(("a", "RX", "1234"))),
-        ("A (CID 5) -> B (CID 6)", res.get(("a", "TX", "1235")),
-         res.get(("b", "RX", "1235"))),
-    ]
 
-    def fmt(g):
-        return "%.0f" % (g * 1000 / 8 / 1.048576) if g is not None else "-"
-    lines = ["vsock_perf between two linked TCG guests (microvm, unix link, "
-             "%d MiB per direction, vsock buffer %d KiB; %.0f s)" %
-             (args.bytes >> 20, args.vsk_size >> 10, elapsed), "",
-             "| direction | sender MiB/s | receiver MiB/s |",
-             "| --- | --- | --- |"]
-    lines += ["| %s | %s | %s |" % (d, fmt(tx), fmt(rx)) for d, tx, rx in rows]
+    def mib(g):
+        return g * 1000 / 8 / 1.048576
+
+    def cell(pair):
+        return "%.0f / %.0f" % (mib(pair[0]), mib(pair[1])) \
+            if pair and pair[0] and pair[1] else None
+
+    lines = ["vsock_perf between two TCG guests (microvm, vsock buffer %d "
+             "KiB): linked virtio-vsock-user devices (unix link) against "
+             "sibling VMs of one vhost-device-vsock %s (%.0f s in all)" %
+             (args.vsk_size >> 10, ver if daemon else "(not run: %s)" % ver,
+              elapsed), "",
+             "| direction | writes | vsock-user sender / receiver MiB/s | "
+             "vhost-device-vsock siblings sender / receiver MiB/s | "
+             "receiver ours / theirs |",
+             "| --- | --- | --- | --- | --- |"]
+    for d, label, ours, theirs, vstatus in rows:
+        if not daemon:
+            their = "not run"
+        elif cell(theirs):
+            their = cell(theirs)
+        else:
+            their = "stalls: nothing in %d s (QEMU exit %s)" % (
+                args.vhost_timeout, vstatus)
+        ratio = "%.2fx" % (ours[1] / theirs[1]) \
+            if cell(ours) and cell(theirs) else "-"
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            d, label, cell(ours) or "-", their, ratio))
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
     print(text, end="")
-    if any(tx is None or rx is None for _, tx, rx in rows) or \
-            status != [1, 1]:
-        print("error: a direction did not complete (QEMU exit %s); logs in "
-              "%s" % (status, tmp))
+    if failed:
+        print("error: a direction did not complete (%s); logs in %s" %
+              ("; ".join(failed), tmp))
         return 1
     return 0
 
