@@ -78,6 +78,18 @@ static bool vsock_user_cid_reserved(uint64_t cid)
     return cid < VSOCK_CID_FIRST_GUEST || cid == VSOCK_CID_ANY;
 }
 
+/* A count of connections or sockets: 1..VSOCK_USER_MAX_CONNECTIONS. */
+static bool vsock_user_check_count(const char *name, uint32_t v,
+                                   Error **errp)
+{
+    if (v < 1 || v > VSOCK_USER_MAX_CONNECTIONS) {
+        error_setg(errp, "%s %" PRIu32 " is out of range 1..%u", name, v,
+                   VSOCK_USER_MAX_CONNECTIONS);
+        return false;
+    }
+    return true;
+}
+
 static bool vsock_user_check_values(VirtIOVsockUser *s, Error **errp)
 {
     if (s->guest_cid > VSOCK_CID_ANY) {
@@ -100,10 +112,8 @@ static bool vsock_user_check_values(VirtIOVsockUser *s, Error **errp)
                    "; they must differ", s->parent_cid);
         return false;
     }
-    if (s->max_connections < 1 ||
-        s->max_connections > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "max-connections %" PRIu32 " is out of range "
-                   "1..%u", s->max_connections, VSOCK_USER_MAX_CONNECTIONS);
+    if (!vsock_user_check_count("max-connections", s->max_connections,
+                                errp)) {
         return false;
     }
     if (s->uds_path && !s->uds_path[0]) {
@@ -114,17 +124,12 @@ static bool vsock_user_check_values(VirtIOVsockUser *s, Error **errp)
         error_setg(errp, "uds-connect-timeout must be at least 1 ms");
         return false;
     }
-    if (s->uds_max_handshakes < 1 ||
-        s->uds_max_handshakes > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "uds-max-handshakes %" PRIu32 " is out of range "
-                   "1..%u", s->uds_max_handshakes,
-                   VSOCK_USER_MAX_CONNECTIONS);
+    if (!vsock_user_check_count("uds-max-handshakes", s->uds_max_handshakes,
+                                errp)) {
         return false;
     }
-    if (s->host_max_pending < 1 ||
-        s->host_max_pending > VSOCK_USER_MAX_CONNECTIONS) {
-        error_setg(errp, "host-max-pending %" PRIu32 " is out of range "
-                   "1..%u", s->host_max_pending, VSOCK_USER_MAX_CONNECTIONS);
+    if (!vsock_user_check_count("host-max-pending", s->host_max_pending,
+                                errp)) {
         return false;
     }
     if (s->buf_size < VSOCK_USER_MIN_BUF_SIZE ||

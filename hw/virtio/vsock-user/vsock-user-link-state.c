@@ -140,6 +140,17 @@ QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
                                                   l->tls_creds, host, errp));
 }
 
+/* TLS failed on the link's connection: count, report, drop it; frees @err */
+static void link_tls_down(VsockUserLink *l, const char *what, Error *err)
+{
+    g_autofree char *why = g_strdup_printf("%s: %s", what,
+                                           error_get_pretty(err));
+
+    vsock_link_tls_failed(l, err);
+    error_free(err);
+    vsock_link_down(l, why);
+}
+
 static void link_tls_done(QIOTask *task, gpointer opaque)
 {
     VsockUserLink *l = opaque;
@@ -149,11 +160,7 @@ static void link_tls_done(QIOTask *task, gpointer opaque)
         return;                 /* a connection replaced since */
     }
     if (qio_task_propagate_error(task, &err)) {
-        g_autofree char *why = g_strdup_printf("TLS handshake: %s",
-                                               error_get_pretty(err));
-        vsock_link_tls_failed(l, err);
-        error_free(err);
-        vsock_link_down(l, why);
+        link_tls_down(l, "TLS handshake", err);
         return;
     }
     link_established(l);
@@ -182,11 +189,7 @@ static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
     }
     l->ioc = vsock_link_tls_new(l, sioc, &err);
     if (!l->ioc) {
-        g_autofree char *why = g_strdup_printf("TLS: %s",
-                                               error_get_pretty(err));
-        vsock_link_tls_failed(l, err);
-        error_free(err);
-        vsock_link_down(l, why);
+        link_tls_down(l, "TLS", err);
         return;
     }
     /* the handshake may end after the object is unparented */
