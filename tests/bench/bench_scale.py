@@ -19,14 +19,16 @@ raised to --max-connections), and, in this order:
              per-packet cost that grows with the connection count shows up
              as a lower rate
 
-A phase that makes no progress for --stall-timeout seconds is recorded as
-a stall and QEMU restarted; a stalled streams direction and size is not
-tried with more streams.
+pps, ping and streams run --repeat times each and the tables give their
+median (the idle phases run once).  A phase that makes no progress for
+--stall-timeout seconds is recorded as a stall and QEMU restarted; a
+stalled streams direction and size is not tried with more streams.
 """
 
 import os
 import selectors
 import socket
+import statistics
 import time
 
 import bench_vhost_user
@@ -75,7 +77,7 @@ def accept_n(b, listener, n):
     return socks
 
 
-def streams(b, drv, ch, direction, n, nbytes, chunk):
+def streams(b, drv, ch, direction, n, nbytes, chunk, rep=0):
     """One streams phase; returns its record or raises Stall."""
     name = "streams-%s-%d-%d" % (direction, chunk, n)
     k0 = b.counters(ch)
@@ -146,7 +148,7 @@ def streams(b, drv, ch, direction, n, nbytes, chunk):
     for s in socks:
         s.close()
     k = b.counter_delta(b.counters(ch), k0)
-    return b.record(0, ch, name, cpu, streams=n, bytes=nbytes, chunk=chunk,
+    return b.record(rep, ch, name, cpu, streams=n, bytes=nbytes, chunk=chunk,
                     direction=direction, mibs=nbytes / MiB / cpu["wall"],
                     guest_ms=gms, **k)
 
@@ -200,17 +202,22 @@ def release(b, held):
 
 
 def pps(b, drv, ch, nconn):
+    """--repeat pps and ping runs on one connection."""
     a = b.args
     nbytes = a.pps_writes * a.pps_size
     sock = b.open_channel(ch)
-    r = b.g2h(0, ch, sock, nbytes, chunk=a.pps_size, phase="pps-%d" % nconn)
-    r["writes_per_s"] = a.pps_writes / r["wall"]
-    if r.get("pkts_to_host") is not None:
-        r["pkts_per_s"] = r["pkts_to_host"] / r["wall"]
-    p = b.ping(0, ch, sock, a.rounds)
-    p["phase"] = "ping-%d" % nconn
+    out = []
+    for rep in range(a.repeat):
+        r = b.g2h(rep, ch, sock, nbytes, chunk=a.pps_size,
+                  phase="pps-%d" % nconn)
+        r["writes_per_s"] = a.pps_writes / r["wall"]
+        if r.get("pkts_to_host") is not None:
+            r["pkts_per_s"] = r["pkts_to_host"] / r["wall"]
+        p = b.ping(rep, ch, sock, a.rounds)
+        p["phase"] = "ping-%d" % nconn
+        out += [r, p]
     b.close_channel(ch, sock)
-    return r, p
+    return tuple(out)
 
 
 def run_one(b, drv, ch):
@@ -231,16 +238,17 @@ def run_one(b, drv, ch):
         for d in ("g2h", "h2g"):
             for n in a.scale_streams:
                 key = "streams-%s-%d" % (d, size)
-                if key in stalled:
-                    break
-                r = b.phase(0, key, lambda: streams(
-                    b, drv, ch, d, n, a.scale_bytes, size), stalled)
-                if r is None:
-                    # record which stream count stalled
-                    b.stalls[-1]["phase"] = "%s-%d" % (key, n)
-                    stalled.add(key)
-                    break
-                note(r)
+                for rep in range(a.repeat):
+                    if key in stalled:
+                        break
+                    r = b.phase(rep, key, lambda: streams(
+                        b, drv, ch, d, n, a.scale_bytes, size, rep),
+                        stalled)
+                    if r is None:
+                        # record which stream count stalled
+                        b.stalls[-1]["phase"] = "%s-%d" % (key, n)
+                        break
+                    note(r)
     held = None
     for i, n in enumerate(a.scale_idle):
         last = i == len(a.scale_idle) - 1
@@ -307,11 +315,10 @@ def run(drv, args, tmp_root):
 
 
 def _get(res, ch, phase, key):
-    for r in res:
-        if r["channel"] == ch and r["phase"] == phase and \
-                r.get(key) is not None:
-            return r[key]
-    return None
+    """The median of the runs of PHASE."""
+    v = [r[key] for r in res if r["channel"] == ch and
+         r["phase"] == phase and r.get(key) is not None]
+    return statistics.median(v) if v else None
 
 
 def report_lines(bench, args, md_table, stall_of):

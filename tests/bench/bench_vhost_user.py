@@ -192,6 +192,7 @@ def bind(drv):
             return DaemonCpuSnap(self.pid, self.dproc.pid)
 
         def start_qemu(self):
+            drv.unpin_self()
             if os.path.exists(self.vhost_sock):
                 os.unlink(self.vhost_sock)
             self.dlog = open(os.path.join(self.tmp, "daemon.log"), "a")

@@ -171,6 +171,15 @@ class BenchSmoke(unittest.TestCase):
         self.assertRegex(self.table, r"vhost-device-vsock \S+ against "
                          r"vsock-user")
 
+    def test_pinned(self):
+        """--pin held for every QEMU of the run, not just the first (the
+        later ones inherited the driver's own narrowed CPU set once)."""
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU")
+        unpinned = {(r["channel"], r["phase"]) for r in self.data["results"]
+                    if not r["pinned"]}
+        self.assertEqual(unpinned, set())
+
     def test_table(self):
         t = self.table
         self.assertIn("| vsock-user ", t)

@@ -53,6 +53,15 @@ import time
 
 import bench_scale
 import bench_vhost_user
+
+# The CPUs this driver may use, before --pin narrows its own set: every
+# QEMU (and daemon) it starts must inherit all of them, not the share the
+# previous pinning left the driver with.
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
+
+
+def unpin_self():
+    os.sched_setaffinity(0, ALL_CPUS)
 # bench_scale and bench_vhost_user reach these through this module (drv)
 from bench_common import (BUILD_GUEST, CHANNELS, CMDLINE, CTL_PORT,
                           DATA_PORT, FIRMWARE_DIRS, GUEST_CID, GUEST_DIR,
@@ -111,6 +120,7 @@ class Bench:
 
     def start_qemu(self):
         a = self.args
+        unpin_self()
         fw = []
         for d in FIRMWARE_DIRS:
             if os.path.isdir(d):
@@ -158,7 +168,7 @@ class Bench:
         take turns on two CPUs, and one channel's figure can double from one
         run to the next."""
         self.pinned = None
-        cpus = sorted(os.sched_getaffinity(0))
+        cpus = sorted(ALL_CPUS)
         if not self.args.pin or len(cpus) < 2:
             return
         vcpu_set, rest = {cpus[-1]}, set(cpus[:-1])
@@ -309,7 +319,8 @@ class Bench:
             p.wait()
 
     def record(self, rep, ch, phase, cpu, **kw):
-        r = {"rep": rep, "channel": ch, "phase": phase}
+        r = {"rep": rep, "channel": ch, "phase": phase,
+             "pinned": bool(self.pinned)}
         r.update(cpu)
         r.update(kw)
         self.results.append(r)
