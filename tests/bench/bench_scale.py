@@ -81,6 +81,7 @@ def streams(b, drv, ch, direction, n, nbytes, chunk, rep=0):
     """One streams phase; returns its record or raises Stall."""
     name = "streams-%s-%d-%d" % (direction, chunk, n)
     k0 = b.counters(ch)
+    perf = b.perf_start("%s-%s" % (ch, name)) if rep == 0 else None
     c0 = b.cpu_snap()
     b.send_cmd("streams %s %d %d %d %d %d" % (
         "send" if direction == "g2h" else "recv", drv.PARENT_CID,
@@ -144,6 +145,7 @@ def streams(b, drv, ch, direction, n, nbytes, chunk, rep=0):
         cpu = b.cpu_snap().minus(c0)
     finally:
         sel.close()
+        b.perf_stop(perf)
     gms = b.read_reply()
     for s in socks:
         s.close()
@@ -292,7 +294,6 @@ def run(drv, args, tmp_root):
             continue
         a = drv.argparse.Namespace(**vars(args))
         a.timeout = args.stall_timeout
-        a.profile_cmd = a.sync_profile = None
         tmp = os.path.join(tmp_root, "scale-" + ch)
         os.makedirs(tmp, exist_ok=True)
         classes = classes or bench_vhost_user.bind(drv)

@@ -610,7 +610,8 @@ def main():
                                                   "results.md"))
     ap.add_argument("--json", help="also write every raw measurement here")
     ap.add_argument("--perf-dir", help="perf record -g each g2h, h2g and "
-                    "ping phase of the first run into "
+                    "ping phase of the first run, and the first run of each "
+                    "scale phase (pps, ping, streams; both devices), into "
                     "DIR/<channel>-<phase>.data")
     ap.add_argument("--profile-cmd", help="like --perf-dir, with this "
                     "command (shell; {pid} and {out} substituted, stopped "
@@ -618,7 +619,7 @@ def main():
                     "{pid}'; output in --perf-dir (default build/bench)")
     ap.add_argument("--sync-profile", action="store_true",
                     help="QEMU's lock contention profile (HMP sync-profile) "
-                    "of each g2h, h2g and ping phase of the first run, into "
+                    "of the phases --perf-dir profiles, into "
                     "--perf-dir DIR/<channel>-<phase>-sync.txt")
     ap.add_argument("--sizes", default="3000,64K",
                     help="write sizes at which vsock-user and "
