@@ -53,6 +53,14 @@ import time
 
 import bench_scale
 import bench_vhost_user
+# bench_scale and bench_vhost_user reach these through this module (drv)
+from bench_common import (BUILD_GUEST, CHANNELS, CMDLINE, CTL_PORT,
+                          DATA_PORT, FIRMWARE_DIRS, GUEST_CID, GUEST_DIR,
+                          GiB, IDLE_PORT, MAIN_CHANNELS, MiB, PARENT_CID,
+                          RATE_PORT, ROOT, BenchError, CpuSnap, Qmp, Stall,
+                          log, memory, percentile, recv_exact_count,
+                          thread_cpu, thread_name, unix_listener)
+from bench_report import engine_bench, machine_info, per_mib, report
 
 # The CPUs this driver may use, before --pin narrows its own set: every
 # QEMU (and daemon) it starts must inherit all of them, not the share the
@@ -62,14 +70,7 @@ ALL_CPUS = frozenset(os.sched_getaffinity(0))
 
 def unpin_self():
     os.sched_setaffinity(0, ALL_CPUS)
-# bench_scale and bench_vhost_user reach these through this module (drv)
-from bench_common import (BUILD_GUEST, CHANNELS, CMDLINE, CTL_PORT,
-                          DATA_PORT, FIRMWARE_DIRS, GUEST_CID, GUEST_DIR,
-                          GiB, IDLE_PORT, MAIN_CHANNELS, MiB, PARENT_CID,
-                          RATE_PORT, ROOT, BenchError, CpuSnap, Qmp, Stall,
-                          log, memory, percentile, recv_exact_count,
-                          thread_cpu, thread_name, unix_listener)
-from bench_report import engine_bench, machine_info, per_mib, report
+
 
 class Bench:
     def __init__(self, args, tmp):
