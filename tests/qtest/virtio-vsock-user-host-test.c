@@ -637,6 +637,61 @@ static void test_backpressure_h2g(void)
     ht_free(&ht);
 }
 
+/*
+ * Host -> guest, one recvmsg() for several rx buffers: every byte in order,
+ * each packet within its buffer, the host's EOF only after the last byte;
+ * a guest RST while bytes read ahead are held drops them with the socket.
+ */
+static void test_h2g_read_ahead(void)
+{
+    enum { TOTAL = 150 * 1024 + 123 };
+    HT ht;
+    g_autofree uint8_t *buf = g_malloc(TOTAL);
+    g_autofree uint8_t *got = g_malloc(TOTAL);
+    uint8_t data[QVSOCK_RX_BUF_SIZE];
+    uint32_t rcvd = 0;
+    int lfd, fd;
+    QVsockHdr h;
+
+    for (int i = 0; i < TOTAL; i++) {
+        buf[i] = i * 13 + (i >> 11);
+    }
+    ht_init(&ht, "", "");
+    lfd = host_listen_port(&ht, 5006);
+    fd = qvsock_connect_host(&ht.vt, 40006, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
+    shutdown(fd, SHUT_WR);
+    while (rcvd < TOTAL) {
+        qvsock_recv(&ht.vt, &h, data);
+        qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
+                          QVSOCK_OP_RW, h.len, 0);
+        g_assert_cmpuint(h.len, >, 0);
+        g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);
+        g_assert_cmpuint(rcvd + h.len, <=, TOTAL);
+        memcpy(got + rcvd, data, h.len);
+        rcvd += h.len;
+    }
+    g_assert_cmpmem(got, TOTAL, buf, TOTAL);
+    qvsock_recv(&ht.vt, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
+                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+    qvsock_send(&ht.vt, gpkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_host_expect_eof(fd);
+    close(fd);
+
+    fd = qvsock_connect_host(&ht.vt, 40007, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    g_assert_cmpint(write(fd, buf, 32 * 1024), ==, 32 * 1024);
+    qvsock_recv(&ht.vt, &h, data);
+    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RW);
+    g_assert_cmpmem(data, h.len, buf, h.len);
+    qvsock_send(&ht.vt, gpkt(40007, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_host_expect_eof(fd);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
+    close(fd);
+    close(lfd);
+    ht_free(&ht);
+}
+
 /* Guest -> host backpressure: credit stops while the host does not read */
 static void test_backpressure_g2h(void)
 {
@@ -763,6 +818,8 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-host/forwards", test_forwards);
     qtest_add_func("virtio-vsock-user-host/backpressure-h2g",
                    test_backpressure_h2g);
+    qtest_add_func("virtio-vsock-user-host/h2g-read-ahead",
+                   test_h2g_read_ahead);
     qtest_add_func("virtio-vsock-user-host/backpressure-g2h",
                    test_backpressure_g2h);
     qtest_add_func("virtio-vsock-user-host/reset-fds", test_reset_fds);
