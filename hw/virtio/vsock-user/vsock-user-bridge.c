@@ -441,10 +441,10 @@ static size_t bridge_read_ahead_out(VsockBridge *b, const struct iovec *iov,
 }
 
 /*
- * Stream: receive into the guest's buffer, and behind it into the spare
- * buffer up to what the guest's credit allows beyond this buffer, at most
- * BRIDGE_READ_AHEAD: one system call then serves the next rx buffers of
- * this connection too.  Returns what recvmsg() returned (the part behind
+ * Stream: receive into the guest's buffer, and behind it into a buffer of
+ * the bridge's up to what the guest's credit allows beyond this buffer, at
+ * most BRIDGE_READ_AHEAD: one system call then serves the next rx buffers
+ * of this connection too.  Returns what recvmsg() returned (the part behind
  * the guest's buffer is kept), with *@empty set if the socket is empty.
  */
 static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
@@ -462,12 +462,10 @@ static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
     if (ahead < room || iov_cnt + 1 > G_N_ELEMENTS(local)) {
         ahead = 0;              /* not worth a copy */
     } else {
-        if (!bridge_spare) {
-            bridge_spare = g_malloc(BRIDGE_SPARE_SIZE);
-        }
+        b->msg = g_malloc(ahead);
         v = local;
         memcpy(v, iov, iov_cnt * sizeof(*iov));
-        v[iov_cnt].iov_base = bridge_spare;
+        v[iov_cnt].iov_base = b->msg;
         v[iov_cnt].iov_len = ahead;
     }
     msg.msg_iov = v;
@@ -480,7 +478,9 @@ static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
     if (n > 0 && (size_t)n > room) {
         b->msg_len = n - room;
         b->msg_off = 0;
-        b->msg = g_memdup2(bridge_spare, b->msg_len);
+    } else {
+        g_free(b->msg);
+        b->msg = NULL;
     }
     return n;
 }
