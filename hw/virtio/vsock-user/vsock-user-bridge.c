@@ -67,6 +67,7 @@ static uint8_t *bridge_spare;
  * is held, and only until the guest's next rx buffers take it.
  */
 #define BRIDGE_READ_AHEAD (64 * 1024)
+static uint8_t *bridge_ahead_idle; /* one such buffer kept for the next */
 
 /* What a host Unix socket accepts as one message: ask for plenty. */
 #define BRIDGE_SEQPACKET_SNDBUF (4 * 1024 * 1024)
@@ -75,7 +76,8 @@ struct VsockBridge {
     QIOChannelSocket *sioc;     /* NULL: the bridge owns fd itself */
     int fd;
     bool seqpacket;             /* message mode: SOCK_SEQPACKET */
-    uint8_t *msg;               /* the rest of a host message */
+    uint8_t *msg;               /* host bytes kept: a message's rest, */
+                                /* or what a stream read ahead */
     size_t msg_len;
     size_t msg_off;
     uint32_t msg_flags;         /* its VSOCK_SEQ_EOR */
@@ -354,6 +356,23 @@ out:
 }
 
 /*
+ * Copy out the next of the host's bytes the bridge kept (the rest of a
+ * message, or what a stream read ahead); msg_len is 0 once all are out.
+ */
+static size_t bridge_hand_out(VsockBridge *b, const struct iovec *iov,
+                              unsigned iov_cnt)
+{
+    size_t n = iov_from_buf(iov, iov_cnt, 0, b->msg + b->msg_off,
+                            b->msg_len - b->msg_off);
+
+    b->msg_off += n;
+    if (b->msg_off == b->msg_len) {
+        b->msg_len = 0;
+    }
+    return n;
+}
+
+/*
  * SEQPACKET: the next piece of the current host message; else what
  * recvmsg() returned, errno set for a message too big to carry.
  */
@@ -369,10 +388,8 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
     ssize_t n;
 
     if (b->msg) {
-        n = iov_from_buf(iov, iov_cnt, 0, b->msg + b->msg_off,
-                         b->msg_len - b->msg_off);
-        b->msg_off += n;
-        if (b->msg_off == b->msg_len) {
+        n = bridge_hand_out(b, iov, iov_cnt);
+        if (!b->msg_len) {
             *flags = VSOCK_SEQ_EOM | b->msg_flags;
             g_free(b->msg);
             b->msg = NULL;
@@ -417,22 +434,38 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
     return room;
 }
 
+/* Stream read-ahead buffers: reuse the idle one rather than allocate. */
+static uint8_t *bridge_ahead_get(void)
+{
+    uint8_t *buf = bridge_ahead_idle;
+
+    bridge_ahead_idle = NULL;
+    return buf ? buf : g_malloc(BRIDGE_READ_AHEAD);
+}
+
+static void bridge_ahead_put(uint8_t *buf)
+{
+    if (bridge_ahead_idle) {
+        g_free(buf);
+    } else {
+        bridge_ahead_idle = buf;
+    }
+}
+
 /*
- * Stream: hand out what the last recvmsg() read ahead.  Returns what it
- * copied; short (the rest is gone) tells the engine to wait for the
+ * Stream: hand out what the last recvmsg() read ahead into @room bytes.
+ * A short copy (the rest is gone) tells the engine to wait for the
  * socket, which is watched from then on.
  */
 static size_t bridge_read_ahead_out(VsockBridge *b, const struct iovec *iov,
-                                    unsigned iov_cnt)
+                                    unsigned iov_cnt, size_t room)
 {
-    size_t n = iov_from_buf(iov, iov_cnt, 0, b->msg + b->msg_off,
-                            b->msg_len - b->msg_off);
+    size_t n = bridge_hand_out(b, iov, iov_cnt);
 
-    b->msg_off += n;
-    if (b->msg_off == b->msg_len) {
-        g_free(b->msg);
+    if (!b->msg_len) {
+        bridge_ahead_put(b->msg);
         b->msg = NULL;
-        if (n < iov_size(iov, iov_cnt)) {
+        if (n < room) {
             b->watch_in = true;
             bridge_update_fd(b);
         }
@@ -441,31 +474,31 @@ static size_t bridge_read_ahead_out(VsockBridge *b, const struct iovec *iov,
 }
 
 /*
- * Stream: receive into the guest's buffer, and behind it into a buffer of
- * the bridge's up to what the guest's credit allows beyond this buffer, at
+ * Stream: receive into the guest's @room bytes, and behind them into a
+ * read-ahead buffer up to what the guest's credit allows beyond them, at
  * most BRIDGE_READ_AHEAD: one system call then serves the next rx buffers
  * of this connection too.  Returns what recvmsg() returned (the part behind
  * the guest's buffer is kept), with *@empty set if the socket is empty.
  */
 static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
                                   const struct iovec *iov, unsigned iov_cnt,
-                                  bool *empty)
+                                  size_t room, bool *empty)
 {
-    size_t room = iov_size(iov, iov_cnt);
     uint32_t credit = vsock_conn_get_peer_credit(conn);
     size_t ahead = credit > room ? MIN(credit - room, BRIDGE_READ_AHEAD) : 0;
     struct iovec local[9];
     struct iovec *v = (struct iovec *)iov;
     struct msghdr msg = { 0 };
+    uint8_t *buf = NULL;
     ssize_t n;
 
     if (ahead < room || iov_cnt + 1 > G_N_ELEMENTS(local)) {
         ahead = 0;              /* not worth a copy */
     } else {
-        b->msg = g_malloc(ahead);
+        buf = bridge_ahead_get();
         v = local;
         memcpy(v, iov, iov_cnt * sizeof(*iov));
-        v[iov_cnt].iov_base = b->msg;
+        v[iov_cnt].iov_base = buf;
         v[iov_cnt].iov_len = ahead;
     }
     msg.msg_iov = v;
@@ -476,11 +509,11 @@ static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
     /* a stream socket returns all it holds when it holds less */
     *empty = n > 0 && (size_t)n < room + ahead;
     if (n > 0 && (size_t)n > room) {
+        b->msg = buf;
         b->msg_len = n - room;
         b->msg_off = 0;
-    } else {
-        g_free(b->msg);
-        b->msg = NULL;
+    } else if (buf) {
+        bridge_ahead_put(buf);
     }
     return n;
 }
@@ -490,6 +523,7 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
                           uint32_t *flags)
 {
     VsockBridge *b = opaque;
+    size_t want = iov_size(iov, iov_cnt);
     bool empty = false;
     ssize_t n;
 
@@ -504,10 +538,10 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
             goto out;
         }
     } else if (b->msg) {
-        n = bridge_read_ahead_out(b, iov, iov_cnt);
+        n = bridge_read_ahead_out(b, iov, iov_cnt, want);
         goto out;
     } else {
-        n = bridge_recv_stream(b, conn, iov, iov_cnt, &empty);
+        n = bridge_recv_stream(b, conn, iov, iov_cnt, want, &empty);
     }
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -524,8 +558,6 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
         vsock_conn_shutdown(conn, VSOCK_SHUTDOWN_SEND);
         bridge_check_done(b);
     } else {
-        size_t want = iov_size(iov, iov_cnt);
-
         trace_vsock_user_bridge_read(b->name, want, n);
         if (empty) {
             /*
