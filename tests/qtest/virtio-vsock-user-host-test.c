@@ -594,21 +594,48 @@ static void test_forwards(void)
     ht_free(&ht);
 }
 
+/* @len bytes of a pattern that repeats only far apart (@salt varies it) */
+static uint8_t *pattern_new(size_t len, unsigned salt)
+{
+    uint8_t *buf = g_malloc(len);
+
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = i * salt + (i >> (salt & 15));
+    }
+    return buf;
+}
+
+/*
+ * The next packet from host port @src to guest @port is data within one rx
+ * buffer and within @limit bytes in all; append it to @got at *@rcvd.
+ */
+static void guest_recv_data(HT *ht, uint32_t port, uint32_t src,
+                            uint8_t *got, uint32_t *rcvd, uint32_t limit)
+{
+    uint8_t data[QVSOCK_RX_BUF_SIZE];
+    QVsockHdr h;
+
+    qvsock_recv(&ht->vt, &h, data);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
+                      h.len, 0);
+    g_assert_cmpuint(h.len, >, 0);
+    g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);
+    g_assert_cmpuint(*rcvd + h.len, <=, limit);
+    memcpy(got + *rcvd, data, h.len);
+    *rcvd += h.len;
+}
+
 /* Host -> guest backpressure: never more RW than the guest's credit */
 static void test_backpressure_h2g(void)
 {
     enum { CREDIT = 8192, TOTAL = 64 * 1024 };
     HT ht;
-    g_autofree uint8_t *buf = g_malloc(TOTAL);
+    g_autofree uint8_t *buf = pattern_new(TOTAL, 7);
     g_autofree uint8_t *got = g_malloc(TOTAL);
-    uint8_t data[QVSOCK_RX_BUF_SIZE];
     uint32_t rcvd = 0;
     int lfd, fd;
-    QVsockHdr h, upd;
+    QVsockHdr upd;
 
-    for (int i = 0; i < TOTAL; i++) {
-        buf[i] = i * 7 + (i >> 9);
-    }
     ht_init(&ht, "", "");
     lfd = host_listen_port(&ht, 5003);
     fd = qvsock_connect_host(&ht.vt, 40004, 5003, lfd, CREDIT);
@@ -617,12 +644,7 @@ static void test_backpressure_h2g(void)
         uint32_t window = rcvd + CREDIT;
 
         while (rcvd < window) {
-            qvsock_recv(&ht.vt, &h, data);
-            qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5003, 40004,
-                              QVSOCK_OP_RW, h.len, 0);
-            g_assert_cmpuint(rcvd + h.len, <=, window);
-            memcpy(got + rcvd, data, h.len);
-            rcvd += h.len;
+            guest_recv_data(&ht, 40004, 5003, got, &rcvd, window);
         }
         /* credit exhausted: nothing more until the guest frees space */
         qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
@@ -646,30 +668,20 @@ static void test_h2g_read_ahead(void)
 {
     enum { TOTAL = 150 * 1024 + 123 };
     HT ht;
-    g_autofree uint8_t *buf = g_malloc(TOTAL);
+    g_autofree uint8_t *buf = pattern_new(TOTAL, 13);
     g_autofree uint8_t *got = g_malloc(TOTAL);
     uint8_t data[QVSOCK_RX_BUF_SIZE];
     uint32_t rcvd = 0;
     int lfd, fd;
     QVsockHdr h;
 
-    for (int i = 0; i < TOTAL; i++) {
-        buf[i] = i * 13 + (i >> 11);
-    }
     ht_init(&ht, "", "");
     lfd = host_listen_port(&ht, 5006);
     fd = qvsock_connect_host(&ht.vt, 40006, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
     shutdown(fd, SHUT_WR);
     while (rcvd < TOTAL) {
-        qvsock_recv(&ht.vt, &h, data);
-        qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
-                          QVSOCK_OP_RW, h.len, 0);
-        g_assert_cmpuint(h.len, >, 0);
-        g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);
-        g_assert_cmpuint(rcvd + h.len, <=, TOTAL);
-        memcpy(got + rcvd, data, h.len);
-        rcvd += h.len;
+        guest_recv_data(&ht, 40006, 5006, got, &rcvd, TOTAL);
     }
     g_assert_cmpmem(got, TOTAL, buf, TOTAL);
     qvsock_recv(&ht.vt, &h, NULL);
