@@ -47,6 +47,7 @@ QEMU_CONFIGURE := --target-list=x86_64-softmmu \
 
 # The qtests tier 2 builds and runs.
 QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test \
+	virtio-vsock-user-host-data-test \
 	virtio-vsock-user-cli-test virtio-vsock-user-flood-test \
 	virtio-vsock-user-qmp-test virtio-vsock-user-seqpacket-test qos-test qom-test device-introspect-test
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))

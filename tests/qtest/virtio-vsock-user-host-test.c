@@ -5,9 +5,8 @@
  * libqos's QVsockTest, as virtio-vsock-user-test.c does) and, at the same
  * time, the host programs on real Unix and TCP loopback sockets in a
  * temporary directory: the hybrid uds-path convention both ways, the
- * CONNECT line parser, per-port forwards, half-close both ways, resets,
- * credit backpressure both ways and file descriptors across a device
- * reset.
+ * CONNECT line parser, per-port forwards, half-close both ways and resets
+ * (data flow: virtio-vsock-user-host-data-test.c).
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -15,7 +14,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/virtio-vsock-user.h"
@@ -23,111 +21,28 @@
 
 #define NS_PER_SEC 1000000000LL
 
-/* ---------------------------------------------------------------------- */
-/* The host side (more in libqos/virtio-vsock-user-host.c)                */
-/* ---------------------------------------------------------------------- */
-
-typedef struct HT {
-    QVsockTest vt;
-    char *dir;
-    char *uds;             /* the device's uds-path */
-} HT;
-
-static void ht_init(HT *ht, const char *props, const char *extra)
-{
-    g_autofree char *p = NULL;
-
-    memset(ht, 0, sizeof(*ht));
-    ht->dir = qvsock_tmpdir_new("vsock-user-host");
-    ht->uds = g_strdup_printf("%s/v.sock", ht->dir);
-    p = g_strdup_printf(",heartbeat=off,uds-path=%s%s", ht->uds, props);
-    qvsock_test_init(&ht->vt, "microvm", QVSOCK_RX_ONE_BUFFER, p, extra);
-}
-
-static void ht_free(HT *ht)
-{
-    qvsock_test_free(&ht->vt);
-    /* the device removed its own socket at exit */
-    g_assert_false(g_file_test(ht->uds, G_FILE_TEST_EXISTS));
-    qvsock_tmpdir_free(ht->dir);
-    g_free(ht->uds);
-}
-
-static void host_write(int fd, const char *text)
-{
-    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
-}
-
-/* Listen on the device's PATH_<port>: where guest connections go */
-static int host_listen_port(HT *ht, uint32_t port)
-{
-    g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, port);
-
-    return qvsock_unix_listen(path, 64);
-}
-
-/* A guest packet to the parent */
-static QVsockHdr gpkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
-                      uint32_t len)
-{
-    return qvsock_pkt(QVSOCK_USER_PARENT_CID, src_port, dst_port, op, len);
-}
-
-/* The guest shuts its connection down (@flags: QVSOCK_SHUT_*). */
-static void guest_shutdown(HT *ht, uint32_t port, uint32_t dst,
-                           uint32_t flags)
-{
-    QVsockHdr h = gpkt(port, dst, QVSOCK_OP_SHUTDOWN, 0);
-
-    h.flags = flags;
-    h.fwd_cnt = ht->vt.fwd_cnt;
-    qvsock_send(&ht->vt, h, NULL);
-}
-
-/* Guest data on an established connection. */
-static void guest_send_text(HT *ht, uint32_t port, uint32_t dst,
-                            const char *text)
-{
-    qvsock_send(&ht->vt, gpkt(port, dst, QVSOCK_OP_RW, strlen(text)), text);
-}
-
-/* Next packet is RW with exactly @text. */
-static void guest_expect_text(HT *ht, uint32_t port, uint32_t src,
-                              const char *text)
-{
-    uint8_t data[QVSOCK_RX_BUF_SIZE];
-    QVsockHdr h;
-
-    qvsock_recv(&ht->vt, &h, data);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
-                      strlen(text), 0);
-    g_assert_cmpmem(data, h.len, text, strlen(text));
-}
-
-/* ---------------------------------------------------------------------- */
-
 /* Guest -> host through PATH_<port>, guest closes its sending side first */
 static void test_g2h_hybrid(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, fd;
     QVsockHdr h;
 
-    ht_init(&ht, "", "");
-    lfd = host_listen_port(&ht, 5000);
+    qvsock_ht_init(&ht, "", "");
+    lfd = qvsock_ht_listen_port(&ht, 5000);
     fd = qvsock_connect_host(&ht.vt, 40000, 5000, lfd, QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 1);
 
-    guest_send_text(&ht, 40000, 5000, "hello host");
+    qvsock_ht_send_text(&ht, 40000, 5000, "hello host");
     qvsock_host_expect(fd, "hello host");
-    host_write(fd, "hello guest");
-    guest_expect_text(&ht, 40000, 5000, "hello guest");
+    qvsock_host_write(fd, "hello guest");
+    qvsock_ht_expect_text(&ht, 40000, 5000, "hello guest");
 
     /* guest SHUT_WR: the host reads EOF, and can still answer */
-    guest_shutdown(&ht, 40000, 5000, QVSOCK_SHUT_SEND);
+    qvsock_ht_shutdown(&ht, 40000, 5000, QVSOCK_SHUT_SEND);
     qvsock_host_expect_eof(fd);
-    host_write(fd, "response after EOF");
-    guest_expect_text(&ht, 40000, 5000, "response after EOF");
+    qvsock_host_write(fd, "response after EOF");
+    qvsock_ht_expect_text(&ht, 40000, 5000, "response after EOF");
 
     /* the host closes too: the guest sees its EOF, then the close */
     close(fd);
@@ -135,68 +50,68 @@ static void test_g2h_hybrid(void)
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5000, 40000,
                       QVSOCK_OP_SHUTDOWN, 0, h.flags);
     g_assert_true(h.flags & QVSOCK_SHUT_SEND);
-    qvsock_send(&ht.vt, gpkt(40000, 5000, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40000, 5000, QVSOCK_OP_RST, 0), NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* Guest -> host, the host closes its sending side first */
 static void test_g2h_host_eof(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, fd;
     QVsockHdr h;
 
-    ht_init(&ht, "", "");
-    lfd = host_listen_port(&ht, 5001);
+    qvsock_ht_init(&ht, "", "");
+    lfd = qvsock_ht_listen_port(&ht, 5001);
     fd = qvsock_connect_host(&ht.vt, 40001, 5001, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    host_write(fd, "request");
+    qvsock_host_write(fd, "request");
     shutdown(fd, SHUT_WR);
-    guest_expect_text(&ht, 40001, 5001, "request");
+    qvsock_ht_expect_text(&ht, 40001, 5001, "request");
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5001, 40001,
                       QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
     /* guest data still flows to the host */
-    guest_send_text(&ht, 40001, 5001, "answer");
+    qvsock_ht_send_text(&ht, 40001, 5001, "answer");
     qvsock_host_expect(fd, "answer");
     /* the guest's close: SHUTDOWN both ways, answered by RST */
-    guest_shutdown(&ht, 40001, 5001, QVSOCK_SHUT_SEND | QVSOCK_SHUT_RCV);
+    qvsock_ht_shutdown(&ht, 40001, 5001, QVSOCK_SHUT_SEND | QVSOCK_SHUT_RCV);
     qvsock_recv(&ht.vt, &h, NULL);
     g_assert_cmpuint(h.op, ==, QVSOCK_OP_RST);
     qvsock_host_expect_eof(fd);
     close(fd);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* No PATH_<port> listener: RST; guest RST: the host sees the close */
 static void test_g2h_refused_and_rst(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, fd;
     QVsockHdr h;
 
-    ht_init(&ht, "", "");
-    qvsock_send(&ht.vt, gpkt(40002, 5002, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_ht_init(&ht, "", "");
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40002, 5002, QVSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5002, 40002,
                       QVSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
 
-    lfd = host_listen_port(&ht, 5002);
+    lfd = qvsock_ht_listen_port(&ht, 5002);
     fd = qvsock_connect_host(&ht.vt, 40003, 5002, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    guest_send_text(&ht, 40003, 5002, "x");
+    qvsock_ht_send_text(&ht, 40003, 5002, "x");
     qvsock_host_expect(fd, "x");
-    qvsock_send(&ht.vt, gpkt(40003, 5002, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40003, 5002, QVSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     close(fd);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /*
@@ -204,7 +119,7 @@ static void test_g2h_refused_and_rst(void)
  * until the host connect is done.  Release it: accept the filler, then
  * the device's socket, which must read EOF (cancelled connect).
  */
-static void host_release_cancelled(HT *ht, int lfd, int filler)
+static void host_release_cancelled(QVsockHostTest *ht, int lfd, int filler)
 {
     int ffd, fd;
 
@@ -223,13 +138,13 @@ static void host_release_cancelled(HT *ht, int lfd, int filler)
  * to PATH_<dst> is stuck on a full backlog.  Returns the listener,
  * *@filler the client that fills its backlog.
  */
-static int g2h_start_pending(HT *ht, uint32_t port, uint32_t dst,
+static int g2h_start_pending(QVsockHostTest *ht, uint32_t port, uint32_t dst,
                              int *filler)
 {
     g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, dst);
     int lfd = qvsock_unix_listen_full(path, filler);
 
-    qvsock_send(&ht->vt, gpkt(port, dst, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht->vt, qvsock_ht_pkt(port, dst, QVSOCK_OP_REQUEST, 0), NULL);
     return lfd;
 }
 
@@ -237,7 +152,7 @@ static int g2h_start_pending(HT *ht, uint32_t port, uint32_t dst,
  * Let the cancelled connect on @lfd finish, then connect guest @port to
  * @dst through @lfd and move a few bytes.
  */
-static void release_and_connect_again(HT *ht, int lfd, int filler,
+static void release_and_connect_again(QVsockHostTest *ht, int lfd, int filler,
                                       uint32_t port, uint32_t dst)
 {
     int fd;
@@ -245,7 +160,7 @@ static void release_and_connect_again(HT *ht, int lfd, int filler,
     host_release_cancelled(ht, lfd, filler);
     qvsock_expect_silence(&ht->vt, NS_PER_SEC / 10);
     fd = qvsock_connect_host(&ht->vt, port, dst, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    guest_send_text(ht, port, dst, "again");
+    qvsock_ht_send_text(ht, port, dst, "again");
     qvsock_host_expect(fd, "again");
     close(fd);
 }
@@ -253,16 +168,16 @@ static void release_and_connect_again(HT *ht, int lfd, int filler,
 /* Guest RST while the host connect is pending: cancelled, no answer */
 static void test_g2h_pending_rst(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, filler;
 
-    ht_init(&ht, "", "");
+    qvsock_ht_init(&ht, "", "");
     lfd = g2h_start_pending(&ht, 40006, 5006, &filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 2);
     /* a pending connection counts */
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
-    qvsock_send(&ht.vt, gpkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
     /* never answered, not even when the accept timeout would have hit */
     qvsock_expect_silence(&ht.vt, 3 * NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
@@ -270,17 +185,17 @@ static void test_g2h_pending_rst(void)
     release_and_connect_again(&ht, lfd, filler, 40006, 5006);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 0);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* The host connect outlasts the accept timeout: RST, then cancelled */
 static void test_g2h_pending_timeout(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, filler;
     QVsockHdr h;
 
-    ht_init(&ht, "", "");
+    qvsock_ht_init(&ht, "", "");
     lfd = g2h_start_pending(&ht, 40007, 5007, &filler);
     qvsock_expect_silence(&ht.vt, 19 * NS_PER_SEC / 10);
     qtest_clock_step(ht.vt.qts, NS_PER_SEC / 5);
@@ -290,13 +205,13 @@ static void test_g2h_pending_timeout(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
     /* a guest RST after ours is not answered either */
-    qvsock_send(&ht.vt, gpkt(40007, 5007, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5007, QVSOCK_OP_RST, 0), NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     host_release_cancelled(&ht, lfd, filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /*
@@ -306,18 +221,18 @@ static void test_g2h_pending_timeout(void)
  */
 static void test_g2h_pending_orphan(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, filler;
     QVsockHdr h;
 
-    ht_init(&ht, ",max-connections=1", "");
+    qvsock_ht_init(&ht, ",max-connections=1", "");
     lfd = g2h_start_pending(&ht, 40009, 5009, &filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 2);
-    qvsock_send(&ht.vt, gpkt(40009, 5009, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40009, 5009, QVSOCK_OP_RST, 0), NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     /* its connect is still under way: a new REQUEST is refused at once */
-    qvsock_send(&ht.vt, gpkt(40010, 5009, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40010, 5009, QVSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5009, 40010,
                       QVSOCK_OP_RST, 0, 0);
@@ -326,16 +241,16 @@ static void test_g2h_pending_orphan(void)
     /* once it has returned and its socket is closed, connects go through */
     release_and_connect_again(&ht, lfd, filler, 40010, 5009);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* Device reset while the host connect is pending */
 static void test_g2h_pending_reset(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     int lfd, filler;
 
-    ht_init(&ht, "", "");
+    qvsock_ht_init(&ht, "", "");
     lfd = g2h_start_pending(&ht, 40008, 5008, &filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 2);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
@@ -343,7 +258,7 @@ static void test_g2h_pending_reset(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     host_release_cancelled(&ht, lfd, filler);
     close(lfd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /*
@@ -357,12 +272,12 @@ static void test_g2h_pending_reset(void)
 static void test_rx_buffer_on_registers(void)
 {
     const uint64_t status = 0x70;   /* virtio-mmio STATUS register */
-    HT ht;
+    QVsockHostTest ht;
     uint32_t head, got, len;
     int64_t end;
     int fd;
 
-    ht_init(&ht, "", "");
+    qvsock_ht_init(&ht, "", "");
     qvirtio_reset(ht.vt.vdev);
     qvsock_setup_device(&ht.vt, false);
     qvsock_desc_reserve(ht.vt.rx, 1);
@@ -374,7 +289,7 @@ static void test_rx_buffer_on_registers(void)
                      VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
 
     fd = qvsock_unix_connect(ht.uds);
-    host_write(fd, "CONNECT 1234\n");
+    qvsock_host_write(fd, "CONNECT 1234\n");
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!qvirtqueue_get_buf(ht.vt.qts, ht.vt.rx, &got, &len)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
@@ -387,39 +302,26 @@ static void test_rx_buffer_on_registers(void)
                      VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
     close(fd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
-/* Host -> guest: CONNECT, then application data right behind the line */
-static uint32_t h2g_connect(HT *ht, int fd, const char *line,
-                            uint32_t guest_port)
-{
-    QVsockHdr h;
-
-    host_write(fd, line);
-    qvsock_recv(&ht->vt, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
-    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
-    g_assert_cmpuint(h.dst_port, ==, guest_port);
-    return h.src_port;
-}
 
 static void test_h2g_hybrid(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     g_autofree char *ok = NULL;
     uint32_t hp;
     int fd;
 
-    ht_init(&ht, "", "");
+    qvsock_ht_init(&ht, "", "");
     fd = qvsock_unix_connect(ht.uds);
     /* application data in the same write must not be swallowed */
-    hp = h2g_connect(&ht, fd, "CONNECT 1234\nearly bytes", 1234);
+    hp = qvsock_ht_h2g_connect(&ht, fd, "CONNECT 1234\nearly bytes", 1234);
     qvsock_respond(&ht.vt, 1234, hp);
     ok = g_strdup_printf("OK %u\n", hp);
     qvsock_host_expect(fd, ok);
-    guest_expect_text(&ht, 1234, hp, "early bytes");
-    guest_send_text(&ht, 1234, hp, "from guest");
+    qvsock_ht_expect_text(&ht, 1234, hp, "early bytes");
+    qvsock_ht_send_text(&ht, 1234, hp, "from guest");
     qvsock_host_expect(fd, "from guest");
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 1);
     close(fd);
@@ -430,15 +332,15 @@ static void test_h2g_hybrid(void)
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 1234,
                           QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
     }
-    qvsock_send(&ht.vt, gpkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
 
     /* the guest refuses: the client is closed */
     fd = qvsock_unix_connect(ht.uds);
-    hp = h2g_connect(&ht, fd, "CONNECT 1235\n", 1235);
-    qvsock_send(&ht.vt, gpkt(1235, hp, QVSOCK_OP_RST, 0), NULL);
+    hp = qvsock_ht_h2g_connect(&ht, fd, "CONNECT 1235\n", 1235);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1235, hp, QVSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     close(fd);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* The CONNECT parser table */
@@ -464,19 +366,19 @@ static void test_h2g_parser(void)
         { "CONNECT 4294967294\n", "", 4294967294u },
         { "CONNECT 0\n", "", 0 },
     };
-    HT ht;
+    QVsockHostTest ht;
     int fd;
 
-    ht_init(&ht, ",uds-connect-timeout=300", "");
+    qvsock_ht_init(&ht, ",uds-connect-timeout=300", "");
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         fd = qvsock_unix_connect(ht.uds);
-        host_write(fd, bad[i]);
+        qvsock_host_write(fd, bad[i]);
         qvsock_host_expect_eof(fd);
         close(fd);
     }
     /* no newline at all, and a silent client: timed out */
     fd = qvsock_unix_connect(ht.uds);
-    host_write(fd, "CONNECT 5");
+    qvsock_host_write(fd, "CONNECT 5");
     qvsock_host_expect_eof(fd);
     close(fd);
     fd = qvsock_unix_connect(ht.uds);
@@ -493,24 +395,25 @@ static void test_h2g_parser(void)
         QVsockHdr h;
 
         fd = qvsock_unix_connect(ht.uds);
-        host_write(fd, good[i].part1);
+        qvsock_host_write(fd, good[i].part1);
         g_usleep(20 * 1000);
-        hp = h2g_connect(&ht, fd, good[i].part2, good[i].port);
+        hp = qvsock_ht_h2g_connect(&ht, fd, good[i].part2, good[i].port);
         qvsock_respond(&ht.vt, good[i].port, hp);
         ok = g_strdup_printf("OK %u\n", hp);
         qvsock_host_expect(fd, ok);
         close(fd);
         qvsock_recv(&ht.vt, &h, NULL);
         g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
-        qvsock_send(&ht.vt, gpkt(good[i].port, hp, QVSOCK_OP_RST, 0), NULL);
+        qvsock_send(&ht.vt, qvsock_ht_pkt(good[i].port, hp, QVSOCK_OP_RST, 0),
+                    NULL);
     }
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
 /* Per-port forwards: guest port -> unix socket, TCP listener -> guest */
 static void test_forwards(void)
 {
-    HT ht;
+    QVsockHostTest ht;
     g_autofree char *extra = NULL;
     g_autofree char *kms = NULL;
     g_autofree char *dir = NULL;
@@ -527,17 +430,17 @@ static void test_forwards(void)
         "-object vsock-user-forward,id=kms,guest-port=8000,connect=unix:%s "
         "-object vsock-user-forward,id=web,listen=tcp:127.0.0.1:%d,"
         "guest-port=80", kms, tport);
-    ht_init(&ht, "", extra);
+    qvsock_ht_init(&ht, "", extra);
 
     /* guest -> unix forward, twice at the same time */
     fd = qvsock_connect_host(&ht.vt, 41000, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
     cfd = qvsock_connect_host(&ht.vt, 41001, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    guest_send_text(&ht, 41000, 8000, "one");
-    guest_send_text(&ht, 41001, 8000, "two");
+    qvsock_ht_send_text(&ht, 41000, 8000, "one");
+    qvsock_ht_send_text(&ht, 41001, 8000, "two");
     qvsock_host_expect(fd, "one");
     qvsock_host_expect(cfd, "two");
-    host_write(cfd, "TWO");
-    guest_expect_text(&ht, 41001, 8000, "TWO");
+    qvsock_host_write(cfd, "TWO");
+    qvsock_ht_expect_text(&ht, 41001, 8000, "TWO");
     close(fd);
     close(cfd);
     for (int i = 0; i < 2; i++) {
@@ -545,12 +448,13 @@ static void test_forwards(void)
 
         qvsock_recv(&ht.vt, &h, NULL);
         g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
-        qvsock_send(&ht.vt, gpkt(h.dst_port, 8000, QVSOCK_OP_RST, 0), NULL);
+        qvsock_send(&ht.vt, qvsock_ht_pkt(h.dst_port, 8000, QVSOCK_OP_RST, 0),
+                    NULL);
     }
 
     /* TCP listener -> guest port 80 */
     fd = qvsock_tcp_connect(tport);
-    host_write(fd, "GET /");
+    qvsock_host_write(fd, "GET /");
     {
         QVsockHdr h;
 
@@ -560,11 +464,11 @@ static void test_forwards(void)
         hp = h.src_port;
     }
     qvsock_respond(&ht.vt, 80, hp);
-    guest_expect_text(&ht, 80, hp, "GET /");
-    guest_send_text(&ht, 80, hp, "200 OK");
+    qvsock_ht_expect_text(&ht, 80, hp, "GET /");
+    qvsock_ht_send_text(&ht, 80, hp, "200 OK");
     qvsock_host_expect(fd, "200 OK");
     /* guest RST: TCP peer sees a reset or EOF */
-    qvsock_send(&ht.vt, gpkt(80, hp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(80, hp, QVSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     close(fd);
 
@@ -582,7 +486,7 @@ static void test_forwards(void)
         qobject_unref(rsp);
         fd = qvsock_connect_host(&ht.vt, 41002, 8001, lfd2,
                                  QVSOCK_GUEST_BUF_ALLOC);
-        guest_send_text(&ht, 41002, 8001, "late");
+        qvsock_ht_send_text(&ht, 41002, 8001, "late");
         qvsock_host_expect(fd, "late");
         close(fd);
         close(lfd2);
@@ -591,219 +495,9 @@ static void test_forwards(void)
     close(lfd);
     unlink(kms);
     rmdir(dir);
-    ht_free(&ht);
+    qvsock_ht_free(&ht);
 }
 
-/* @len bytes of a pattern that repeats only far apart (@salt varies it) */
-static uint8_t *pattern_new(size_t len, unsigned salt)
-{
-    uint8_t *buf = g_malloc(len);
-
-    for (size_t i = 0; i < len; i++) {
-        buf[i] = i * salt + (i >> (salt & 15));
-    }
-    return buf;
-}
-
-/*
- * The next packet from host port @src to guest @port is data within one rx
- * buffer and within @limit bytes in all; append it to @got at *@rcvd.
- */
-static void guest_recv_data(HT *ht, uint32_t port, uint32_t src,
-                            uint8_t *got, uint32_t *rcvd, uint32_t limit)
-{
-    uint8_t data[QVSOCK_RX_BUF_SIZE];
-    QVsockHdr h;
-
-    qvsock_recv(&ht->vt, &h, data);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
-                      h.len, 0);
-    g_assert_cmpuint(h.len, >, 0);
-    g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);
-    g_assert_cmpuint(*rcvd + h.len, <=, limit);
-    memcpy(got + *rcvd, data, h.len);
-    *rcvd += h.len;
-}
-
-/* Host -> guest backpressure: never more RW than the guest's credit */
-static void test_backpressure_h2g(void)
-{
-    enum { CREDIT = 8192, TOTAL = 64 * 1024 };
-    HT ht;
-    g_autofree uint8_t *buf = pattern_new(TOTAL, 7);
-    g_autofree uint8_t *got = g_malloc(TOTAL);
-    uint32_t rcvd = 0;
-    int lfd, fd;
-    QVsockHdr upd;
-
-    ht_init(&ht, "", "");
-    lfd = host_listen_port(&ht, 5003);
-    fd = qvsock_connect_host(&ht.vt, 40004, 5003, lfd, CREDIT);
-    g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
-    while (rcvd < TOTAL) {
-        uint32_t window = rcvd + CREDIT;
-
-        while (rcvd < window) {
-            guest_recv_data(&ht, 40004, 5003, got, &rcvd, window);
-        }
-        /* credit exhausted: nothing more until the guest frees space */
-        qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
-        upd = gpkt(40004, 5003, QVSOCK_OP_CREDIT_UPDATE, 0);
-        upd.buf_alloc = CREDIT;
-        upd.fwd_cnt = rcvd;
-        qvsock_send(&ht.vt, upd, NULL);
-    }
-    g_assert_cmpmem(got, TOTAL, buf, TOTAL);
-    close(fd);
-    close(lfd);
-    ht_free(&ht);
-}
-
-/*
- * Host -> guest, one recvmsg() for several rx buffers: every byte in order,
- * each packet within its buffer, the host's EOF only after the last byte;
- * a guest RST while bytes read ahead are held drops them with the socket.
- */
-static void test_h2g_read_ahead(void)
-{
-    enum { TOTAL = 150 * 1024 + 123 };
-    HT ht;
-    g_autofree uint8_t *buf = pattern_new(TOTAL, 13);
-    g_autofree uint8_t *got = g_malloc(TOTAL);
-    uint8_t data[QVSOCK_RX_BUF_SIZE];
-    uint32_t rcvd = 0;
-    int lfd, fd;
-    QVsockHdr h;
-
-    ht_init(&ht, "", "");
-    lfd = host_listen_port(&ht, 5006);
-    fd = qvsock_connect_host(&ht.vt, 40006, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
-    shutdown(fd, SHUT_WR);
-    while (rcvd < TOTAL) {
-        guest_recv_data(&ht, 40006, 5006, got, &rcvd, TOTAL);
-    }
-    g_assert_cmpmem(got, TOTAL, buf, TOTAL);
-    qvsock_recv(&ht.vt, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
-                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
-    qvsock_send(&ht.vt, gpkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
-    qvsock_host_expect_eof(fd);
-    close(fd);
-
-    fd = qvsock_connect_host(&ht.vt, 40007, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    g_assert_cmpint(write(fd, buf, 32 * 1024), ==, 32 * 1024);
-    qvsock_recv(&ht.vt, &h, data);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RW);
-    g_assert_cmpmem(data, h.len, buf, h.len);
-    qvsock_send(&ht.vt, gpkt(40007, 5006, QVSOCK_OP_RST, 0), NULL);
-    qvsock_host_expect_eof(fd);
-    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
-    close(fd);
-    close(lfd);
-    ht_free(&ht);
-}
-
-/* Guest -> host backpressure: credit stops while the host does not read */
-static void test_backpressure_g2h(void)
-{
-    enum { DEV_BUF = 16384, CHUNK = 4000 };
-    HT ht;
-    uint8_t chunk[CHUNK];
-    uint8_t rd[CHUNK];
-    uint64_t sent = 0, fwd = 0, checked = 0;
-    int stalls = 0;
-    int lfd, fd;
-    QVsockHdr h;
-
-    /* the test's QVSOCK_DEV_BUF_ALLOC check does not apply: own handshake */
-    ht_init(&ht, ",buf-size=16384", "");
-    lfd = host_listen_port(&ht, 5004);
-    qvsock_send(&ht.vt, gpkt(40005, 5004, QVSOCK_OP_REQUEST, 0), NULL);
-    fd = qvsock_host_accept(&ht.vt, lfd);
-    qvsock_recv(&ht.vt, &h, NULL);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5004, 40005,
-                      QVSOCK_OP_RESPONSE, 0, 0);
-    g_assert_cmpuint(h.buf_alloc, ==, DEV_BUF);
-
-    /* send while the device gives credit; the host reads nothing */
-    while (stalls < 3) {
-        if (sent - fwd + CHUNK <= DEV_BUF) {
-            for (int i = 0; i < CHUNK; i++) {
-                chunk[i] = (sent + i) * 13;
-            }
-            qvsock_send(&ht.vt, gpkt(40005, 5004, QVSOCK_OP_RW, CHUNK), chunk);
-            sent += CHUNK;
-            g_assert_cmpuint(sent, <, 16 * MiB);
-            continue;
-        }
-        qvsock_send(&ht.vt, gpkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0),
-                    NULL);
-        do {
-            qvsock_recv(&ht.vt, &h, NULL);
-        } while (h.op != QVSOCK_OP_CREDIT_UPDATE);
-        stalls = h.fwd_cnt == fwd ? stalls + 1 : 0;
-        fwd = h.fwd_cnt;
-    }
-    /* stalled with the device's buffer full */
-    g_assert_cmpuint(sent - fwd, >, DEV_BUF - CHUNK);
-    g_test_message("stalled after %" PRIu64 " bytes, %" PRIu64 " taken",
-                   sent, fwd);
-
-    /* the host drains: everything arrives in order, credit resumes */
-    while (checked < sent) {
-        size_t n = MIN(sizeof(rd), sent - checked);
-
-        qvsock_host_read(fd, rd, n);
-        for (size_t i = 0; i < n; i++) {
-            g_assert_cmpuint(rd[i], ==, (uint8_t)((checked + i) * 13));
-        }
-        checked += n;
-    }
-    qvsock_send(&ht.vt, gpkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0), NULL);
-    do {
-        qvsock_recv(&ht.vt, &h, NULL);
-    } while (h.op != QVSOCK_OP_CREDIT_UPDATE || h.fwd_cnt != sent);
-    close(fd);
-    close(lfd);
-    ht_free(&ht);
-}
-
-/* Device reset with open connections of every kind: no fd left behind */
-static void test_reset_fds(void)
-{
-    enum { N = 8 };
-    HT ht;
-    int lfd, hfd[N], cfd[N];
-    pid_t pid;
-    int base;
-
-    ht_init(&ht, "", "");
-    pid = qtest_pid(ht.vt.qts);
-    base = qvsock_count_fds(pid);
-    lfd = host_listen_port(&ht, 5005);
-    for (int i = 0; i < N; i++) {
-        hfd[i] = qvsock_connect_host(&ht.vt, 42000 + i, 5005, lfd,
-                                    QVSOCK_GUEST_BUF_ALLOC);
-        cfd[i] = qvsock_unix_connect(ht.uds);
-        qvsock_respond(&ht.vt, 6000 + (i % 2),
-                      h2g_connect(&ht, cfd[i], i % 2 ? "CONNECT 6001\n" :
-                                  "CONNECT 6000\n", 6000 + (i % 2)));
-    }
-    g_assert_cmpint(qvsock_count_fds(pid), >=, base + 2 * N);
-    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 2 * N);
-    qtest_system_reset(ht.vt.qts);
-    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
-    /* (startup may still have held a few transient fds at "base") */
-    g_assert_cmpint(qvsock_count_fds(pid), <=, base);
-    for (int i = 0; i < N; i++) {
-        qvsock_host_expect_eof(hfd[i]);
-        close(hfd[i]);
-        close(cfd[i]);
-    }
-    close(lfd);
-    ht_free(&ht);
-}
 
 int main(int argc, char **argv)
 {
@@ -828,12 +522,5 @@ int main(int argc, char **argv)
                    test_rx_buffer_on_registers);
     qtest_add_func("virtio-vsock-user-host/h2g-parser", test_h2g_parser);
     qtest_add_func("virtio-vsock-user-host/forwards", test_forwards);
-    qtest_add_func("virtio-vsock-user-host/backpressure-h2g",
-                   test_backpressure_h2g);
-    qtest_add_func("virtio-vsock-user-host/h2g-read-ahead",
-                   test_h2g_read_ahead);
-    qtest_add_func("virtio-vsock-user-host/backpressure-g2h",
-                   test_backpressure_g2h);
-    qtest_add_func("virtio-vsock-user-host/reset-fds", test_reset_fds);
     return g_test_run();
 }

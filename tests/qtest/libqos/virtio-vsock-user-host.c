@@ -209,3 +209,111 @@ void qvsock_host_expect_eof(int fd)
     n = read(fd, &c, 1);
     g_assert(n == 0 || (n < 0 && errno == ECONNRESET));
 }
+
+/* The host-endpoint tests' device and guest steps (QVsockHostTest) */
+
+void qvsock_ht_init(QVsockHostTest *ht, const char *props, const char *extra)
+{
+    g_autofree char *p = NULL;
+
+    memset(ht, 0, sizeof(*ht));
+    ht->dir = qvsock_tmpdir_new("vsock-user-host");
+    ht->uds = g_strdup_printf("%s/v.sock", ht->dir);
+    p = g_strdup_printf(",heartbeat=off,uds-path=%s%s", ht->uds, props);
+    qvsock_test_init(&ht->vt, "microvm", QVSOCK_RX_ONE_BUFFER, p, extra);
+}
+
+void qvsock_ht_free(QVsockHostTest *ht)
+{
+    qvsock_test_free(&ht->vt);
+    /* the device removed its own socket at exit */
+    g_assert_false(g_file_test(ht->uds, G_FILE_TEST_EXISTS));
+    qvsock_tmpdir_free(ht->dir);
+    g_free(ht->uds);
+}
+
+void qvsock_host_write(int fd, const char *text)
+{
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
+}
+
+int qvsock_ht_listen_port(QVsockHostTest *ht, uint32_t port)
+{
+    g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, port);
+
+    return qvsock_unix_listen(path, 64);
+}
+
+QVsockHdr qvsock_ht_pkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
+                        uint32_t len)
+{
+    return qvsock_pkt(QVSOCK_USER_PARENT_CID, src_port, dst_port, op, len);
+}
+
+void qvsock_ht_shutdown(QVsockHostTest *ht, uint32_t port, uint32_t dst,
+                        uint32_t flags)
+{
+    QVsockHdr h = qvsock_ht_pkt(port, dst, QVSOCK_OP_SHUTDOWN, 0);
+
+    h.flags = flags;
+    h.fwd_cnt = ht->vt.fwd_cnt;
+    qvsock_send(&ht->vt, h, NULL);
+}
+
+void qvsock_ht_send_text(QVsockHostTest *ht, uint32_t port, uint32_t dst,
+                         const char *text)
+{
+    qvsock_send(&ht->vt, qvsock_ht_pkt(port, dst, QVSOCK_OP_RW, strlen(text)),
+                text);
+}
+
+void qvsock_ht_expect_text(QVsockHostTest *ht, uint32_t port, uint32_t src,
+                           const char *text)
+{
+    uint8_t data[QVSOCK_RX_BUF_SIZE];
+    QVsockHdr h;
+
+    qvsock_recv(&ht->vt, &h, data);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
+                      strlen(text), 0);
+    g_assert_cmpmem(data, h.len, text, strlen(text));
+}
+
+uint32_t qvsock_ht_h2g_connect(QVsockHostTest *ht, int fd, const char *line,
+                               uint32_t guest_port)
+{
+    QVsockHdr h;
+
+    qvsock_host_write(fd, line);
+    qvsock_recv(&ht->vt, &h, NULL);
+    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
+    g_assert_cmpuint(h.dst_port, ==, guest_port);
+    return h.src_port;
+}
+
+uint8_t *qvsock_pattern_new(size_t len, unsigned salt)
+{
+    uint8_t *buf = g_malloc(len);
+
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = i * salt + (i >> (salt & 15));
+    }
+    return buf;
+}
+
+void qvsock_ht_recv_data(QVsockHostTest *ht, uint32_t port, uint32_t src,
+                         uint8_t *got, uint32_t *rcvd, uint32_t limit)
+{
+    uint8_t data[QVSOCK_RX_BUF_SIZE];
+    QVsockHdr h;
+
+    qvsock_recv(&ht->vt, &h, data);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
+                      h.len, 0);
+    g_assert_cmpuint(h.len, >, 0);
+    g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);
+    g_assert_cmpuint(*rcvd + h.len, <=, limit);
+    memcpy(got + *rcvd, data, h.len);
+    *rcvd += h.len;
+}

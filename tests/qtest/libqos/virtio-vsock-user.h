@@ -285,4 +285,49 @@ void qvsock_host_expect(int fd, const char *text);
 /* @fd reads EOF, or ECONNRESET (closed with bytes it sent unread). */
 void qvsock_host_expect_eof(int fd);
 
+/*
+ * The host-endpoint tests: a microvm with the device's uds-path in a
+ * temporary directory, heartbeat off, one rx buffer posted at a time.
+ */
+typedef struct QVsockHostTest {
+    QVsockTest vt;
+    char *dir;
+    char *uds;             /* the device's uds-path */
+} QVsockHostTest;
+
+/* @props: more device properties (",name=value..."); @extra: QEMU args */
+void qvsock_ht_init(QVsockHostTest *ht, const char *props, const char *extra);
+/* Also checks that the device removed its socket at exit. */
+void qvsock_ht_free(QVsockHostTest *ht);
+/* Write all of @text to @fd. */
+void qvsock_host_write(int fd, const char *text);
+/* Listen on the device's PATH_<port>: where guest connections go */
+int qvsock_ht_listen_port(QVsockHostTest *ht, uint32_t port);
+/* A guest packet to the parent */
+QVsockHdr qvsock_ht_pkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
+                        uint32_t len);
+/* The guest shuts its connection down (@flags: QVSOCK_SHUT_*). */
+void qvsock_ht_shutdown(QVsockHostTest *ht, uint32_t port, uint32_t dst,
+                        uint32_t flags);
+/* Guest data on an established connection */
+void qvsock_ht_send_text(QVsockHostTest *ht, uint32_t port, uint32_t dst,
+                         const char *text);
+/* The next packet is RW with exactly @text. */
+void qvsock_ht_expect_text(QVsockHostTest *ht, uint32_t port, uint32_t src,
+                           const char *text);
+/*
+ * Host -> guest: the host writes @line (CONNECT ...) on @fd; the next
+ * packet is the REQUEST to @guest_port.  Returns the host's port.
+ */
+uint32_t qvsock_ht_h2g_connect(QVsockHostTest *ht, int fd, const char *line,
+                               uint32_t guest_port);
+/* @len bytes of a pattern that repeats only far apart (@salt varies it) */
+uint8_t *qvsock_pattern_new(size_t len, unsigned salt);
+/*
+ * The next packet from host port @src to guest @port is data within one rx
+ * buffer and within @limit bytes in all; append it to @got at *@rcvd.
+ */
+void qvsock_ht_recv_data(QVsockHostTest *ht, uint32_t port, uint32_t src,
+                         uint8_t *got, uint32_t *rcvd, uint32_t limit);
+
 #endif

@@ -1,0 +1,220 @@
+/*
+ * QTest for virtio-vsock-user's host endpoints: data flow
+ *
+ * As virtio-vsock-user-host-test.c, the test plays the guest driver on the
+ * device's virtqueues and the host programs on real Unix sockets: credit
+ * backpressure both ways, the bridge's read-ahead of host data, and file
+ * descriptors across a device reset.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "libqos/virtio-vsock-user.h"
+
+#define NS_PER_SEC 1000000000LL
+
+/* Host -> guest backpressure: never more RW than the guest's credit */
+static void test_backpressure_h2g(void)
+{
+    enum { CREDIT = 8192, TOTAL = 64 * 1024 };
+    QVsockHostTest ht;
+    g_autofree uint8_t *buf = qvsock_pattern_new(TOTAL, 7);
+    g_autofree uint8_t *got = g_malloc(TOTAL);
+    uint32_t rcvd = 0;
+    int lfd, fd;
+    QVsockHdr upd;
+
+    qvsock_ht_init(&ht, "", "");
+    lfd = qvsock_ht_listen_port(&ht, 5003);
+    fd = qvsock_connect_host(&ht.vt, 40004, 5003, lfd, CREDIT);
+    g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
+    while (rcvd < TOTAL) {
+        uint32_t window = rcvd + CREDIT;
+
+        while (rcvd < window) {
+            qvsock_ht_recv_data(&ht, 40004, 5003, got, &rcvd, window);
+        }
+        /* credit exhausted: nothing more until the guest frees space */
+        qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
+        upd = qvsock_ht_pkt(40004, 5003, QVSOCK_OP_CREDIT_UPDATE, 0);
+        upd.buf_alloc = CREDIT;
+        upd.fwd_cnt = rcvd;
+        qvsock_send(&ht.vt, upd, NULL);
+    }
+    g_assert_cmpmem(got, TOTAL, buf, TOTAL);
+    close(fd);
+    close(lfd);
+    qvsock_ht_free(&ht);
+}
+
+/*
+ * Host -> guest, one recvmsg() for several rx buffers: every byte in order,
+ * each packet within its buffer, the host's EOF only after the last byte;
+ * a guest RST while bytes read ahead are held drops them with the socket.
+ */
+static void test_h2g_read_ahead(void)
+{
+    enum { TOTAL = 150 * 1024 + 123 };
+    QVsockHostTest ht;
+    g_autofree uint8_t *buf = qvsock_pattern_new(TOTAL, 13);
+    g_autofree uint8_t *got = g_malloc(TOTAL);
+    uint8_t data[QVSOCK_RX_BUF_SIZE];
+    uint32_t rcvd = 0;
+    int lfd, fd;
+    QVsockHdr h;
+
+    qvsock_ht_init(&ht, "", "");
+    lfd = qvsock_ht_listen_port(&ht, 5006);
+    fd = qvsock_connect_host(&ht.vt, 40006, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    g_assert_cmpint(write(fd, buf, TOTAL), ==, TOTAL);
+    shutdown(fd, SHUT_WR);
+    while (rcvd < TOTAL) {
+        qvsock_ht_recv_data(&ht, 40006, 5006, got, &rcvd, TOTAL);
+    }
+    g_assert_cmpmem(got, TOTAL, buf, TOTAL);
+    qvsock_recv(&ht.vt, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
+                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_host_expect_eof(fd);
+    close(fd);
+
+    fd = qvsock_connect_host(&ht.vt, 40007, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
+    g_assert_cmpint(write(fd, buf, 32 * 1024), ==, 32 * 1024);
+    qvsock_recv(&ht.vt, &h, data);
+    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RW);
+    g_assert_cmpmem(data, h.len, buf, h.len);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_host_expect_eof(fd);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
+    close(fd);
+    close(lfd);
+    qvsock_ht_free(&ht);
+}
+
+/* Guest -> host backpressure: credit stops while the host does not read */
+static void test_backpressure_g2h(void)
+{
+    enum { DEV_BUF = 16384, CHUNK = 4000 };
+    QVsockHostTest ht;
+    uint8_t chunk[CHUNK];
+    uint8_t rd[CHUNK];
+    uint64_t sent = 0, fwd = 0, checked = 0;
+    int stalls = 0;
+    int lfd, fd;
+    QVsockHdr h;
+
+    /* the test's QVSOCK_DEV_BUF_ALLOC check does not apply: own handshake */
+    qvsock_ht_init(&ht, ",buf-size=16384", "");
+    lfd = qvsock_ht_listen_port(&ht, 5004);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_REQUEST, 0), NULL);
+    fd = qvsock_host_accept(&ht.vt, lfd);
+    qvsock_recv(&ht.vt, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5004, 40005,
+                      QVSOCK_OP_RESPONSE, 0, 0);
+    g_assert_cmpuint(h.buf_alloc, ==, DEV_BUF);
+
+    /* send while the device gives credit; the host reads nothing */
+    while (stalls < 3) {
+        if (sent - fwd + CHUNK <= DEV_BUF) {
+            for (int i = 0; i < CHUNK; i++) {
+                chunk[i] = (sent + i) * 13;
+            }
+            qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_RW, CHUNK),
+                        chunk);
+            sent += CHUNK;
+            g_assert_cmpuint(sent, <, 16 * MiB);
+            continue;
+        }
+        qvsock_send(&ht.vt,
+                    qvsock_ht_pkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0),
+                    NULL);
+        do {
+            qvsock_recv(&ht.vt, &h, NULL);
+        } while (h.op != QVSOCK_OP_CREDIT_UPDATE);
+        stalls = h.fwd_cnt == fwd ? stalls + 1 : 0;
+        fwd = h.fwd_cnt;
+    }
+    /* stalled with the device's buffer full */
+    g_assert_cmpuint(sent - fwd, >, DEV_BUF - CHUNK);
+    g_test_message("stalled after %" PRIu64 " bytes, %" PRIu64 " taken",
+                   sent, fwd);
+
+    /* the host drains: everything arrives in order, credit resumes */
+    while (checked < sent) {
+        size_t n = MIN(sizeof(rd), sent - checked);
+
+        qvsock_host_read(fd, rd, n);
+        for (size_t i = 0; i < n; i++) {
+            g_assert_cmpuint(rd[i], ==, (uint8_t)((checked + i) * 13));
+        }
+        checked += n;
+    }
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0),
+                NULL);
+    do {
+        qvsock_recv(&ht.vt, &h, NULL);
+    } while (h.op != QVSOCK_OP_CREDIT_UPDATE || h.fwd_cnt != sent);
+    close(fd);
+    close(lfd);
+    qvsock_ht_free(&ht);
+}
+
+/* Device reset with open connections of every kind: no fd left behind */
+static void test_reset_fds(void)
+{
+    enum { N = 8 };
+    QVsockHostTest ht;
+    int lfd, hfd[N], cfd[N];
+    pid_t pid;
+    int base;
+
+    qvsock_ht_init(&ht, "", "");
+    pid = qtest_pid(ht.vt.qts);
+    base = qvsock_count_fds(pid);
+    lfd = qvsock_ht_listen_port(&ht, 5005);
+    for (int i = 0; i < N; i++) {
+        hfd[i] = qvsock_connect_host(&ht.vt, 42000 + i, 5005, lfd,
+                                    QVSOCK_GUEST_BUF_ALLOC);
+        cfd[i] = qvsock_unix_connect(ht.uds);
+        qvsock_respond(&ht.vt, 6000 + (i % 2),
+                       qvsock_ht_h2g_connect(&ht, cfd[i], i % 2 ?
+                                             "CONNECT 6001\n" :
+                                             "CONNECT 6000\n",
+                                             6000 + (i % 2)));
+    }
+    g_assert_cmpint(qvsock_count_fds(pid), >=, base + 2 * N);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 2 * N);
+    qtest_system_reset(ht.vt.qts);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
+    /* (startup may still have held a few transient fds at "base") */
+    g_assert_cmpint(qvsock_count_fds(pid), <=, base);
+    for (int i = 0; i < N; i++) {
+        qvsock_host_expect_eof(hfd[i]);
+        close(hfd[i]);
+        close(cfd[i]);
+    }
+    close(lfd);
+    qvsock_ht_free(&ht);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qvsock_has_machine("microvm")) {
+        return g_test_run();
+    }
+    qtest_add_func("virtio-vsock-user-host/backpressure-h2g",
+                   test_backpressure_h2g);
+    qtest_add_func("virtio-vsock-user-host/h2g-read-ahead",
+                   test_h2g_read_ahead);
+    qtest_add_func("virtio-vsock-user-host/backpressure-g2h",
+                   test_backpressure_g2h);
+    qtest_add_func("virtio-vsock-user-host/reset-fds", test_reset_fds);
+    return g_test_run();
+}
