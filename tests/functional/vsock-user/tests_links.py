@@ -33,11 +33,6 @@ test's directory; their guests talk AF_VSOCK to each other:
                             other end gets its RST, the link stays up and
                             the rebooted guest connects again; savevm +
                             loadvm: the other end gets that one's RST
-  links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
-                            tls-creds-psk: 4 MiB cross intact; a peer
-                            without TLS never brings the link up, and one
-                            that connects while the link is up is dropped
-                            without touching it
   links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
                             to a parent VM (guest CID 3) whose own
                             listeners answer the heartbeat on 3:9000 and
@@ -50,20 +45,16 @@ test's directory; their guests talk AF_VSOCK to each other:
   links-relay-bounds-microvm  the test plays enclave 17: a relayed stream
                             it stops reading is reset (max-queued), and
                             closing its link resets the relayed stream
-  links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
-                            counted, the guests' connects get ECONNRESET
-  links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
   links-fd-microvm          addr=fd:N, listening and connected sockets
                             inherited from the test
 The tests whose other end is the test itself pretending to be a QEMU
 (hello timeouts, connections next to a working link) are in
-tests_links_peers.py.
+tests_links_peers.py, the links over TLS in tests_links_tls.py.
 """
 
 import hashlib
 import os
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -586,81 +577,6 @@ def check_reset(r, tmp):
         "from port %d, its RST after loadvm" % (gport, rst_s, gport2)
 
 
-# ---- TLS over TCP loopback ---------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def check_tls(r, tmp):
-    """Two QEMUs linked over TCP with tls-creds-psk; a plain peer is not."""
-    r.need_device("virtio-vsock-user")
-    da, db, psk = (os.path.join(tmp, d) for d in ("a", "b", "psk"))
-    for d in (da, db, psk):
-        os.mkdir(d)
-    with open(os.path.join(psk, "keys.psk"), "w") as f:
-        f.write("qemu:%s\n" % os.urandom(32).hex())
-    port = free_port()
-    nbytes = 4 << 20
-
-    def creds(endpoint):
-        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
-                (endpoint, psk, ",username=qemu" if endpoint == "client"
-                 else "")]
-
-    a = hs.Guest(r, da, "microvm", "link-send",
-                 creds("server") +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
-                 guest_args("microvm", 5),
-                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
-                 timeout=240)
-    # a peer without TLS never brings the link up
-    end = time.monotonic() + 20
-    while True:
-        try:
-            plain = socket.create_connection(("127.0.0.1", port), timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > end:
-                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
-            time.sleep(0.05)
-    plain.sendall(hello(6, [5]))
-    if not closed_by_qemu(plain):
-        raise run.Fail("QEMU kept a plain-text peer on a TLS link")
-    plain.close()
-    if link_stat(a, "state") == "up":
-        raise run.Fail("a plain-text peer brought a TLS link up")
-    b = hs.Guest(r, db, "microvm", "link-recv",
-                 creds("client") +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
-                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
-                 params={"port": 5700, "bytes": nbytes}, timeout=240)
-    wait_link(a, "state", lambda v: v == "up", what="up")
-    # a plain peer while the link is up (b's guest still boots): it is
-    # dropped at its first bytes and the link stays as it is
-    stranger = socket.create_connection(("127.0.0.1", port), timeout=5)
-    stranger.sendall(hello(6, [5]))
-    if not closed_by_qemu(stranger):
-        raise run.Fail("QEMU kept a plain-text peer next to its TLS link")
-    stranger.close()
-    after = {k: link_stat(a, k) for k in ("state", "reconnects",
-                                          "tls-failures")}
-    if after != {"state": "up", "reconnects": 0, "tls-failures": 2}:
-        raise run.Fail("after a plain peer next to the TLS link: %s, "
-                       "expected up, 0 reconnects, 2 TLS failures" % after)
-    ba = a.finish()
-    bb = b.finish()
-    expect_same_stream(r, ba, bb)
-    return "4 MiB over TLS-PSK on 127.0.0.1, sha256 equal; plain peers " \
-        "refused, before the link was up and next to it"
-
-
 # ---- the documented topologies ----------------------------------------------
 
 def check_nitro_parent(r, tmp):
@@ -881,135 +797,7 @@ def check_relay_bounds(r, tmp):
         "closed: relayed stream reset, the near link stays up" % resets
 
 
-# ---- TLS: a wrong key, x509, fd: addresses ------------------------------------
-
-def wait_listen_tcp(port, timeout=20):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-            return
-        except OSError:
-            if time.monotonic() > end:
-                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
-            time.sleep(0.05)
-
-
-def check_tls_wrong_key(r, tmp):
-    """PSK keys that differ: the link never comes up, both QEMUs run on,
-    counted, and both guests' connects are refused at once."""
-    r.need_device("virtio-vsock-user")
-    da, db, ka, kb = (os.path.join(tmp, d) for d in ("a", "b", "ka", "kb"))
-    for d in (da, db, ka, kb):
-        os.mkdir(d)
-    for d in (ka, kb):
-        with open(os.path.join(d, "keys.psk"), "w") as f:
-            f.write("qemu:%s\n" % os.urandom(32).hex())
-    port = free_port()
-
-    def creds(endpoint, d):
-        return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
-                (endpoint, d, ",username=qemu" if endpoint == "client"
-                 else "")]
-
-    a = hs.Guest(r, da, "microvm", "link-refused",
-                 creds("server", ka) +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
-                 guest_args("microvm", 5),
-                 params={"peercid": 6, "port": 5700, "count": 6},
-                 timeout=240)
-    b = hs.Guest(r, db, "microvm", "link-refused",
-                 creds("client", kb) +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,cids=5,tls-creds=tls0,reconnect-ms=200" %
-                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
-                 params={"peercid": 5, "port": 5700, "count": 6},
-                 timeout=240)
-    wait_link(b, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
-    wait_link(a, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
-    ba = a.finish()
-    bb = b.finish()
-    for boot in (ba, bb):
-        r.expect_pass(boot, "link-refused")
-    for g, who in ((a, "that connected to"), (b, "listening on")):
-        log = run.read_text(g.qlog_path)
-        want = "TLS with the QEMU %s 127.0.0.1:%d failed" % (who, port)
-        if log.count(want) != 1:
-            raise run.Fail("'%s' reported %d times, expected once: %s" %
-                           (want, log.count(want), run.last_line(log)))
-    return "wrong PSK: link never up, TLS failures counted on both, both " \
-        "guests' connects refused with ECONNRESET"
-
-
-def openssl(args, cwd):
-    p = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True,
-                       text=True, timeout=60)
-    if p.returncode != 0:
-        raise run.Fail("openssl %s: %s" % (args[0], run.last_line(p.stderr)))
-
-
-def make_x509(d):
-    """A CA, a server cert for 127.0.0.1 and a client cert, as
-    tls-creds-x509 wants them in dir= (ca-cert.pem, server-*.pem,
-    client-*.pem)."""
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("[server]\nbasicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                "extendedKeyUsage=serverAuth\n"
-                "subjectAltName=IP:127.0.0.1\n"
-                "[client]\nbasicConstraints=critical,CA:FALSE\n"
-                "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                "extendedKeyUsage=clientAuth\n")
-    openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-subj", "/CN=vsock-user test CA", "-keyout", "ca-key.pem",
-             "-out", "ca-cert.pem", "-addext",
-             "basicConstraints=critical,CA:TRUE", "-addext",
-             "keyUsage=critical,keyCertSign,cRLSign"], d)
-    for who in ("server", "client"):
-        openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj",
-                 "/CN=127.0.0.1" if who == "server" else "/CN=client",
-                 "-keyout", who + "-key.pem", "-out", who + ".csr"], d)
-        openssl(["x509", "-req", "-in", who + ".csr", "-CA", "ca-cert.pem",
-                 "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2",
-                 "-extfile", "ext.cnf", "-extensions", who,
-                 "-out", who + "-cert.pem"], d)
-
-
-def check_tls_x509(r, tmp):
-    """tls-creds-x509 (verify-peer at both ends) over TCP on 127.0.0.1."""
-    r.need_device("virtio-vsock-user")
-    if not shutil.which("openssl"):
-        raise run.Skip("no openssl (scripts/install-deps.sh installs it)")
-    da, db, pki = (os.path.join(tmp, d) for d in ("a", "b", "pki"))
-    for d in (da, db, pki):
-        os.mkdir(d)
-    make_x509(pki)
-    port = free_port()
-    nbytes = 1 << 20
-    a = hs.Guest(r, da, "microvm", "link-send",
-                 ["-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
-                  "verify-peer=on" % pki,
-                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
-                 guest_args("microvm", 5),
-                 params={"peercid": 6, "port": 5700, "bytes": nbytes},
-                 timeout=240)
-    wait_listen_tcp(port)
-    b = hs.Guest(r, db, "microvm", "link-recv",
-                 ["-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s,"
-                  "verify-peer=on" % pki,
-                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,cids=5,tls-creds=tls0,reconnect-ms=100" %
-                  (hs.DEV_ID, port)] + guest_args("microvm", 6),
-                 params={"port": 5700, "bytes": nbytes}, timeout=240)
-    wait_link(a, "state", lambda v: v == "up", what="up")
-    ba = a.finish()
-    bb = b.finish()
-    expect_same_stream(r, ba, bb)
-    return "1 MiB over TLS-x509 (CA, server cert for 127.0.0.1, client " \
-        "cert) on 127.0.0.1, sha256 equal"
-
+# ---- fd: addresses ----------------------------------------------------------
 
 def check_fd(r, tmp):
     """addr=fd:N at both ends: an inherited listening socket (server=on)
@@ -1062,12 +850,9 @@ def tests(run_mod):
         ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
         ("links-server-restart-microvm", check_server_restart),
         ("links-reset-microvm", check_reset),
-        ("links-tls-microvm", check_tls),
         ("links-nitro-parent", check_nitro_parent),
         ("links-two-enclaves-microvm", check_two_enclaves),
         ("links-relay-microvm", check_relay),
         ("links-relay-bounds-microvm", check_relay_bounds),
-        ("links-tls-wrong-key-microvm", check_tls_wrong_key),
-        ("links-tls-x509-microvm", check_tls_x509),
         ("links-fd-microvm", check_fd),
     ]
