@@ -287,7 +287,8 @@ void qvsock_host_expect_eof(int fd);
 
 /*
  * The host-endpoint tests: a microvm with the device's uds-path in a
- * temporary directory, heartbeat off, one rx buffer posted at a time.
+ * temporary directory, heartbeat off, rx buffers laid out as a Linux 6.x
+ * guest posts them (QVSOCK_RX_ONE_BUFFER).
  */
 typedef struct QVsockHostTest {
     QVsockTest vt;
