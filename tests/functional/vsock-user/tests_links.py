@@ -838,6 +838,7 @@ def check_fd(r, tmp):
     return "fd:N listener took a test peer, then a QEMU linked by an " \
         "inherited connected fd:N: 1 MiB, sha256 equal"
 
+
 def tests(run_mod):
     global run
     run = run_mod
