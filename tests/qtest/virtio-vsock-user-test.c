@@ -212,6 +212,58 @@ static void test_tx_notify(const void *data)
     qvsock_test_free(&t);
 }
 
+/*
+ * With the transport's ioeventfd off, a kick runs the device in the
+ * thread that wrote the notify register instead of in the main loop.
+ */
+static void test_kick_inline(const void *data)
+{
+    const char *machine = data;
+    bool pci = !strcmp(machine, "pc");
+    QVsockTest t;
+    QVsockHdr rst = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234,
+                               QVSOCK_HB_PORT, QVSOCK_OP_RST, 0);
+    g_autoptr(QDict) rsp = NULL;
+
+    qvsock_test_init(&t, machine, QVSOCK_RX_ONE_BUFFER,
+                     pci ? ",id=vsock0,ioeventfd=off" : "",
+                     pci ? "" : "-global virtio-mmio.ioeventfd=off");
+    if (pci) {
+        rsp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
+                        "{'path': '/machine/peripheral/vsock0', "
+                        "'property': 'ioeventfd'}}");
+        g_assert_false(qdict_get_bool(rsp, "return"));
+    }
+    qvsock_heartbeat(&t);
+    qvsock_heartbeat(&t);
+    qvsock_expect_silence(&t, NS_PER_SEC);
+    qvsock_used_notified(&t);
+    for (int i = 0; i < 31; i++) {
+        qvsock_send(&t, rst, NULL);
+    }
+    g_assert_false(qvsock_used_notified(&t));
+    qvsock_send(&t, rst, NULL);
+    g_assert_true(qvsock_used_notified(&t));
+    qvsock_heartbeat(&t);
+    g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
+    qvsock_test_free(&t);
+}
+
+/* virtio-vsock-user-pci takes its kicks through an ioeventfd by default. */
+static void test_kick_eventfd_default(const void *data)
+{
+    QVsockTest t;
+    g_autoptr(QDict) rsp = NULL;
+
+    qvsock_test_init(&t, data, QVSOCK_RX_ONE_BUFFER, ",id=vsock0", "");
+    rsp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
+                    "{'path': '/machine/peripheral/vsock0', "
+                    "'property': 'ioeventfd'}}");
+    g_assert_true(qdict_get_bool(rsp, "return"));
+    qvsock_heartbeat(&t);
+    qvsock_test_free(&t);
+}
+
 static void test_spoofed_src(const void *data)
 {
     QVsockTest t;
@@ -557,6 +609,7 @@ static const QVsockTestCase tests[] = {
     { "bad-op-type", test_bad_op_type },
     { "orphan-rst", test_orphan_rst },
     { "tx-notify", test_tx_notify },
+    { "kick-inline", test_kick_inline },
     { "spoofed-src", test_spoofed_src },
     { "zero-credit", test_zero_credit },
     { "credit-request", test_credit_request },
@@ -574,5 +627,9 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qvsock_add_tests("virtio-vsock-user", tests, G_N_ELEMENTS(tests));
+    if (qvsock_has_machine("pc")) {
+        qtest_add_data_func("virtio-vsock-user/pc/kick-eventfd-default",
+                            "pc", test_kick_eventfd_default);
+    }
     return g_test_run();
 }

@@ -23,6 +23,12 @@ struct VirtIOVsockUserPCI {
 };
 
 static const Property vsock_user_pci_properties[] = {
+    /*
+     * Like the other virtio-pci devices that run in QEMU: kicks go
+     * through an ioeventfd to the main loop unless ioeventfd=off.
+     */
+    DEFINE_PROP_BIT("ioeventfd", VirtIOPCIProxy, flags,
+                    VIRTIO_PCI_FLAG_USE_IOEVENTFD_BIT, true),
     /* One vector per queue (rx, tx, event) plus one for config changes */
     DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors, 4),
 };
@@ -45,6 +51,9 @@ static void vsock_user_pci_class_init(ObjectClass *klass, const void *data)
     k->realize = vsock_user_pci_realize;
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
     device_class_set_props(dc, vsock_user_pci_properties);
+    object_class_property_set_description(klass, "ioeventfd",
+        "take the guest's kicks through an ioeventfd in QEMU's main loop "
+        "(on), or in the vCPU thread that wrote the notify register (off)");
     object_class_property_set_description(klass, "vectors",
         "MSI-X vectors: one per queue (rx, tx, event) and one for "
         "configuration changes");
