@@ -212,6 +212,18 @@ static void test_tx_notify(const void *data)
     qvsock_test_free(&t);
 }
 
+/* The PCI proxy's ioeventfd property, for a device created with id=vsock0 */
+static bool pci_ioeventfd(QVsockTest *t)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(t->qts, "{'execute': 'qom-get', "
+                                     "'arguments': {'path': "
+                                     "'/machine/peripheral/vsock0', "
+                                     "'property': 'ioeventfd'}}");
+
+    g_assert(qdict_haskey(rsp, "return"));
+    return qdict_get_bool(rsp, "return");
+}
+
 /*
  * With the transport's ioeventfd off, a kick runs the device in the
  * thread that wrote the notify register instead of in the main loop.
@@ -223,16 +235,12 @@ static void test_kick_inline(const void *data)
     QVsockTest t;
     QVsockHdr rst = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234,
                                QVSOCK_HB_PORT, QVSOCK_OP_RST, 0);
-    g_autoptr(QDict) rsp = NULL;
 
     qvsock_test_init(&t, machine, QVSOCK_RX_ONE_BUFFER,
                      pci ? ",id=vsock0,ioeventfd=off" : "",
                      pci ? "" : "-global virtio-mmio.ioeventfd=off");
     if (pci) {
-        rsp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
-                        "{'path': '/machine/peripheral/vsock0', "
-                        "'property': 'ioeventfd'}}");
-        g_assert_false(qdict_get_bool(rsp, "return"));
+        g_assert_false(pci_ioeventfd(&t));
     }
     qvsock_heartbeat(&t);
     qvsock_heartbeat(&t);
@@ -253,13 +261,9 @@ static void test_kick_inline(const void *data)
 static void test_kick_eventfd_default(const void *data)
 {
     QVsockTest t;
-    g_autoptr(QDict) rsp = NULL;
 
     qvsock_test_init(&t, data, QVSOCK_RX_ONE_BUFFER, ",id=vsock0", "");
-    rsp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
-                    "{'path': '/machine/peripheral/vsock0', "
-                    "'property': 'ioeventfd'}}");
-    g_assert_true(qdict_get_bool(rsp, "return"));
+    g_assert_true(pci_ioeventfd(&t));
     qvsock_heartbeat(&t);
     qvsock_test_free(&t);
 }
