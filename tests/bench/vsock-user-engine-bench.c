@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/virtio/vsock-user-endpoint.h"
+#include "hw/virtio/vsock-user/vsock-user-endpoint.h"
 
 #define PKT (64 * 1024)
 #define GUEST 16

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/virtio/vsock-user-heartbeat.h"
+#include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
 #include "../unit/vsock-user-fixture.h"
 
 #define MAX_CONNS 8

@@ -12,7 +12,7 @@
 
 #include <string.h>
 #include <glib.h>
-#include "hw/virtio/vsock-user-connect-line.h"
+#include "hw/virtio/vsock-user/vsock-user-connect-line.h"
 
 static bool parse(const char *line, uint32_t *port)
 {

@@ -7,7 +7,7 @@
  */
 
 #include <string.h>
-#include "hw/virtio/vsock-user-heartbeat.h"
+#include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
 #include "vsock-user-fixture.h"
 
 static void test_heartbeat(void)

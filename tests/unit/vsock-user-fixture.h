@@ -21,7 +21,7 @@
 #ifndef TESTS_UNIT_VSOCK_USER_FIXTURE_H
 #define TESTS_UNIT_VSOCK_USER_FIXTURE_H
 
-#include "hw/virtio/vsock-user-endpoint.h"
+#include "hw/virtio/vsock-user/vsock-user-endpoint.h"
 
 #define GUEST 16
 #define PARENT 3

@@ -18,8 +18,8 @@
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
-#include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-endpoints.h"
+#include "vsock-user-engine.h"
+#include "vsock-user-endpoints.h"
 #include "standard-headers/linux/virtio_ids.h"
 
 /* VSOCK_CID_FIRST_GUEST..VSOCK_CID_MAX_GUEST, for messages */

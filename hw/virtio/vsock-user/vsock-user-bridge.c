@@ -46,8 +46,8 @@
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
-#include "hw/virtio/vsock-user-poll.h"
-#include "hw/virtio/vsock-user-bridge.h"
+#include "vsock-user-poll.h"
+#include "vsock-user-bridge.h"
 #include "trace.h"
 
 /*

@@ -11,8 +11,8 @@
 #else
 #include "qemu/osdep.h"
 #endif
-#include "hw/virtio/vsock-user-connect-line.h"
-#include "hw/virtio/vsock-user-packet.h"
+#include "vsock-user-connect-line.h"
+#include "vsock-user-packet.h"
 
 static bool is_blank(char c)
 {

@@ -12,9 +12,9 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "hw/virtio/vsock-user-endpoints.h"
-#include "hw/virtio/vsock-user-forward.h"
-#include "hw/virtio/vsock-user-heartbeat.h"
+#include "vsock-user-endpoints.h"
+#include "vsock-user-forward.h"
+#include "vsock-user-heartbeat.h"
 
 struct VsockEndpoints {
     VsockEndpointsConfig cfg;   /* uds_path is an owned copy */

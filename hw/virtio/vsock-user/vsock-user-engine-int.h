@@ -12,8 +12,8 @@
 #ifndef HW_VIRTIO_VSOCK_USER_ENGINE_INT_H
 #define HW_VIRTIO_VSOCK_USER_ENGINE_INT_H
 
-#include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-endpoint.h"
+#include "vsock-user-engine.h"
+#include "vsock-user-endpoint.h"
 
 #define DEFAULT_MAX_CONNS 1024
 #define DEFAULT_BUF_ALLOC (256 * 1024)

@@ -30,9 +30,9 @@
 #include "qom/object_interfaces.h"
 #include "io/net-listener.h"
 #include "hw/qdev-core.h"
-#include "hw/virtio/vsock-user-endpoints.h"
-#include "hw/virtio/vsock-user-forward.h"
-#include "hw/virtio/vsock-user-unix.h"
+#include "vsock-user-endpoints.h"
+#include "vsock-user-forward.h"
+#include "vsock-user-unix.h"
 #include "trace.h"
 
 struct VsockUserForward {

@@ -17,7 +17,7 @@
 #else
 #include "qemu/osdep.h"
 #endif
-#include "hw/virtio/vsock-user-heartbeat.h"
+#include "vsock-user-heartbeat.h"
 
 struct VsockHeartbeat {
     VsockEngine *engine;

@@ -48,8 +48,8 @@
 #include "qemu/timer.h"
 #include "io/net-listener.h"
 #include "system/system.h"
-#include "hw/virtio/vsock-user-host.h"
-#include "hw/virtio/vsock-user-unix.h"
+#include "vsock-user-host.h"
+#include "vsock-user-unix.h"
 #include "trace.h"
 
 typedef struct HostRoute {

@@ -12,7 +12,7 @@
 #include "qemu/osdep.h"
 #endif
 #include "vsock-user-engine-int.h"
-#include "hw/virtio/vsock-user-info.h"
+#include "vsock-user-info.h"
 
 /* What the guest believes it may still send: it knows last_fwd_cnt. */
 static uint32_t credit_from_peer(const VsockConn *c)

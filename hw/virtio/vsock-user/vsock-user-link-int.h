@@ -19,8 +19,8 @@
 #include "qapi/qapi-types-sockets.h"
 #include "qemu/notify.h"
 #include "qemu/timer.h"
-#include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-link.h"
+#include "vsock-user-engine.h"
+#include "vsock-user-link.h"
 
 #define LINK_MAX_CIDS       64
 #define LINK_DEFAULT_QUEUED (4 * 1024 * 1024)

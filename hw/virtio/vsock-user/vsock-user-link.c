@@ -55,8 +55,8 @@
 #include "io/channel-tls.h"
 #include "io/net-listener.h"
 #include "hw/qdev-core.h"
-#include "hw/virtio/vsock-user-engine.h"
-#include "hw/virtio/vsock-user-link.h"
+#include "vsock-user-engine.h"
+#include "vsock-user-link.h"
 #include "vsock-user-link-int.h"
 #include "trace.h"
 

@@ -11,7 +11,7 @@
 #else
 #include "qemu/osdep.h"
 #endif
-#include "hw/virtio/vsock-user-packet.h"
+#include "vsock-user-packet.h"
 
 void vsock_hdr_encode(const VsockHdr *hdr, uint8_t *out)
 {

@@ -10,7 +10,7 @@
 #include <sys/epoll.h>
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
-#include "hw/virtio/vsock-user-poll.h"
+#include "vsock-user-poll.h"
 #include "trace.h"
 
 /* Ready sockets handled per wakeup; more wait for the next one. */

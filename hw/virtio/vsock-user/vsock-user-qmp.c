@@ -21,7 +21,7 @@
 #include "hw/qdev-core.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
-#include "hw/virtio/vsock-user-info.h"
+#include "vsock-user-info.h"
 #include "standard-headers/linux/virtio_vsock.h"
 
 typedef struct QueryCtx {

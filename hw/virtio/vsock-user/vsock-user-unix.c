@@ -18,7 +18,7 @@
 #include "qapi/error.h"
 #include "qemu/cutils.h"
 #include "qemu/sockets.h"
-#include "hw/virtio/vsock-user-unix.h"
+#include "vsock-user-unix.h"
 
 QIONetListener *vsock_unix_seqpacket_listen(const char *path,
                                             const char *name, Error **errp)

@@ -10,7 +10,7 @@
 #define HW_VIRTIO_VIRTIO_VSOCK_USER_H
 
 #include "hw/virtio/virtio.h"
-#include "hw/virtio/vsock-user-packet.h"
+#include "hw/virtio/vsock-user/vsock-user-packet.h"
 #include "qapi/qapi-types-common.h"
 #include "qom/object.h"
 #include "system/runstate.h"

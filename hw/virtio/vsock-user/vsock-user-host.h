@@ -21,8 +21,8 @@
 #ifndef HW_VIRTIO_VSOCK_USER_HOST_H
 #define HW_VIRTIO_VSOCK_USER_HOST_H
 
-#include "hw/virtio/vsock-user-bridge.h"
-#include "hw/virtio/vsock-user-connect-line.h"
+#include "vsock-user-bridge.h"
+#include "vsock-user-connect-line.h"
 #include "qapi/qapi-types-sockets.h"
 #include "io/net-listener.h"
 

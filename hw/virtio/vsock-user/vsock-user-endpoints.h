@@ -16,9 +16,9 @@
 #ifndef HW_VIRTIO_VSOCK_USER_ENDPOINTS_H
 #define HW_VIRTIO_VSOCK_USER_ENDPOINTS_H
 
-#include "hw/virtio/vsock-user-host.h"
-#include "hw/virtio/vsock-user-link.h"
-#include "hw/virtio/vsock-user-poll.h"
+#include "vsock-user-host.h"
+#include "vsock-user-link.h"
+#include "vsock-user-poll.h"
 #include "qapi/qapi-types-common.h"
 
 typedef struct VsockEndpoints VsockEndpoints;

@@ -28,7 +28,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_ENGINE_H
 #define HW_VIRTIO_VSOCK_USER_ENGINE_H
 
-#include "hw/virtio/vsock-user-packet.h"
+#include "vsock-user-packet.h"
 
 typedef struct VsockEngine VsockEngine;
 typedef struct VsockConn VsockConn;

@@ -13,7 +13,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_FORWARD_H
 #define HW_VIRTIO_VSOCK_USER_FORWARD_H
 
-#include "hw/virtio/vsock-user-host.h"
+#include "vsock-user-host.h"
 #include "qom/object.h"
 
 #define TYPE_VSOCK_USER_FORWARD "vsock-user-forward"

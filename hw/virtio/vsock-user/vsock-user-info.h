@@ -12,7 +12,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_INFO_H
 #define HW_VIRTIO_VSOCK_USER_INFO_H
 
-#include "hw/virtio/vsock-user-endpoint.h"
+#include "vsock-user-endpoint.h"
 
 typedef struct VsockConnInfo {
     VsockType type;

@@ -12,7 +12,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_PACKET_H
 #define HW_VIRTIO_VSOCK_USER_PACKET_H
 
-#include "hw/virtio/vsock-user-osdep.h"
+#include "vsock-user-osdep.h"
 
 /* ---------------------------------------------------------------------- */
 /* Protocol constants                                                     */

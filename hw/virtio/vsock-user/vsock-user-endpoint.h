@@ -35,7 +35,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_ENDPOINT_H
 #define HW_VIRTIO_VSOCK_USER_ENDPOINT_H
 
-#include "hw/virtio/vsock-user-engine.h"
+#include "vsock-user-engine.h"
 
 typedef struct VsockListener VsockListener;
 

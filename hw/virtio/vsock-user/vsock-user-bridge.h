@@ -13,8 +13,8 @@
 #ifndef HW_VIRTIO_VSOCK_USER_BRIDGE_H
 #define HW_VIRTIO_VSOCK_USER_BRIDGE_H
 
-#include "hw/virtio/vsock-user-endpoint.h"
-#include "hw/virtio/vsock-user-poll.h"
+#include "vsock-user-endpoint.h"
+#include "vsock-user-poll.h"
 #include "io/channel-socket.h"
 
 typedef struct VsockBridge VsockBridge;

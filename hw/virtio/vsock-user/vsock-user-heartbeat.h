@@ -15,7 +15,7 @@
 #ifndef HW_VIRTIO_VSOCK_USER_HEARTBEAT_H
 #define HW_VIRTIO_VSOCK_USER_HEARTBEAT_H
 
-#include "hw/virtio/vsock-user-endpoint.h"
+#include "vsock-user-endpoint.h"
 
 #define VSOCK_HEARTBEAT_PORT 9000
 #define VSOCK_HEARTBEAT_BYTE 0xb7
