@@ -203,6 +203,50 @@ static void test_reset_fds(void)
     qvsock_ht_free(&ht);
 }
 
+/*
+ * A vsock-user-link that carries the parent CID takes the guest's new
+ * connections to the parent (the parent is a real guest behind it), but a
+ * connection QEMU itself opened to the guest stays in QEMU: the guest's
+ * RESPONSE and data for a host client's connection must reach that
+ * client, not the link.
+ */
+static void test_link_carries_parent(void)
+{
+    QVsockHostTest ht;
+    g_autofree char *dir = qvsock_tmpdir_new("vsock-user-linkp");
+    g_autofree char *extra = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=unix:%s/l.sock,server=on,"
+        "cids=%u", dir, QVSOCK_USER_PARENT_CID);
+    g_autofree char *ok = NULL;
+    QVsockHdr h;
+    uint32_t hp;
+    int fd;
+
+    qvsock_ht_init(&ht, "", extra);
+    fd = qvsock_unix_connect(ht.uds);
+    hp = qvsock_ht_h2g_connect(&ht, fd, "CONNECT 1234\n", 1234);
+    qvsock_respond(&ht.vt, 1234, hp);
+    ok = g_strdup_printf("OK %u\n", hp);
+    qvsock_host_expect(fd, ok);
+    qvsock_ht_send_text(&ht, 1234, hp, "to the host client");
+    qvsock_host_expect(fd, "to the host client");
+    qvsock_host_write(fd, "to the guest");
+    qvsock_ht_expect_text(&ht, 1234, hp, "to the guest");
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
+
+    /* a new connection to the parent goes to the link, which is down */
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1300, 5000, QVSOCK_OP_REQUEST, 0),
+                NULL);
+    qvsock_recv(&ht.vt, &h, NULL);
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5000, 1300,
+                      QVSOCK_OP_RST, 0, 0);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 0);
+    close(fd);
+    qvsock_ht_free(&ht);
+    qvsock_tmpdir_free(g_steal_pointer(&dir));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -216,5 +260,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-host/backpressure-g2h",
                    test_backpressure_g2h);
     qtest_add_func("virtio-vsock-user-host/reset-fds", test_reset_fds);
+    qtest_add_func("virtio-vsock-user-host/link-carries-parent",
+                   test_link_carries_parent);
     return g_test_run();
 }

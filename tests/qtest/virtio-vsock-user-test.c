@@ -17,6 +17,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "libqos/virtio-vsock-user.h"
+#include "standard-headers/linux/virtio_config.h"
 
 #define NS_PER_SEC 1000000000LL
 
@@ -603,6 +604,102 @@ static void test_migrate(const void *data)
     rmdir(dir);
 }
 
+/*
+ * A guest rx buffer placed on virtio-mmio's own STATUS register: the
+ * header bytes 4..7 (zero) would land on STATUS and reset the device in
+ * the middle of its pass.  Every pass runs in the device's guarded bottom
+ * half, whichever way it starts, so the write is blocked and the device
+ * stays up.  The device is brought up again with @normal ordinary rx
+ * buffers, for the packets the caller expects first, and that one after
+ * them; returns its head.
+ */
+static uint32_t post_register_rx(QVsockTest *t, unsigned normal)
+{
+    const uint64_t status = 0x70;   /* virtio-mmio STATUS register */
+    uint32_t head;
+
+    qvirtio_reset(t->vdev);
+    qvsock_setup_device(t, false);
+    for (unsigned i = 0; i < normal; i++) {
+        qvsock_post_rx(t);
+    }
+    qvsock_desc_reserve(t->rx, 1);
+    head = qvirtqueue_add(t->qts, t->rx, t->mmio.addr + status - 4, 64,
+                          true, false);
+    t->rxbuf[head] = (QVsockRxBuf) {};
+    qvirtqueue_kick(t->qts, t->vdev, t->rx, head);
+    return head;
+}
+
+static void assert_driver_ok(QVsockTest *t)
+{
+    g_assert_cmpuint(qtest_readl(t->qts, t->mmio.addr + 0x70) &
+                     VIRTIO_CONFIG_S_DRIVER_OK, !=, 0);
+}
+
+/* Wait for the used entry of rx chain @head, stepping the clock by @step. */
+static void wait_rx_used(QVsockTest *t, uint32_t head, int64_t step)
+{
+    int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    uint32_t got, len;
+
+    while (!qvirtqueue_get_buf(t->qts, t->rx, &got, &len)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        qtest_clock_step(t->qts, step);
+    }
+    g_assert_cmpuint(got, ==, head);
+    g_assert_cmpuint(len, ==, QVSOCK_HDR_SIZE);
+}
+
+/* The pass a tx kick starts (through the ioeventfd, the default). */
+static void test_rx_on_registers_kick(const void *data)
+{
+    QVsockTest t;
+    uint32_t head;
+
+    test_init(&t, data);
+    head = post_register_rx(&t, 0);
+    assert_driver_ok(&t);
+    /* a REQUEST to a port nobody listens on: the device owes an RST */
+    qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, 4321,
+                               QVSOCK_OP_REQUEST, 0), NULL);
+    wait_rx_used(&t, head, 0);
+    assert_driver_ok(&t);
+    g_assert_cmpuint(qvsock_stat(&t, "rst-sent"), ==, 1);
+    qvsock_test_free(&t);
+}
+
+/* The pass the device's timer starts (a SHUTDOWN the guest never answers). */
+static void test_rx_on_registers_timer(const void *data)
+{
+    const uint8_t beat = 0xb7;
+    QVsockTest t;
+    uint32_t head, got, len;
+
+    test_init(&t, data);
+    /* RESPONSE, the echo and the heartbeat's SHUTDOWN; then the RST */
+    head = post_register_rx(&t, 3);
+    qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
+                               QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
+                               QVSOCK_OP_RW, 1), &beat);
+    for (int i = 0; i < 3; i++) {
+        int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        while (!qvirtqueue_get_buf(t.qts, t.rx, &got, &len)) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            qtest_clock_step(t.qts, 0);
+        }
+        g_assert_cmpuint(got, !=, head);
+    }
+    g_assert_cmpuint(qvsock_stat(&t, "rst-sent"), ==, 0);
+    wait_rx_used(&t, head, NS_PER_SEC / 4);
+    assert_driver_ok(&t);
+    g_assert_cmpuint(qvsock_stat(&t, "rst-sent"), ==, 1);
+    g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
+    qvsock_test_free(&t);
+}
+
 static const QVsockTestCase tests[] = {
     { "config", test_config },
     { "heartbeat", test_heartbeat },
@@ -625,6 +722,8 @@ static const QVsockTestCase tests[] = {
     { "reset-with-connections", test_reset_with_conns },
     { "shutdown-timeout", test_shutdown_timeout },
     { "migrate", test_migrate },
+    { "rx-on-registers-kick", test_rx_on_registers_kick, true },
+    { "rx-on-registers-timer", test_rx_on_registers_timer, true },
 };
 
 int main(int argc, char **argv)

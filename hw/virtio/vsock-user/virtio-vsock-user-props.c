@@ -19,7 +19,8 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
 #include "vsock-user-engine.h"
-#include "vsock-user-endpoints.h"
+#include "vsock-user-local.h"
+#include "vsock-user-unix.h"
 #include "standard-headers/linux/virtio_ids.h"
 
 /* VSOCK_CID_FIRST_GUEST..VSOCK_CID_MAX_GUEST, for messages */
@@ -120,6 +121,13 @@ static bool vsock_user_check_values(VirtIOVsockUser *s, Error **errp)
         error_setg(errp, "uds-path must not be empty");
         return false;
     }
+    if (s->uds_path && s->seqpacket == ON_OFF_AUTO_ON &&
+        !vsock_unix_has_seqpacket()) {
+        error_setg(errp, "seqpacket=on with uds-path needs Unix "
+                   "SOCK_SEQPACKET sockets for <uds-path>.seqpacket, which "
+                   "this host does not have; use seqpacket=auto");
+        return false;
+    }
     if (s->uds_timeout_ms < 1) {
         error_setg(errp, "uds-connect-timeout must be at least 1 ms");
         return false;
@@ -192,18 +200,18 @@ bool virtio_vsock_user_check_props(VirtIOVsockUser *s, Error **errp)
 
 static uint64_t stat_connections(VirtIOVsockUser *s)
 {
-    return vsock_engine_conn_count(s->engine);
+    return vsock_engine_conn_count(vsock_local_engine(s->local));
 }
 
 #define ENGINE_STAT(fn, field)                                        \
     static uint64_t fn(VirtIOVsockUser *s)                            \
     {                                                                 \
-        return vsock_engine_get_stats(s->engine)->field;              \
+        return vsock_engine_get_stats(vsock_local_engine(s->local))->field; \
     }
 #define HOST_STAT(fn, field)                                          \
     static uint64_t fn(VirtIOVsockUser *s)                            \
     {                                                                 \
-        return vsock_endpoints_host_stats(s->endpoints)->field;       \
+        return vsock_host_get_stats(vsock_local_host(s->local))->field; \
     }
 
 ENGINE_STAT(stat_rst_sent, rst_sent)
@@ -252,7 +260,7 @@ static void vsock_user_get_stat(Object *obj, Visitor *v, const char *name,
 {
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(obj);
     const VirtIOVsockUserStat *stat = opaque;
-    uint64_t value = s->engine ? stat->get(s) : 0;
+    uint64_t value = s->local ? stat->get(s) : 0;
 
     visit_type_uint64(v, name, &value, errp);
 }

@@ -1,17 +1,26 @@
 /*
  * virtio-vsock-user: a virtio socket device whose transport runs in QEMU
  *
- * The device owns its three virtqueues (rx, tx, event) and hands the
- * guest's packets to the protocol engine (vsock-user-engine.c), which
- * terminates the connections to the parent CID itself, so no vhost backend
- * is needed.  This file is only the plumbing between the virtqueues and the
- * engine: popping tx chains into it, filling rx chains from it, when to
- * notify the guest, a timer for its timeouts, running the endpoints' host
- * socket handlers, reset and migration.  Packets for a CID that a
- * vsock-user-link carries (another QEMU's guest) go to that link instead,
- * and rx buffers are filled from the engine and the links in turn.  The
- * endpoints are put together in vsock-user-endpoints.c, the properties
- * and counters are in virtio-vsock-user-props.c.
+ * The device owns its three virtqueues (rx, tx, event) and drives one
+ * interface, its backends (vsock-user-backend.h): every tx chain goes to
+ * the backend that claims its packet, rx chains are filled from the
+ * backends in turn.  Its own backend (vsock-user-local.c) is the protocol
+ * engine, which terminates connections to the parent CID in QEMU, so no
+ * vhost backend is needed; each vsock-user-link attached to the device is
+ * another.  This file is only the plumbing between the virtqueues and the
+ * backends: when to pop and fill, when to notify the guest, a timer for
+ * the backends' deadlines, reset and migration.
+ *
+ * One rule keeps it re-entrancy safe: every pass over the queues runs in
+ * the device's bottom half (vsock_user_bh()).  A kick (through the
+ * ioeventfd or inline in the transport's register write) and the timer
+ * call that bottom half directly with aio_bh_call(), backends schedule
+ * it.  It is made by virtio_bh_new_guarded(), so whichever way a pass
+ * starts it holds the transport's re-entrancy guard: a guest buffer
+ * placed on the transport's own registers cannot reset the device in the
+ * middle of the pass.  The properties and counters are in
+ * virtio-vsock-user-props.c, how objects attach in
+ * virtio-vsock-user-attach.c.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -26,8 +35,8 @@
 #include "qemu/timer.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
-#include "vsock-user-engine.h"
-#include "vsock-user-endpoints.h"
+#include "vsock-user-backend.h"
+#include "vsock-user-local.h"
 #include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "standard-headers/linux/virtio_ids.h"
@@ -60,37 +69,13 @@ static bool vsock_user_ready(VirtIOVsockUser *s)
            virtio_device_started(vdev, vdev->status);
 }
 
-/* Other QEMUs' guests, which the device routes to before the engine */
-static VsockLinks *vsock_user_links(VirtIOVsockUser *s)
-{
-    return vsock_endpoints_links(s->endpoints);
-}
-
-/* A packet's tx result: guest mistakes are logged, everything is traced. */
-static void vsock_user_tx_result(VsockTxResult r)
-{
-    switch (r) {
-    case VSOCK_TX_OK:
-        return;
-    case VSOCK_TX_NO_CONN:
-    case VSOCK_TX_NO_LISTENER:
-    case VSOCK_TX_BAD_DST_CID:
-    case VSOCK_TX_CONN_LIMIT:
-    case VSOCK_TX_RST_DROPPED:
-        break;
-    default:
-        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx packet: %s\n",
-                      vsock_tx_result_str(r));
-        break;
-    }
-    trace_virtio_vsock_user_tx_result(vsock_tx_result_str(r));
-}
-
 /* Pop and process one tx chain; false if the queue is empty. */
 static bool vsock_user_tx_one(VirtIOVsockUser *s)
 {
     VirtQueueElement *elem = virtqueue_pop(s->tx_vq,
                                            sizeof(VirtQueueElement));
+    VsockBackend *b;
+    VsockHdr h;
 
     if (!elem) {
         return false;
@@ -99,11 +84,13 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain has "
                       "%u device-writable descriptor(s); dropped\n",
                       elem->in_num);
-    } else if (!vsock_links_tx(vsock_user_links(s), elem->out_sg,
-                               elem->out_num)) {
-        vsock_user_tx_result(
-            vsock_engine_handle_tx(s->engine, elem->out_sg, elem->out_num,
-                                   iov_size(elem->out_sg, elem->out_num)));
+    } else if (!vsock_hdr_from_iov(&h, elem->out_sg, elem->out_num)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: tx chain of %zu "
+                      "bytes is shorter than a packet header; dropped\n",
+                      iov_size(elem->out_sg, elem->out_num));
+    } else {
+        b = vsock_backends_route(s->backends, &h);
+        b->ops->tx(b, &h, elem->out_sg, elem->out_num);
     }
     virtqueue_push(s->tx_vq, elem, 0);
     g_free(elem);
@@ -119,7 +106,7 @@ static bool vsock_user_tx_one(VirtIOVsockUser *s)
  * to kick at, so it must happen exactly once per stop and be followed by a
  * look at the queue: a second enable after that look would skip a chain
  * the guest added in between, and the guest would not kick for it.  When
- * the engine pauses tx instead, the chains left are taken when rx drains,
+ * a backend pauses tx instead, the chains left are taken when rx drains,
  * without a kick.
  */
 static bool vsock_user_process_tx(VirtIOVsockUser *s)
@@ -130,7 +117,7 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
 
     for (;;) {
         virtio_queue_set_notification(s->tx_vq, 0);
-        while (vsock_engine_tx_ready(s->engine) && !vdev->broken &&
+        while (vsock_backends_tx_ready(s->backends) && !vdev->broken &&
                done < VSOCK_USER_BATCH && vsock_user_tx_one(s)) {
             done++;
         }
@@ -139,42 +126,17 @@ static bool vsock_user_process_tx(VirtIOVsockUser *s)
             break;
         }
         virtio_queue_set_notification(s->tx_vq, 1);
-        if (!vsock_engine_tx_ready(s->engine) || vdev->broken ||
+        if (!vsock_backends_tx_ready(s->backends) || vdev->broken ||
             virtio_queue_empty(s->tx_vq)) {
             break;
         }
     }
     s->tx_unnotified += done;
-    s->tx_paused = !vsock_engine_tx_ready(s->engine);
+    s->tx_paused = !vsock_backends_tx_ready(s->backends);
     if (s->tx_paused) {
         trace_virtio_vsock_user_tx_paused();
     }
     return more;
-}
-
-static bool vsock_user_rx_pending(VirtIOVsockUser *s)
-{
-    return vsock_engine_rx_pending(s->engine) ||
-           vsock_links_rx_pending(vsock_user_links(s));
-}
-
-/* The engine and the links take turns, so that neither starves the other. */
-static bool vsock_user_fill_rx(VirtIOVsockUser *s, VirtQueueElement *elem,
-                               size_t *len)
-{
-    VsockLinks *links = vsock_user_links(s);
-    bool links_first = s->rx_links_turn;
-
-    s->rx_links_turn = !links_first;
-    if (links_first &&
-        vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len)) {
-        return true;
-    }
-    if (vsock_engine_fill_rx(s->engine, elem->in_sg, elem->in_num, len)) {
-        return true;
-    }
-    return !links_first &&
-           vsock_links_fill_rx(links, elem->in_sg, elem->in_num, len);
 }
 
 /* Returns true if work is left for another pass. */
@@ -183,7 +145,7 @@ static bool vsock_user_process_rx(VirtIOVsockUser *s)
     unsigned done = 0;
     bool more = false;
 
-    while (vsock_user_rx_pending(s)) {
+    while (vsock_backends_rx_pending(s->backends)) {
         VirtQueueElement *elem;
         size_t len = 0;
 
@@ -202,7 +164,8 @@ static bool vsock_user_process_rx(VirtIOVsockUser *s)
                           "with %u readable descriptor(s) and %zu writable "
                           "bytes is unusable; discarded\n", elem->out_num,
                           iov_size(elem->in_sg, elem->in_num));
-        } else if (!vsock_user_fill_rx(s, elem, &len)) {
+        } else if (!vsock_backends_fill_rx(s->backends, elem->in_sg,
+                                           elem->in_num, &len)) {
             /* Nothing to say after all: keep the buffer for later. */
             virtqueue_unpop(s->rx_vq, elem, 0);
             g_free(elem);
@@ -251,7 +214,7 @@ static void vsock_user_send_event(VirtIOVsockUser *s)
 
 static void vsock_user_rearm_timer(VirtIOVsockUser *s)
 {
-    int64_t deadline = vsock_engine_next_deadline(s->engine);
+    int64_t deadline = vsock_backends_deadline(s->backends);
 
     if (deadline == INT64_MAX) {
         timer_del(s->timer);
@@ -301,11 +264,16 @@ static void vsock_user_tx_notify_cb(void *opaque)
     }
 }
 
-/* Everything the device does outside the guest's kicks happens here. */
-static void vsock_user_flush(VirtIOVsockUser *s)
+/*
+ * The pass: everything the device does happens here, in its bottom half
+ * (see the top of the file).
+ */
+static void vsock_user_bh(void *opaque)
 {
+    VirtIOVsockUser *s = opaque;
     bool more = false;
 
+    vsock_backends_run_timers(s->backends);
     if (vsock_user_ready(s)) {
         vsock_user_send_event(s);
         more |= vsock_user_process_rx(s);
@@ -319,113 +287,32 @@ static void vsock_user_flush(VirtIOVsockUser *s)
     }
 }
 
-static void vsock_user_bh(void *opaque)
+/* Now rather than after the main loop's next turn, guarded all the same. */
+static void vsock_user_pass_now(VirtIOVsockUser *s)
 {
-    vsock_user_flush(opaque);
+    aio_bh_call(s->bh);
 }
 
 static void vsock_user_timer_cb(void *opaque)
 {
-    VirtIOVsockUser *s = opaque;
-
-    vsock_engine_run_timers(s->engine);
-    vsock_user_flush(s);
+    vsock_user_pass_now(opaque);
 }
 
+/* New rx buffers: owed packets can go, and a paused tx can resume. */
 static void vsock_user_handle_rx(VirtIODevice *vdev, VirtQueue *vq)
 {
-    /* New rx buffers: owed packets can go, and a paused tx can resume. */
-    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+    vsock_user_pass_now(VIRTIO_VSOCK_USER(vdev));
 }
 
 static void vsock_user_handle_tx(VirtIODevice *vdev, VirtQueue *vq)
 {
-    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+    vsock_user_pass_now(VIRTIO_VSOCK_USER(vdev));
 }
 
 static void vsock_user_handle_event(VirtIODevice *vdev, VirtQueue *vq)
 {
-    vsock_user_flush(VIRTIO_VSOCK_USER(vdev));
+    vsock_user_pass_now(VIRTIO_VSOCK_USER(vdev));
 }
-
-/* Engine callbacks */
-
-static int64_t vsock_user_clock(void *opaque)
-{
-    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-}
-
-static void vsock_user_wakeup(void *opaque)
-{
-    VirtIOVsockUser *s = opaque;
-
-    if (!s->in_poll) {          /* else the flush follows at once */
-        qemu_bh_schedule(s->bh);
-    }
-}
-
-static void vsock_user_trace_packet(void *opaque, bool to_guest,
-                                    const VsockHdr *h)
-{
-    if (to_guest) {
-        trace_virtio_vsock_user_rx_pkt(h->src_cid, h->src_port, h->dst_cid,
-                                       h->dst_port, vsock_op_str(h->op),
-                                       h->type, h->len, h->flags,
-                                       h->buf_alloc, h->fwd_cnt);
-    } else {
-        trace_virtio_vsock_user_tx_pkt(h->src_cid, h->src_port, h->dst_cid,
-                                       h->dst_port, vsock_op_str(h->op),
-                                       h->type, h->len, h->flags,
-                                       h->buf_alloc, h->fwd_cnt);
-    }
-}
-
-static void vsock_user_trace_state(void *opaque, const VsockConn *c,
-                                   VsockConnState old_state,
-                                   VsockConnState new_state)
-{
-    trace_virtio_vsock_user_conn_state(vsock_conn_get_local_cid(c),
-                                       vsock_conn_get_local_port(c),
-                                       vsock_conn_get_peer_port(c),
-                                       vsock_conn_state_str(old_state),
-                                       vsock_conn_state_str(new_state));
-}
-
-/*
- * Host sockets in the device's epoll set are ready.  Their handlers tell
- * the engine what moved, and one flush then passes on what that allowed,
- * in this main-loop pass rather than after one more, as the bottom half
- * would.  Both run as one guarded bottom-half call (aio_bh_call() on a
- * bottom half of virtio_bh_new_guarded(), never scheduled), which holds
- * the transport's re-entrancy guard, so guest buffers placed on the
- * transport's registers cannot reach them.
- */
-static void vsock_user_poll_ready(void *opaque)
-{
-    VirtIOVsockUser *s = opaque;
-
-    aio_bh_call(s->poll_bh);
-}
-
-static void vsock_user_poll_bh(void *opaque)
-{
-    VirtIOVsockUser *s = opaque;
-    unsigned ready;
-
-    s->in_poll = true;
-    ready = vsock_poll_dispatch(s->poll);
-    s->in_poll = false;
-    if (ready) {
-        vsock_user_flush(s);
-    }
-}
-
-static const VsockEngineOps vsock_user_engine_ops = {
-    .clock = vsock_user_clock,
-    .wakeup = vsock_user_wakeup,
-    .packet = vsock_user_trace_packet,
-    .state_change = vsock_user_trace_state,
-};
 
 /* virtio plumbing */
 
@@ -444,7 +331,7 @@ static uint64_t vsock_user_get_features(VirtIODevice *vdev, uint64_t features,
 {
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(vdev);
 
-    /* STREAM needs no bit; the engine speaks SEQPACKET itself (auto: on) */
+    /* STREAM needs no bit; the backends speak SEQPACKET (auto: on) */
     if (s->seqpacket != ON_OFF_AUTO_OFF) {
         virtio_add_feature(&features, VIRTIO_VSOCK_F_SEQPACKET);
     }
@@ -457,8 +344,7 @@ static void vsock_user_set_features(VirtIODevice *vdev, uint64_t features)
     bool on = virtio_has_feature(features, VIRTIO_VSOCK_F_SEQPACKET);
 
     trace_virtio_vsock_user_features(features, on);
-    vsock_engine_set_seqpacket(s->engine, on);
-    vsock_links_set_seqpacket(vsock_user_links(s), on);
+    vsock_backends_set_seqpacket(s->backends, on);
 }
 
 static int vsock_user_set_status(VirtIODevice *vdev, uint8_t status)
@@ -485,9 +371,7 @@ static void vsock_user_vm_state_change(void *opaque, bool running,
 /* Drop every connection and what the device kept between passes. */
 static void vsock_user_drop_state(VirtIOVsockUser *s)
 {
-    trace_virtio_vsock_user_reset(vsock_engine_conn_count(s->engine));
-    vsock_engine_reset(s->engine);
-    vsock_links_guest_reset(vsock_user_links(s));
+    vsock_backends_reset(s->backends);
     s->tx_paused = false;
     s->tx_unnotified = 0;
     s->rx_unnotified = false;
@@ -503,73 +387,37 @@ static void vsock_user_reset(VirtIODevice *vdev)
     s->event_pending = false;
 }
 
-/*
- * The engine and its endpoints, in the order they need: the endpoints stop
- * taking connections, the engine closes the open ones, then the host
- * sockets go.  Also after a realize that failed half way.
- */
-static void vsock_user_free_backends(VirtIOVsockUser *s)
-{
-    vsock_endpoints_stop(s->endpoints);
-    vsock_engine_free(s->engine);
-    s->engine = NULL;
-    vsock_endpoints_free(s->endpoints);
-    s->endpoints = NULL;
-    vsock_poll_free(s->poll);
-    s->poll = NULL;
-    qemu_bh_delete(s->poll_bh);
-    s->poll_bh = NULL;
-}
-
 static void vsock_user_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
-    VsockEngineConfig cfg;
-    VsockEndpointsConfig ep;
+    VsockLocalConfig cfg;
 
     if (!virtio_vsock_user_check_props(s, errp)) {
         return;
     }
-
-    s->poll_bh = virtio_bh_new_guarded(dev, vsock_user_poll_bh, s);
-    s->poll = vsock_poll_new(vsock_user_poll_ready, s, errp);
-    if (!s->poll) {
-        qemu_bh_delete(s->poll_bh);
-        s->poll_bh = NULL;
-        return;
-    }
-    vsock_engine_config_init(&cfg);
-    cfg.guest_cid = s->guest_cid;
-    cfg.local_cid = s->parent_cid;
-    cfg.max_conns = s->max_connections;
-    cfg.buf_alloc = s->buf_size;
-    cfg.ops = &vsock_user_engine_ops;
-    cfg.opaque = s;
-    s->engine = vsock_engine_new(&cfg);
-    ep = (VsockEndpointsConfig) {
-        .dev = OBJECT(dev),
-        .engine = s->engine,
-        .poll = s->poll,
+    cfg = (VsockLocalConfig) {
         .guest_cid = s->guest_cid,
         .parent_cid = s->parent_cid,
         .heartbeat = s->heartbeat,
         .max_conns = s->max_connections,
+        .buf_size = s->buf_size,
         .max_pending = s->host_max_pending,
         .uds_path = s->uds_path,
         .uds_timeout_ms = s->uds_timeout_ms,
         .uds_max_handshakes = s->uds_max_handshakes,
         .uds_seqpacket = s->seqpacket != ON_OFF_AUTO_OFF,
-        .wakeup = vsock_user_wakeup,
-        .opaque = s,
     };
-    s->endpoints = vsock_endpoints_new(&ep);
-    if (!vsock_endpoints_start(s->endpoints, errp)) {
-        vsock_user_free_backends(s);
+    s->local = vsock_local_new(&cfg, errp);
+    if (!s->local) {
         return;
     }
 
     s->bh = virtio_bh_new_guarded(dev, vsock_user_bh, s);
+    s->backends = g_new0(VsockBackends, 1);
+    vsock_backends_init(s->backends, s->bh);
+    vsock_backends_add(s->backends, vsock_local_backend(s->local));
+    notifier_list_init(&s->detach);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, vsock_user_timer_cb, s);
     s->tx_notify_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                       vsock_user_tx_notify_cb, s);
@@ -584,16 +432,25 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     s->event_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
                                    vsock_user_handle_event);
     trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid,
-                                    vsock_endpoints_heartbeat(s->endpoints));
+                                    vsock_local_heartbeat(s->local));
 }
 
+/*
+ * The objects attached to the device (links, forwards, chardevs) let go
+ * of it first; then the engine closes every connection and the host
+ * sockets go.
+ */
 static void vsock_user_unrealize(DeviceState *dev)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
 
     qemu_del_vm_change_state_handler(s->vmstate);
-    vsock_user_free_backends(s);
+    notifier_list_notify(&s->detach, s);
+    vsock_local_free(s->local);
+    s->local = NULL;
+    g_free(s->backends);
+    s->backends = NULL;
     timer_free(s->timer);
     timer_free(s->tx_notify_timer);
     qemu_bh_delete(s->bh);

@@ -8,11 +8,11 @@
  *   next reads hand out without a system call.
  *   When the socket has nothing (EAGAIN, or a short read, which empties a
  *   stream socket and tells the engine to stop asking) the bridge watches
- *   it for input and tells the engine with vsock_conn_notify_readable();
- *   the device flushes once the batch of ready sockets is handled (see
- *   vsock-user-poll.h), so the data reaches the guest in the same
- *   main-loop pass.  The watch stays armed while the engine keeps reading
- *   (no epoll change per message); it is dropped only when the socket
+ *   it for input (a QEMU fd handler) and tells the engine with
+ *   vsock_conn_notify_readable(), which wakes the device: its bottom half
+ *   runs once the main loop has run the handlers of every socket that was
+ *   ready.  The watch stays armed while the engine keeps reading (no
+ *   handler change per message); it is dropped only when the socket
  *   stays readable and the engine did not read since it was told (a guest
  *   without credit or without rx buffers), so such a guest costs nothing.
  *   Host EOF becomes SHUTDOWN(SEND).
@@ -46,17 +46,16 @@
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
-#include "vsock-user-poll.h"
 #include "vsock-user-bridge.h"
+#include "vsock-user-unix.h"
 #include "trace.h"
 
 /*
  * Behind the guest's buffer for a host message larger than it: shared by
- * every bridge (the main loop runs one read at a time), 1 MiB, more than
- * a Linux guest's largest default buf_alloc (256 KiB).
+ * the bridges of a device (the main loop runs one read at a time), 1 MiB,
+ * more than a Linux guest's largest default buf_alloc (256 KiB).
  */
 #define BRIDGE_SPARE_SIZE (1024 * 1024)
-static uint8_t *bridge_spare;
 
 /*
  * Stream: how much one recvmsg() may take beyond the guest's rx buffer,
@@ -67,12 +66,12 @@ static uint8_t *bridge_spare;
  * is held, and only until the guest's next rx buffers take it.
  */
 #define BRIDGE_READ_AHEAD (64 * 1024)
-static uint8_t *bridge_ahead_idle; /* one such buffer kept for the next */
 
 /* What a host Unix socket accepts as one message: ask for plenty. */
 #define BRIDGE_SEQPACKET_SNDBUF (4 * 1024 * 1024)
 
 struct VsockBridge {
+    VsockBridgePool *pool;      /* the device's scratch buffers */
     QIOChannelSocket *sioc;     /* NULL: the bridge owns fd itself */
     int fd;
     bool seqpacket;             /* message mode: SOCK_SEQPACKET */
@@ -93,9 +92,10 @@ struct VsockBridge {
     size_t greet_len;
     size_t greet_off;
 
-    VsockPollFd *pf;            /* NULL once closed */
-    bool watch_in;              /* what pf watches for */
+    bool watch_in;              /* what the fd handler should watch for */
     bool watch_out;
+    bool fd_in;                 /* ... and watches for now */
+    bool fd_out;
     bool notified;              /* the engine was told the socket is ready */
     bool read_since;            /* ... and read from it since */
     bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
@@ -111,11 +111,17 @@ static void bridge_out_ready(void *opaque);
 
 static void bridge_error(VsockBridge *b, const char *op, int err);
 
+/* QEMU's event loop watches the socket for what the bridge needs now. */
 static void bridge_update_fd(VsockBridge *b)
 {
-    if (b->pf && !vsock_poll_watch(b->pf, b->watch_in, b->watch_out)) {
-        bridge_error(b, "epoll_ctl", errno);
+    if (b->dead ||
+        (b->fd_in == b->watch_in && b->fd_out == b->watch_out)) {
+        return;
     }
+    b->fd_in = b->watch_in;
+    b->fd_out = b->watch_out;
+    qemu_set_fd_handler(b->fd, b->fd_in ? bridge_in_ready : NULL,
+                        b->fd_out ? bridge_out_ready : NULL, b);
 }
 
 static void bridge_enter(VsockBridge *b)
@@ -141,11 +147,12 @@ static void bridge_finish(VsockBridge *b, bool abort, const char *why)
         return;
     }
     trace_vsock_user_bridge_close(b->name, why, abort);
+    if (b->fd_in || b->fd_out) {
+        qemu_set_fd_handler(b->fd, NULL, NULL, NULL);
+    }
     b->dead = true;
     b->conn = NULL;
-    b->watch_in = b->watch_out = false;
-    vsock_poll_remove(b->pf);
-    b->pf = NULL;
+    b->watch_in = b->watch_out = b->fd_in = b->fd_out = false;
     if (abort) {
         struct linger l = { .l_onoff = 1, .l_linger = 0 };
 
@@ -396,14 +403,14 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
         }
         return n;
     }
-    if (!bridge_spare) {
-        bridge_spare = g_malloc(BRIDGE_SPARE_SIZE);
+    if (!b->pool->spare) {
+        b->pool->spare = g_malloc(BRIDGE_SPARE_SIZE);
     }
     if (iov_cnt + 1 > G_N_ELEMENTS(local)) {
         v = g_new(struct iovec, iov_cnt + 1);
     }
     memcpy(v, iov, iov_cnt * sizeof(*iov));
-    v[iov_cnt].iov_base = bridge_spare;
+    v[iov_cnt].iov_base = b->pool->spare;
     v[iov_cnt].iov_len = BRIDGE_SPARE_SIZE;
     msg.msg_iov = v;
     msg.msg_iovlen = iov_cnt + 1;
@@ -430,25 +437,25 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
     }
     b->msg_len = n - room;
     b->msg_off = 0;
-    b->msg = g_memdup2(bridge_spare, b->msg_len);
+    b->msg = g_memdup2(b->pool->spare, b->msg_len);
     return room;
 }
 
 /* Stream read-ahead buffers: reuse the idle one rather than allocate. */
-static uint8_t *bridge_ahead_get(void)
+static uint8_t *bridge_ahead_get(VsockBridge *b)
 {
-    uint8_t *buf = bridge_ahead_idle;
+    uint8_t *buf = b->pool->ahead_idle;
 
-    bridge_ahead_idle = NULL;
+    b->pool->ahead_idle = NULL;
     return buf ? buf : g_malloc(BRIDGE_READ_AHEAD);
 }
 
-static void bridge_ahead_put(uint8_t *buf)
+static void bridge_ahead_put(VsockBridge *b, uint8_t *buf)
 {
-    if (bridge_ahead_idle) {
+    if (b->pool->ahead_idle) {
         g_free(buf);
     } else {
-        bridge_ahead_idle = buf;
+        b->pool->ahead_idle = buf;
     }
 }
 
@@ -463,7 +470,7 @@ static size_t bridge_read_ahead_out(VsockBridge *b, const struct iovec *iov,
     size_t n = bridge_hand_out(b, iov, iov_cnt);
 
     if (!b->msg_len) {
-        bridge_ahead_put(b->msg);
+        bridge_ahead_put(b, b->msg);
         b->msg = NULL;
         if (n < room) {
             b->watch_in = true;
@@ -495,7 +502,7 @@ static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
     if (ahead < room || iov_cnt + 1 > G_N_ELEMENTS(local)) {
         ahead = 0;              /* not worth a copy */
     } else {
-        buf = bridge_ahead_get();
+        buf = bridge_ahead_get(b);
         v = local;
         memcpy(v, iov, iov_cnt * sizeof(*iov));
         v[iov_cnt].iov_base = buf;
@@ -513,7 +520,7 @@ static ssize_t bridge_recv_stream(VsockBridge *b, VsockConn *conn,
         b->msg_len = n - room;
         b->msg_off = 0;
     } else if (buf) {
-        bridge_ahead_put(buf);
+        bridge_ahead_put(b, buf);
     }
     return n;
 }
@@ -625,12 +632,13 @@ const VsockConnOps vsock_bridge_ops = {
     .describe = bridge_describe,
 };
 
-VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
+VsockBridge *vsock_bridge_new(VsockBridgePool *pool, QIOChannelSocket *sioc,
                               const char *name, VsockBridgeGoneFn gone,
                               void *opaque)
 {
     VsockBridge *b = g_new0(VsockBridge, 1);
 
+    b->pool = pool;
     /*
      * The bridge only needs the descriptor: a copy of it lets the caller
      * drop the channel object, about half a kilobyte per connection
@@ -647,7 +655,6 @@ VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
     b->name = g_strdup(name);
     b->gone = gone;
     b->opaque = opaque;
-    b->pf = vsock_poll_add(poll, b->fd, bridge_in_ready, bridge_out_ready, b);
     /* non-blocking is a property of the socket, shared by both copies */
     qemu_set_blocking(b->fd, false, NULL);
     trace_vsock_user_bridge_new(b->name, b->fd);
@@ -697,4 +704,11 @@ void vsock_bridge_discard(VsockBridge *b)
     bridge_enter(b);
     bridge_finish(b, false, "discarded");
     bridge_leave(b);
+}
+
+void vsock_bridge_pool_free(VsockBridgePool *pool)
+{
+    g_free(pool->spare);
+    g_free(pool->ahead_idle);
+    pool->spare = pool->ahead_idle = NULL;
 }

@@ -14,7 +14,6 @@
 #define HW_VIRTIO_VSOCK_USER_BRIDGE_H
 
 #include "vsock-user-endpoint.h"
-#include "vsock-user-poll.h"
 #include "io/channel-socket.h"
 
 typedef struct VsockBridge VsockBridge;
@@ -25,6 +24,17 @@ typedef void (*VsockBridgeGoneFn)(void *opaque, VsockBridge *b);
 typedef void (*VsockBridgeEstablishedFn)(void *opaque, VsockBridge *b);
 
 /*
+ * Scratch buffers the bridges of one device share: the main loop runs one
+ * read at a time.  Zero-initialised; freed when the bridges are gone.
+ */
+typedef struct VsockBridgePool {
+    uint8_t *spare;             /* SEQPACKET: behind the guest's buffer */
+    uint8_t *ahead_idle;        /* a stream read-ahead buffer kept for reuse */
+} VsockBridgePool;
+
+void vsock_bridge_pool_free(VsockBridgePool *pool);
+
+/*
  * Create a bridge around the connected socket @sioc (a reference is
  * taken; the socket is made non-blocking).  Nothing happens until the
  * bridge is attached to a connection: either pass vsock_bridge_ops and
@@ -33,7 +43,7 @@ typedef void (*VsockBridgeEstablishedFn)(void *opaque, VsockBridge *b);
  * accept callback.  @greeting (may be NULL) is written to the socket when
  * the connection is established, before any guest data.
  */
-VsockBridge *vsock_bridge_new(VsockPoll *poll, QIOChannelSocket *sioc,
+VsockBridge *vsock_bridge_new(VsockBridgePool *pool, QIOChannelSocket *sioc,
                               const char *name, VsockBridgeGoneFn gone,
                               void *opaque);
 extern const VsockConnOps vsock_bridge_ops;

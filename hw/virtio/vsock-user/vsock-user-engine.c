@@ -225,6 +225,18 @@ unsigned vsock_engine_conn_count(const VsockEngine *e)
     return g_hash_table_size(e->conns);
 }
 
+bool vsock_engine_has_conn(const VsockEngine *e, const VsockHdr *h)
+{
+    VsockKey key = {
+        .local_cid = h->dst_cid,
+        .local_port = h->dst_port,
+        .peer_cid = h->src_cid,
+        .peer_port = h->src_port,
+    };
+
+    return g_hash_table_contains(e->conns, &key);
+}
+
 size_t vsock_engine_buffered_bytes(const VsockEngine *e)
 {
     return e->buffered;

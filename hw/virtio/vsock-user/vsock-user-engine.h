@@ -202,6 +202,8 @@ void vsock_engine_reset(VsockEngine *e);
 
 const VsockEngineStats *vsock_engine_get_stats(const VsockEngine *e);
 unsigned vsock_engine_conn_count(const VsockEngine *e);
+/* Does the guest packet @h belong to one of the engine's connections? */
+bool vsock_engine_has_conn(const VsockEngine *e, const VsockHdr *h);
 /* Guest bytes held in connection buffers, all connections together. */
 size_t vsock_engine_buffered_bytes(const VsockEngine *e);
 

@@ -7,13 +7,12 @@
  *   -object vsock-user-forward,id=web,listen=tcp:127.0.0.1:5000,guest-port=80
  *       every connection accepted on the host address opens a connection
  *       to the guest's port 80
- *   vsock=ID  attach to that virtio-vsock-user device (default: every one)
+ *   vsock=ID  attach to that virtio-vsock-user device (default: the only one)
  *   socket-type=seqpacket  forward SOCK_SEQPACKET connections to or from a Unix
  *       SOCK_SEQPACKET socket (default: stream)
  *
- * Objects are created before devices: a device attaches the forwards that
- * name it at realize; a forward added later (object-add) attaches to the
- * realized device at once.
+ * A forward attaches to its device when the machine is ready, or at once
+ * when it is created later (object-add): virtio-vsock-user-attach.c.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -30,7 +29,7 @@
 #include "qom/object_interfaces.h"
 #include "io/net-listener.h"
 #include "hw/qdev-core.h"
-#include "vsock-user-endpoints.h"
+#include "hw/virtio/virtio-vsock-user.h"
 #include "vsock-user-forward.h"
 #include "vsock-user-unix.h"
 #include "trace.h"
@@ -49,6 +48,8 @@ struct VsockUserForward {
     bool complete;
     SocketAddress *addr;
     QIONetListener *listener;
+    VirtIOVsockUserAttach attach;
+    Notifier detach;            /* the device goes */
     VsockHost *host;            /* the device's, once attached */
     uint64_t serial;
 };
@@ -59,26 +60,6 @@ static VsockType forward_type(VsockUserForward *f)
            VSOCK_TYPE_SEQPACKET : VSOCK_TYPE_STREAM;
 }
 
-static bool forward_attach(VsockUserForward *f, VsockHost *h, Error **errp)
-{
-    if (f->host) {
-        return true;
-    }
-    if (f->connect &&
-        !vsock_host_add_route(h, f->guest_port, f->addr, forward_type(f), f,
-                              object_get_canonical_path_component(OBJECT(f)))) {
-        error_setg(errp, "vsock-user-forward '%s': guest port %" PRIu32
-                   " is already forwarded",
-                   object_get_canonical_path_component(OBJECT(f)),
-                   f->guest_port);
-        return false;
-    }
-    f->host = h;
-    trace_vsock_user_forward_attach(
-        object_get_canonical_path_component(OBJECT(f)), f->guest_port);
-    return true;
-}
-
 static void forward_detach(VsockUserForward *f)
 {
     if (!f->host) {
@@ -87,72 +68,39 @@ static void forward_detach(VsockUserForward *f)
     if (f->connect) {
         vsock_host_del_route(f->host, f->guest_port, f);
     }
+    virtio_vsock_user_remove_detach_notifier(&f->detach);
     f->host = NULL;
 }
 
-/* Does the forward name @dev (its id, or its PCI proxy's), or none? */
-static bool forward_names(VsockUserForward *f, Object *dev)
+static void forward_detach_notify(Notifier *n, void *data)
 {
-    Object *parent = dev->parent;
-
-    if (!f->vsock) {
-        return true;
-    }
-    if (DEVICE(dev)->id && !strcmp(DEVICE(dev)->id, f->vsock)) {
-        return true;
-    }
-    return parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
-           DEVICE(parent)->id && !strcmp(DEVICE(parent)->id, f->vsock);
+    forward_detach(container_of(n, VsockUserForward, detach));
 }
 
-typedef struct AttachAll {
-    VsockHost *host;
-    Object *dev;
-    Error **errp;
-    bool ok;
-} AttachAll;
-
-static int forward_attach_one(Object *obj, void *opaque)
+static bool forward_attach(VirtIOVsockUserAttach *a, Error **errp)
 {
-    AttachAll *a = opaque;
-    VsockUserForward *f = (VsockUserForward *)
-        object_dynamic_cast(obj, TYPE_VSOCK_USER_FORWARD);
+    VsockUserForward *f = container_of(a, VsockUserForward, attach);
+    const char *id = object_get_canonical_path_component(OBJECT(f));
+    g_autofree char *what = g_strdup_printf("vsock-user-forward '%s'", id);
+    VirtIOVsockUser *dev = virtio_vsock_user_find(f->vsock, what, errp);
+    VsockHost *h;
 
-    if (!f || !f->complete || f->host || !forward_names(f, a->dev)) {
-        return 0;
+    if (!dev) {
+        return false;
     }
-    if (!forward_attach(f, a->host, a->errp)) {
-        a->ok = false;
-        return 1;
+    h = virtio_vsock_user_get_host(dev);
+    if (f->connect &&
+        !vsock_host_add_route(h, f->guest_port, f->addr, forward_type(f), f,
+                              id)) {
+        error_setg(errp, "vsock-user-forward '%s': guest port %" PRIu32
+                   " is already forwarded", id, f->guest_port);
+        return false;
     }
-    return 0;
-}
-
-bool vsock_user_forward_attach_all(VsockHost *h, Object *dev, Error **errp)
-{
-    AttachAll a = { .host = h, .dev = dev, .errp = errp, .ok = true };
-
-    object_child_foreach(object_get_objects_root(), forward_attach_one, &a);
-    if (!a.ok) {
-        vsock_user_forward_detach_all(h);
-    }
-    return a.ok;
-}
-
-static int forward_detach_one(Object *obj, void *opaque)
-{
-    VsockUserForward *f = (VsockUserForward *)
-        object_dynamic_cast(obj, TYPE_VSOCK_USER_FORWARD);
-
-    if (f && f->host == opaque) {
-        forward_detach(f);
-    }
-    return 0;
-}
-
-void vsock_user_forward_detach_all(VsockHost *h)
-{
-    object_child_foreach(object_get_objects_root(), forward_detach_one, h);
+    f->host = h;
+    f->detach.notify = forward_detach_notify;
+    virtio_vsock_user_add_detach_notifier(dev, &f->detach);
+    trace_vsock_user_forward_attach(id, f->guest_port);
+    return true;
 }
 
 static void forward_accept(QIONetListener *listener, QIOChannelSocket *sioc,
@@ -172,11 +120,6 @@ static void forward_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                              name,
                              object_get_canonical_path_component(OBJECT(f)),
                              f->listen);
-}
-
-static bool forward_match(Object *dev, void *opaque)
-{
-    return forward_names(opaque, dev);
 }
 
 static void forward_complete(UserCreatable *uc, Error **errp)
@@ -211,6 +154,13 @@ static void forward_complete(UserCreatable *uc, Error **errp)
                    "needs a unix:PATH address", id);
         return;
     }
+    if (forward_type(f) == VSOCK_TYPE_SEQPACKET &&
+        !vsock_unix_has_seqpacket()) {
+        error_setg(errp, "vsock-user-forward '%s': socket-type=seqpacket "
+                   "needs Unix SOCK_SEQPACKET sockets, which this host "
+                   "does not have", id);
+        return;
+    }
     if (f->listen && forward_type(f) == VSOCK_TYPE_SEQPACKET) {
         f->listener = vsock_unix_seqpacket_listen(f->addr->u.q_unix.path,
                                                   "vsock-user-forward",
@@ -239,20 +189,9 @@ static void forward_complete(UserCreatable *uc, Error **errp)
                                  f->connect ? "connect" : "listen",
                                  f->connect ? f->connect : f->listen);
 
-    if (phase_check(PHASE_MACHINE_READY)) {
-        /* object-add at run time: the device exists already */
-        VsockHost *h = vsock_endpoints_find_host(forward_match, f);
-
-        if (!h) {
-            error_setg(errp, "vsock-user-forward '%s': no realized "
-                       "virtio-vsock-user device%s%s", id,
-                       f->vsock ? " with id " : "",
-                       f->vsock ? f->vsock : "");
-            goto fail;
-        }
-        if (!forward_attach(f, h, errp)) {
-            goto fail;
-        }
+    f->attach.attach = forward_attach;
+    if (!virtio_vsock_user_attach_when_ready(&f->attach, errp)) {
+        goto fail;
     }
     return;
 
@@ -357,6 +296,7 @@ static void forward_finalize(Object *obj)
 {
     VsockUserForward *f = VSOCK_USER_FORWARD(obj);
 
+    virtio_vsock_user_attach_cancel(&f->attach);
     forward_detach(f);
     if (f->listener) {
         qio_net_listener_disconnect(f->listener);
@@ -389,7 +329,8 @@ static void forward_class_init(ObjectClass *oc, const void *data)
     object_class_property_add_str(oc, "vsock", forward_get_vsock,
                                   forward_set_vsock);
     object_class_property_set_description(oc, "vsock",
-        "id of the virtio-vsock-user device (default: any)");
+        "id of the virtio-vsock-user device or of its PCI proxy (default: "
+        "the only one)");
     object_class_property_add_enum(oc, "socket-type", "VsockUserSocketType",
                                    &VsockUserSocketType_lookup,
                                    forward_get_type, forward_set_type);

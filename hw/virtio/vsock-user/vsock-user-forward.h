@@ -19,14 +19,4 @@
 #define TYPE_VSOCK_USER_FORWARD "vsock-user-forward"
 OBJECT_DECLARE_SIMPLE_TYPE(VsockUserForward, VSOCK_USER_FORWARD)
 
-/*
- * Attach every forward that names @dev (or no device) to @h; called when
- * the device's endpoints start (vsock-user-endpoints.h).  Detach them
- * again before vsock_host_free().  A forward created later finds its
- * device's host endpoints with vsock_endpoints_find_host().
- */
-bool vsock_user_forward_attach_all(VsockHost *h, Object *dev,
-                                   Error **errp);
-void vsock_user_forward_detach_all(VsockHost *h);
-
 #endif

@@ -74,7 +74,7 @@ typedef struct HybridClient {
     QIOChannelSocket *sioc;
     int fd;
     bool seqpacket;             /* a client of <uds-path>.seqpacket */
-    VsockPollFd *pf;            /* in the device's epoll set */
+    bool closed;                /* its socket is closed */
     char line[VSOCK_CONNECT_LINE_MAX];
     size_t len;
     QEMUTimer *timer;
@@ -87,7 +87,6 @@ struct VsockHost {
     uint32_t max_conns;
     uint32_t max_handshakes;
     uint32_t max_pending;
-    VsockPoll *poll;            /* the device's, for every host socket */
     GHashTable *routes;         /* guest port -> HostRoute */
     GHashTable *bridges;        /* set of VsockBridge */
     GHashTable *clients;        /* set of HybridClient */
@@ -98,6 +97,7 @@ struct VsockHost {
     char *uds_seq_path;         /* <uds-path>.seqpacket, or NULL */
     QIONetListener *uds_seq;
     int64_t timeout_ms;
+    VsockBridgePool pool;       /* the bridges' scratch buffers */
     Notifier exit;              /* remove uds_path when QEMU exits */
     uint64_t serial;
     VsockHostStats stats;
@@ -129,8 +129,8 @@ static void host_bridge_gone(void *opaque, VsockBridge *b)
 static VsockBridge *host_bridge_new(VsockHost *h, QIOChannelSocket *sioc,
                                     const char *name)
 {
-    VsockBridge *b = vsock_bridge_new(h->poll, sioc, name, host_bridge_gone,
-                                      h);
+    VsockBridge *b = vsock_bridge_new(&h->pool, sioc, name,
+                                      host_bridge_gone, h);
 
     g_hash_table_add(h->bridges, b);
     h->stats.bridges = g_hash_table_size(h->bridges);
@@ -478,11 +478,25 @@ void vsock_host_connect_guest(VsockHost *h, QIOChannelSocket *sioc,
                     address);
 }
 
+/*
+ * Before the socket is closed: a handler left on a closed descriptor
+ * would hit whatever file takes its number next.
+ */
+static void hybrid_client_close(HybridClient *c)
+{
+    qemu_set_fd_handler(c->fd, NULL, NULL, NULL);
+    qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+    c->closed = true;
+}
+
 static void hybrid_client_free(gpointer data)
 {
     HybridClient *c = data;
 
-    vsock_poll_remove(c->pf);
+    if (!c->closed) {
+        /* the socket lives on in a bridge */
+        qemu_set_fd_handler(c->fd, NULL, NULL, NULL);
+    }
     timer_free(c->timer);
     object_unref(OBJECT(c->sioc));
     g_free(c->name);
@@ -503,7 +517,7 @@ static void hybrid_client_drop(HybridClient *c, const char *why)
 
     trace_vsock_user_hybrid_drop(c->name, why);
     h->stats.bad_connect++;
-    qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+    hybrid_client_close(c);
     hybrid_client_remove(c);
 }
 
@@ -563,15 +577,17 @@ static void hybrid_client_line_done(HybridClient *c)
 /* SEQPACKET: the first message is the whole CONNECT line. */
 static void hybrid_client_message(HybridClient *c)
 {
+    struct iovec iov = { .iov_base = c->line, .iov_len = sizeof(c->line) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
     ssize_t n;
 
     do {
-        n = recv(c->fd, c->line, sizeof(c->line), MSG_DONTWAIT | MSG_TRUNC);
+        n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (!hybrid_client_got(c, n)) {
         return;
     }
-    if (n > sizeof(c->line)) {
+    if (msg.msg_flags & MSG_TRUNC) {
         hybrid_client_drop(c, "CONNECT line too long");
         return;
     }
@@ -646,14 +662,8 @@ static void hybrid_accept(QIONetListener *listener, QIOChannelSocket *sioc,
               h->timeout_ms);
     g_hash_table_add(h->clients, c);
     h->stats.handshakes = g_hash_table_size(h->clients);
-    c->pf = vsock_poll_add(h->poll, c->fd, hybrid_client_readable, NULL, c);
+    qemu_set_fd_handler(c->fd, hybrid_client_readable, NULL, c);
     trace_vsock_user_hybrid_accept(c->name, c->fd);
-    if (!vsock_poll_watch(c->pf, true, false)) {
-        /* out of epoll watches: not the client's fault, not bad_connect */
-        trace_vsock_user_hybrid_drop(c->name, "epoll_ctl");
-        qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
-        hybrid_client_remove(c);
-    }
 }
 
 static void host_exit_notify(Notifier *n, void *data)
@@ -711,13 +721,12 @@ bool vsock_host_set_uds(VsockHost *h, const char *path, int64_t timeout_ms,
 
 /* ---------------------------------------------------------------------- */
 
-VsockHost *vsock_host_new(VsockEngine *e, VsockPoll *poll, uint64_t local_cid,
+VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
                           uint32_t max_conns, uint32_t max_pending)
 {
     VsockHost *h = g_new0(VsockHost, 1);
     VsockListener *fallback;
 
-    h->poll = poll;
     h->engine = e;
     h->local_cid = local_cid;
     h->max_conns = max_conns;
@@ -754,9 +763,7 @@ void vsock_host_free(VsockHost *h)
     g_hash_table_destroy(h->waiting);
     g_hash_table_iter_init(&it, h->clients);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
-        HybridClient *c = key;
-
-        qio_channel_close(QIO_CHANNEL(c->sioc), NULL);
+        hybrid_client_close(key);
     }
     g_hash_table_destroy(h->clients);
     /* connects still running free themselves; they must not see @h */
@@ -777,6 +784,7 @@ void vsock_host_free(VsockHost *h)
         g_free(h->uds_seq_path);
     }
     g_hash_table_destroy(h->routes);
+    vsock_bridge_pool_free(&h->pool);
     g_free(h->uds_path);
     g_free(h);
 }

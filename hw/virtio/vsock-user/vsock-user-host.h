@@ -56,19 +56,19 @@ typedef struct VsockHostStats {
 
 /*
  * Host endpoints for @e; registers the fallback listener on (@local_cid,
- * any port).  Their host sockets go into the device's epoll set @poll.
+ * any port).  QEMU's event loop watches their host sockets.
  * At most @max_conns connections (vsock_engine_conn_count() plus
  * cancelled host connects still running), and at most @max_pending of
  * them host-initiated and not yet accepted by the guest.  A device reset
  * needs nothing here: vsock_engine_reset() drops the connections, pending
  * host connects included.
  */
-VsockHost *vsock_host_new(VsockEngine *e, VsockPoll *poll, uint64_t local_cid,
+VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
                           uint32_t max_conns, uint32_t max_pending);
 /*
  * Close every host socket and listener.  Call it after vsock_engine_free():
  * that closes the connections (and cancels the pending host connects)
- * and frees the fallback listener; free @poll after this.
+ * and frees the fallback listener.
  */
 void vsock_host_free(VsockHost *h);
 

@@ -19,6 +19,8 @@
 #include "qapi/qapi-types-sockets.h"
 #include "qemu/notify.h"
 #include "qemu/timer.h"
+#include "hw/virtio/virtio-vsock-user.h"
+#include "vsock-user-backend.h"
 #include "vsock-user-engine.h"
 #include "vsock-user-link.h"
 
@@ -122,11 +124,12 @@ struct VsockUserLink {
     QCryptoTLSCreds *tls_creds;
     QIONetListener *listener;
 
+    VirtIOVsockUserAttach attach;
+    VsockBackend backend;       /* what the device drives */
+    Notifier detach;            /* the device goes */
     VsockLinkOwner owner;
     bool attached;
     bool guest_seqpacket;       /* the local driver took SEQPACKET */
-    VsockLinks *set;            /* the device's links, for relaying */
-    Notifier machine_done;      /* says so if no device took the link */
 
     LinkState state;
     QIOChannelSocket *sioc;     /* the socket under @ioc */
@@ -159,10 +162,8 @@ struct VsockUserLink {
     LinkStats stats;
 };
 
-struct VsockLinks {
-    GPtrArray *links;
-    unsigned next;              /* rx round robin */
-};
+/* vsock-user-link-route.c: the link as one of the device's backends */
+extern const VsockBackendOps vsock_link_backend_ops;
 
 const char *vsock_link_id(VsockUserLink *l);
 const char *vsock_link_dev_name(VsockUserLink *l);
@@ -202,6 +203,8 @@ void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
                          uint32_t src_port, uint64_t dst_cid,
                          uint32_t dst_port, uint16_t type);
 
+/* The link of @l's device that carries @cid (@l itself included), or NULL. */
+VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid);
 /*
  * A frame from @l's socket whose dst_cid is not the guest's (either type,
  * whatever the local guest speaks): relay it to

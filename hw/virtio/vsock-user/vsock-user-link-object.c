@@ -7,7 +7,7 @@
  *   cids=N[,cids=M] the CIDs reachable through the link (the other guest's)
  *   relay-cids=N    CIDs of other links of the device that frames from this
  *                   link may be relayed to (default: none, refused)
- *   vsock=ID        the virtio-vsock-user device (default: the first one)
+ *   vsock=ID        the virtio-vsock-user device (default: the only one)
  *   max-queued=N    the byte budget of each direction (default 4 MiB)
  *   reconnect-ms=N  with server=off, the pause between connect attempts
  *   hello-timeout-ms=N  a connected peer must complete TLS and its hello
@@ -35,159 +35,108 @@
 #include "qom/object_interfaces.h"
 #include "hw/qdev-core.h"
 #include "system/system.h"
+#include "standard-headers/linux/virtio_vsock.h"
 #include "vsock-user-link-int.h"
 #include "trace.h"
 
 /* ---- attaching to the device ------------------------------------------ */
 
-/* Does the link name @dev (its id, or its PCI proxy's), or none? */
-static bool link_names(VsockUserLink *l, Object *dev)
+/*
+ * The CIDs a link carries are its own: not the device's guest's, and
+ * not another link's of the same device.  relay-cids may name CIDs of
+ * links attached later (object-add): a frame for a CID no link carries
+ * is refused when it comes.
+ */
+static bool link_check_cids_free(VsockUserLink *l, VirtIOVsockUser *dev,
+                                  Error **errp)
 {
-    Object *parent = dev->parent;
+    VsockBackend *b;
 
-    if (!l->vsock) {
-        return true;
-    }
-    if (DEVICE(dev)->id && !strcmp(DEVICE(dev)->id, l->vsock)) {
-        return true;
-    }
-    return parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
-           DEVICE(parent)->id && !strcmp(DEVICE(parent)->id, l->vsock);
-}
-
-typedef struct AttachAll {
-    const VsockLinkOwner *owner;
-    GPtrArray *found;
-} AttachAll;
-
-static int link_find_one(Object *obj, void *opaque)
-{
-    AttachAll *a = opaque;
-    VsockUserLink *l = (VsockUserLink *)
-        object_dynamic_cast(obj, TYPE_VSOCK_USER_LINK);
-
-    if (l && l->complete && !l->attached && link_names(l, a->owner->dev)) {
-        g_ptr_array_add(a->found, l);
-    }
-    return 0;
-}
-
-/* By id, so that messages do not depend on a hash table's order. */
-static gint link_cmp_id(gconstpointer a, gconstpointer b)
-{
-    return strcmp(vsock_link_id(*(VsockUserLink **)a),
-                  vsock_link_id(*(VsockUserLink **)b));
-}
-
-VsockLinks *vsock_links_attach(const VsockLinkOwner *owner, Error **errp)
-{
-    AttachAll a = { .owner = owner, .found = g_ptr_array_new() };
-    VsockLinks *ls;
-
-    object_child_foreach(object_get_objects_root(), link_find_one, &a);
-    g_ptr_array_sort(a.found, link_cmp_id);
-    for (unsigned i = 0; i < a.found->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(a.found, i);
-
-        if (vsock_link_carries(l, owner->guest_cid)) {
-            error_setg(errp, "vsock-user-link '%s': cids include %" PRIu64
-                       ", the CID of this device's own guest",
-                       vsock_link_id(l), owner->guest_cid);
-            g_ptr_array_free(a.found, true);
-            return NULL;
+    for (unsigned c = 0; c < l->n_cids; c++) {
+        if (l->cids[c] == dev->guest_cid) {
+            error_setg(errp, "vsock-user-link '%s': cids include %" PRIu32
+                       ", the CID of its device's own guest",
+                       vsock_link_id(l), l->cids[c]);
+            return false;
         }
-        for (unsigned j = 0; j < i; j++) {
-            VsockUserLink *o = g_ptr_array_index(a.found, j);
+    }
+    VSOCK_BACKENDS_FOREACH(b, dev->backends) {
+        VsockUserLink *o;
 
-            for (unsigned c = 0; c < l->n_cids; c++) {
-                if (vsock_link_carries(o, l->cids[c])) {
-                    error_setg(errp, "vsock-user-links '%s' and '%s' both "
-                               "carry CID %" PRIu32 "; a CID is reachable "
-                               "through one link only", vsock_link_id(o),
-                               vsock_link_id(l), l->cids[c]);
-                    g_ptr_array_free(a.found, true);
-                    return NULL;
-                }
+        if (b->ops != &vsock_link_backend_ops) {
+            continue;
+        }
+        o = container_of(b, VsockUserLink, backend);
+        for (unsigned c = 0; c < l->n_cids; c++) {
+            /* by name, whichever of the two attached first */
+            bool o_first = strcmp(vsock_link_id(o), vsock_link_id(l)) < 0;
+
+            if (vsock_link_carries(o, l->cids[c])) {
+                error_setg(errp, "vsock-user-links '%s' and '%s' both carry "
+                           "CID %" PRIu32 "; a CID is reachable through one "
+                           "link only",
+                           vsock_link_id(o_first ? o : l),
+                           vsock_link_id(o_first ? l : o), l->cids[c]);
+                return false;
             }
         }
     }
-    for (unsigned i = 0; i < a.found->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(a.found, i);
+    return true;
+}
 
-        for (unsigned c = 0; c < l->n_relay; c++) {
-            uint64_t cid = l->relay_cids[c];
-            bool other = false;
+static void link_detach_notify(Notifier *n, void *data);
 
-            for (unsigned j = 0; j < a.found->len; j++) {
-                other |= j != i &&
-                         vsock_link_carries(g_ptr_array_index(a.found, j),
-                                            cid);
-            }
-            if (!other) {
-                error_setg(errp, "vsock-user-link '%s': relay-cids=%" PRIu64
-                           ": no other vsock-user-link of this device "
-                           "carries CID %" PRIu64 " (relay-cids names CIDs "
-                           "reached through the device's other links)",
-                           vsock_link_id(l), cid, cid);
-                g_ptr_array_free(a.found, true);
-                return NULL;
-            }
-        }
+static bool link_attach(VirtIOVsockUserAttach *a, Error **errp)
+{
+    VsockUserLink *l = container_of(a, VsockUserLink, attach);
+    g_autofree char *what = g_strdup_printf("vsock-user-link '%s'",
+                                            vsock_link_id(l));
+    VirtIOVsockUser *dev = virtio_vsock_user_find(l->vsock, what, errp);
+
+    if (!dev || !link_check_cids_free(l, dev, errp)) {
+        return false;
     }
-    ls = g_new0(VsockLinks, 1);
-    ls->links = a.found;
-    for (unsigned i = 0; i < ls->links->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(ls->links, i);
-
-        l->owner = *owner;
-        l->set = ls;
-        l->attached = true;
-        trace_vsock_user_link_attach(vsock_link_id(l), owner->guest_cid);
-        if (!l->server) {
-            vsock_link_connect(l);
-        }
+    l->owner = (VsockLinkOwner) {
+        .dev = dev,
+        .guest_cid = dev->guest_cid,
+        .max_conns = dev->max_connections,
+    };
+    l->guest_seqpacket = virtio_vdev_has_feature(VIRTIO_DEVICE(dev),
+                                                 VIRTIO_VSOCK_F_SEQPACKET);
+    l->attached = true;
+    l->detach.notify = link_detach_notify;
+    virtio_vsock_user_add_detach_notifier(dev, &l->detach);
+    virtio_vsock_user_add_backend(dev, &l->backend);
+    trace_vsock_user_link_attach(vsock_link_id(l), l->owner.guest_cid);
+    if (!l->server) {
+        vsock_link_connect(l);
     }
-    return ls;
+    return true;
 }
 
 static void link_detach(VsockUserLink *l)
 {
+    if (!l->attached) {
+        return;
+    }
     l->attached = false;
+    vsock_backends_del(&l->backend);
+    virtio_vsock_user_remove_detach_notifier(&l->detach);
     timer_del(l->reconnect_timer);
     l->attempt++;               /* a connect under way is dropped */
     vsock_link_candidates_clear(l);
     vsock_link_down(l, "device gone");
     g_hash_table_remove_all(l->conns);
-    l->set = NULL;
     vsock_link_rxq_clear(l);
     memset(&l->owner, 0, sizeof(l->owner));
 }
 
-void vsock_links_detach(VsockLinks *ls)
+static void link_detach_notify(Notifier *n, void *data)
 {
-    if (!ls) {
-        return;
-    }
-    for (unsigned i = 0; i < ls->links->len; i++) {
-        link_detach(g_ptr_array_index(ls->links, i));
-    }
-    g_ptr_array_free(ls->links, true);
-    g_free(ls);
+    link_detach(container_of(n, VsockUserLink, detach));
 }
 
 /* ---- the object ------------------------------------------------------- */
-
-/* A link no device took would wait for ever without a word. */
-static void link_machine_done(Notifier *n, void *data)
-{
-    VsockUserLink *l = container_of(n, VsockUserLink, machine_done);
-
-    if (!l->attached) {
-        warn_report("vsock-user-link '%s': no virtio-vsock-user device%s%s "
-                    "took the link; it stays unused", vsock_link_id(l),
-                    l->vsock ? " with id " : "", l->vsock ? l->vsock : "");
-    }
-}
 
 /* A CID list property: no reserved CID, none twice. */
 static bool link_check_cids(const char *id, const char *prop,
@@ -216,11 +165,6 @@ static void link_complete(UserCreatable *uc, Error **errp)
     VsockUserLink *l = VSOCK_USER_LINK(uc);
     const char *id = vsock_link_id(l);
 
-    if (phase_check(PHASE_MACHINE_READY)) {
-        error_setg(errp, "vsock-user-link '%s': create links on the command "
-                   "line, before the device that takes them", id);
-        return;
-    }
     if (!l->addr_str) {
         error_setg(errp, "vsock-user-link '%s': addr is required (unix:PATH, "
                    "HOST:PORT or fd:NAME)", id);
@@ -316,15 +260,19 @@ static void link_complete(UserCreatable *uc, Error **errp)
     l->hello_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                   vsock_link_hello_timeout_cb, l);
     l->complete = true;
-    l->machine_done.notify = link_machine_done;
-    qemu_add_machine_init_done_notifier(&l->machine_done);
     trace_vsock_user_link_new(id, l->server ? "listen" : "connect",
                               l->addr_str);
+    l->attach.attach = link_attach;
+    virtio_vsock_user_attach_when_ready(&l->attach, errp);
 }
 
-static bool link_can_be_deleted(UserCreatable *uc)
+/* object-del: the link leaves its device at once */
+static void link_unparent(Object *obj)
 {
-    return !VSOCK_USER_LINK(uc)->attached;
+    VsockUserLink *l = VSOCK_USER_LINK(obj);
+
+    virtio_vsock_user_attach_cancel(&l->attach);
+    link_detach(l);
 }
 
 static bool link_settable(VsockUserLink *l, Error **errp)
@@ -516,6 +464,7 @@ static void link_instance_init(Object *obj)
     l->max_queued = LINK_DEFAULT_QUEUED;
     l->reconnect_ms = 1000;
     l->hello_timeout_ms = LINK_DEFAULT_HELLO_TIMEOUT_MS;
+    l->backend.ops = &vsock_link_backend_ops;
     g_queue_init(&l->rxq);
     g_queue_init(&l->txq);
     l->conns = g_hash_table_new_full(vsock_link_key_hash,
@@ -526,9 +475,7 @@ static void link_finalize(Object *obj)
 {
     VsockUserLink *l = VSOCK_USER_LINK(obj);
 
-    if (l->machine_done.notify) {
-        qemu_remove_machine_init_done_notifier(&l->machine_done);
-    }
+    link_unparent(obj);
     vsock_link_candidates_clear(l);
     vsock_link_close_channel(l);
     vsock_link_rxq_clear(l);
@@ -558,7 +505,7 @@ static void link_class_init(ObjectClass *oc, const void *data)
     UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
 
     ucc->complete = link_complete;
-    ucc->can_be_deleted = link_can_be_deleted;
+    oc->unparent = link_unparent;
     object_class_property_add_str(oc, "addr", link_get_addr, link_set_addr);
     object_class_property_set_description(oc, "addr",
         "socket address to listen on (server=on) or connect to: unix:PATH, "
@@ -583,7 +530,8 @@ static void link_class_init(ObjectClass *oc, const void *data)
     object_class_property_add_str(oc, "vsock", link_get_vsock,
                                   link_set_vsock);
     object_class_property_set_description(oc, "vsock",
-        "id of the virtio-vsock-user device (default: the first one)");
+        "id of the virtio-vsock-user device or of its PCI proxy (default: "
+        "the only one)");
     object_class_property_add_str(oc, "tls-creds", link_get_tls_creds,
                                   link_set_tls_creds);
     object_class_property_set_description(oc, "tls-creds",

@@ -1,10 +1,12 @@
 /*
  * virtio-vsock-user: routing packets through a device's links
  *
- * What the device calls: a guest packet for a linked CID goes to that
- * link's socket (vsock_links_tx()), a frame from a link fills the guest's
- * rx buffers (vsock_links_fill_rx()), split to their size; a frame for
- * another link's CID is relayed when relay-cids allows it.
+ * The link as one of the device's backends (vsock-user-backend.h): it
+ * claims the guest packets whose dst_cid it carries and sends them over
+ * its socket, and fills the guest's rx buffers with the frames it read,
+ * split to their size.  A frame for a CID another link of the same
+ * device carries is relayed when relay-cids allows it: the links of a
+ * device find each other among its backends.
  *
  * Budget rule, towards the socket: a guest packet with payload that would
  * take the bytes queued for the socket over max-queued, or a packet
@@ -28,21 +30,26 @@
 #include "vsock-user-link-int.h"
 #include "trace.h"
 
-static VsockUserLink *links_find(const VsockLinks *ls, uint64_t cid)
+static VsockUserLink *link_of(VsockBackend *b)
 {
-    for (unsigned i = 0; ls && i < ls->links->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+    return container_of(b, VsockUserLink, backend);
+}
 
-        if (vsock_link_carries(l, cid)) {
-            return l;
+/* The link of @l's device that carries @cid (@l itself included). */
+VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid)
+{
+    VsockBackend *b;
+
+    if (!l->backend.set) {
+        return NULL;
+    }
+    VSOCK_BACKENDS_FOREACH(b, l->backend.set) {
+        if (b->ops == &vsock_link_backend_ops &&
+            vsock_link_carries(link_of(b), cid)) {
+            return link_of(b);
         }
     }
     return NULL;
-}
-
-bool vsock_links_carry(const VsockLinks *ls, uint64_t cid)
-{
-    return links_find(ls, cid) != NULL;
 }
 
 static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
@@ -129,21 +136,16 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
     vsock_link_flush(l);
 }
 
-bool vsock_links_tx(VsockLinks *ls, const struct iovec *iov,
-                    unsigned iov_cnt)
+static VsockRoute link_route(VsockBackend *b, const VsockHdr *h)
 {
-    VsockUserLink *l;
-    VsockHdr h;
+    return vsock_link_carries(link_of(b), h->dst_cid) ?
+           VSOCK_ROUTE_CID : VSOCK_ROUTE_NONE;
+}
 
-    if (!ls || !ls->links->len || !vsock_hdr_from_iov(&h, iov, iov_cnt)) {
-        return false;
-    }
-    l = links_find(ls, h.dst_cid);
-    if (!l) {
-        return false;
-    }
-    link_guest_packet(l, &h, iov, iov_cnt);
-    return true;
+static void link_tx(VsockBackend *b, const VsockHdr *h,
+                    const struct iovec *iov, unsigned iov_cnt)
+{
+    link_guest_packet(link_of(b), h, iov, iov_cnt);
 }
 
 /* ---- relaying between two links of the device ------------------------- */
@@ -213,7 +215,7 @@ static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
 void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
-    VsockUserLink *to = from->set ? links_find(from->set, h->dst_cid) : NULL;
+    VsockUserLink *to = vsock_link_sibling(from, h->dst_cid);
     LinkConnKey kin = link_relay_key_in(h);
     LinkConnKey kout = link_relay_key_out(h);
     size_t cost = VSOCK_HDR_SIZE + h->len;
@@ -272,7 +274,7 @@ out:
 void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
                            uint16_t type)
 {
-    VsockUserLink *o = l->set ? links_find(l->set, k->local_cid) : NULL;
+    VsockUserLink *o = vsock_link_sibling(l, k->local_cid);
     LinkConnKey ko = vsock_link_key(k->local_cid, k->peer_cid, k->peer_port,
                                     k->guest_port);
 
@@ -286,16 +288,9 @@ void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
     vsock_link_flush(o);
 }
 
-bool vsock_links_rx_pending(const VsockLinks *ls)
+static bool link_rx_pending(VsockBackend *b)
 {
-    for (unsigned i = 0; ls && i < ls->links->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(ls->links, i);
-
-        if (!g_queue_is_empty(&l->rxq)) {
-            return true;
-        }
-    }
-    return false;
+    return !g_queue_is_empty(&link_of(b)->rxq);
 }
 
 /*
@@ -303,9 +298,10 @@ bool vsock_links_rx_pending(const VsockLinks *ls)
  * goes in pieces, each with its own header (len adjusted, the credit
  * fields as sent); a SEQPACKET message's EOM/EOR only on its last piece.
  */
-static bool link_fill_rx(VsockUserLink *l, const struct iovec *iov,
+static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
                          unsigned iov_cnt, size_t *len)
 {
+    VsockUserLink *l = link_of(b);
     LinkFrame *f = g_queue_peek_head(&l->rxq);
     size_t room = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
     uint32_t left, piece;
@@ -342,58 +338,49 @@ static bool link_fill_rx(VsockUserLink *l, const struct iovec *iov,
     return true;
 }
 
-bool vsock_links_fill_rx(VsockLinks *ls, const struct iovec *iov,
-                         unsigned iov_cnt, size_t *len)
+static void link_set_seqpacket(VsockBackend *b, bool on)
 {
-    unsigned n = ls ? ls->links->len : 0;
-
-    for (unsigned i = 0; i < n; i++) {
-        unsigned k = (ls->next + i) % n;
-
-        if (link_fill_rx(g_ptr_array_index(ls->links, k), iov, iov_cnt,
-                         len)) {
-            ls->next = k + 1;
-            return true;
-        }
-    }
-    return false;
+    link_of(b)->guest_seqpacket = on;
 }
 
-void vsock_links_set_seqpacket(VsockLinks *ls, bool on)
+/*
+ * The guest was reset (or its state replaced by loadvm): tell the other
+ * end, with an RST per connection of this guest that crossed the link,
+ * and forget the packets still waiting for it.
+ */
+static void link_reset(VsockBackend *b)
 {
-    for (unsigned i = 0; ls && i < ls->links->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(ls->links, i);
+    VsockUserLink *l = link_of(b);
+    GHashTableIter it;
+    gpointer key, value;
+    unsigned n = 0;
 
-        l->guest_seqpacket = on;
+    g_hash_table_iter_init(&it, l->conns);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const LinkConnKey *k = key;
+
+        if (k->local_cid != l->owner.guest_cid) {
+            continue;       /* relayed: not this guest's */
+        }
+        vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
+                               k->peer_port, ((LinkConn *)value)->type);
+        g_hash_table_iter_remove(&it);
+        n++;
+    }
+    l->stats.resets += n;
+    vsock_link_rxq_clear(l);
+    trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
+    vsock_link_flush(l);
+    if (l->state != LINK_DOWN) {
+        vsock_link_watch_in(l, true);
     }
 }
 
-void vsock_links_guest_reset(VsockLinks *ls)
-{
-    for (unsigned i = 0; ls && i < ls->links->len; i++) {
-        VsockUserLink *l = g_ptr_array_index(ls->links, i);
-        GHashTableIter it;
-        gpointer key, value;
-        unsigned n = 0;
-
-        g_hash_table_iter_init(&it, l->conns);
-        while (g_hash_table_iter_next(&it, &key, &value)) {
-            const LinkConnKey *k = key;
-
-            if (k->local_cid != l->owner.guest_cid) {
-                continue;       /* relayed: not this guest's */
-            }
-            vsock_link_rst_to_peer(l, k->guest_port, k->peer_cid,
-                                   k->peer_port, ((LinkConn *)value)->type);
-            g_hash_table_iter_remove(&it);
-            n++;
-        }
-        l->stats.resets += n;
-        vsock_link_rxq_clear(l);
-        trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
-        vsock_link_flush(l);
-        if (l->state != LINK_DOWN) {
-            vsock_link_watch_in(l, true);
-        }
-    }
-}
+const VsockBackendOps vsock_link_backend_ops = {
+    .route = link_route,
+    .tx = link_tx,
+    .rx_pending = link_rx_pending,
+    .fill_rx = link_fill_rx,
+    .reset = link_reset,
+    .set_seqpacket = link_set_seqpacket,
+};

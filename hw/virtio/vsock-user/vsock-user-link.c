@@ -67,17 +67,7 @@ const char *vsock_link_id(VsockUserLink *l)
 
 const char *vsock_link_dev_name(VsockUserLink *l)
 {
-    DeviceState *d = DEVICE(l->owner.dev);
-    Object *parent = l->owner.dev->parent;
-
-    if (d->id) {
-        return d->id;
-    }
-    if (parent && object_dynamic_cast(parent, TYPE_DEVICE) &&
-        DEVICE(parent)->id) {
-        return DEVICE(parent)->id;
-    }
-    return object_get_typename(l->owner.dev);
+    return virtio_vsock_user_id(l->owner.dev) ?: TYPE_VIRTIO_VSOCK_USER;
 }
 
 bool vsock_link_carries(VsockUserLink *l, uint64_t cid)
@@ -181,9 +171,7 @@ void vsock_link_established(VsockUserLink *l, const LinkConnKey *k)
 
 void vsock_link_wake_owner(VsockUserLink *l)
 {
-    if (l->attached && l->owner.wakeup) {
-        l->owner.wakeup(l->owner.opaque);
-    }
+    vsock_backend_wake(&l->backend);
 }
 
 static void link_rxq_push(VsockUserLink *l, LinkFrame *f)

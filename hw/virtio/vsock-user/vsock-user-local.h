@@ -1,77 +1,49 @@
 /*
- * virtio-vsock-user: the endpoints of one device, put together
+ * virtio-vsock-user: the device's own backend, where connections end in QEMU
  *
- * Everything a device's guest reaches besides the device itself is set up
- * here, from the device's properties: the vsock-user-link objects that
- * carry other CIDs, the Nitro Enclaves heartbeat, the host endpoints (the
- * fallback listener and uds-path) and the vsock-user-forward objects that
- * name the device.  The device holds them through one VsockEndpoints and
- * sees only the links (it routes packets to them) and the counters.
+ * The protocol engine and the endpoints built from the device's
+ * properties: the Nitro Enclaves heartbeat, the host fallback listener
+ * (guest connections to host sockets) and the hybrid uds-path listener.
+ * vsock-user-forward objects and vsock-user chardevs add endpoints of
+ * their own to its engine and host endpoints.  To the device it is one
+ * backend among others (vsock-user-backend.h).
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef HW_VIRTIO_VSOCK_USER_ENDPOINTS_H
-#define HW_VIRTIO_VSOCK_USER_ENDPOINTS_H
+#ifndef HW_VIRTIO_VSOCK_USER_LOCAL_H
+#define HW_VIRTIO_VSOCK_USER_LOCAL_H
 
-#include "vsock-user-host.h"
-#include "vsock-user-link.h"
-#include "vsock-user-poll.h"
 #include "qapi/qapi-types-common.h"
+#include "vsock-user-backend.h"
+#include "vsock-user-engine.h"
+#include "vsock-user-host.h"
 
-typedef struct VsockEndpoints VsockEndpoints;
+typedef struct VsockLocal VsockLocal;
 
-typedef struct VsockEndpointsConfig {
-    Object *dev;                /* links and forwards name it */
-    VsockEngine *engine;
-    VsockPoll *poll;            /* the device's epoll set for host sockets */
+typedef struct VsockLocalConfig {
     uint64_t guest_cid;
     uint64_t parent_cid;        /* the engine's local CID */
-    OnOffAuto heartbeat;        /* auto: parent CID 3, not linked */
+    OnOffAuto heartbeat;        /* auto: when parent_cid is 3 */
     uint32_t max_conns;
+    uint32_t buf_size;          /* buf_alloc announced to the guest */
     uint32_t max_pending;       /* host-initiated, not accepted yet */
     const char *uds_path;       /* NULL: no hybrid listener */
     int64_t uds_timeout_ms;
     uint32_t uds_max_handshakes;
     bool uds_seqpacket;         /* also <uds_path>.seqpacket */
-    /* The links' packets for the guest became pending. */
-    void (*wakeup)(void *opaque);
-    void *opaque;
-} VsockEndpointsConfig;
+} VsockLocalConfig;
 
-/* Nothing starts yet; @cfg is copied (uds_path too). */
-VsockEndpoints *vsock_endpoints_new(const VsockEndpointsConfig *cfg);
-/*
- * Attach the links, then start the heartbeat, the host endpoints and the
- * forwards.  False with @errp set if one cannot start; the caller then
- * tears down as after success: vsock_endpoints_stop(), the engine's
- * vsock_engine_free(), vsock_endpoints_free().
- */
-bool vsock_endpoints_start(VsockEndpoints *ep, Error **errp);
-/*
- * Before vsock_engine_free(): the heartbeat goes, forwards and links are
- * detached, and the host endpoints can no longer be looked up.
- */
-void vsock_endpoints_stop(VsockEndpoints *ep);
-/*
- * After vsock_engine_free(), which closed every connection: the host
- * sockets and listeners go.  Free the epoll set after this.
- */
-void vsock_endpoints_free(VsockEndpoints *ep);
+/* The engine and its endpoints; NULL with @errp set if one cannot start. */
+VsockLocal *vsock_local_new(const VsockLocalConfig *cfg, Error **errp);
+/* Close every connection, then the host sockets and listeners. */
+void vsock_local_free(VsockLocal *l);
 
-VsockLinks *vsock_endpoints_links(const VsockEndpoints *ep);
-bool vsock_endpoints_heartbeat(const VsockEndpoints *ep);
-const VsockHostStats *vsock_endpoints_host_stats(const VsockEndpoints *ep);
-
-/*
- * The host endpoints of the first started device that @match(dev,
- * @opaque) accepts, or NULL: how a vsock-user-forward created at run time
- * finds its device's.
- */
-typedef bool VsockEndpointsMatchFn(Object *dev, void *opaque);
-VsockHost *vsock_endpoints_find_host(VsockEndpointsMatchFn *match,
-                                     void *opaque);
+VsockBackend *vsock_local_backend(VsockLocal *l);
+VsockEngine *vsock_local_engine(VsockLocal *l);
+VsockHost *vsock_local_host(VsockLocal *l);
+bool vsock_local_heartbeat(VsockLocal *l);
 
 #endif

@@ -32,22 +32,10 @@ typedef struct QueryCtx {
     VsockUserInfoList **tail;
 } QueryCtx;
 
-/* The id the user gave: the device's own, or its PCI proxy's. */
-static const char *vsock_user_id(VirtIOVsockUser *s)
-{
-    DeviceState *dev = DEVICE(s);
-    BusState *bus = qdev_get_parent_bus(dev);
-
-    if (dev->id) {
-        return dev->id;
-    }
-    return bus && bus->parent ? bus->parent->id : NULL;
-}
-
 static bool vsock_user_matches(VirtIOVsockUser *s, const char *device)
 {
     BusState *bus = qdev_get_parent_bus(DEVICE(s));
-    const char *id = vsock_user_id(s);
+    const char *id = virtio_vsock_user_id(s);
     g_autofree char *path = object_get_canonical_path(OBJECT(s));
     g_autofree char *proxy = bus && bus->parent ?
         object_get_canonical_path(OBJECT(bus->parent)) : NULL;
@@ -142,7 +130,7 @@ static VsockUserInfo *device_info(VirtIOVsockUser *s, QueryCtx *q)
     VsockUserConnInfoList **cn = &info->connections;
 
     info->qom_path = object_get_canonical_path(OBJECT(s));
-    info->id = g_strdup(vsock_user_id(s));
+    info->id = g_strdup(virtio_vsock_user_id(s));
     info->guest_cid = s->guest_cid;
     info->parent_cid = s->parent_cid;
     QAPI_LIST_APPEND(ft, VSOCK_USER_SOCKET_TYPE_STREAM);
@@ -156,7 +144,8 @@ static VsockUserInfo *device_info(VirtIOVsockUser *s, QueryCtx *q)
         c->value = virtio_vsock_user_stats[i].get(s);
         QAPI_LIST_APPEND(ct, c);
     }
-    vsock_engine_foreach_conn(s->engine, q->has_port, q->port, add_conn,
+    vsock_engine_foreach_conn(virtio_vsock_user_get_engine(s), q->has_port,
+                              q->port, add_conn,
                               conns);
     g_ptr_array_sort(conns, conn_cmp);
     for (guint i = 0; i < conns->len; i++) {
@@ -171,7 +160,7 @@ static int query_one(Object *obj, void *opaque)
     VirtIOVsockUser *s = (VirtIOVsockUser *)
         object_dynamic_cast(obj, TYPE_VIRTIO_VSOCK_USER);
 
-    if (!s || !DEVICE(s)->realized || !s->engine ||
+    if (!s || !DEVICE(s)->realized || !s->local ||
         !vsock_user_matches(s, q->device)) {
         return 0;
     }

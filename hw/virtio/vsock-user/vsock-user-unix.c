@@ -20,6 +20,17 @@
 #include "qemu/sockets.h"
 #include "vsock-user-unix.h"
 
+bool vsock_unix_has_seqpacket(void)
+{
+    int fd = qemu_socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+    if (fd < 0) {
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
 QIONetListener *vsock_unix_seqpacket_listen(const char *path,
                                             const char *name, Error **errp)
 {

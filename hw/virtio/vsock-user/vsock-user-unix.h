@@ -13,6 +13,24 @@
 #include "io/net-listener.h"
 
 /*
+ * QEMU ignores SIGPIPE on every POSIX host, so where MSG_NOSIGNAL is
+ * missing nothing is lost without it; the sockets are non-blocking, so
+ * the same holds for MSG_DONTWAIT.
+ */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT 0
+#endif
+
+/*
+ * Whether this host makes Unix SOCK_SEQPACKET sockets (Linux and the
+ * BSDs do, macOS does not).
+ */
+bool vsock_unix_has_seqpacket(void);
+
+/*
  * A SOCK_SEQPACKET listener on @path (replacing a stale socket file) for
  * QIONetListener clients, named @name.
  */

@@ -10,14 +10,20 @@
 #define HW_VIRTIO_VIRTIO_VSOCK_USER_H
 
 #include "hw/virtio/virtio.h"
-#include "hw/virtio/vsock-user/vsock-user-packet.h"
 #include "qapi/qapi-types-common.h"
+#include "qemu/notify.h"
 #include "qom/object.h"
 #include "system/runstate.h"
 
-typedef struct VsockEndpoints VsockEndpoints;
+/* A Nitro enclave reaches its parent instance at CID 3; the first is 16. */
+#define VIRTIO_VSOCK_USER_PARENT_CID        3
+#define VIRTIO_VSOCK_USER_FIRST_ENCLAVE_CID 16
+
+typedef struct VsockBackend VsockBackend;
+typedef struct VsockBackends VsockBackends;
 typedef struct VsockEngine VsockEngine;
-typedef struct VsockPoll VsockPoll;
+typedef struct VsockHost VsockHost;
+typedef struct VsockLocal VsockLocal;
 
 #define TYPE_VIRTIO_VSOCK_USER "virtio-vsock-user"
 OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVsockUser, VIRTIO_VSOCK_USER)
@@ -31,19 +37,20 @@ struct VirtIOVsockUser {
     VirtQueue *tx_vq;
     VirtQueue *event_vq;
 
-    VsockEngine *engine;
-    VsockEndpoints *endpoints;  /* heartbeat, host sockets, forwards, links */
-    bool rx_links_turn;         /* the links fill the next rx buffer */
-    QEMUBH *bh;                 /* flush rx/tx outside the guest's kicks */
-    VsockPoll *poll;            /* the endpoints' host sockets */
-    QEMUBH *poll_bh;            /* their handlers, then a flush (guarded) */
-    bool in_poll;               /* inside them: wakeups wait for the flush */
-    QEMUTimer *timer;           /* the engine's next deadline */
+    /*
+     * What the device drives (vsock-user-backend.h): its own engine and
+     * endpoints (@local) and the vsock-user-links attached to it.
+     */
+    VsockBackends *backends;
+    VsockLocal *local;
+    NotifierList detach;        /* objects attached to the device */
+    QEMUBH *bh;                 /* every pass over the queues runs here */
+    QEMUTimer *timer;           /* the backends' next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
     unsigned tx_unnotified;     /* tx chains used but not yet notified */
     bool rx_unnotified;         /* rx chains used but not yet notified */
     VMChangeStateEntry *vmstate;
-    bool tx_paused;             /* engine full until rx drains */
+    bool tx_paused;             /* a backend is full until rx drains */
     bool event_pending;         /* TRANSPORT_RESET owed (after load) */
 
     /* properties */
@@ -81,5 +88,51 @@ void virtio_vsock_user_class_add_props(ObjectClass *klass);
  * if the guest has several virtio-vsock devices.
  */
 bool virtio_vsock_user_check_props(VirtIOVsockUser *s, Error **errp);
+
+/*
+ * Objects that work through a device (vsock-user-link, vsock-user-forward,
+ * the vsock-user chardev) name it with vsock=ID and attach to it.
+ *
+ * The realized device whose id, or whose PCI proxy's id, is @id; with
+ * @id NULL, the only virtio-vsock-user device.  NULL with @errp set
+ * (naming @what, e.g. "vsock-user-link 'l0'") when there is none, or,
+ * without @id, more than one.
+ */
+VirtIOVsockUser *virtio_vsock_user_find(const char *id, const char *what,
+                                        Error **errp);
+/* The id the user gave the device: its own or its PCI proxy's, or NULL. */
+const char *virtio_vsock_user_id(VirtIOVsockUser *s);
+
+/*
+ * Objects are created before devices, so they attach when the machine is
+ * ready; one created later (object-add) attaches at once.  An object
+ * embeds a VirtIOVsockUserAttach, sets @attach and calls
+ * virtio_vsock_user_attach_when_ready() when it is complete.  An error of
+ * a deferred attach ends QEMU with its message, as a bad -object does.
+ */
+typedef struct VirtIOVsockUserAttach VirtIOVsockUserAttach;
+struct VirtIOVsockUserAttach {
+    bool (*attach)(VirtIOVsockUserAttach *a, Error **errp);
+    Notifier machine_done;
+    bool waiting;
+};
+bool virtio_vsock_user_attach_when_ready(VirtIOVsockUserAttach *a,
+                                         Error **errp);
+/* The object goes before the machine was ready: nothing to attach. */
+void virtio_vsock_user_attach_cancel(VirtIOVsockUserAttach *a);
+
+/*
+ * While attached, @n runs when the device goes away (unrealize): the
+ * object must forget the device, its engine and its host endpoints.
+ */
+void virtio_vsock_user_add_detach_notifier(VirtIOVsockUser *s, Notifier *n);
+void virtio_vsock_user_remove_detach_notifier(Notifier *n);
+
+/* A backend (a vsock-user-link) joins the device; it may be removed again. */
+void virtio_vsock_user_add_backend(VirtIOVsockUser *s, VsockBackend *b);
+
+/* The device's engine and host endpoints, for endpoint objects. */
+VsockEngine *virtio_vsock_user_get_engine(VirtIOVsockUser *s);
+VsockHost *virtio_vsock_user_get_host(VirtIOVsockUser *s);
 
 #endif
