@@ -2,7 +2,7 @@
  * virtio-vsock-user: the connection state machine and credit
  *
  * What a connection owes the guest is a small set of flags plus a
- * membership in the per-class rx queues (vsock-user-rx.c).  This file owns
+ * membership in the per-class rx queues (vsock-user-rxq.c).  This file owns
  * the state changes (accept, close, kill, destroy), the owed-reply flags,
  * the credit on both sides (the guest's window towards us, the updates we
  * owe it), delivering buffered guest data to the endpoint, and the
@@ -19,6 +19,35 @@
 #include "qemu/osdep.h"
 #endif
 #include "vsock-user-engine-int.h"
+
+/*
+ * The engine's re-entrancy depth: an endpoint callback may close or reset
+ * any connection, so memory is freed, and the device woken, only when the
+ * outermost engine call returns.
+ */
+void vsock_engine_enter(VsockEngine *e)
+{
+    e->depth++;
+}
+
+void vsock_engine_leave(VsockEngine *e)
+{
+    if (--e->depth) {
+        return;
+    }
+    while (e->graveyard) {
+        VsockConn *c = e->graveyard->data;
+
+        e->graveyard = g_slist_delete_link(e->graveyard, e->graveyard);
+        g_free(c);
+    }
+    if (e->need_wakeup) {
+        e->need_wakeup = false;
+        if (e->ops.wakeup) {
+            e->ops.wakeup(e->cfg.opaque);
+        }
+    }
+}
 
 const char *vsock_conn_state_str(VsockConnState s)
 {

@@ -164,8 +164,6 @@ struct VsockEngine {
  */
 
 /* vsock-user-engine.c */
-void vsock_engine_enter(VsockEngine *e);
-void vsock_engine_leave(VsockEngine *e);
 /* The engine terminates @cid (cfg.local_cid, the parent). */
 bool vsock_engine_is_local_cid(const VsockEngine *e, uint64_t cid);
 /* The listener for a REQUEST to @addr: its own, else @addr's fallback. */
@@ -173,6 +171,9 @@ VsockListener *vsock_engine_find_listener(VsockEngine *e,
                                           const VsockAddr *addr);
 
 /* vsock-user-conn.c */
+/* Every engine entry point: frees and the wakeup wait for the outermost. */
+void vsock_engine_enter(VsockEngine *e);
+void vsock_engine_leave(VsockEngine *e);
 void vsock_conn_set_state(VsockConn *c, VsockConnState s);
 /* Bytes the guest can still take from us. */
 uint32_t vsock_conn_peer_credit(const VsockConn *c);
@@ -241,7 +242,7 @@ void vsock_timer_stop(VsockConn *c);
 /* Each timer queue has one fixed timeout, so appending keeps it sorted. */
 void vsock_timer_start(VsockConn *c, int tq, int64_t timeout);
 
-/* vsock-user-rx.c */
+/* vsock-user-rxq.c */
 void vsock_rxq_add(VsockConn *c, int q);
 void vsock_rxq_del(VsockConn *c, int q);
 /* Queue an RST answering @h, which has no connection. */

@@ -59,30 +59,6 @@ static gboolean addr_equal(gconstpointer a, gconstpointer b)
     return x->cid == y->cid && x->port == y->port;
 }
 
-void vsock_engine_enter(VsockEngine *e)
-{
-    e->depth++;
-}
-
-void vsock_engine_leave(VsockEngine *e)
-{
-    if (--e->depth) {
-        return;
-    }
-    while (e->graveyard) {
-        VsockConn *c = e->graveyard->data;
-
-        e->graveyard = g_slist_delete_link(e->graveyard, e->graveyard);
-        g_free(c);
-    }
-    if (e->need_wakeup) {
-        e->need_wakeup = false;
-        if (e->ops.wakeup) {
-            e->ops.wakeup(e->cfg.opaque);
-        }
-    }
-}
-
 void vsock_engine_config_init(VsockEngineConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -342,4 +318,42 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
     vsock_timer_start(c, TQ_CONNECT, e->cfg.connect_timeout_ns);
     vsock_engine_leave(e);
     return c;
+}
+
+int64_t vsock_engine_next_deadline(VsockEngine *e)
+{
+    int64_t d = INT64_MAX;
+    int t;
+
+    for (t = 0; t < TQ__MAX; t++) {
+        GList *head = g_queue_peek_head_link(&e->timers[t]);
+
+        if (head) {
+            d = MIN(d, ((VsockConn *)head->data)->deadline);
+        }
+    }
+    return d;
+}
+
+void vsock_engine_run_timers(VsockEngine *e)
+{
+    int64_t now;
+    int t;
+
+    vsock_engine_enter(e);
+    now = vsock_engine_now(e);
+    for (t = 0; t < TQ__MAX; t++) {
+        GList *head;
+
+        while ((head = g_queue_peek_head_link(&e->timers[t]))) {
+            VsockConn *c = head->data;
+
+            if (c->deadline > now) {
+                break;
+            }
+            vsock_timer_stop(c);
+            vsock_conn_kill(c, VSOCK_CLOSE_TIMEOUT, true);
+        }
+    }
+    vsock_engine_leave(e);
 }

@@ -4,6 +4,7 @@
  * One queue per timeout kind (connect, accept, shutdown); each queue has
  * a fixed timeout, so appending keeps it sorted and the next deadline is
  * the earliest of the three heads.  A connection is in at most one.
+ * Passive: the engine runs what is due (vsock_engine_run_timers()).
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -43,42 +44,4 @@ void vsock_timer_start(VsockConn *c, int tq, int64_t timeout)
     c->deadline = vsock_engine_now(e) + timeout;
     g_queue_push_tail_link(&e->timers[tq], &c->timer_link);
     e->need_wakeup = true;
-}
-
-int64_t vsock_engine_next_deadline(VsockEngine *e)
-{
-    int64_t d = INT64_MAX;
-    int t;
-
-    for (t = 0; t < TQ__MAX; t++) {
-        GList *head = g_queue_peek_head_link(&e->timers[t]);
-
-        if (head) {
-            d = MIN(d, ((VsockConn *)head->data)->deadline);
-        }
-    }
-    return d;
-}
-
-void vsock_engine_run_timers(VsockEngine *e)
-{
-    int64_t now;
-    int t;
-
-    vsock_engine_enter(e);
-    now = vsock_engine_now(e);
-    for (t = 0; t < TQ__MAX; t++) {
-        GList *head;
-
-        while ((head = g_queue_peek_head_link(&e->timers[t]))) {
-            VsockConn *c = head->data;
-
-            if (c->deadline > now) {
-                break;
-            }
-            vsock_timer_stop(c);
-            vsock_conn_kill(c, VSOCK_CLOSE_TIMEOUT, true);
-        }
-    }
-    vsock_engine_leave(e);
 }
