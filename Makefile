@@ -144,7 +144,7 @@ check-asan: asan-qemu
 	@python3 $(TOP)/scripts/check.py --qemu-build $(ASAN_QEMU_BUILD) \
 		--qtests "$(QTESTS)" --tiers $(ASAN_TIERS) --sanitizers
 
-unit: deps
+unit: qemu-src
 	@if [ ! -f $(UNIT_BUILD)/build.ninja ]; then \
 		meson setup $(UNIT_BUILD) $(TOP) >/dev/null; fi
 	@ninja -C $(UNIT_BUILD) >/dev/null
@@ -180,7 +180,7 @@ run: qemu
 
 # The fuzzer (clang, libFuzzer + ASan + UBSan); make check runs it for
 # 20 seconds, make fuzz for FUZZ_SECONDS with a corpus kept in build/.
-fuzz-build: deps
+fuzz-build: qemu-src
 	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
 		CC=clang meson setup $(FUZZ_BUILD) $(TOP) -Dfuzzer=true \
 			>/dev/null; fi

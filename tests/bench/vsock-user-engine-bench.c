@@ -57,7 +57,7 @@ static void send_pkt(VsockEngine *e, uint8_t *buf, uint16_t op,
 {
     VsockHdr h = {
         .src_cid = GUEST, .dst_cid = PARENT, .src_port = 1234,
-        .dst_port = PORT, .len = len, .type = VSOCK_TYPE_STREAM,
+        .dst_port = PORT, .len = len, .type = VIRTIO_VSOCK_TYPE_STREAM,
         .op = op, .buf_alloc = 256 * 1024, .fwd_cnt = fwd_cnt,
     };
     struct iovec iov = { buf, VSOCK_HDR_SIZE + len };
@@ -95,9 +95,9 @@ int main(int argc, char **argv)
     cfg.guest_cid = GUEST;
     cfg.local_cid = PARENT;
     e = vsock_engine_new(&cfg);
-    vsock_engine_listen(e, PARENT, PORT, VSOCK_TYPE_STREAM, null_accept,
+    vsock_engine_listen(e, PARENT, PORT, VIRTIO_VSOCK_TYPE_STREAM, null_accept,
                         &conn);
-    send_pkt(e, txbuf, VSOCK_OP_REQUEST, 0, 0);
+    send_pkt(e, txbuf, VIRTIO_VSOCK_OP_REQUEST, 0, 0);
     {
         struct iovec iov = { rxbuf, VSOCK_HDR_SIZE + PKT };
 
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     for (done = 0; done < total; done += PKT) {
         struct iovec iov = { rxbuf, VSOCK_HDR_SIZE + PKT };
 
-        send_pkt(e, txbuf, VSOCK_OP_RW, PKT, 0);
+        send_pkt(e, txbuf, VIRTIO_VSOCK_OP_RW, PKT, 0);
         while (vsock_engine_fill_rx(e, &iov, 1, &len)) {
             /* CREDIT_UPDATE */
         }
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
         if (!vsock_engine_fill_rx(e, iov, 2, &len)) {
             /* the guest read it all: return credit */
             guest_fwd = done;
-            send_pkt(e, txbuf, VSOCK_OP_CREDIT_UPDATE, 0,
+            send_pkt(e, txbuf, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0,
                      (uint32_t)guest_fwd);
             continue;
         }

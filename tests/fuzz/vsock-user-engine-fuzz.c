@@ -263,7 +263,8 @@ static void check_bounds(void)
 /* Guest ports 1000..1003: the last two are SEQPACKET. */
 static uint16_t port_type(uint32_t gport)
 {
-    return gport >= 1002 ? VSOCK_TYPE_SEQPACKET : VSOCK_TYPE_STREAM;
+    return gport >= 1002 ? VIRTIO_VSOCK_TYPE_SEQPACKET :
+           VIRTIO_VSOCK_TYPE_STREAM;
 }
 
 /* Split @len bytes at @buf into up to 4 iovecs as the input says. */
@@ -314,7 +315,7 @@ static void guest_send(Input *in)
     h.src_port = gport;
     h.dst_port = lport;
     h.type = fault == 3 ? op & 0xf : port_type(gport);
-    h.op = op < 0x80 ? VSOCK_OP_RW : op % 9;
+    h.op = op < 0x80 ? VIRTIO_VSOCK_OP_RW : op % 9;
     h.flags = get(in, 1) & 3;
     h.buf_alloc = 1024 * (1 + get(in, 1) % 64);
     if (get(in, 1) == 0xff) {
@@ -323,7 +324,7 @@ static void guest_send(Input *in)
         /* the guest consumed some of what it received */
         h.fwd_cnt = (uint32_t)(m->fwd + get(in, 2) % (m->recv - m->fwd + 1));
     }
-    if (h.op == VSOCK_OP_RW) {
+    if (h.op == VIRTIO_VSOCK_OP_RW) {
         len = get(in, 2) % (misc & 1 ? MAX_PAYLOAD : 3000);
     }
     h.len = len;
@@ -345,16 +346,16 @@ static void guest_send(Input *in)
     CHECK((unsigned)r < VSOCK_TX__MAX);
     CHECK(strcmp(vsock_tx_result_str(r), "?") != 0);
     if (r != VSOCK_TX_OK) {
-        if (h.op == VSOCK_OP_REQUEST && r != VSOCK_TX_SHORT_HDR &&
+        if (h.op == VIRTIO_VSOCK_OP_REQUEST && r != VSOCK_TX_SHORT_HDR &&
             r != VSOCK_TX_BAD_LEN && r != VSOCK_TX_BAD_SRC_CID) {
             m->valid = false;
         }
         return;
     }
-    if (h.src_cid != GUEST || h.op == VSOCK_OP_RST) {
+    if (h.src_cid != GUEST || h.op == VIRTIO_VSOCK_OP_RST) {
         return;
     }
-    if (h.op == VSOCK_OP_REQUEST) {
+    if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
         model_reset(m, h.buf_alloc, h.fwd_cnt);
         return;
     }
@@ -365,7 +366,7 @@ static void guest_send(Input *in)
         m->fwd += (uint32_t)(h.fwd_cnt - (uint32_t)m->fwd);
     }
     m->buf_alloc = h.buf_alloc;
-    if (h.op == VSOCK_OP_RW) {
+    if (h.op == VIRTIO_VSOCK_OP_RW) {
         m->sent += len;
         st.rw_in++;
         st.rw_in_bytes += len;
@@ -395,34 +396,34 @@ static void guest_receive(Input *in)
     vsock_hdr_decode(&h, fz->buf);
     CHECK(h.len == len - VSOCK_HDR_SIZE);
     CHECK(h.dst_cid == GUEST);
-    CHECK(h.op != VSOCK_OP_RW || h.len > 0);
+    CHECK(h.op != VIRTIO_VSOCK_OP_RW || h.len > 0);
     CHECK(h.len <= VSOCK_MAX_PKT_PAYLOAD);
     tc = tc_find(h.src_port, h.dst_port);
     if (tc && tc->pending) {
         /* only an RST answering an earlier packet on the same ports */
-        CHECK(h.op == VSOCK_OP_RST && h.buf_alloc == 0);
+        CHECK(h.op == VIRTIO_VSOCK_OP_RST && h.buf_alloc == 0);
     }
     m = model(h.src_port, h.dst_port);
     switch (h.op) {
-    case VSOCK_OP_REQUEST:
+    case VIRTIO_VSOCK_OP_REQUEST:
         model_reset(m, 0, 0);
         break;
-    case VSOCK_OP_RST:
+    case VIRTIO_VSOCK_OP_RST:
         m->valid = false;
         break;
-    case VSOCK_OP_RW:
+    case VIRTIO_VSOCK_OP_RW:
         CHECK(h.len <= len);
         if (m->valid) {
             /* never beyond the guest's credit */
             CHECK(m->recv - m->fwd + h.len <= m->buf_alloc);
         }
-        if (h.type == VSOCK_TYPE_SEQPACKET) {
+        if (h.type == VIRTIO_VSOCK_TYPE_SEQPACKET) {
             uint64_t msg = fx_pattern_msg_len(h.src_port);
 
-            CHECK(!(h.flags & ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR)));
+            CHECK(!(h.flags & ~(VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR)));
             /* within one message; EOM exactly at its end */
             CHECK(!m->valid || m->recv / msg == (m->recv + h.len - 1) / msg);
-            CHECK(!m->valid || !!(h.flags & VSOCK_SEQ_EOM) ==
+            CHECK(!m->valid || !!(h.flags & VIRTIO_VSOCK_SEQ_EOM) ==
                   ((m->recv + h.len) % msg == 0));
         } else {
             CHECK(h.flags == 0);
@@ -454,13 +455,14 @@ static void policy_event(Input *in)
         fz->fallback = NULL;
     } else {
         fz->fallback = vsock_engine_listen(fz->fx.e, PARENT, VSOCK_PORT_ANY,
-                                           VSOCK_TYPE_STREAM |
-                                           VSOCK_TYPE_SEQPACKET, fz_accept,
-                                           NULL);
+                                           VIRTIO_VSOCK_TYPE_STREAM |
+                                               VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                           fz_accept, NULL);
         CHECK(fz->fallback);
         /* one fallback per CID */
         CHECK(!vsock_engine_listen(fz->fx.e, PARENT, VSOCK_PORT_ANY,
-                                   VSOCK_TYPE_SEQPACKET, fz_accept, NULL));
+                                   VIRTIO_VSOCK_TYPE_SEQPACKET, fz_accept,
+                                   NULL));
     }
 }
 
@@ -479,7 +481,7 @@ static void endpoint_event(Input *in)
 
         conn = vsock_engine_connect(fz->fx.e, PARENT, VSOCK_PORT_ANY, gport,
                                     port_type(gport), &tc_ops, NULL);
-        CHECK(conn || port_type(gport) == VSOCK_TYPE_STREAM ||
+        CHECK(conn || port_type(gport) == VIRTIO_VSOCK_TYPE_STREAM ||
               !vsock_engine_get_seqpacket(fz->fx.e) ||
               vsock_engine_conn_count(fz->fx.e) >= MAX_CONNS);
         if (conn) {
@@ -576,8 +578,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fx->pattern = true;
     fx->closed_hook = fz_closed;
     f.fallback = vsock_engine_listen(fx->e, PARENT, VSOCK_PORT_ANY,
-                                     VSOCK_TYPE_STREAM |
-                                     VSOCK_TYPE_SEQPACKET, fz_accept, NULL);
+                                     VIRTIO_VSOCK_TYPE_STREAM |
+                                         VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                     fz_accept, NULL);
     CHECK(f.fallback);
     hb = vsock_heartbeat_new(fx->e, PARENT, VSOCK_HEARTBEAT_PORT);
     CHECK(hb);

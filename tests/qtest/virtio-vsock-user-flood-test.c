@@ -135,7 +135,7 @@ static void stream_round(FT *ft, uint32_t port, uint32_t dst, int fd,
     for (size_t i = 0; i < CHUNK; i++) {
         out[i] = (uint8_t)(round * 131 + i * 7);
     }
-    qvsock_send(&ft->vt, gpkt(port, dst, QVSOCK_OP_RW, CHUNK), out);
+    qvsock_send(&ft->vt, gpkt(port, dst, VIRTIO_VSOCK_OP_RW, CHUNK), out);
     qvsock_host_read(fd, in, CHUNK);
     g_assert_cmpmem(in, CHUNK, out, CHUNK);
 
@@ -148,7 +148,7 @@ static void stream_round(FT *ft, uint32_t port, uint32_t dst, int fd,
 
         qvsock_recv(&ft->vt, &h, data);
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                          QVSOCK_OP_RW, h.len, 0);
+                          VIRTIO_VSOCK_OP_RW, h.len, 0);
         g_assert_cmpuint(got + h.len, <=, CHUNK);
         g_assert_cmpmem(data, h.len, out + got, h.len);
         got += h.len;
@@ -263,8 +263,8 @@ static void test_flood_handshakes(void)
                      FLOOD + 1);
 
     /* the guest resets both streams: their host sockets close */
-    qvsock_send(&ft.vt, gpkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
-    qvsock_send(&ft.vt, gpkt(43000, 5100, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ft.vt, gpkt(1234, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ft.vt, gpkt(43000, 5100, VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     qvsock_host_expect_eof(sfd);
     close(fd);
@@ -336,16 +336,16 @@ static void test_flood_pending(void)
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, PENDING);
 
     /* the guest refuses the waiting ones: their clients see EOF */
-    qvsock_send(&ft.vt, gpkt(7000, chp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ft.vt, gpkt(7000, chp, VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(cfd);
     close(cfd);
     for (int i = 1; i < PENDING; i++) {
-        qvsock_send(&ft.vt, gpkt(7000, hp[i], QVSOCK_OP_RST, 0), NULL);
+        qvsock_send(&ft.vt, gpkt(7000, hp[i], VIRTIO_VSOCK_OP_RST, 0), NULL);
         qvsock_host_expect_eof(wait[i]);
         close(wait[i]);
     }
     g_assert_cmpuint(qvsock_stat(&ft.vt, "host-pending"), ==, 0);
-    qvsock_send(&ft.vt, gpkt(7000, hp[0], QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ft.vt, gpkt(7000, hp[0], VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(wait[0]);
     close(wait[0]);
     wait_stat(&ft, "host-sockets", 0);
@@ -411,11 +411,11 @@ static void storm(FT *ft, const char *fwd, int sfd, unsigned *round)
             /* CONNECT, then gone before the guest answers: refused */
             client_vanish(ft->uds, "CONNECT 7000\n");
             hp = qvsock_expect_request(&ft->vt, 7000);
-            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+            qvsock_send(&ft->vt, gpkt(7000, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
             /* a forward client the guest never gets to accept */
             client_vanish(fwd, NULL);
             hp = qvsock_expect_request(&ft->vt, 7000);
-            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+            qvsock_send(&ft->vt, gpkt(7000, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
             /* accepted, ten bytes, gone: the guest reads them, then EOF */
             fd = qvsock_unix_connect(fwd);
             hp = qvsock_expect_request(&ft->vt, 7000);
@@ -424,12 +424,13 @@ static void storm(FT *ft, const char *fwd, int sfd, unsigned *round)
             close(fd);
             qvsock_recv(&ft->vt, &h, data);
             qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 7000,
-                              QVSOCK_OP_RW, 10, 0);
+                              VIRTIO_VSOCK_OP_RW, 10, 0);
             g_assert_cmpmem(data, 10, "0123456789", 10);
             qvsock_recv(&ft->vt, &h, NULL);
             qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 7000,
-                              QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
-            qvsock_send(&ft->vt, gpkt(7000, hp, QVSOCK_OP_RST, 0), NULL);
+                              VIRTIO_VSOCK_OP_SHUTDOWN, 0,
+                              VIRTIO_VSOCK_SHUTDOWN_SEND);
+            qvsock_send(&ft->vt, gpkt(7000, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
         }
         stream_round(ft, 43000, 5100, sfd, (*round)++);
     }

@@ -41,7 +41,7 @@ static void test_backpressure_h2g(void)
         }
         /* credit exhausted: nothing more until the guest frees space */
         qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
-        upd = qvsock_ht_pkt(40004, 5003, QVSOCK_OP_CREDIT_UPDATE, 0);
+        upd = qvsock_ht_pkt(40004, 5003, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
         upd.buf_alloc = CREDIT;
         upd.fwd_cnt = rcvd;
         qvsock_send(&ht.vt, upd, NULL);
@@ -79,17 +79,19 @@ static void test_h2g_read_ahead(void)
     g_assert_cmpmem(got, TOTAL, buf, TOTAL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5006, 40006,
-                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
+                      VIRTIO_VSOCK_OP_SHUTDOWN, 0, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_host_expect_eof(fd);
     close(fd);
 
     fd = qvsock_connect_host(&ht.vt, 40007, 5006, lfd, QVSOCK_GUEST_BUF_ALLOC);
     g_assert_cmpint(write(fd, buf, 32 * 1024), ==, 32 * 1024);
     qvsock_recv(&ht.vt, &h, data);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RW);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RW);
     g_assert_cmpmem(data, h.len, buf, h.len);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5006, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_host_expect_eof(fd);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     close(fd);
@@ -112,11 +114,12 @@ static void test_backpressure_g2h(void)
     /* the test's QVSOCK_DEV_BUF_ALLOC check does not apply: own handshake */
     qvsock_ht_init(&ht, ",buf-size=16384", "");
     lfd = qvsock_ht_listen_port(&ht, 5004);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, VIRTIO_VSOCK_OP_REQUEST, 0),
+                NULL);
     fd = qvsock_host_accept(&ht.vt, lfd);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5004, 40005,
-                      QVSOCK_OP_RESPONSE, 0, 0);
+                      VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     g_assert_cmpuint(h.buf_alloc, ==, DEV_BUF);
 
     /* send while the device gives credit; the host reads nothing */
@@ -125,18 +128,20 @@ static void test_backpressure_g2h(void)
             for (int i = 0; i < CHUNK; i++) {
                 chunk[i] = (sent + i) * 13;
             }
-            qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_RW, CHUNK),
+            qvsock_send(&ht.vt,
+                        qvsock_ht_pkt(40005, 5004, VIRTIO_VSOCK_OP_RW, CHUNK),
                         chunk);
             sent += CHUNK;
             g_assert_cmpuint(sent, <, 16 * MiB);
             continue;
         }
-        qvsock_send(&ht.vt,
-                    qvsock_ht_pkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0),
-                    NULL);
+        qvsock_send(
+            &ht.vt,
+            qvsock_ht_pkt(40005, 5004, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0),
+            NULL);
         do {
             qvsock_recv(&ht.vt, &h, NULL);
-        } while (h.op != QVSOCK_OP_CREDIT_UPDATE);
+        } while (h.op != VIRTIO_VSOCK_OP_CREDIT_UPDATE);
         stalls = h.fwd_cnt == fwd ? stalls + 1 : 0;
         fwd = h.fwd_cnt;
     }
@@ -155,11 +160,12 @@ static void test_backpressure_g2h(void)
         }
         checked += n;
     }
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40005, 5004, QVSOCK_OP_CREDIT_REQUEST, 0),
+    qvsock_send(&ht.vt,
+                qvsock_ht_pkt(40005, 5004, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0),
                 NULL);
     do {
         qvsock_recv(&ht.vt, &h, NULL);
-    } while (h.op != QVSOCK_OP_CREDIT_UPDATE || h.fwd_cnt != sent);
+    } while (h.op != VIRTIO_VSOCK_OP_CREDIT_UPDATE || h.fwd_cnt != sent);
     close(fd);
     close(lfd);
     qvsock_ht_free(&ht);
@@ -235,11 +241,11 @@ static void test_link_carries_parent(void)
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
 
     /* a new connection to the parent goes to the link, which is down */
-    qvsock_send(&ht.vt, qvsock_ht_pkt(1300, 5000, QVSOCK_OP_REQUEST, 0),
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1300, 5000, VIRTIO_VSOCK_OP_REQUEST, 0),
                 NULL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5000, 1300,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 0);
     close(fd);

@@ -39,7 +39,7 @@ static void test_g2h_hybrid(void)
     qvsock_ht_expect_text(&ht, 40000, 5000, "hello guest");
 
     /* guest SHUT_WR: the host reads EOF, and can still answer */
-    qvsock_ht_shutdown(&ht, 40000, 5000, QVSOCK_SHUT_SEND);
+    qvsock_ht_shutdown(&ht, 40000, 5000, VIRTIO_VSOCK_SHUTDOWN_SEND);
     qvsock_host_expect_eof(fd);
     qvsock_host_write(fd, "response after EOF");
     qvsock_ht_expect_text(&ht, 40000, 5000, "response after EOF");
@@ -48,9 +48,10 @@ static void test_g2h_hybrid(void)
     close(fd);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5000, 40000,
-                      QVSOCK_OP_SHUTDOWN, 0, h.flags);
-    g_assert_true(h.flags & QVSOCK_SHUT_SEND);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40000, 5000, QVSOCK_OP_RST, 0), NULL);
+                      VIRTIO_VSOCK_OP_SHUTDOWN, 0, h.flags);
+    g_assert_true(h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40000, 5000, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
@@ -73,14 +74,15 @@ static void test_g2h_host_eof(void)
     qvsock_ht_expect_text(&ht, 40001, 5001, "request");
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5001, 40001,
-                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+                      VIRTIO_VSOCK_OP_SHUTDOWN, 0, VIRTIO_VSOCK_SHUTDOWN_SEND);
     /* guest data still flows to the host */
     qvsock_ht_send_text(&ht, 40001, 5001, "answer");
     qvsock_host_expect(fd, "answer");
     /* the guest's close: SHUTDOWN both ways, answered by RST */
-    qvsock_ht_shutdown(&ht, 40001, 5001, QVSOCK_SHUT_SEND | QVSOCK_SHUT_RCV);
+    qvsock_ht_shutdown(&ht, 40001, 5001,
+                       VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV);
     qvsock_recv(&ht.vt, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RST);
     qvsock_host_expect_eof(fd);
     close(fd);
     close(lfd);
@@ -95,17 +97,19 @@ static void test_g2h_refused_and_rst(void)
     QVsockHdr h;
 
     qvsock_ht_init(&ht, "", "");
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40002, 5002, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40002, 5002, VIRTIO_VSOCK_OP_REQUEST, 0),
+                NULL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5002, 40002,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
 
     lfd = qvsock_ht_listen_port(&ht, 5002);
     fd = qvsock_connect_host(&ht.vt, 40003, 5002, lfd, QVSOCK_GUEST_BUF_ALLOC);
     qvsock_ht_send_text(&ht, 40003, 5002, "x");
     qvsock_host_expect(fd, "x");
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40003, 5002, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40003, 5002, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_host_expect_eof(fd);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
@@ -144,7 +148,8 @@ static int g2h_start_pending(QVsockHostTest *ht, uint32_t port, uint32_t dst,
     g_autofree char *path = g_strdup_printf("%s_%u", ht->uds, dst);
     int lfd = qvsock_unix_listen_full(path, filler);
 
-    qvsock_send(&ht->vt, qvsock_ht_pkt(port, dst, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht->vt, qvsock_ht_pkt(port, dst, VIRTIO_VSOCK_OP_REQUEST, 0),
+                NULL);
     return lfd;
 }
 
@@ -177,7 +182,8 @@ static void test_g2h_pending_rst(void)
     /* a pending connection counts */
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 1);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-sockets"), ==, 0);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40006, 5006, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     /* never answered, not even when the accept timeout would have hit */
     qvsock_expect_silence(&ht.vt, 3 * NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
@@ -201,11 +207,12 @@ static void test_g2h_pending_timeout(void)
     qtest_clock_step(ht.vt.qts, NS_PER_SEC / 5);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5007, 40007,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-connect-failed"), ==, 1);
     /* a guest RST after ours is not answered either */
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5007, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40007, 5007, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC);
     host_release_cancelled(&ht, lfd, filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
@@ -228,14 +235,16 @@ static void test_g2h_pending_orphan(void)
     qvsock_ht_init(&ht, ",max-connections=1", "");
     lfd = g2h_start_pending(&ht, 40009, 5009, &filler);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 2);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40009, 5009, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40009, 5009, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
     qvsock_expect_silence(&ht.vt, NS_PER_SEC / 10);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     /* its connect is still under way: a new REQUEST is refused at once */
-    qvsock_send(&ht.vt, qvsock_ht_pkt(40010, 5009, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(40010, 5009, VIRTIO_VSOCK_OP_REQUEST, 0),
+                NULL);
     qvsock_recv(&ht.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5009, 40010,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "host-refused"), ==, 1);
     g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
     /* once it has returned and its socket is closed, connects go through */
@@ -330,14 +339,15 @@ static void test_h2g_hybrid(void)
 
         qvsock_recv(&ht.vt, &h, NULL);
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, hp, 1234,
-                          QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+                          VIRTIO_VSOCK_OP_SHUTDOWN, 0,
+                          VIRTIO_VSOCK_SHUTDOWN_SEND);
     }
-    qvsock_send(&ht.vt, qvsock_ht_pkt(1234, hp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1234, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
 
     /* the guest refuses: the client is closed */
     fd = qvsock_unix_connect(ht.uds);
     hp = qvsock_ht_h2g_connect(&ht, fd, "CONNECT 1235\n", 1235);
-    qvsock_send(&ht.vt, qvsock_ht_pkt(1235, hp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(1235, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     close(fd);
     qvsock_ht_free(&ht);
@@ -403,8 +413,9 @@ static void test_h2g_parser(void)
         qvsock_host_expect(fd, ok);
         close(fd);
         qvsock_recv(&ht.vt, &h, NULL);
-        g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
-        qvsock_send(&ht.vt, qvsock_ht_pkt(good[i].port, hp, QVSOCK_OP_RST, 0),
+        g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_SHUTDOWN);
+        qvsock_send(&ht.vt,
+                    qvsock_ht_pkt(good[i].port, hp, VIRTIO_VSOCK_OP_RST, 0),
                     NULL);
     }
     qvsock_ht_free(&ht);
@@ -447,8 +458,9 @@ static void test_forwards(void)
         QVsockHdr h;
 
         qvsock_recv(&ht.vt, &h, NULL);
-        g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
-        qvsock_send(&ht.vt, qvsock_ht_pkt(h.dst_port, 8000, QVSOCK_OP_RST, 0),
+        g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_SHUTDOWN);
+        qvsock_send(&ht.vt,
+                    qvsock_ht_pkt(h.dst_port, 8000, VIRTIO_VSOCK_OP_RST, 0),
                     NULL);
     }
 
@@ -459,7 +471,7 @@ static void test_forwards(void)
         QVsockHdr h;
 
         qvsock_recv(&ht.vt, &h, NULL);
-        g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+        g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
         g_assert_cmpuint(h.dst_port, ==, 80);
         hp = h.src_port;
     }
@@ -468,7 +480,7 @@ static void test_forwards(void)
     qvsock_ht_send_text(&ht, 80, hp, "200 OK");
     qvsock_host_expect(fd, "200 OK");
     /* guest RST: TCP peer sees a reset or EOF */
-    qvsock_send(&ht.vt, qvsock_ht_pkt(80, hp, QVSOCK_OP_RST, 0), NULL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(80, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_host_expect_eof(fd);
     close(fd);
 

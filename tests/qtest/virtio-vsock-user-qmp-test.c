@@ -235,13 +235,14 @@ static void test_established(const void *data)
         const uint8_t beat = 0xb7;
         QVsockHdr h;
 
-        qvsock_send(&qt.vt, gpkt(port, QVSOCK_HB_PORT, QVSOCK_OP_RW, 1),
+        qvsock_send(&qt.vt, gpkt(port, QVSOCK_HB_PORT, VIRTIO_VSOCK_OP_RW, 1),
                     &beat);
         qvsock_recv_beat(&qt.vt, port, &h);
         qvsock_recv(&qt.vt, &h, NULL);
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                          QVSOCK_OP_SHUTDOWN, 0,
-                          QVSOCK_SHUT_RCV | QVSOCK_SHUT_SEND);
+                          VIRTIO_VSOCK_OP_SHUTDOWN, 0,
+                          VIRTIO_VSOCK_SHUTDOWN_RCV |
+                              VIRTIO_VSOCK_SHUTDOWN_SEND);
     }
     c = conn_on(&qt, QVSOCK_HB_PORT);
     w.state = "closing", w.endpoint = "none";
@@ -314,8 +315,8 @@ static void test_half_closed(const void *data)
 
     /* guest -> host, then the guest's SHUTDOWN(SEND): the host reads EOF */
     hfd = qvsock_connect_host(&qt.vt, 43000, 5100, lfd, QVSOCK_GUEST_BUF_ALLOC);
-    sh = gpkt(43000, 5100, QVSOCK_OP_SHUTDOWN, 0);
-    sh.flags = QVSOCK_SHUT_SEND;
+    sh = gpkt(43000, 5100, VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+    sh.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
     qvsock_send(&qt.vt, sh, NULL);
     g_assert(qvsock_wait_fd(hfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(read(hfd, buf, sizeof(buf)), ==, 0);
@@ -331,7 +332,7 @@ static void test_half_closed(const void *data)
     g_assert_cmpint(shutdown(hfd2, SHUT_WR), ==, 0);
     qvsock_recv(&qt.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5400, 43001,
-                      QVSOCK_OP_SHUTDOWN, 0, QVSOCK_SHUT_SEND);
+                      VIRTIO_VSOCK_OP_SHUTDOWN, 0, VIRTIO_VSOCK_SHUTDOWN_SEND);
     c = conn_on(&qt, 43001);
     w.local_port = 5400, w.peer_port = 43001;
     w.endpoint = "forward", w.id = "fw0", w.address = faddr;
@@ -371,7 +372,8 @@ static void test_out_of_credit(const void *data)
         while (credit) {
             uint32_t n = MIN(credit, CHUNK);
 
-            qvsock_send(&qt.vt, gpkt(44000, 5200, QVSOCK_OP_RW, n), chunk);
+            qvsock_send(&qt.vt, gpkt(44000, 5200, VIRTIO_VSOCK_OP_RW, n),
+                        chunk);
             sent += n;
             credit -= n;
             pkts++;
@@ -381,7 +383,7 @@ static void test_out_of_credit(const void *data)
             break;
         }
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5200, 44000,
-                          QVSOCK_OP_CREDIT_UPDATE, 0, 0);
+                          VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
         told = h.fwd_cnt;
         credit = h.buf_alloc - (sent - told);
     }
@@ -430,7 +432,7 @@ static void test_connecting(const void *data)
     addr = g_strdup_printf("unix:%s", path);
     uaddr = g_strdup_printf("unix:%s", qt.uds);
     lfd = qvsock_unix_listen_full(path, &filler);
-    qvsock_send(&qt.vt, gpkt(45000, 5300, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_send(&qt.vt, gpkt(45000, 5300, VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_expect_silence(&qt.vt, 100 * 1000 * 1000);
     c = conn_on(&qt, 45000);
     w.address = addr;
@@ -442,7 +444,7 @@ static void test_connecting(const void *data)
     cfd = qvsock_unix_connect(qt.uds);
     g_assert_cmpint(write(cfd, "CONNECT 7000\n", 13), ==, 13);
     qvsock_recv(&qt.vt, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
     g_assert_cmpuint(h.dst_port, ==, 7000);
     c = conn_on(&qt, 7000);
     memset(&w, 0, sizeof(w));

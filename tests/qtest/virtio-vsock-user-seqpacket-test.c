@@ -17,9 +17,6 @@
 #include "libqtest.h"
 #include "libqos/virtio-vsock-user.h"
 
-#define SEQ 2 /* VIRTIO_VSOCK_TYPE_SEQPACKET */
-#define EOM 1u
-#define EOR 2u
 #define RX_PAYLOAD (QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE)
 
 typedef struct ST {
@@ -115,7 +112,7 @@ static QVsockHdr spkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
     QVsockHdr h = qvsock_pkt(QVSOCK_USER_PARENT_CID, src_port, dst_port, op,
                              len);
 
-    h.type = SEQ;
+    h.type = VIRTIO_VSOCK_TYPE_SEQPACKET;
     h.flags = flags;
     return h;
 }
@@ -128,7 +125,7 @@ static void assert_seq_hdr(const QVsockHdr *h, uint32_t src_port,
     g_assert_cmpuint(h->dst_cid, ==, QVSOCK_USER_GUEST_CID);
     g_assert_cmpuint(h->src_port, ==, src_port);
     g_assert_cmpuint(h->dst_port, ==, dst_port);
-    g_assert_cmpuint(h->type, ==, SEQ);
+    g_assert_cmpuint(h->type, ==, VIRTIO_VSOCK_TYPE_SEQPACKET);
     g_assert_cmpuint(h->op, ==, op);
     g_assert_cmpuint(h->len, ==, len);
     g_assert_cmpuint(h->flags, ==, flags);
@@ -138,14 +135,14 @@ static void assert_seq_hdr(const QVsockHdr *h, uint32_t src_port,
 static void guest_connect(ST *st, uint32_t port, uint32_t dst,
                           uint32_t buf_alloc)
 {
-    QVsockHdr req = spkt(port, dst, QVSOCK_OP_REQUEST, 0, 0);
+    QVsockHdr req = spkt(port, dst, VIRTIO_VSOCK_OP_REQUEST, 0, 0);
     QVsockHdr h;
 
     req.buf_alloc = buf_alloc;
     st->vt.fwd_cnt = 0;
     qvsock_send(&st->vt, req, NULL);
     qvsock_recv(&st->vt, &h, NULL);
-    assert_seq_hdr(&h, dst, port, QVSOCK_OP_RESPONSE, 0, 0);
+    assert_seq_hdr(&h, dst, port, VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
 }
 
 /* The guest receives one message of @len bytes of @data, in rx buffers. */
@@ -161,8 +158,8 @@ static void guest_expect_msg(ST *st, uint32_t port, uint32_t src,
         bool last = off + piece == len;
 
         qvsock_recv(&st->vt, &h, pl);
-        assert_seq_hdr(&h, src, port, QVSOCK_OP_RW, piece,
-                       last ? EOM | eor : 0);
+        assert_seq_hdr(&h, src, port, VIRTIO_VSOCK_OP_RW, piece,
+                       last ? VIRTIO_VSOCK_SEQ_EOM | eor : 0);
         g_assert_cmpmem(pl, piece, data + off, piece);
         off += piece;
     }
@@ -170,7 +167,7 @@ static void guest_expect_msg(ST *st, uint32_t port, uint32_t src,
 
 static void guest_rst(ST *st, uint32_t port, uint32_t dst)
 {
-    qvsock_send(&st->vt, spkt(port, dst, QVSOCK_OP_RST, 0, 0), NULL);
+    qvsock_send(&st->vt, spkt(port, dst, VIRTIO_VSOCK_OP_RST, 0, 0), NULL);
 }
 
 /* The feature is offered and, taken, the engine speaks SEQPACKET. */
@@ -184,9 +181,9 @@ static void test_feature(void)
     f = qvirtio_get_features(st.vt.vdev);
     g_assert_true(f & (1ull << 1));
     /* no listener anywhere: RST of the same type */
-    qvsock_send(&st.vt, spkt(40000, 5999, QVSOCK_OP_REQUEST, 0, 0), NULL);
+    qvsock_send(&st.vt, spkt(40000, 5999, VIRTIO_VSOCK_OP_REQUEST, 0, 0), NULL);
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, 5999, 40000, QVSOCK_OP_RST, 0, 0);
+    assert_seq_hdr(&h, 5999, 40000, VIRTIO_VSOCK_OP_RST, 0, 0);
     st_free(&st);
 
     /* seqpacket=off: no bit, no .seqpacket socket, SEQPACKET gets RST */
@@ -200,10 +197,10 @@ static void test_feature(void)
         int lfd = seq_listen(port);
 
         g_assert_false(g_file_test(seq, G_FILE_TEST_EXISTS));
-        qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_REQUEST, 0, 0),
+        qvsock_send(&st.vt, spkt(40000, 5000, VIRTIO_VSOCK_OP_REQUEST, 0, 0),
                     NULL);
         qvsock_recv(&st.vt, &h, NULL);
-        assert_seq_hdr(&h, 5000, 40000, QVSOCK_OP_RST, 0, 0);
+        assert_seq_hdr(&h, 5000, 40000, VIRTIO_VSOCK_OP_RST, 0, 0);
         g_assert_cmpuint(qvsock_stat(&st.vt, "host-sockets"), ==, 0);
         close(lfd);
     }
@@ -236,17 +233,23 @@ static void test_g2h_hybrid(void)
     g_assert_cmpuint(qvsock_stat(&st.vt, "host-sockets"), ==, 1);
 
     /* one packet, one message */
-    qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_RW, 5, EOM), "hello");
+    qvsock_send(&st.vt,
+                spkt(40000, 5000, VIRTIO_VSOCK_OP_RW, 5, VIRTIO_VSOCK_SEQ_EOM),
+                "hello");
     host_expect_msg(fd, "hello", 5);
     /* three packets, one message */
     fill(msg, sizeof(msg), 1);
-    qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_RW, 2000, 0), msg);
-    qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_RW, 2000, 0),
+    qvsock_send(&st.vt, spkt(40000, 5000, VIRTIO_VSOCK_OP_RW, 2000, 0), msg);
+    qvsock_send(&st.vt, spkt(40000, 5000, VIRTIO_VSOCK_OP_RW, 2000, 0),
                 msg + 2000);
-    qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_RW, 2000, EOM | EOR),
+    qvsock_send(&st.vt,
+                spkt(40000, 5000, VIRTIO_VSOCK_OP_RW, 2000,
+                     VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR),
                 msg + 4000);
     host_expect_msg(fd, msg, sizeof(msg));
-    qvsock_send(&st.vt, spkt(40000, 5000, QVSOCK_OP_RW, 1, EOM), "!");
+    qvsock_send(&st.vt,
+                spkt(40000, 5000, VIRTIO_VSOCK_OP_RW, 1, VIRTIO_VSOCK_SEQ_EOM),
+                "!");
     host_expect_msg(fd, "!", 1);
 
     /* host -> guest, one host send() at a time */
@@ -259,17 +262,19 @@ static void test_g2h_hybrid(void)
     host_send_msg(fd, "ab", 2);
     host_send_msg(fd, "cde", 3);
     qvsock_recv(&st.vt, &h, msg);
-    assert_seq_hdr(&h, 5000, 40000, QVSOCK_OP_RW, 2, EOM);
+    assert_seq_hdr(&h, 5000, 40000, VIRTIO_VSOCK_OP_RW, 2,
+                   VIRTIO_VSOCK_SEQ_EOM);
     g_assert_cmpmem(msg, 2, "ab", 2);
     qvsock_recv(&st.vt, &h, msg);
-    assert_seq_hdr(&h, 5000, 40000, QVSOCK_OP_RW, 3, EOM);
+    assert_seq_hdr(&h, 5000, 40000, VIRTIO_VSOCK_OP_RW, 3,
+                   VIRTIO_VSOCK_SEQ_EOM);
     g_assert_cmpmem(msg, 3, "cde", 3);
 
     /* the host closes: SHUTDOWN, then the guest's RST ends it */
     close(fd);
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, 5000, 40000, QVSOCK_OP_SHUTDOWN, 0, h.flags);
-    g_assert_true(h.flags & QVSOCK_SHUT_SEND);
+    assert_seq_hdr(&h, 5000, 40000, VIRTIO_VSOCK_OP_SHUTDOWN, 0, h.flags);
+    g_assert_true(h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
     guest_rst(&st, 40000, 5000);
     qvsock_expect_silence(&st.vt, 200 * 1000 * 1000);
     g_assert_cmpuint(qvsock_stat(&st.vt, "connections"), ==, 0);
@@ -297,16 +302,17 @@ static void test_g2h_refused(void)
     slfd = seq_listen(seqpath);
     tlfd = qvsock_unix_listen(streampath, 4);
     /* SEQPACKET to a stream listener, STREAM to a SEQPACKET listener */
-    qvsock_send(&st.vt, spkt(40000, 5001, QVSOCK_OP_REQUEST, 0, 0), NULL);
+    qvsock_send(&st.vt, spkt(40000, 5001, VIRTIO_VSOCK_OP_REQUEST, 0, 0), NULL);
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, 5001, 40000, QVSOCK_OP_RST, 0, 0);
-    h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 40001, 5000, QVSOCK_OP_REQUEST, 0);
+    assert_seq_hdr(&h, 5001, 40000, VIRTIO_VSOCK_OP_RST, 0, 0);
+    h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 40001, 5000, VIRTIO_VSOCK_OP_REQUEST,
+                   0);
     qvsock_send(&st.vt, h, NULL);
     do {
         qvsock_recv(&st.vt, &h, NULL);
-    } while (h.op != QVSOCK_OP_RST);
+    } while (h.op != VIRTIO_VSOCK_OP_RST);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 5000, 40001,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&st.vt, "host-sockets"), ==, 0);
 
     /* a guest with a 4 KiB buffer cannot take an 8 KiB message: RST */
@@ -317,13 +323,13 @@ static void test_g2h_refused(void)
     fill(big, 8192, 3);
     host_send_msg(fd, big, 4096);
     guest_expect_msg(&st, 40002, 5000, big, 4096, 0);
-    h = spkt(40002, 5000, QVSOCK_OP_CREDIT_UPDATE, 0, 0);
+    h = spkt(40002, 5000, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
     h.buf_alloc = 4096;
     h.fwd_cnt = 4096;
     qvsock_send(&st.vt, h, NULL);
     host_send_msg(fd, big, 8192);
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, 5000, 40002, QVSOCK_OP_RST, 0, 0);
+    assert_seq_hdr(&h, 5000, 40002, VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert(qvsock_wait_fd(fd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     g_assert_cmpint(recv(fd, big, 1, MSG_DONTWAIT), ==, 0);
     close(fd);
@@ -351,15 +357,17 @@ static void test_h2g_hybrid(void)
     fill(msg, sizeof(msg), 5);
     host_send_msg(fd, msg, sizeof(msg));
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, h.src_port, 1234, QVSOCK_OP_REQUEST, 0, 0);
+    assert_seq_hdr(&h, h.src_port, 1234, VIRTIO_VSOCK_OP_REQUEST, 0, 0);
     hp = h.src_port;
-    h = spkt(1234, hp, QVSOCK_OP_RESPONSE, 0, 0);
+    h = spkt(1234, hp, VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     h.buf_alloc = QVSOCK_GUEST_BUF_ALLOC;
     qvsock_send(&st.vt, h, NULL);
     ok = g_strdup_printf("OK %u\n", hp);
     host_expect_msg(fd, ok, strlen(ok));
     guest_expect_msg(&st, 1234, hp, msg, sizeof(msg), 0);
-    qvsock_send(&st.vt, spkt(1234, hp, QVSOCK_OP_RW, 4, EOM), "pong");
+    qvsock_send(&st.vt,
+                spkt(1234, hp, VIRTIO_VSOCK_OP_RW, 4, VIRTIO_VSOCK_SEQ_EOM),
+                "pong");
     host_expect_msg(fd, "pong", 4);
     g_assert_cmpuint(qvsock_stat(&st.vt, "host-sockets"), ==, 1);
     close(fd);
@@ -399,29 +407,34 @@ static void test_forwards(void)
     g_assert(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
     fd = accept(lfd, NULL, NULL);
     g_assert_cmpint(fd, >=, 0);
-    qvsock_send(&st.vt, spkt(40000, 8000, QVSOCK_OP_RW, 3, EOM | EOR),
+    qvsock_send(&st.vt,
+                spkt(40000, 8000, VIRTIO_VSOCK_OP_RW, 3,
+                     VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR),
                 "key");
     host_expect_msg(fd, "key", 3);
     host_send_msg(fd, "value", 5);
     guest_expect_msg(&st, 40000, 8000, (const uint8_t *)"value", 5, 0);
     /* a stream to a seqpacket forward: RST */
-    h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 40001, 8000, QVSOCK_OP_REQUEST, 0);
+    h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 40001, 8000, VIRTIO_VSOCK_OP_REQUEST,
+                   0);
     qvsock_send(&st.vt, h, NULL);
     qvsock_recv(&st.vt, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 8000, 40001,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
 
     /* host -> guest */
     cfd = seq_connect(lis_path);
     qvsock_recv(&st.vt, &h, NULL);
-    assert_seq_hdr(&h, h.src_port, 7000, QVSOCK_OP_REQUEST, 0, 0);
+    assert_seq_hdr(&h, h.src_port, 7000, VIRTIO_VSOCK_OP_REQUEST, 0, 0);
     hp = h.src_port;
-    h = spkt(7000, hp, QVSOCK_OP_RESPONSE, 0, 0);
+    h = spkt(7000, hp, VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     h.buf_alloc = QVSOCK_GUEST_BUF_ALLOC;
     qvsock_send(&st.vt, h, NULL);
     host_send_msg(cfd, "m1", 2);
     guest_expect_msg(&st, 7000, hp, (const uint8_t *)"m1", 2, 0);
-    qvsock_send(&st.vt, spkt(7000, hp, QVSOCK_OP_RW, 2, EOM), "r1");
+    qvsock_send(&st.vt,
+                spkt(7000, hp, VIRTIO_VSOCK_OP_RW, 2, VIRTIO_VSOCK_SEQ_EOM),
+                "r1");
     host_expect_msg(cfd, "r1", 2);
     close(cfd);
     close(fd);

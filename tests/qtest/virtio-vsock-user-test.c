@@ -69,10 +69,10 @@ static void test_heartbeat_off(const void *data)
     qvsock_test_init(&t, data, QVSOCK_RX_ONE_BUFFER, ",heartbeat=off",
                      "");
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, 1234,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     qvsock_test_free(&t);
 }
 
@@ -83,10 +83,10 @@ static void test_unbound_port(const void *data)
 
     test_init(&t, data);
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, 4321,
-                               QVSOCK_OP_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 4321, 1234,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     qvsock_expect_silence(&t, NS_PER_SEC);
     qvsock_test_free(&t);
 }
@@ -99,12 +99,12 @@ static void test_other_cid(const void *data)
     test_init(&t, data);
     /* Only the parent CID is terminated here; nobody else can answer. */
     qvsock_send(&t, qvsock_pkt(2, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&t, &h, NULL);
-    qvsock_assert_hdr(&h, 2, QVSOCK_HB_PORT, 1234, QVSOCK_OP_RST, 0, 0);
-    qvsock_send(&t, qvsock_pkt(4, 1235, 80, QVSOCK_OP_REQUEST, 0), NULL);
+    qvsock_assert_hdr(&h, 2, QVSOCK_HB_PORT, 1234, VIRTIO_VSOCK_OP_RST, 0, 0);
+    qvsock_send(&t, qvsock_pkt(4, 1235, 80, VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_recv(&t, &h, NULL);
-    qvsock_assert_hdr(&h, 4, 80, 1235, QVSOCK_OP_RST, 0, 0);
+    qvsock_assert_hdr(&h, 4, 80, 1235, VIRTIO_VSOCK_OP_RST, 0, 0);
     qvsock_test_free(&t);
 }
 
@@ -121,21 +121,21 @@ static void test_bad_op_type(const void *data)
                                99, 0), NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
 
     /* Unknown op without a connection: RST. */
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 2000, 2001, 0, 0), NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 2001, 2000,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
 
     /* Unknown type: RST (the reply keeps the guest's type). */
     bad = qvsock_pkt(QVSOCK_USER_PARENT_CID, 2002, QVSOCK_HB_PORT,
-                     QVSOCK_OP_REQUEST, 0);
+                     VIRTIO_VSOCK_OP_REQUEST, 0);
     bad.type = 7;
     qvsock_send(&t, bad, NULL);
     qvsock_recv(&t, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RST);
     g_assert_cmpuint(h.src_port, ==, QVSOCK_HB_PORT);
     g_assert_cmpuint(h.dst_port, ==, 2002);
     g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
@@ -150,8 +150,8 @@ static void test_orphan_rst(const void *data)
     test_init(&t, data);
     before = qvsock_stat(&t, "rst-sent");
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_RST, 0), NULL);
-    qvsock_send(&t, qvsock_pkt(2, 1234, 80, QVSOCK_OP_RST, 0), NULL);
+                               VIRTIO_VSOCK_OP_RST, 0), NULL);
+    qvsock_send(&t, qvsock_pkt(2, 1234, 80, VIRTIO_VSOCK_OP_RST, 0), NULL);
     qvsock_expect_silence(&t, NS_PER_SEC);
     g_assert_cmpuint(qvsock_stat(&t, "rst-sent"), ==, before);
     qvsock_heartbeat(&t);
@@ -167,9 +167,9 @@ static void test_tx_notify(const void *data)
 {
     QVsockTest t;
     QVsockHdr rst = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234,
-                               QVSOCK_HB_PORT, QVSOCK_OP_RST, 0);
+                               QVSOCK_HB_PORT, VIRTIO_VSOCK_OP_RST, 0);
     QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1235,
-                               QVSOCK_HB_PORT, QVSOCK_OP_REQUEST, 0);
+                               QVSOCK_HB_PORT, VIRTIO_VSOCK_OP_REQUEST, 0);
     QVsockHdr h;
 
     test_init(&t, data);
@@ -201,7 +201,7 @@ static void test_tx_notify(const void *data)
     qvsock_send(&t, req, NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, 1235,
-                      QVSOCK_OP_RESPONSE, 0, 0);
+                      VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     qvsock_used_notified(&t);
     qtest_clock_step(t.qts, NS_PER_SEC / 1000);
     g_assert_false(qvsock_used_notified(&t));
@@ -235,7 +235,7 @@ static void test_kick_inline(const void *data)
     bool pci = !strcmp(machine, "pc");
     QVsockTest t;
     QVsockHdr rst = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234,
-                               QVSOCK_HB_PORT, QVSOCK_OP_RST, 0);
+                               QVSOCK_HB_PORT, VIRTIO_VSOCK_OP_RST, 0);
 
     qvsock_test_init(&t, machine, QVSOCK_RX_ONE_BUFFER,
                      pci ? ",id=vsock0,ioeventfd=off" : "",
@@ -273,7 +273,7 @@ static void test_spoofed_src(const void *data)
 {
     QVsockTest t;
     QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_REQUEST, 0);
+                               VIRTIO_VSOCK_OP_REQUEST, 0);
 
     test_init(&t, data);
     req.src_cid = QVSOCK_USER_GUEST_CID + 1;
@@ -295,16 +295,16 @@ static void test_zero_credit(const void *data)
     /* A guest with no receive space gets no data... */
     port = qvsock_connect(&t, QVSOCK_HB_PORT, 0);
     h = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                   QVSOCK_OP_RW, 1);
+                   VIRTIO_VSOCK_OP_RW, 1);
     h.buf_alloc = 0;
     qvsock_send(&t, h, &beat);
     while (qvsock_try_recv(&t, &h, NULL, 200 * 1000)) {
-        g_assert_cmpuint(h.op, !=, QVSOCK_OP_RW);
-        g_assert_cmpuint(h.op, ==, QVSOCK_OP_CREDIT_UPDATE);
+        g_assert_cmpuint(h.op, !=, VIRTIO_VSOCK_OP_RW);
+        g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
     }
     /* ...until it announces some. */
     upd = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                     QVSOCK_OP_CREDIT_UPDATE, 0);
+                     VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
     upd.buf_alloc = 4096;
     qvsock_send(&t, upd, NULL);
     qvsock_recv_beat(&t, port, &h);
@@ -320,10 +320,10 @@ static void test_credit_request(const void *data)
     test_init(&t, data);
     port = qvsock_connect(&t, QVSOCK_HB_PORT, QVSOCK_GUEST_BUF_ALLOC);
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                               QVSOCK_OP_CREDIT_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0), NULL);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_CREDIT_UPDATE, 0, 0);
+                      VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
     g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
     g_assert_cmpuint(h.fwd_cnt, ==, 0);
     qvsock_test_free(&t);
@@ -341,15 +341,15 @@ static void test_split_tx(const void *data)
     port = t.next_port;
     /* The REQUEST's header across two descriptors. */
     h = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                   QVSOCK_OP_REQUEST, 0);
+                   VIRTIO_VSOCK_OP_REQUEST, 0);
     qvsock_hdr_encode(&h, b);
     qvsock_send_chain(&t, b, sizes, 2);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
+                      VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     /* The RW's header across two, its payload in a third. */
     h = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                   QVSOCK_OP_RW, 1);
+                   VIRTIO_VSOCK_OP_RW, 1);
     qvsock_hdr_encode(&h, b);
     b[QVSOCK_HDR_SIZE] = 0xb7;
     qvsock_send_chain(&t, b, sizes, 3);
@@ -374,7 +374,7 @@ static void test_malformed(const void *data)
 
     /* len larger than the chain. */
     h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                   QVSOCK_OP_RW, 4096);
+                   VIRTIO_VSOCK_OP_RW, 4096);
     qvsock_hdr_encode(&h, b);
     size = QVSOCK_HDR_SIZE + 16;
     qvsock_send_chain(&t, b, &size, 1);
@@ -422,7 +422,7 @@ static void test_malformed_then_heartbeat(const void *data)
 
     qvsock_send_chain(&t, b, sizes, 1);
     h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                   QVSOCK_OP_RW, 100000);
+                   VIRTIO_VSOCK_OP_RW, 100000);
     qvsock_hdr_encode(&h, b);
     sizes[0] = QVSOCK_HDR_SIZE;
     sizes[1] = 16;
@@ -452,7 +452,7 @@ static void test_rx_full_pauses_tx(const void *data)
     qvsock_setup_device(&t, false);
     for (int i = 0; i < N; i++) {
         h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1000 + i, 4000 + i,
-                       QVSOCK_OP_REQUEST, 0);
+                       VIRTIO_VSOCK_OP_REQUEST, 0);
         qvsock_hdr_encode(&h, b);
         addr[i] = guest_alloc(&t.alloc, sizeof(b));
         qtest_memwrite(t.qts, addr[i], b, sizeof(b));
@@ -476,7 +476,7 @@ static void test_rx_full_pauses_tx(const void *data)
     for (int i = 0; i < N; i++) {
         qvsock_recv(&t, &h, NULL);
         qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, 4000 + i, 1000 + i,
-                          QVSOCK_OP_RST, 0, 0);
+                          VIRTIO_VSOCK_OP_RST, 0, 0);
     }
     while (used < N) {
         gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
@@ -533,16 +533,16 @@ static void test_shutdown_timeout(const void *data)
     test_init(&t, data);
     port = qvsock_connect(&t, QVSOCK_HB_PORT, QVSOCK_GUEST_BUF_ALLOC);
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                               QVSOCK_OP_RW, 1), &beat);
+                               VIRTIO_VSOCK_OP_RW, 1), &beat);
     qvsock_recv(&t, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_RW);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RW);
     qvsock_recv(&t, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_SHUTDOWN);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_SHUTDOWN);
     /* The guest never answers: RST after the shutdown timeout. */
     qtest_clock_step(t.qts, 3 * NS_PER_SEC);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
     qvsock_test_free(&t);
 }
@@ -592,10 +592,10 @@ static void test_migrate(const void *data)
 
     /* The old connection is unknown now: its data gets RST. */
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                               QVSOCK_OP_RW, 1), &beat);
+                               VIRTIO_VSOCK_OP_RW, 1), &beat);
     qvsock_recv(&t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
     /* New connections work at once. */
     qvsock_heartbeat(&t);
 
@@ -662,7 +662,7 @@ static void test_rx_on_registers_kick(const void *data)
     assert_driver_ok(&t);
     /* a REQUEST to a port nobody listens on: the device owes an RST */
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, 4321,
-                               QVSOCK_OP_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     wait_rx_used(&t, head, 0);
     assert_driver_ok(&t);
     g_assert_cmpuint(qvsock_stat(&t, "rst-sent"), ==, 1);
@@ -680,9 +680,9 @@ static void test_rx_on_registers_timer(const void *data)
     /* RESPONSE, the echo and the heartbeat's SHUTDOWN; then the RST */
     head = post_register_rx(&t, 3);
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_REQUEST, 0), NULL);
+                               VIRTIO_VSOCK_OP_REQUEST, 0), NULL);
     qvsock_send(&t, qvsock_pkt(QVSOCK_USER_PARENT_CID, 1234, QVSOCK_HB_PORT,
-                               QVSOCK_OP_RW, 1), &beat);
+                               VIRTIO_VSOCK_OP_RW, 1), &beat);
     for (int i = 0; i < 3; i++) {
         int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
 

@@ -20,10 +20,10 @@ static void test_guest_to_host(void)
     fx_init(&f);
     tc = fx_connect(&f);
     fill_pattern(data, sizeof(data), 0);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data, 1000), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 1000), ==,
                     VSOCK_TX_OK);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data + 1000, 2000), ==,
-                    VSOCK_TX_OK);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data + 1000, 2000),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpmem(tc->in->data, tc->in->len, data, sizeof(data));
     /* 3000 < threshold 16 KiB: no CREDIT_UPDATE yet */
     fx_expect_none(&f);
@@ -41,13 +41,13 @@ static void test_credit_update_threshold(void)
     fx_init(&f);
     fx_connect(&f);
     for (i = 0; i < 3; i++) {
-        fx_send(&f, VSOCK_OP_RW, 0, 0, data, 4096);
+        fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 4096);
         fx_expect_none(&f);
     }
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data, 4095);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 4095);
     fx_expect_none(&f); /* 16383 freed: one short of 16 KiB */
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data, 1);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 16384);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 1);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 16384);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_get_stats(f.e)->credit_updates_sent, ==,
                      1);
@@ -62,15 +62,16 @@ static void test_credit_threshold_small_guest(void)
     /* a guest buffer of 8 KiB caps the window: update at 4 KiB */
     fx_init(&f);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 8192, 0, NULL, 0), ==, VSOCK_TX_OK);
-    fx_expect(&f, VSOCK_OP_RESPONSE, 0, 0, 0);
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_RW, 0, 8192, 0, data, 4095);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, 8192, 0, NULL, 0),
+                    ==, VSOCK_TX_OK);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_RW, 0, 8192, 0, data, 4095);
     fx_expect_none(&f);
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_RW, 0, 8192, 0, data, 1);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 4096);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_RW, 0, 8192, 0, data, 1);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 4096);
     fx_fini(&f);
 }
 
@@ -93,24 +94,26 @@ static void check_auto_threshold(uint32_t guest_buf, uint32_t expect)
     cfg.guest_cid = GUEST;
     cfg.local_cid = PARENT;
     fx_init_cfg(&f, &cfg);
-    g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 guest_buf, 0, NULL, 0), ==, VSOCK_TX_OK);
+    g_assert_cmpint(
+        fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                     VIRTIO_VSOCK_OP_REQUEST, 0, guest_buf, 0, NULL, 0),
+        ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
     g_assert_cmpstr(vsock_op_str(h.op), ==, "RESPONSE");
     while (sent < expect - 1) {
         uint32_t n = MIN(sizeof(data), expect - 1 - sent);
 
         g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
-                                     VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                     guest_buf, 0, data, n), ==,
-                        VSOCK_TX_OK);
+                                     VIRTIO_VSOCK_TYPE_STREAM,
+                                     VIRTIO_VSOCK_OP_RW, 0, guest_buf, 0, data,
+                                     n),
+                        ==, VSOCK_TX_OK);
         sent += n;
         g_assert_false(vsock_engine_rx_pending(f.e));
     }
     /* one byte short so far; this one crosses it */
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_RW, 0, guest_buf, 0, data, 1);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_RW, 0, guest_buf, 0, data, 1);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
     g_assert_cmpstr(vsock_op_str(h.op), ==, "CREDIT_UPDATE");
     g_assert_cmpuint(h.fwd_cnt, ==, expect);
@@ -139,14 +142,14 @@ static void test_credit_request(void)
 
     fx_init(&f);
     fx_connect(&f);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data, 100);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0), ==,
-                    VSOCK_TX_OK);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 100);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 100);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0),
+                    ==, VSOCK_TX_OK);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 100);
     fx_expect_none(&f);
     /* a second request gets a second answer */
-    fx_send(&f, VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 100);
+    fx_send(&f, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 100);
     fx_expect_none(&f);
     fx_fini(&f);
 }
@@ -163,34 +166,35 @@ static void test_host_to_guest_credit(void)
 
     fx_init(&f);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 10000, 0, NULL, 0), ==, VSOCK_TX_OK);
-    fx_expect(&f, VSOCK_OP_RESPONSE, 0, 0, 0);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, 10000, 0, NULL, 0),
+                    ==, VSOCK_TX_OK);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0);
     tc = g_ptr_array_index(f.tconns, 0);
     fill_pattern(data, 20000, 0);
     tc_push(tc, data, 20000);
     /* the guest's 10000 bytes of credit, in 4 KiB buffers */
     while ((n = fx_rx(&f, 4096, &h, got + total)) > 0) {
-        check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, n, 0, 0);
+        check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, n, 0, 0);
         total += n;
     }
     g_assert_cmpuint(total, ==, 10000);
     g_assert_cmpuint(vsock_conn_get_peer_credit(tc->conn), ==, 0);
     fx_expect_none(&f);
     /* the guest read 6000: exactly 6000 more */
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_CREDIT_UPDATE, 0, 10000, 6000, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 10000, 6000, NULL, 0);
     n = fx_rx(&f, 65536, &h, got + total);
     g_assert_cmpint(n, ==, 6000);
     total += n;
     fx_expect_none(&f);
     /* the guest shrinks its buffer below what is in flight: no credit */
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_CREDIT_UPDATE, 0, 5000, 6000, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 5000, 6000, NULL, 0);
     g_assert_cmpuint(vsock_conn_get_peer_credit(tc->conn), ==, 0);
     fx_expect_none(&f);
-    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_CREDIT_UPDATE, 0, 10000, 16000, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 10000, 16000, NULL, 0);
     while ((n = fx_rx(&f, 4096, &h, got + total)) > 0) {
         total += n;
     }
@@ -213,9 +217,9 @@ static void test_backpressure_and_overrun(void)
     tc = fx_connect(&f);
     fill_pattern(data, BUF_ALLOC, 0);
     /* exactly our buf_alloc is fine */
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data, 60000), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 60000), ==,
                     VSOCK_TX_OK);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data + 60000,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data + 60000,
                             BUF_ALLOC - 60000), ==, VSOCK_TX_OK);
     g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==, BUF_ALLOC);
     g_assert_cmpuint(vsock_engine_buffered_bytes(f.e), ==, BUF_ALLOC);
@@ -229,16 +233,16 @@ static void test_backpressure_and_overrun(void)
     fx_expect_none(&f); /* 10000 < 16384 */
     tc->write_limit = 10000;
     vsock_conn_notify_writable(tc->conn);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 20000);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 20000);
     /* the guest may send 20000 more, not one byte beyond */
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data, 20000), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 20000), ==,
                     VSOCK_TX_OK);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data, 1), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 1), ==,
                     VSOCK_TX_CREDIT_OVERRUN);
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PROTOCOL);
     g_assert_cmpuint(vsock_engine_buffered_bytes(f.e), ==, 0);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 20000);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 20000);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_cmpuint(tc->in->len, ==, 20000);
@@ -257,9 +261,9 @@ static void test_drain_order(void)
     f.accept_write_limit = 700;
     tc = fx_connect(&f);
     fill_pattern(data, sizeof(data), 0);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data, 10000);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data + 10000, 10000);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, data + 20000, 10000);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, 10000);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data + 10000, 10000);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data + 20000, 10000);
     g_assert_cmpuint(tc->in->len, ==, 700);
     while (tc->in->len < sizeof(data)) {
         guint before = tc->in->len;
@@ -270,7 +274,7 @@ static void test_drain_order(void)
     }
     g_assert_cmpmem(tc->in->data, tc->in->len, data, sizeof(data));
     g_assert_cmpuint(vsock_engine_buffered_bytes(f.e), ==, 0);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, 30000);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 30000);
     fx_fini(&f);
 }
 
@@ -291,18 +295,18 @@ static void test_fwd_cnt_wrap(void)
         uint32_t n = MIN(total - sent, 32768);
         VsockHdr h;
 
-        g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, data, n), ==,
+        g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, data, n), ==,
                         VSOCK_TX_OK);
         sent += n;
         while (fx_rx(&f, 4096, &h, NULL) >= 0) {
-            g_assert_cmpuint(h.op, ==, VSOCK_OP_CREDIT_UPDATE);
+            g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
             g_assert_cmpuint(h.fwd_cnt, ==, (uint32_t)sent);
         }
         g_byte_array_set_size(tc->in, 0);
     }
     g_assert_cmpuint(vsock_conn_get_stats(tc->conn)->tx_bytes, ==, total);
-    fx_send(&f, VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0);
-    fx_expect(&f, VSOCK_OP_CREDIT_UPDATE, 0, 0, (uint32_t)total);
+    fx_send(&f, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, 0, NULL, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, (uint32_t)total);
 
     /* host -> guest across 2^32: credit with wrapped counters */
     g_byte_array_set_size(tc->out, 65536);
@@ -320,11 +324,11 @@ static void test_fwd_cnt_wrap(void)
             /* out of credit: the guest reads everything */
             g_assert_cmpuint(vsock_conn_get_peer_credit(tc->conn), ==, 0);
             guest_fwd = (uint32_t)recvd;
-            fx_send(&f, VSOCK_OP_CREDIT_UPDATE, 0, guest_fwd, NULL, 0);
+            fx_send(&f, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, guest_fwd, NULL, 0);
             continue;
         }
         vsock_hdr_decode(&h, rx);
-        g_assert_cmpuint(h.op, ==, VSOCK_OP_RW);
+        g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RW);
         g_assert_cmpuint(h.len, <=, GUEST_BUF - (uint32_t)(recvd -
                                                            guest_fwd));
         recvd += h.len;

@@ -74,7 +74,7 @@ static void test_codec(void)
         g_assert_false(vsock_hdr_from_iov(&d, &iov, 1));
         g_assert_false(vsock_hdr_to_iov(&h, &iov, 1));
     }
-    g_assert_cmpstr(vsock_op_str(VSOCK_OP_CREDIT_REQUEST), ==,
+    g_assert_cmpstr(vsock_op_str(VIRTIO_VSOCK_OP_CREDIT_REQUEST), ==,
                     "CREDIT_REQUEST");
     g_assert_cmpstr(vsock_op_str(99), ==, "?");
     g_assert_cmpstr(vsock_tx_result_str(VSOCK_TX_BAD_LEN), !=, "?");

@@ -38,14 +38,14 @@ static void test_rx_layouts(void)
         g_assert_true(vsock_engine_fill_rx(f.e, &iov, 1, &len));
         g_assert_cmpuint(len, ==, 4096);
         vsock_hdr_decode(&h, one);
-        check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, 4052, 0, 0);
+        check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, 4052, 0, 0);
         g_assert_cmpmem(one + VSOCK_HDR_SIZE, 4052, data, 4052);
     }
     /* 44 + 4096 chain: a full page of payload */
     g_assert_true(vsock_engine_fill_rx(f.e, two, 2, &len));
     g_assert_cmpuint(len, ==, 44 + 4096);
     vsock_hdr_decode(&h, hdr);
-    check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, 4096, 0, 0);
+    check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, 4096, 0, 0);
     g_assert_cmpmem(page, 4096, data + 4052, 4096);
     /* header split over three buffers, payload over two */
     g_assert_true(vsock_engine_fill_rx(f.e, split, 4, &len));
@@ -54,7 +54,7 @@ static void test_rx_layouts(void)
     memcpy(raw + 10, p2, 30);
     memcpy(raw + 40, hdr, 4);
     vsock_hdr_decode(&h, raw);
-    check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, 4101, 0, 0);
+    check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, 4101, 0, 0);
     g_assert_cmpmem(hdr + 4, 5, data + 8148, 5);
     g_assert_cmpmem(page, 4096, data + 8153, 4096);
     /* too small for a header: nothing written, nothing lost */
@@ -128,8 +128,10 @@ static void test_fairness(void)
     fx_init(&f);
     a = fx_connect(&f);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT + 1, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
     b = g_ptr_array_index(f.tconns, 1);
     tc_push(a, data, 40000);
@@ -161,17 +163,17 @@ static void test_credit_not_starved(void)
     /* a busy sender must not starve b's CREDIT_UPDATE */
     fx_init(&f);
     a = fx_connect(&f);
-    fx_send_full(&f, GUEST, PARENT, GPORT + 1, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT + 1, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
     fx_rx(&f, 4096, &h, NULL);
     b = g_ptr_array_index(f.tconns, 1);
     g_assert_nonnull(b);
     tc_push(a, data, 200000);
-    fx_send_full(&f, GUEST, PARENT, GPORT + 1, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_CREDIT_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT + 1, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
     for (i = 0; i < 3; i++) {
         fx_rx(&f, 4096, &h, NULL);
-        if (h.op == VSOCK_OP_CREDIT_UPDATE) {
+        if (h.op == VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
             g_assert_cmpuint(h.dst_port, ==, GPORT + 1);
             seen = true;
         }
@@ -189,39 +191,40 @@ static void test_rst_rules(void)
     fx_init(&f);
     st = vsock_engine_get_stats(f.e);
     /* orphan RST: no reply */
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RST, 0, 0, NULL, 0), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RST, 0, 0, NULL, 0), ==,
                     VSOCK_TX_OK);
     fx_expect_none(&f);
     /* RST with a bad type or to a foreign CID: still no reply */
-    fx_send_full(&f, GUEST, 77, GPORT, LPORT, 9, VSOCK_OP_RST, 0, 0, 0,
+    fx_send_full(&f, GUEST, 77, GPORT, LPORT, 9, VIRTIO_VSOCK_OP_RST, 0, 0, 0,
                  NULL, 0);
     fx_expect_none(&f);
     g_assert_cmpuint(st->rst_received, ==, 2);
     /* packet for an unknown connection */
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, "x", 1), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "x", 1), ==,
                     VSOCK_TX_NO_CONN);
-    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VSOCK_TYPE_STREAM);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_SHUTDOWN, 3, 0, NULL, 0), ==,
+    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VIRTIO_VSOCK_TYPE_STREAM);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, 3, 0, NULL, 0), ==,
                     VSOCK_TX_NO_CONN);
-    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VSOCK_TYPE_STREAM);
+    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VIRTIO_VSOCK_TYPE_STREAM);
     /* unknown op without connection */
     g_assert_cmpint(fx_send(&f, 42, 0, 0, NULL, 0), ==, VSOCK_TX_BAD_OP);
-    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VSOCK_TYPE_STREAM);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_INVALID, 0, 0, NULL, 0), ==,
+    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VIRTIO_VSOCK_TYPE_STREAM);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_INVALID, 0, 0, NULL, 0), ==,
                     VSOCK_TX_BAD_OP);
-    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VSOCK_TYPE_STREAM);
+    fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, VIRTIO_VSOCK_TYPE_STREAM);
     /* unknown type */
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, 3,
-                                 VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
                                  0), ==, VSOCK_TX_BAD_TYPE);
     fx_expect_orphan_rst(&f, PARENT, LPORT, GPORT, 3);
     /* dst_cid we do not serve (host, 2) */
     g_assert_cmpint(fx_send_full(&f, GUEST, VSOCK_CID_HOST, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==,
-                    VSOCK_TX_BAD_DST_CID);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_BAD_DST_CID);
     fx_expect_orphan_rst(&f, VSOCK_CID_HOST, LPORT, GPORT,
-                         VSOCK_TYPE_STREAM);
+                         VIRTIO_VSOCK_TYPE_STREAM);
     fx_expect_none(&f);
 
     /* unknown op on a live connection: RST and gone */
@@ -229,26 +232,26 @@ static void test_rst_rules(void)
     g_assert_cmpint(fx_send(&f, 8, 0, 0, NULL, 0), ==, VSOCK_TX_BAD_OP);
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PROTOCOL);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     fx_expect_none(&f);
     /* unknown type on a live connection */
     tc = fx_connect(&f);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, LPORT, 7,
-                                 VSOCK_OP_RW, 0, GUEST_BUF, 0, "x", 1), ==,
-                    VSOCK_TX_BAD_TYPE);
+                                 VIRTIO_VSOCK_OP_RW, 0, GUEST_BUF, 0, "x", 1),
+                    ==, VSOCK_TX_BAD_TYPE);
     g_assert_true(tc->closed);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     /* duplicate REQUEST on a live connection */
     tc = fx_connect(&f);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
                     VSOCK_TX_BAD_OP);
     g_assert_true(tc->closed);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     fx_expect_none(&f);
     /* the guest RSTs while our RST is queued: ours is dropped */
     tc = fx_connect(&f);
     fx_send(&f, 9, 0, 0, NULL, 0);
-    fx_send(&f, VSOCK_OP_RST, 0, 0, NULL, 0);
+    fx_send(&f, VIRTIO_VSOCK_OP_RST, 0, 0, NULL, 0);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_cmpuint(st->results[VSOCK_TX_BAD_OP], ==, 5);
@@ -263,8 +266,8 @@ static void test_orphan_rst_keeps_new_conn(void)
     /* a stale RST for another port pair must not hurt a live connection */
     fx_init(&f);
     tc = fx_connect(&f);
-    fx_send_full(&f, GUEST, PARENT, GPORT + 5, LPORT, VSOCK_TYPE_STREAM,
-                 VSOCK_OP_RST, 0, 0, 0, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT + 5, LPORT, VIRTIO_VSOCK_TYPE_STREAM,
+                 VIRTIO_VSOCK_OP_RST, 0, 0, 0, NULL, 0);
     fx_expect_none(&f);
     g_assert_false(tc->closed);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 1);
@@ -280,20 +283,22 @@ static void test_rst_queue_bound(void)
     for (i = 0; i < 4; i++) {
         g_assert_true(vsock_engine_tx_ready(f.e));
         g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, 100 + i, 1,
-                                     VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0, 0,
-                                     0, NULL, 0), ==, VSOCK_TX_NO_CONN);
+                                     VIRTIO_VSOCK_TYPE_STREAM,
+                                     VIRTIO_VSOCK_OP_RW, 0, 0, 0, NULL, 0),
+                        ==, VSOCK_TX_NO_CONN);
     }
     g_assert_false(vsock_engine_tx_ready(f.e));
     /* a device that ignores tx_ready loses the reply, not memory */
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, 200, 1,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0, 0, 0,
-                                 NULL, 0), ==, VSOCK_TX_RST_DROPPED);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, 0, 0, NULL, 0),
+                    ==, VSOCK_TX_RST_DROPPED);
     wakeups = f.wakeups;
-    fx_expect_orphan_rst(&f, PARENT, 1, 100, VSOCK_TYPE_STREAM);
+    fx_expect_orphan_rst(&f, PARENT, 1, 100, VIRTIO_VSOCK_TYPE_STREAM);
     g_assert_true(vsock_engine_tx_ready(f.e));
     g_assert_cmpuint(f.wakeups, ==, wakeups + 1); /* tx may resume */
     for (i = 1; i < 4; i++) {
-        fx_expect_orphan_rst(&f, PARENT, 1, 100 + i, VSOCK_TYPE_STREAM);
+        fx_expect_orphan_rst(&f, PARENT, 1, 100 + i, VIRTIO_VSOCK_TYPE_STREAM);
     }
     fx_expect_none(&f);
     fx_fini(&f);

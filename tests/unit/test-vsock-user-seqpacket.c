@@ -10,16 +10,17 @@
 #include "vsock-user-fixture.h"
 
 #define SPORT 7000 /* a listener for both types */
-#define EOM VSOCK_SEQ_EOM
-#define EOR VSOCK_SEQ_EOR
+#define EOM VIRTIO_VSOCK_SEQ_EOM
+#define EOR VIRTIO_VSOCK_SEQ_EOR
 
-#define check_seq(h, ...) check_hdr_type(h, VSOCK_TYPE_SEQPACKET, __VA_ARGS__)
+#define check_seq(h, ...) \
+    check_hdr_type(h, VIRTIO_VSOCK_TYPE_SEQPACKET, __VA_ARGS__)
 
 static VsockTxResult seq_send(Fixture *f, uint32_t gport, uint32_t flags,
                               uint32_t fwd_cnt, const void *p, uint32_t len)
 {
     return fx_send_full(f, GUEST, PARENT, gport, SPORT,
-                        VSOCK_TYPE_SEQPACKET, VSOCK_OP_RW, flags,
+                        VIRTIO_VSOCK_TYPE_SEQPACKET, VIRTIO_VSOCK_OP_RW, flags,
                         GUEST_BUF, fwd_cnt, p, len);
 }
 
@@ -30,14 +31,16 @@ static TestConn *seq_init(Fixture *f, const VsockEngineConfig *cfg)
 
     fx_init_cfg(f, cfg);
     g_assert_nonnull(vsock_engine_listen(f->e, PARENT, SPORT,
-                                         VSOCK_TYPE_STREAM |
-                                         VSOCK_TYPE_SEQPACKET, fx_accept,
+                                         VIRTIO_VSOCK_TYPE_STREAM |
+                                         VIRTIO_VSOCK_TYPE_SEQPACKET, fx_accept,
                                          f));
     g_assert_cmpint(fx_send_full(f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(f, 4096, &h, NULL), ==, 0);
-    check_seq(&h, VSOCK_OP_RESPONSE, SPORT, GPORT, 0, 0, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RESPONSE, SPORT, GPORT, 0, 0, 0);
     return g_ptr_array_index(f->tconns, f->tconns->len - 1);
 }
 
@@ -172,7 +175,7 @@ static void test_buffered_boundaries(void)
     g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==, 0);
     /* the whole window came back: one update with every byte */
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    check_seq(&h, VSOCK_OP_CREDIT_UPDATE, SPORT, GPORT, 0, 0, total);
+    check_seq(&h, VIRTIO_VSOCK_OP_CREDIT_UPDATE, SPORT, GPORT, 0, 0, total);
     fx_expect_none(&f);
     fx_fini(&f);
 }
@@ -214,7 +217,7 @@ static void test_credit_mid_message(void)
     g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==,
                      BUF_ALLOC - 20000);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    check_seq(&h, VSOCK_OP_CREDIT_UPDATE, SPORT, GPORT, 0, 0, 20000);
+    check_seq(&h, VIRTIO_VSOCK_OP_CREDIT_UPDATE, SPORT, GPORT, 0, 0, 20000);
     fx_expect_none(&f);
     /* with that credit the message ends, and is taken whole */
     g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, msg, 20000), ==,
@@ -243,7 +246,7 @@ static void test_credit(void)
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PROTOCOL);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    check_seq(&h, VSOCK_OP_RST, SPORT, GPORT, 0, 0, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RST, SPORT, GPORT, 0, 0, 0);
     g_assert_cmpuint(vsock_engine_buffered_bytes(f.e), ==, 0);
     fx_fini(&f);
 }
@@ -273,26 +276,27 @@ static void test_rx_split(void)
 
     /* 10 bytes, whole, in a big buffer: it ends the packet */
     n = fx_rx(&f, 4096, &h, pl);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 10, EOM | EOR, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 10, EOM | EOR, 0);
     g_assert_cmpmem(pl, n, msg, 10);
     n = fx_rx(&f, 4096, &h, pl);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 1, EOM, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 1, EOM, 0);
     /* the big one: 4 KiB buffers, then 64 KiB in a bigger one, the rest */
     off = 0;
     for (int i = 0; i < 3; i++) {
         n = fx_rx(&f, VSOCK_HDR_SIZE + 4096, &h, got + off);
-        check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 4096, 0, 0);
+        check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 4096, 0, 0);
         off += n;
     }
     n = fx_rx(&f, VSOCK_HDR_SIZE + 2 * VSOCK_MAX_PKT_PAYLOAD, &h, got + off);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, VSOCK_MAX_PKT_PAYLOAD, 0, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, VSOCK_MAX_PKT_PAYLOAD, 0,
+              0);
     off += n;
     n = fx_rx(&f, VSOCK_HDR_SIZE + VSOCK_MAX_PKT_PAYLOAD, &h, got + off);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 100, EOM | EOR, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 100, EOM | EOR, 0);
     off += n;
     g_assert_cmpmem(got, off, msg, BIG);
     n = fx_rx(&f, 4096, &h, pl);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 4, EOM, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 4, EOM, 0);
     g_assert_cmpmem(pl, n, msg, 4);
     /* after a message's end only an empty read() tells there is no more */
     g_assert_cmpint(fx_rx(&f, 4096, &h, pl), ==, -1);
@@ -310,25 +314,26 @@ static void test_rx_credit(void)
 
     fx_init(&f);
     g_assert_nonnull(vsock_engine_listen(f.e, PARENT, SPORT,
-                                         VSOCK_TYPE_SEQPACKET, fx_accept,
+                                         VIRTIO_VSOCK_TYPE_SEQPACKET, fx_accept,
                                          &f));
     /* the guest offers a 1000-byte window */
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_REQUEST, 0,
-                                 1000, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, 1000, 0, NULL, 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
     tc = g_ptr_array_index(f.tconns, 0);
     fill(msg, sizeof(msg), 9);
     tc_push_msg(tc, msg, 1500, EOR);
     g_assert_cmpint(fx_rx(&f, 4096, &h, pl), ==, 1000);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 1000, 0, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 1000, 0, 0);
     g_assert_cmpint(fx_rx(&f, 4096, &h, pl), ==, -1);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET,
-                                 VSOCK_OP_CREDIT_UPDATE, 0, 1000, 1000,
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 1000, 1000,
                                  NULL, 0), ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(&f, 4096, &h, pl), ==, 500);
-    check_seq(&h, VSOCK_OP_RW, SPORT, GPORT, 500, EOM | EOR, 0);
+    check_seq(&h, VIRTIO_VSOCK_OP_RW, SPORT, GPORT, 500, EOM | EOR, 0);
     g_assert_cmpmem(pl, 500, msg + 1000, 500);
     g_assert_cmpint(fx_rx(&f, 4096, &h, pl), ==, -1);
     fx_expect_none(&f);
@@ -344,23 +349,28 @@ static void test_mixed(void)
     VsockHdr h;
 
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT + 1, SPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    check_hdr(&h, VSOCK_OP_RESPONSE, SPORT, GPORT + 1, 0, 0, 0);
+    check_hdr(&h, VIRTIO_VSOCK_OP_RESPONSE, SPORT, GPORT + 1, 0, 0, 0);
     st = g_ptr_array_index(f.tconns, 1);
-    g_assert_cmpint(vsock_conn_get_type(st->conn), ==, VSOCK_TYPE_STREAM);
+    g_assert_cmpint(vsock_conn_get_type(st->conn), ==,
+                    VIRTIO_VSOCK_TYPE_STREAM);
 
     /* a stalled stream endpoint keeps bytes, no boundaries */
     st->write_limit = 0;
     seq->write_limit = 0;
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT + 1, SPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                 GUEST_BUF, 0, "abc", 3), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, GUEST_BUF, 0, "abc", 3),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, "xy", 2), ==, VSOCK_TX_OK);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT + 1, SPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                 GUEST_BUF, 0, "def", 3), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, GUEST_BUF, 0, "def", 3),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, "z", 1), ==, VSOCK_TX_OK);
     st->write_limit = SIZE_MAX;
     seq->write_limit = SIZE_MAX;
@@ -375,9 +385,9 @@ static void test_mixed(void)
 
     /* the other type on an open connection: RST */
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                 GUEST_BUF, 0, "q", 1), ==,
-                    VSOCK_TX_BAD_TYPE);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, GUEST_BUF, 0, "q", 1),
+                    ==, VSOCK_TX_BAD_TYPE);
     g_assert_true(seq->closed);
     g_assert_false(st->closed);
     fx_fini(&f);
@@ -394,10 +404,11 @@ static void test_shutdown_partial(void)
     g_assert_cmpint(seq_send(&f, GPORT, EOM, 0, "done", 4), ==,
                     VSOCK_TX_OK);
     g_assert_cmpint(seq_send(&f, GPORT, 0, 0, "half", 4), ==, VSOCK_TX_OK);
-    g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_SHUTDOWN,
-                                 VSOCK_SHUTDOWN_SEND, GUEST_BUF, 0, NULL, 0),
-                    ==, VSOCK_TX_OK);
+    g_assert_cmpint(
+        fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
+                     VIRTIO_VSOCK_TYPE_SEQPACKET, VIRTIO_VSOCK_OP_SHUTDOWN,
+                     VIRTIO_VSOCK_SHUTDOWN_SEND, GUEST_BUF, 0, NULL, 0),
+        ==, VSOCK_TX_OK);
     /* the complete message comes first */
     g_assert_cmpuint(tc->shutdown_calls, ==, 0);
     tc->write_limit = SIZE_MAX;
@@ -406,14 +417,14 @@ static void test_shutdown_partial(void)
     expect_msg(tc, 0, 4, EOM);
     g_assert_cmpmem(tc->in->data, tc->in->len, "done", 4);
     g_assert_cmpuint(tc->shutdown_calls, ==, 1);
-    g_assert_cmpuint(tc->shutdown_flags, ==, VSOCK_SHUTDOWN_SEND);
+    g_assert_cmpuint(tc->shutdown_flags, ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
     g_assert_cmpuint(vsock_conn_get_buffered(tc->conn), ==, 0);
     g_assert_cmpuint(vsock_engine_buffered_bytes(f.e), ==, 0);
     /* the dropped half counts as taken */
     vsock_conn_close(tc->conn);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    check_seq(&h, VSOCK_OP_SHUTDOWN, SPORT, GPORT, 0, VSOCK_SHUTDOWN_BOTH,
-              8);
+    check_seq(&h, VIRTIO_VSOCK_OP_SHUTDOWN, SPORT, GPORT, 0,
+              VSOCK_SHUTDOWN_BOTH, 8);
     fx_fini(&f);
 }
 
@@ -448,23 +459,26 @@ static void test_off(void)
     fx_init_cfg(&f, &cfg);
     g_assert_false(vsock_engine_get_seqpacket(f.e));
     g_assert_nonnull(vsock_engine_listen(f.e, PARENT, SPORT,
-                                         VSOCK_TYPE_STREAM |
-                                         VSOCK_TYPE_SEQPACKET, fx_accept,
+                                         VIRTIO_VSOCK_TYPE_STREAM |
+                                         VIRTIO_VSOCK_TYPE_SEQPACKET, fx_accept,
                                          &f));
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==,
-                    VSOCK_TX_BAD_TYPE);
-    fx_expect_orphan_rst(&f, PARENT, SPORT, GPORT, VSOCK_TYPE_SEQPACKET);
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_BAD_TYPE);
+    fx_expect_orphan_rst(&f, PARENT, SPORT, GPORT, VIRTIO_VSOCK_TYPE_SEQPACKET);
     g_assert_null(vsock_engine_connect(f.e, PARENT, VSOCK_PORT_ANY, 99,
-                                       VSOCK_TYPE_SEQPACKET, &tc_ops,
+                                       VIRTIO_VSOCK_TYPE_SEQPACKET, &tc_ops,
                                        NULL));
     g_assert_cmpuint(f.tconns->len, ==, 0);
     /* the driver takes it after a reset */
     vsock_engine_set_seqpacket(f.e, true);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, SPORT,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpuint(f.tconns->len, ==, 1);
     fx_fini(&f);
 }

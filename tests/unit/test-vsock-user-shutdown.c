@@ -21,32 +21,33 @@ static void test_guest_half_close(void)
     fx_init(&f);
     f.accept_write_limit = 0;
     tc = fx_connect(&f);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, "request", 7);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, 0,
-                            NULL, 0), ==, VSOCK_TX_OK);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "request", 7);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN,
+                            VIRTIO_VSOCK_SHUTDOWN_SEND, 0, NULL, 0),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpuint(tc->shutdown_calls, ==, 0); /* data first */
     g_assert_cmpuint(vsock_conn_get_peer_shutdown(tc->conn), ==,
-                     VSOCK_SHUTDOWN_SEND);
+                     VIRTIO_VSOCK_SHUTDOWN_SEND);
     tc->write_limit = 3;
     vsock_conn_notify_writable(tc->conn);
     g_assert_cmpuint(tc->shutdown_calls, ==, 0);
     tc->write_limit = SIZE_MAX;
     vsock_conn_notify_writable(tc->conn);
     g_assert_cmpuint(tc->shutdown_calls, ==, 1);
-    g_assert_cmpuint(tc->shutdown_flags, ==, VSOCK_SHUTDOWN_SEND);
+    g_assert_cmpuint(tc->shutdown_flags, ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
     g_assert_cmpuint(tc->in_at_shutdown, ==, 7);
     g_assert_cmpmem(tc->in->data, 7, "request", 7);
     /* more guest data after SHUT_WR is a protocol error... later */
     /* the response still flows to the guest */
     tc_push(tc, "response", 8);
     g_assert_cmpint(fx_rx(&f, 4096, &h, p), ==, 8);
-    check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, 8, 0, 7);
+    check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, 8, 0, 7);
     g_assert_cmpmem(p, 8, "response", 8);
     /* endpoint closes: SHUTDOWN(3); guest answers RST */
     vsock_conn_close(tc->conn);
-    fx_expect(&f, VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 7);
+    fx_expect(&f, VIRTIO_VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 7);
     fx_expect_none(&f);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RST, 0, 0, NULL, 0), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RST, 0, 0, NULL, 0), ==,
                     VSOCK_TX_OK);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
@@ -61,12 +62,13 @@ static void test_guest_rw_after_shut_wr(void)
 
     fx_init(&f);
     tc = fx_connect(&f);
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, 0, NULL, 0);
-    g_assert_cmpuint(tc->shutdown_flags, ==, VSOCK_SHUTDOWN_SEND);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, "x", 1), ==,
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0, NULL,
+            0);
+    g_assert_cmpuint(tc->shutdown_flags, ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "x", 1), ==,
                     VSOCK_TX_BAD_OP);
     g_assert_true(tc->closed);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     fx_expect_none(&f);
     fx_fini(&f);
 }
@@ -79,19 +81,21 @@ static void test_guest_shutdown_rcv_then_send(void)
     fx_init(&f);
     tc = fx_connect(&f);
     tc_push(tc, "pending", 7);
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV, 0, NULL, 0);
-    g_assert_cmpuint(tc->shutdown_flags, ==, VSOCK_SHUTDOWN_RCV);
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV, 0, NULL,
+            0);
+    g_assert_cmpuint(tc->shutdown_flags, ==, VIRTIO_VSOCK_SHUTDOWN_RCV);
     /* the guest will not receive: no RW goes out */
     fx_expect_none(&f);
     g_assert_cmpuint(tc->reads, ==, 0);
     /* guest data still flows */
-    fx_send(&f, VSOCK_OP_RW, 0, 0, "abc", 3);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "abc", 3);
     g_assert_cmpmem(tc->in->data, tc->in->len, "abc", 3);
     /* flags are sticky: SEND alone now means both */
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_SEND, 0, NULL, 0);
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0, NULL,
+            0);
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PEER_SHUTDOWN);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 3);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 3);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     fx_fini(&f);
@@ -105,11 +109,12 @@ static void test_guest_close_both(void)
     /* guest close(): SHUTDOWN(3) answered with RST at once */
     fx_init(&f);
     tc = fx_connect(&f);
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0,
-                            NULL, 0), ==, VSOCK_TX_OK);
+    g_assert_cmpint(
+        fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0),
+        ==, VSOCK_TX_OK);
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PEER_SHUTDOWN);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_cmpint(vsock_engine_next_deadline(f.e), ==, INT64_MAX);
@@ -125,17 +130,17 @@ static void test_guest_close_with_buffered(void)
     fx_init(&f);
     f.accept_write_limit = 0;
     tc = fx_connect(&f);
-    fx_send(&f, VSOCK_OP_RW, 0, 0, "last words", 10);
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "last words", 10);
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
     g_assert_false(tc->closed);
-    g_assert_cmpuint(tc->shutdown_flags, ==, VSOCK_SHUTDOWN_RCV);
+    g_assert_cmpuint(tc->shutdown_flags, ==, VIRTIO_VSOCK_SHUTDOWN_RCV);
     fx_expect_none(&f);
     tc->write_limit = SIZE_MAX;
     vsock_conn_notify_writable(tc->conn);
     g_assert_cmpmem(tc->in->data, tc->in->len, "last words", 10);
     g_assert_true(tc->closed);
     g_assert_cmpint(tc->reason, ==, VSOCK_CLOSE_PEER_SHUTDOWN);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 10);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 10);
     fx_expect_none(&f);
     fx_fini(&f);
 }
@@ -153,17 +158,17 @@ static void test_host_close_then_guest_shutdown(void)
     /* close after making data readable: data goes first, then SHUTDOWN */
     tc->close_in_read = true;
     g_assert_cmpint(fx_rx(&f, 4096, &h, p), ==, 3);
-    check_hdr(&h, VSOCK_OP_RW, LPORT, GPORT, 3, 0, 0);
-    fx_expect(&f, VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 0);
+    check_hdr(&h, VIRTIO_VSOCK_OP_RW, LPORT, GPORT, 3, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 0);
     fx_expect_none(&f);
     g_assert_cmpint(vsock_conn_get_state(tc->conn), ==,
                     VSOCK_CONN_CLOSING);
     /* data from the guest is dropped now, credit keeps moving */
-    g_assert_cmpint(fx_send(&f, VSOCK_OP_RW, 0, 0, "late", 4), ==,
+    g_assert_cmpint(fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "late", 4), ==,
                     VSOCK_TX_OK);
     g_assert_cmpuint(tc->in->len, ==, 0);
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 4);
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 4);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_false(tc->closed);
@@ -180,19 +185,19 @@ static void test_host_shutdown_timeout(void)
     vsock_conn_close(tc->conn);
     g_assert_cmpint(vsock_engine_next_deadline(f.e), ==,
                     f.now + 2000000000LL);
-    fx_expect(&f, VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_BOTH, 0);
     fx_expect_none(&f);
     f.now += 1999999999LL;
     vsock_engine_run_timers(f.e);
     fx_expect_none(&f);
     f.now += 1;
     vsock_engine_run_timers(f.e);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 0);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_cmpint(vsock_engine_next_deadline(f.e), ==, INT64_MAX);
     /* the guest's late RST is not answered */
-    fx_send(&f, VSOCK_OP_RST, 0, 0, NULL, 0);
+    fx_send(&f, VIRTIO_VSOCK_OP_RST, 0, 0, NULL, 0);
     fx_expect_none(&f);
     fx_fini(&f);
 }
@@ -206,20 +211,20 @@ static void test_host_half_close(void)
     fx_init(&f);
     tc = fx_connect(&f);
     tc_push(tc, "0123456789", 10);
-    vsock_conn_shutdown(tc->conn, VSOCK_SHUTDOWN_SEND);
+    vsock_conn_shutdown(tc->conn, VIRTIO_VSOCK_SHUTDOWN_SEND);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 10);
-    fx_expect(&f, VSOCK_OP_SHUTDOWN, 0, VSOCK_SHUTDOWN_SEND, 0);
+    fx_expect(&f, VIRTIO_VSOCK_OP_SHUTDOWN, 0, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
     fx_expect_none(&f);
     /* more readable data after SHUTDOWN(SEND) is not sent */
     tc_push(tc, "x", 1);
     fx_expect_none(&f);
     /* the guest keeps sending */
-    fx_send(&f, VSOCK_OP_RW, 0, 0, "reply", 5);
+    fx_send(&f, VIRTIO_VSOCK_OP_RW, 0, 0, "reply", 5);
     g_assert_cmpmem(tc->in->data, tc->in->len, "reply", 5);
     /* and then closes */
-    fx_send(&f, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
+    fx_send(&f, VIRTIO_VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
     g_assert_true(tc->closed);
-    fx_expect(&f, VSOCK_OP_RST, 0, 0, 5);
+    fx_expect(&f, VIRTIO_VSOCK_OP_RST, 0, 0, 5);
     fx_expect_none(&f);
     fx_fini(&f);
 }

@@ -18,21 +18,24 @@ static void test_spoofed_src(void)
     fx_init(&f);
     st = vsock_engine_get_stats(f.e);
     g_assert_cmpint(fx_send_full(&f, GUEST + 1, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==,
-                    VSOCK_TX_BAD_SRC_CID);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_BAD_SRC_CID);
     g_assert_cmpint(fx_send_full(&f, VSOCK_CID_HOST, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                 GUEST_BUF, 0, "x", 1), ==,
-                    VSOCK_TX_BAD_SRC_CID);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, GUEST_BUF, 0, "x", 1),
+                    ==, VSOCK_TX_BAD_SRC_CID);
     fx_expect_none(&f);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 0);
     g_assert_cmpuint(st->results[VSOCK_TX_BAD_SRC_CID], ==, 2);
     /* a new guest CID takes effect */
     vsock_engine_set_guest_cid(f.e, GUEST + 1);
     g_assert_cmpint(fx_send_full(&f, GUEST + 1, PARENT, GPORT, LPORT,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0,
-                                 GUEST_BUF, 0, NULL, 0), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_STREAM,
+                                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL,
+                                 0),
+                    ==, VSOCK_TX_OK);
     fx_fini(&f);
 }
 
@@ -44,8 +47,8 @@ static void test_bad_len(void)
     struct iovec iov[2];
     VsockHdr h = {
         .src_cid = GUEST, .dst_cid = PARENT, .src_port = GPORT,
-        .dst_port = LPORT, .len = 101, .type = VSOCK_TYPE_STREAM,
-        .op = VSOCK_OP_RW, .buf_alloc = GUEST_BUF,
+        .dst_port = LPORT, .len = 101, .type = VIRTIO_VSOCK_TYPE_STREAM,
+        .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = GUEST_BUF,
     };
     const VsockEngineStats *st;
 
@@ -94,8 +97,8 @@ static void test_payload_many_buffers(void)
     struct iovec iov[VSOCK_HDR_SIZE + 300];
     VsockHdr h = {
         .src_cid = GUEST, .dst_cid = PARENT, .src_port = GPORT,
-        .dst_port = LPORT, .len = 300, .type = VSOCK_TYPE_STREAM,
-        .op = VSOCK_OP_RW, .buf_alloc = GUEST_BUF,
+        .dst_port = LPORT, .len = 300, .type = VIRTIO_VSOCK_TYPE_STREAM,
+        .op = VIRTIO_VSOCK_OP_RW, .buf_alloc = GUEST_BUF,
     };
     unsigned i;
 
@@ -123,26 +126,28 @@ static void test_seqpacket_flags(void)
     /* EOM/EOR survive the codec and reach the endpoint */
     fx_init(&f);
     g_assert_nonnull(vsock_engine_listen(f.e, PARENT, 6000,
-                                         VSOCK_TYPE_SEQPACKET, fx_accept,
+                                         VIRTIO_VSOCK_TYPE_SEQPACKET, fx_accept,
                                          &f));
-    fx_send_full(&f, GUEST, PARENT, GPORT, 6000, VSOCK_TYPE_SEQPACKET,
-                 VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
+    fx_send_full(&f, GUEST, PARENT, GPORT, 6000, VIRTIO_VSOCK_TYPE_SEQPACKET,
+                 VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0, NULL, 0);
     g_assert_cmpint(fx_rx(&f, 4096, &h, NULL), ==, 0);
-    g_assert_cmpuint(h.op, ==, VSOCK_OP_RESPONSE);
-    g_assert_cmpuint(h.type, ==, VSOCK_TYPE_SEQPACKET);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RESPONSE);
+    g_assert_cmpuint(h.type, ==, VIRTIO_VSOCK_TYPE_SEQPACKET);
     tc = g_ptr_array_index(f.tconns, 0);
     g_assert_cmpint(vsock_conn_get_type(tc->conn), ==,
-                    VSOCK_TYPE_SEQPACKET);
+                    VIRTIO_VSOCK_TYPE_SEQPACKET);
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, 6000,
-                                 VSOCK_TYPE_SEQPACKET, VSOCK_OP_RW,
-                                 VSOCK_SEQ_EOM | VSOCK_SEQ_EOR, GUEST_BUF,
-                                 0, "msg", 3), ==, VSOCK_TX_OK);
+                                 VIRTIO_VSOCK_TYPE_SEQPACKET,
+                                 VIRTIO_VSOCK_OP_RW,
+                                 VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR,
+                                 GUEST_BUF, 0, "msg", 3),
+                    ==, VSOCK_TX_OK);
     g_assert_cmpmem(tc->in->data, tc->in->len, "msg", 3);
     /* a STREAM packet on it is a type mismatch */
     g_assert_cmpint(fx_send_full(&f, GUEST, PARENT, GPORT, 6000,
-                                 VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
-                                 GUEST_BUF, 0, "x", 1), ==,
-                    VSOCK_TX_BAD_TYPE);
+                                 VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RW,
+                                 0, GUEST_BUF, 0, "x", 1),
+                    ==, VSOCK_TX_BAD_TYPE);
     g_assert_true(tc->closed);
     fx_fini(&f);
 }

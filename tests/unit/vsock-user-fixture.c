@@ -21,12 +21,13 @@ static size_t tc_write(VsockConn *conn, void *opaque,
 
     tc->writes++;
     g_assert_cmpuint(len, >, 0);
-    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+    if (vsock_conn_get_type(conn) == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         TcMsg m = { .len = len, .flags = flags };
 
         /* one whole message, all or nothing */
-        g_assert_cmphex(flags & ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR), ==, 0);
-        g_assert_true(flags & VSOCK_SEQ_EOM);
+        g_assert_cmphex(flags & ~(VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR),
+                        ==, 0);
+        g_assert_true(flags & VIRTIO_VSOCK_SEQ_EOM);
         if (n < len) {
             tc->partial_writes++;
             return 0;
@@ -117,7 +118,7 @@ static size_t tc_read_msg(TestConn *tc, const struct iovec *iov,
     }
     tc->out_msg_pos += n;
     if (tc->out_msg_pos == len) {
-        *flags = VSOCK_SEQ_EOM | mflags;
+        *flags = VIRTIO_VSOCK_SEQ_EOM | mflags;
         tc->out_msg++;
         tc->out_msg_pos = 0;
     }
@@ -131,7 +132,7 @@ static size_t tc_read(VsockConn *conn, void *opaque,
     TestConn *tc = opaque;
     size_t n;
 
-    if (vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+    if (vsock_conn_get_type(conn) == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         n = tc_read_msg(tc, iov, iov_cnt, flags);
     } else if (tc->pattern) {
         n = tc_read_pattern(tc, iov, iov_cnt);
@@ -316,7 +317,7 @@ void fx_init_full(Fixture *f, const VsockEngineConfig *cfg,
     f->cfg.opaque = f;
     f->e = vsock_engine_new(&f->cfg);
     g_assert_nonnull(vsock_engine_listen(f->e, PARENT, LPORT,
-                                         VSOCK_TYPE_STREAM,
+                                         VIRTIO_VSOCK_TYPE_STREAM,
                                          accept ? accept : fx_accept, f));
 }
 
@@ -376,8 +377,9 @@ VsockTxResult fx_send(Fixture *f, uint16_t op, uint32_t flags,
                       uint32_t fwd_cnt, const void *payload,
                       uint32_t len)
 {
-    return fx_send_full(f, GUEST, PARENT, GPORT, LPORT, VSOCK_TYPE_STREAM,
-                        op, flags, GUEST_BUF, fwd_cnt, payload, len);
+    return fx_send_full(f, GUEST, PARENT, GPORT, LPORT,
+                        VIRTIO_VSOCK_TYPE_STREAM, op, flags, GUEST_BUF, fwd_cnt,
+                        payload, len);
 }
 
 /* Offer one rx buffer of @size bytes; returns the payload length or -1. */
@@ -405,8 +407,8 @@ void check_hdr(const VsockHdr *h, uint16_t op, uint32_t src_port,
                uint32_t dst_port, uint32_t len, uint32_t flags,
                uint32_t fwd_cnt)
 {
-    check_hdr_type(h, VSOCK_TYPE_STREAM, op, src_port, dst_port, len, flags,
-                   fwd_cnt);
+    check_hdr_type(h, VIRTIO_VSOCK_TYPE_STREAM, op, src_port, dst_port, len,
+                   flags, fwd_cnt);
 }
 
 void check_hdr_type(const VsockHdr *h, uint16_t type, uint16_t op,
@@ -444,7 +446,7 @@ void fx_expect_orphan_rst(Fixture *f, uint64_t src_cid,
     VsockHdr h;
 
     g_assert_cmpint(fx_rx(f, 4096, &h, NULL), ==, 0);
-    g_assert_cmpuint(h.op, ==, VSOCK_OP_RST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RST);
     g_assert_cmpuint(h.src_cid, ==, src_cid);
     g_assert_cmpuint(h.dst_cid, ==, GUEST);
     g_assert_cmpuint(h.src_port, ==, src_port);
@@ -468,9 +470,9 @@ TestConn *fx_connect(Fixture *f)
 {
     guint n = f->tconns->len;
 
-    g_assert_cmpint(fx_send(f, VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
+    g_assert_cmpint(fx_send(f, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
                     VSOCK_TX_OK);
-    fx_expect(f, VSOCK_OP_RESPONSE, 0, 0, 0);
+    fx_expect(f, VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0);
     fx_expect_none(f);
     g_assert_cmpuint(f->tconns->len, ==, n + 1);
     return g_ptr_array_index(f->tconns, n);
@@ -489,8 +491,9 @@ VsockTxResult fx_send_to(Fixture *f, uint32_t gport, uint32_t lport,
                          uint16_t op, const void *payload,
                          uint32_t len)
 {
-    return fx_send_full(f, GUEST, PARENT, gport, lport, VSOCK_TYPE_STREAM,
-                        op, 0, GUEST_BUF, 0, payload, len);
+    return fx_send_full(f, GUEST, PARENT, gport, lport,
+                        VIRTIO_VSOCK_TYPE_STREAM, op, 0, GUEST_BUF, 0, payload,
+                        len);
 }
 
 /* Expect exactly one packet of the connection (@lport, @gport). */
@@ -512,7 +515,7 @@ TestConn *fx_connect_deferred(Fixture *f)
     TestConn *tc;
 
     f->defer = true;
-    g_assert_cmpint(fx_send(f, VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
+    g_assert_cmpint(fx_send(f, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0), ==,
                     VSOCK_TX_OK);
     f->defer = false;
     fx_expect_none(f);

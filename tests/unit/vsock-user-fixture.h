@@ -36,7 +36,7 @@ typedef struct Fixture Fixture;
 /* A SEQPACKET message as an endpoint saw or sent it. */
 typedef struct TcMsg {
     uint32_t len;
-    uint32_t flags;       /* VSOCK_SEQ_EOM, | VSOCK_SEQ_EOR */
+    uint32_t flags;       /* VIRTIO_VSOCK_SEQ_EOM, | VIRTIO_VSOCK_SEQ_EOR */
 } TcMsg;
 
 typedef struct TestConn {
@@ -109,7 +109,7 @@ static inline uint8_t fx_pattern(uint64_t pos, uint32_t salt)
 TestConn *tc_new(Fixture *f);
 /* Queue @data for the guest and tell the engine. */
 void tc_push(TestConn *tc, const void *data, size_t len);
-/* SEQPACKET: queue one message (@flags: 0 or VSOCK_SEQ_EOR). */
+/* SEQPACKET: queue one message (@flags: 0 or VIRTIO_VSOCK_SEQ_EOR). */
 void tc_push_msg(TestConn *tc, const void *data, size_t len,
                  uint32_t flags);
 /* Pattern mode, SEQPACKET: the length of the messages read() makes. */

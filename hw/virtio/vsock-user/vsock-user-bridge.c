@@ -79,7 +79,7 @@ struct VsockBridge {
                                 /* or what a stream read ahead */
     size_t msg_len;
     size_t msg_off;
-    uint32_t msg_flags;         /* its VSOCK_SEQ_EOR */
+    uint32_t msg_flags;         /* its VIRTIO_VSOCK_SEQ_EOR */
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
     VsockEndpointInfo endpoint; /* owned copies, for introspection */
@@ -242,7 +242,8 @@ static void bridge_attach(VsockBridge *b, VsockConn *conn)
     int size = BRIDGE_SEQPACKET_SNDBUF;
 
     b->conn = conn;
-    if (!b->seqpacket && vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET) {
+    if (!b->seqpacket &&
+        vsock_conn_get_type(conn) == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         b->seqpacket = true;
         /* a message must fit the send buffer whole; Linux caps the ask */
         setsockopt(b->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
@@ -397,7 +398,7 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
     if (b->msg) {
         n = bridge_hand_out(b, iov, iov_cnt);
         if (!b->msg_len) {
-            *flags = VSOCK_SEQ_EOM | b->msg_flags;
+            *flags = VIRTIO_VSOCK_SEQ_EOM | b->msg_flags;
             g_free(b->msg);
             b->msg = NULL;
         }
@@ -430,9 +431,9 @@ static ssize_t bridge_read_msg(VsockBridge *b, VsockConn *conn,
         return -1;
     }
     trace_vsock_user_bridge_read(b->name, room, n);
-    b->msg_flags = msg.msg_flags & MSG_EOR ? VSOCK_SEQ_EOR : 0;
+    b->msg_flags = msg.msg_flags & MSG_EOR ? VIRTIO_VSOCK_SEQ_EOR : 0;
     if ((size_t)n <= room) {
-        *flags = VSOCK_SEQ_EOM | b->msg_flags;
+        *flags = VIRTIO_VSOCK_SEQ_EOM | b->msg_flags;
         return n;
     }
     b->msg_len = n - room;
@@ -562,7 +563,7 @@ static size_t bridge_read(VsockConn *conn, void *opaque,
     } else if (n == 0) {
         trace_vsock_user_bridge_host_eof(b->name);
         b->host_eof = true;
-        vsock_conn_shutdown(conn, VSOCK_SHUTDOWN_SEND);
+        vsock_conn_shutdown(conn, VIRTIO_VSOCK_SHUTDOWN_SEND);
         bridge_check_done(b);
     } else {
         trace_vsock_user_bridge_read(b->name, want, n);
@@ -588,12 +589,12 @@ static void bridge_shutdown(VsockConn *conn, void *opaque, uint32_t flags)
 
     bridge_enter(b);
     trace_vsock_user_bridge_guest_shutdown(b->name, flags);
-    if (flags & VSOCK_SHUTDOWN_RCV) {
+    if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV) {
         /* the guest reads no more: stop reading the host for it */
         b->watch_in = false;
         bridge_update_fd(b);
     }
-    if ((flags & VSOCK_SHUTDOWN_SEND) && !b->guest_eof) {
+    if ((flags & VIRTIO_VSOCK_SHUTDOWN_SEND) && !b->guest_eof) {
         b->guest_eof = true;
         bridge_shut_wr(b);
     }

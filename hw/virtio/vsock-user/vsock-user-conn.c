@@ -114,8 +114,8 @@ uint32_t vsock_conn_peer_credit(const VsockConn *c)
 bool vsock_conn_may_read(const VsockConn *c)
 {
     return c->state == VSOCK_CONN_ESTABLISHED && c->ops && c->ops->read &&
-           c->want_read && !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV) &&
-           !(c->sent_shutdown & VSOCK_SHUTDOWN_SEND) &&
+           c->want_read && !(c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_RCV) &&
+           !(c->sent_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
            !(c->owe & OWE_RESPONSE);
 }
 
@@ -304,7 +304,8 @@ void vsock_conn_check_credit(VsockConn *c)
 
     if (c->state == VSOCK_CONN_ESTABLISHED &&
         (c->fwd_cnt - c->last_fwd_cnt >= t ||
-         (c->type == VSOCK_TYPE_SEQPACKET && c->fwd_cnt != c->last_fwd_cnt &&
+         (c->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+          c->fwd_cnt != c->last_fwd_cnt &&
           c->recv_cnt - c->last_fwd_cnt >= t))) {
         vsock_conn_owe(c, OWE_CREDIT);
     }
@@ -328,9 +329,9 @@ void vsock_conn_check_peer_shutdown(VsockConn *c)
     if (c->dead || c->state != VSOCK_CONN_ESTABLISHED) {
         return;
     }
-    if (c->type == VSOCK_TYPE_SEQPACKET ? c->msgs.n : c->ring.len) {
-        report &= ~VSOCK_SHUTDOWN_SEND;
-    } else if ((report & VSOCK_SHUTDOWN_SEND) && c->msg_partial) {
+    if (c->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? c->msgs.n : c->ring.len) {
+        report &= ~VIRTIO_VSOCK_SHUTDOWN_SEND;
+    } else if ((report & VIRTIO_VSOCK_SHUTDOWN_SEND) && c->msg_partial) {
         /* a message the guest will never finish: nobody gets to see it */
         vsock_conn_consumed(c, vsock_conn_drop_buffered(c));
     }
@@ -358,8 +359,8 @@ static void conn_drain_msgs(VsockConn *c)
         unsigned cnt = vsock_ring_peek_n(r, iov, len);
         size_t n;
 
-        n = c->ops->write(c, c->opaque, iov, cnt, VSOCK_SEQ_EOM |
-                          (m & VSOCK_MSG_EOR ? VSOCK_SEQ_EOR : 0));
+        n = c->ops->write(c, c->opaque, iov, cnt, VIRTIO_VSOCK_SEQ_EOM |
+                          (m & VSOCK_MSG_EOR ? VIRTIO_VSOCK_SEQ_EOR : 0));
         if (c->dead || !r->buf) {
             return; /* closed from inside the callback */
         }
@@ -377,7 +378,7 @@ static void conn_drain_once(VsockConn *c)
 {
     VsockRing *r = &c->ring;
 
-    if (c->type == VSOCK_TYPE_SEQPACKET) {
+    if (c->type == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         conn_drain_msgs(c);
         return;
     }

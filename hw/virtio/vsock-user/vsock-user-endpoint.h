@@ -79,11 +79,11 @@ typedef struct VsockConnOps {
      * vsock_conn_notify_writable(), then offered again.  The guest's
      * credit (fwd_cnt) only advances by the bytes taken.
      *
-     * SEQPACKET: @iov is one whole message and @flags VSOCK_SEQ_EOM, with
-     * VSOCK_SEQ_EOR if the guest ended a record with it (MSG_EOR).  Take
-     * all of it (return its size) or nothing: anything less means
-     * nothing, and the same message comes again after
-     * vsock_conn_notify_writable().  For STREAM @flags is 0.
+     * SEQPACKET: @iov is one whole message and @flags VIRTIO_VSOCK_SEQ_EOM,
+     * with VIRTIO_VSOCK_SEQ_EOR if the guest ended a record with it (MSG_EOR).
+     * Take all of it (return its size) or nothing: anything less means nothing,
+     * and the same message comes again after vsock_conn_notify_writable().  For
+     * STREAM @flags is 0.
      */
     size_t (*write)(VsockConn *conn, void *opaque,
                     const struct iovec *iov, unsigned iov_cnt,
@@ -99,8 +99,8 @@ typedef struct VsockConnOps {
      * (a stream socket's short read) need not be asked again to say so.
      *
      * SEQPACKET: return the next piece of the current message, and set
-     * *@flags to VSOCK_SEQ_EOM (| VSOCK_SEQ_EOR for a record's end) with
-     * the piece that ends it; the engine sends no two messages in one
+     * *@flags to VIRTIO_VSOCK_SEQ_EOM (| VIRTIO_VSOCK_SEQ_EOR for a record's
+     * end) with the piece that ends it; the engine sends no two messages in one
      * packet.  A message may take several calls (rx buffers, credit and
      * the 64 KiB packet limit split it), but must fit the guest's buffer
      * (vsock_conn_get_peer_buf_alloc()) or the guest cannot take it.
@@ -151,8 +151,8 @@ typedef VsockAcceptResult (*VsockAcceptFn)(VsockListener *l,
 /*
  * Listen on (@cid, @port) for guest connections of the socket types in
  * @types, VsockType values or-ed together (they are distinct bits:
- * VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET takes both); a REQUEST of any
- * other type gets RST.  @cid must be a local CID.  @port VSOCK_PORT_ANY
+ * VIRTIO_VSOCK_TYPE_STREAM | VIRTIO_VSOCK_TYPE_SEQPACKET takes both); a REQUEST
+ * of any other type gets RST.  @cid must be a local CID.  @port VSOCK_PORT_ANY
  * is a fallback listener for @cid: it gets the REQUESTs to ports of @cid
  * that have no listener of their own (a port's own listener always
  * decides, even when it does not take the REQUEST's type).  Returns NULL

@@ -238,7 +238,7 @@ VsockListener *vsock_engine_listen(VsockEngine *e, uint64_t cid,
     VsockListener *l;
     VsockAddr addr = { .cid = cid, .port = port };
 
-    types &= VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET;
+    types &= VIRTIO_VSOCK_TYPE_STREAM | VIRTIO_VSOCK_TYPE_SEQPACKET;
     if (!accept || !types || !vsock_engine_is_local_cid(e, cid) ||
         g_hash_table_contains(e->listeners, &addr)) {
         return NULL;
@@ -283,8 +283,8 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
 
     if (!ops || !vsock_engine_is_local_cid(e, local_cid) ||
         peer_port == VSOCK_PORT_ANY ||
-        (type != VSOCK_TYPE_STREAM &&
-         (type != VSOCK_TYPE_SEQPACKET || !e->seqpacket)) ||
+        (type != VIRTIO_VSOCK_TYPE_STREAM &&
+         (type != VIRTIO_VSOCK_TYPE_SEQPACKET || !e->seqpacket)) ||
         g_hash_table_size(e->conns) >= e->cfg.max_conns) {
         return NULL;
     }

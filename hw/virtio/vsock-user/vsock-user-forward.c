@@ -57,7 +57,7 @@ struct VsockUserForward {
 static VsockType forward_type(VsockUserForward *f)
 {
     return f->type == VSOCK_USER_SOCKET_TYPE_SEQPACKET ?
-           VSOCK_TYPE_SEQPACKET : VSOCK_TYPE_STREAM;
+           VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
 }
 
 static void forward_detach(VsockUserForward *f)
@@ -148,20 +148,20 @@ static void forward_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "vsock-user-forward '%s': ", id);
         return;
     }
-    if (forward_type(f) == VSOCK_TYPE_SEQPACKET &&
+    if (forward_type(f) == VIRTIO_VSOCK_TYPE_SEQPACKET &&
         f->addr->type != SOCKET_ADDRESS_TYPE_UNIX) {
         error_setg(errp, "vsock-user-forward '%s': socket-type=seqpacket "
                    "needs a unix:PATH address", id);
         return;
     }
-    if (forward_type(f) == VSOCK_TYPE_SEQPACKET &&
+    if (forward_type(f) == VIRTIO_VSOCK_TYPE_SEQPACKET &&
         !vsock_unix_has_seqpacket()) {
         error_setg(errp, "vsock-user-forward '%s': socket-type=seqpacket "
                    "needs Unix SOCK_SEQPACKET sockets, which this host "
                    "does not have", id);
         return;
     }
-    if (f->listen && forward_type(f) == VSOCK_TYPE_SEQPACKET) {
+    if (f->listen && forward_type(f) == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         f->listener = vsock_unix_seqpacket_listen(f->addr->u.q_unix.path,
                                                   "vsock-user-forward",
                                                   errp);

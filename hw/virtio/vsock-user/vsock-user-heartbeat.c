@@ -76,7 +76,7 @@ static void hb_shutdown(VsockConn *conn, void *opaque, uint32_t flags)
 {
     HeartbeatConn *hc = opaque;
 
-    if ((flags & VSOCK_SHUTDOWN_SEND) && !hc->have_byte) {
+    if ((flags & VIRTIO_VSOCK_SHUTDOWN_SEND) && !hc->have_byte) {
         /* the guest gave up before sending its byte */
         vsock_conn_close(conn);
         hb_conn_forget(hc);
@@ -123,7 +123,7 @@ VsockHeartbeat *vsock_heartbeat_new(VsockEngine *e, uint64_t cid,
     hb->engine = e;
     hb->last_byte = -1;
     hb->conns = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-    hb->listener = vsock_engine_listen(e, cid, port, VSOCK_TYPE_STREAM,
+    hb->listener = vsock_engine_listen(e, cid, port, VIRTIO_VSOCK_TYPE_STREAM,
                                        hb_accept, hb);
     if (!hb->listener) {
         g_hash_table_destroy(hb->conns);

@@ -280,7 +280,7 @@ static void host_connect_done(QIOTask *task, gpointer opaque)
 static int host_accept_unix(VsockHost *h, VsockConn *conn, PendingConnect *p,
                             SocketAddress *addr)
 {
-    bool seqpacket = vsock_conn_get_type(conn) == VSOCK_TYPE_SEQPACKET;
+    bool seqpacket = vsock_conn_get_type(conn) == VIRTIO_VSOCK_TYPE_SEQPACKET;
     Error *err = NULL;
     VsockBridge *b;
     int fd;
@@ -541,8 +541,10 @@ static void hybrid_client_open(HybridClient *c, uint32_t port)
     hybrid_client_remove(c);
     address = g_strdup_printf("unix:%s", seqpacket ? h->uds_seq_path :
                               h->uds_path);
-    host_open_guest(h, sioc, port, seqpacket ? VSOCK_TYPE_SEQPACKET :
-                    VSOCK_TYPE_STREAM, name, true, "hybrid", NULL, address);
+    host_open_guest(h, sioc, port,
+                    seqpacket ? VIRTIO_VSOCK_TYPE_SEQPACKET :
+                    VIRTIO_VSOCK_TYPE_STREAM,
+                    name, true, "hybrid", NULL, address);
     object_unref(OBJECT(sioc));
 }
 
@@ -738,9 +740,9 @@ VsockHost *vsock_host_new(VsockEngine *e, uint64_t local_cid,
     h->orphans = g_hash_table_new(NULL, NULL);
     h->waiting = g_hash_table_new(NULL, NULL);
     /* the engine owns the listener: vsock_engine_free() drops it */
-    fallback = vsock_engine_listen(e, local_cid, VSOCK_PORT_ANY,
-                                   VSOCK_TYPE_STREAM | VSOCK_TYPE_SEQPACKET,
-                                   host_accept, h);
+    fallback = vsock_engine_listen(
+        e, local_cid, VSOCK_PORT_ANY,
+        VIRTIO_VSOCK_TYPE_STREAM | VIRTIO_VSOCK_TYPE_SEQPACKET, host_accept, h);
     assert(fallback);
     return h;
 }

@@ -95,7 +95,7 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_guest_error(l, h, "len exceeds the descriptor chain; dropped");
         return;
     }
-    if (h->op == VSOCK_OP_RST) {
+    if (h->op == VIRTIO_VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
         if (vsock_link_type_ok(l, h->type) && !h->len) {
             vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port,
@@ -105,9 +105,10 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         }
         return;
     }
-    if (!vsock_link_type_ok(l, h->type) || h->op < VSOCK_OP_REQUEST ||
-        h->op > VSOCK_OP_CREDIT_REQUEST || h->len > VSOCK_MAX_PKT_PAYLOAD ||
-        (h->len && h->op != VSOCK_OP_RW)) {
+    if (!vsock_link_type_ok(l, h->type) || h->op < VIRTIO_VSOCK_OP_REQUEST ||
+        h->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST ||
+        h->len > VSOCK_MAX_PKT_PAYLOAD ||
+        (h->len && h->op != VIRTIO_VSOCK_OP_RW)) {
         link_guest_error(l, h, "bad type, op or len; reset");
         link_reset_conn(l, h, "malformed guest packet");
         return;
@@ -116,11 +117,11 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "link down");
         return;
     }
-    if (h->op == VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
+    if (h->op == VIRTIO_VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
-    if (h->op == VSOCK_OP_RESPONSE) {
+    if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
     }
     if ((h->len && l->txq_bytes + cost > l->max_queued) ||
@@ -184,7 +185,7 @@ static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
                   " op %u from the other end refused: %s\n",
                   vsock_link_id(from), h->src_cid, h->src_port, h->dst_cid,
                   h->dst_port, h->op, why);
-    if (h->op != VSOCK_OP_RST) {
+    if (h->op != VIRTIO_VSOCK_OP_RST) {
         vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
                             h->src_port, h->type);
         vsock_link_flush(from);
@@ -231,7 +232,7 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
                           "but not in this link's relay-cids");
         goto out;
     }
-    if (h->op == VSOCK_OP_RST) {
+    if (h->op == VIRTIO_VSOCK_OP_RST) {
         g_hash_table_remove(from->conns, &kin);
         g_hash_table_remove(to->conns, &kout);
         vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
@@ -244,13 +245,13 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
         link_relay_reset(from, to, h, "the other link is down");
         goto out;
     }
-    if (h->op == VSOCK_OP_REQUEST &&
+    if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
         (!vsock_link_track(from, &kin, h->type) ||
          !vsock_link_track(to, &kout, h->type))) {
         link_relay_reset(from, to, h, "max-connections reached");
         goto out;
     }
-    if (h->op == VSOCK_OP_RESPONSE) {
+    if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
         vsock_link_established(from, &kin);
         vsock_link_established(to, &kout);
     }
@@ -315,7 +316,7 @@ static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
     h = f->h;
     h.len = piece;
     if (piece < left) {
-        h.flags &= ~(VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+        h.flags &= ~(VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
     }
     vsock_hdr_to_iov(&h, iov, iov_cnt);
     iov_from_buf(iov, iov_cnt, VSOCK_HDR_SIZE, f->data + f->off, piece);

@@ -133,8 +133,8 @@ static gboolean link_conn_stale(gpointer key, gpointer value, gpointer opaque)
 
 bool vsock_link_type_ok(VsockUserLink *l, uint16_t type)
 {
-    return type == VSOCK_TYPE_STREAM ||
-           (type == VSOCK_TYPE_SEQPACKET && l->guest_seqpacket);
+    return type == VIRTIO_VSOCK_TYPE_STREAM ||
+           (type == VIRTIO_VSOCK_TYPE_SEQPACKET && l->guest_seqpacket);
 }
 
 bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type)
@@ -204,7 +204,7 @@ void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
     f->h.dst_cid = l->owner.guest_cid;
     f->h.dst_port = guest_port;
     f->h.type = type;
-    f->h.op = VSOCK_OP_RST;
+    f->h.op = VIRTIO_VSOCK_OP_RST;
     link_rxq_push(l, f);
     trace_vsock_user_link_rst_guest(vsock_link_id(l), peer_cid, peer_port,
                                     guest_port);
@@ -289,7 +289,7 @@ void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
     VsockHdr h = {
         .src_cid = src_cid, .src_port = src_port,
         .dst_cid = dst_cid, .dst_port = dst_port,
-        .type = type, .op = VSOCK_OP_RST,
+        .type = type, .op = VIRTIO_VSOCK_OP_RST,
     };
 
     if (l->state != LINK_UP ||
@@ -315,7 +315,7 @@ size_t vsock_link_hello_encode(VsockUserLink *l, uint8_t *buf)
         .src_cid = l->owner.guest_cid,
         .src_port = LINK_HELLO_MAGIC,
         .dst_port = LINK_HELLO_VERSION,
-        .op = VSOCK_OP_INVALID,
+        .op = VIRTIO_VSOCK_OP_INVALID,
         .len = l->n_cids * 8,
     };
 
@@ -454,7 +454,7 @@ static void link_got_hello(VsockUserLink *l, LinkFrame *f)
 
 const char *vsock_link_check_hello(const VsockHdr *h)
 {
-    if (h->op != VSOCK_OP_INVALID || h->src_port != LINK_HELLO_MAGIC) {
+    if (h->op != VIRTIO_VSOCK_OP_INVALID || h->src_port != LINK_HELLO_MAGIC) {
         return "first frame is not a hello";
     }
     if (h->dst_port != LINK_HELLO_VERSION) {
@@ -472,16 +472,18 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
     if (l->state == LINK_HELLO) {
         return vsock_link_check_hello(h);
     }
-    if (h->op < VSOCK_OP_REQUEST || h->op > VSOCK_OP_CREDIT_REQUEST) {
+    if (h->op < VIRTIO_VSOCK_OP_REQUEST ||
+        h->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST) {
         return "bad op";
     }
-    if (h->type != VSOCK_TYPE_STREAM && h->type != VSOCK_TYPE_SEQPACKET) {
+    if (h->type != VIRTIO_VSOCK_TYPE_STREAM &&
+        h->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
         return "bad type";
     }
     if (h->len > VSOCK_MAX_PKT_PAYLOAD) {
         return "len over 64 KiB";
     }
-    if (h->len && h->op != VSOCK_OP_RW) {
+    if (h->len && h->op != VIRTIO_VSOCK_OP_RW) {
         return "payload on a packet other than RW";
     }
     return NULL;
@@ -517,7 +519,7 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         l->stats.refused++;
         trace_vsock_user_link_drop(vsock_link_id(l),
                                    "socket type the guest does not speak");
-        if (h->op != VSOCK_OP_RST) {
+        if (h->op != VIRTIO_VSOCK_OP_RST) {
             vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
                                    h->type);
             vsock_link_flush(l);
@@ -525,11 +527,11 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
         g_free(f);
         return;
     }
-    if (h->op == VSOCK_OP_RST) {
+    if (h->op == VIRTIO_VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
-    } else if (h->op == VSOCK_OP_RESPONSE) {
+    } else if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
-    } else if (h->op == VSOCK_OP_REQUEST &&
+    } else if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
                !vsock_link_track(l, &k, h->type)) {
         l->stats.resets++;
         trace_vsock_user_link_drop(vsock_link_id(l),

@@ -28,6 +28,9 @@
 #include <sys/uio.h>
 #include <glib.h>
 
+/* osdep.h, for standard-headers/ */
+#define QEMU_PACKED __attribute__((packed))
+
 /* util/iov.c */
 
 static inline size_t iov_size(const struct iovec *iov,

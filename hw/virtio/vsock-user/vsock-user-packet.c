@@ -13,6 +13,8 @@
 #endif
 #include "vsock-user-packet.h"
 
+G_STATIC_ASSERT(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_SIZE);
+
 void vsock_hdr_encode(const VsockHdr *hdr, uint8_t *out)
 {
     stq_le_p(out + 0, hdr->src_cid);
@@ -70,14 +72,14 @@ bool vsock_hdr_to_iov(const VsockHdr *hdr, const struct iovec *iov,
 const char *vsock_op_str(uint16_t op)
 {
     static const char *const names[] = {
-        [VSOCK_OP_INVALID] = "INVALID",
-        [VSOCK_OP_REQUEST] = "REQUEST",
-        [VSOCK_OP_RESPONSE] = "RESPONSE",
-        [VSOCK_OP_RST] = "RST",
-        [VSOCK_OP_SHUTDOWN] = "SHUTDOWN",
-        [VSOCK_OP_RW] = "RW",
-        [VSOCK_OP_CREDIT_UPDATE] = "CREDIT_UPDATE",
-        [VSOCK_OP_CREDIT_REQUEST] = "CREDIT_REQUEST",
+        [VIRTIO_VSOCK_OP_INVALID] = "INVALID",
+        [VIRTIO_VSOCK_OP_REQUEST] = "REQUEST",
+        [VIRTIO_VSOCK_OP_RESPONSE] = "RESPONSE",
+        [VIRTIO_VSOCK_OP_RST] = "RST",
+        [VIRTIO_VSOCK_OP_SHUTDOWN] = "SHUTDOWN",
+        [VIRTIO_VSOCK_OP_RW] = "RW",
+        [VIRTIO_VSOCK_OP_CREDIT_UPDATE] = "CREDIT_UPDATE",
+        [VIRTIO_VSOCK_OP_CREDIT_REQUEST] = "CREDIT_REQUEST",
     };
 
     if (op < G_N_ELEMENTS(names)) {

@@ -13,11 +13,21 @@
 #define HW_VIRTIO_VSOCK_USER_PACKET_H
 
 #include "vsock-user-osdep.h"
+#include "standard-headers/linux/virtio_vsock.h"
 
 /* ---------------------------------------------------------------------- */
 /* Protocol constants                                                     */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The wire format itself (header layout, types, ops, SHUTDOWN and RW
+ * flags) comes from standard-headers/linux/virtio_vsock.h.  What follows
+ * is what that header does not carry: the CIDs and the "any" port belong
+ * to the socket API (linux/vm_sockets.h, which QEMU does not import), and
+ * the rest are this implementation's own limits and conventions.
+ */
+
+/* sizeof(struct virtio_vsock_hdr), as a plain int for arithmetic */
 #define VSOCK_HDR_SIZE 44
 
 /* Largest payload the engine puts into one rx packet. */
@@ -35,30 +45,12 @@
 #define VSOCK_CID_FIRST_ENCLAVE 16
 #define VSOCK_PORT_ANY 0xffffffffu
 
-typedef enum VsockType {
-    VSOCK_TYPE_STREAM = 1,
-    VSOCK_TYPE_SEQPACKET = 2,
-} VsockType;
+/* A socket type (VIRTIO_VSOCK_TYPE_*), under QEMU's naming for types. */
+typedef enum virtio_vsock_type VsockType;
 
-typedef enum VsockOp {
-    VSOCK_OP_INVALID = 0,
-    VSOCK_OP_REQUEST = 1,
-    VSOCK_OP_RESPONSE = 2,
-    VSOCK_OP_RST = 3,
-    VSOCK_OP_SHUTDOWN = 4,
-    VSOCK_OP_RW = 5,
-    VSOCK_OP_CREDIT_UPDATE = 6,
-    VSOCK_OP_CREDIT_REQUEST = 7,
-} VsockOp;
-
-/* SHUTDOWN flags (sticky) */
-#define VSOCK_SHUTDOWN_RCV 1u
-#define VSOCK_SHUTDOWN_SEND 2u
-#define VSOCK_SHUTDOWN_BOTH (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)
-
-/* SEQPACKET RW flags */
-#define VSOCK_SEQ_EOM 1u
-#define VSOCK_SEQ_EOR 2u
+/* Both SHUTDOWN flags: the peer will neither receive nor send. */
+#define VSOCK_SHUTDOWN_BOTH \
+    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)
 
 /* ---------------------------------------------------------------------- */
 /* Packet codec                                                           */

@@ -48,8 +48,8 @@ static VsockUserShutdown *shutdown_info(uint32_t flags)
 {
     VsockUserShutdown *sh = g_new0(VsockUserShutdown, 1);
 
-    sh->receive = flags & VSOCK_SHUTDOWN_RCV;
-    sh->send = flags & VSOCK_SHUTDOWN_SEND;
+    sh->receive = flags & VIRTIO_VSOCK_SHUTDOWN_RCV;
+    sh->send = flags & VIRTIO_VSOCK_SHUTDOWN_SEND;
     return sh;
 }
 
@@ -75,7 +75,7 @@ static void add_conn(const VsockConnInfo *ci, void *opaque)
     GPtrArray *conns = opaque;
     VsockUserConnInfo *info = g_new0(VsockUserConnInfo, 1);
 
-    info->type = ci->type == VSOCK_TYPE_SEQPACKET ?
+    info->type = ci->type == VIRTIO_VSOCK_TYPE_SEQPACKET ?
                  VSOCK_USER_SOCKET_TYPE_SEQPACKET :
                  VSOCK_USER_SOCKET_TYPE_STREAM;
     info->state = conn_state(ci->state);

@@ -71,7 +71,7 @@ static void emit(VsockEngine *e, VsockConn *c, const VsockHdr *h,
     *len_out = VSOCK_HDR_SIZE + h->len;
     e->stats.rx_pkts++;
     e->stats.rx_bytes += h->len;
-    if (h->op == VSOCK_OP_RST) {
+    if (h->op == VIRTIO_VSOCK_OP_RST) {
         e->stats.rst_sent++;
     }
     if (c) {
@@ -79,7 +79,7 @@ static void emit(VsockEngine *e, VsockConn *c, const VsockHdr *h,
         c->stats.rx_bytes += h->len;
         /* every packet advertises our credit */
         c->last_fwd_cnt = c->fwd_cnt;
-        if (h->op == VSOCK_OP_CREDIT_UPDATE) {
+        if (h->op == VIRTIO_VSOCK_OP_CREDIT_UPDATE) {
             e->stats.credit_updates_sent++;
         }
         c->owe &= ~OWE_CREDIT;
@@ -116,9 +116,10 @@ static bool build_rw(VsockConn *c, const struct iovec *iov, unsigned cnt,
         n = MIN(n, want);
 
         got += n;
-        if (n && c->type == VSOCK_TYPE_SEQPACKET && (f & VSOCK_SEQ_EOM)) {
+        if (n && c->type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+            (f & VIRTIO_VSOCK_SEQ_EOM)) {
             /* a message ends here; the next one gets a packet of its own */
-            flags = f & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+            flags = f & (VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
             break;
         }
         if (n < want) {
@@ -133,7 +134,7 @@ static bool build_rw(VsockConn *c, const struct iovec *iov, unsigned cnt,
     if (c->dead || c->state == VSOCK_CONN_CLOSED || got == 0) {
         return false; /* reset from inside read(): data dropped */
     }
-    conn_hdr(c, &h, VSOCK_OP_RW);
+    conn_hdr(c, &h, VIRTIO_VSOCK_OP_RW);
     h.len = got;
     h.flags = flags;
     c->tx_cnt += got;
@@ -149,7 +150,7 @@ static bool build_for_conn(VsockConn *c, int q, const struct iovec *iov,
 
     switch (q) {
     case RXQ_RST:
-        conn_hdr(c, &h, VSOCK_OP_RST);
+        conn_hdr(c, &h, VIRTIO_VSOCK_OP_RST);
         emit(e, c, &h, iov, cnt, len_out);
         vsock_conn_destroy(c);
         return true;
@@ -157,8 +158,8 @@ static bool build_for_conn(VsockConn *c, int q, const struct iovec *iov,
     case RXQ_REQUEST:
         c->owe &= ~(1u << q);
         vsock_rxq_del(c, q);
-        conn_hdr(c, &h, q == RXQ_RESPONSE ? VSOCK_OP_RESPONSE :
-                 VSOCK_OP_REQUEST);
+        conn_hdr(c, &h, q == RXQ_RESPONSE ? VIRTIO_VSOCK_OP_RESPONSE :
+                 VIRTIO_VSOCK_OP_REQUEST);
         emit(e, c, &h, iov, cnt, len_out);
         vsock_conn_update_data(c);
         return true;
@@ -184,12 +185,12 @@ static bool build_for_conn(VsockConn *c, int q, const struct iovec *iov,
         }
         c->owe &= ~OWE_SHUTDOWN;
         c->sent_shutdown = c->local_shutdown;
-        conn_hdr(c, &h, VSOCK_OP_SHUTDOWN);
+        conn_hdr(c, &h, VIRTIO_VSOCK_OP_SHUTDOWN);
         h.flags = c->local_shutdown;
         emit(e, c, &h, iov, cnt, len_out);
         return true;
     default:
-        conn_hdr(c, &h, VSOCK_OP_CREDIT_UPDATE);
+        conn_hdr(c, &h, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
         emit(e, c, &h, iov, cnt, len_out);
         return true;
     }

@@ -56,7 +56,7 @@ bool vsock_queue_rst(VsockEngine *e, const VsockHdr *h)
     r->src_port = h->dst_port;
     r->dst_port = h->src_port;
     r->type = h->type;
-    r->op = VSOCK_OP_RST;
+    r->op = VIRTIO_VSOCK_OP_RST;
     e->rst_len++;
     if (!e->in_fill) {
         e->need_wakeup = true;

@@ -134,8 +134,8 @@ static VsockTxResult handle_rw_seqpacket(VsockConn *c, const VsockHdr *h,
                                          unsigned cnt)
 {
     VsockEngine *e = c->engine;
-    bool eom = h->flags & VSOCK_SEQ_EOM;
-    uint32_t flags = h->flags & (VSOCK_SEQ_EOM | VSOCK_SEQ_EOR);
+    bool eom = h->flags & VIRTIO_VSOCK_SEQ_EOM;
+    uint32_t flags = h->flags & (VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR);
     bool gone;
 
     if (!h->len && !(eom && c->msg_partial)) {
@@ -164,7 +164,7 @@ static VsockTxResult handle_rw_seqpacket(VsockConn *c, const VsockHdr *h,
     c->msg_partial += h->len;
     if (eom) {
         vsock_msgs_push(&c->msgs, c->msg_partial |
-                        (flags & VSOCK_SEQ_EOR ? VSOCK_MSG_EOR : 0));
+                        (flags & VIRTIO_VSOCK_SEQ_EOR ? VSOCK_MSG_EOR : 0));
         c->msg_partial = 0;
         if (!c->write_blocked) {
             vsock_conn_drain(c);
@@ -185,7 +185,7 @@ static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
         c->fwd_cnt += h->len;
         return VSOCK_TX_OK;
     }
-    if (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) {
+    if (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) {
         vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
         return VSOCK_TX_BAD_OP;
     }
@@ -193,7 +193,7 @@ static VsockTxResult handle_rw(VsockConn *c, const VsockHdr *h,
         vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
         return VSOCK_TX_CREDIT_OVERRUN;
     }
-    if (c->type == VSOCK_TYPE_SEQPACKET) {
+    if (c->type == VIRTIO_VSOCK_TYPE_SEQPACKET) {
         return handle_rw_seqpacket(c, h, iov, cnt);
     }
     if (h->len == 0) {
@@ -240,7 +240,7 @@ static VsockTxResult recv_connecting(VsockConn *c, const VsockHdr *h)
     VsockEngine *e = c->engine;
 
     switch (h->op) {
-    case VSOCK_OP_RESPONSE:
+    case VIRTIO_VSOCK_OP_RESPONSE:
         if (c->owe & OWE_REQUEST) {
             /* the guest cannot answer a REQUEST it was not sent */
             vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
@@ -256,8 +256,8 @@ static VsockTxResult recv_connecting(VsockConn *c, const VsockHdr *h)
             vsock_conn_update_data(c);
         }
         return VSOCK_TX_OK;
-    case VSOCK_OP_CREDIT_UPDATE:
-    case VSOCK_OP_CREDIT_REQUEST:
+    case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+    case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
         vsock_conn_update_data(c);
         return VSOCK_TX_OK;
     default:
@@ -272,15 +272,15 @@ static VsockTxResult recv_connected(VsockConn *c, const VsockHdr *h,
                                     const struct iovec *iov, unsigned cnt)
 {
     switch (h->op) {
-    case VSOCK_OP_RW:
+    case VIRTIO_VSOCK_OP_RW:
         return handle_rw(c, h, iov, cnt);
-    case VSOCK_OP_SHUTDOWN:
+    case VIRTIO_VSOCK_OP_SHUTDOWN:
         handle_shutdown(c, h);
         return VSOCK_TX_OK;
-    case VSOCK_OP_CREDIT_UPDATE:
+    case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
         vsock_conn_update_data(c);
         return VSOCK_TX_OK;
-    case VSOCK_OP_CREDIT_REQUEST:
+    case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
         if (c->state == VSOCK_CONN_ESTABLISHED) {
             vsock_conn_owe(c, OWE_CREDIT);
         }
@@ -308,7 +308,7 @@ static VsockTxResult handle_conn_packet(VsockConn *c, const VsockHdr *h,
         vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
         return VSOCK_TX_BAD_OP;
     }
-    if (h->op != VSOCK_OP_REQUEST) {
+    if (h->op != VIRTIO_VSOCK_OP_REQUEST) {
         c->peer_buf_alloc = h->buf_alloc;
         c->peer_fwd_cnt = h->fwd_cnt;
     }
@@ -350,7 +350,7 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
     key.peer_cid = h.src_cid;
     key.peer_port = h.src_port;
     c = g_hash_table_lookup(e->conns, &key);
-    if (h.op == VSOCK_OP_RST) {
+    if (h.op == VIRTIO_VSOCK_OP_RST) {
         /* never answered */
         e->stats.rst_received++;
         if (c && c->state != VSOCK_CONN_CLOSED) {
@@ -365,8 +365,8 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
     if (!vsock_engine_is_local_cid(e, h.dst_cid)) {
         return refuse(e, &h, VSOCK_TX_BAD_DST_CID);
     }
-    if (h.type != VSOCK_TYPE_STREAM &&
-        (h.type != VSOCK_TYPE_SEQPACKET || !e->seqpacket)) {
+    if (h.type != VIRTIO_VSOCK_TYPE_STREAM &&
+        (h.type != VIRTIO_VSOCK_TYPE_SEQPACKET || !e->seqpacket)) {
         if (c) {
             vsock_conn_kill(c, VSOCK_CLOSE_PROTOCOL, true);
             return VSOCK_TX_BAD_TYPE;
@@ -374,10 +374,11 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
         return refuse(e, &h, VSOCK_TX_BAD_TYPE);
     }
     if (!c) {
-        if (h.op == VSOCK_OP_REQUEST) {
+        if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
             return handle_request(e, &h, &key);
         }
-        if (h.op < VSOCK_OP_REQUEST || h.op > VSOCK_OP_CREDIT_REQUEST) {
+        if (h.op < VIRTIO_VSOCK_OP_REQUEST ||
+            h.op > VIRTIO_VSOCK_OP_CREDIT_REQUEST) {
             return refuse(e, &h, VSOCK_TX_BAD_OP);
         }
         return refuse(e, &h, VSOCK_TX_NO_CONN);

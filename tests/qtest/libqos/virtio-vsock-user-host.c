@@ -101,7 +101,7 @@ int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
                         uint32_t buf_alloc)
 {
     QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, dst,
-                               QVSOCK_OP_REQUEST, 0);
+                               VIRTIO_VSOCK_OP_REQUEST, 0);
     QVsockHdr h;
     int fd;
 
@@ -111,7 +111,7 @@ int qvsock_connect_host(QVsockTest *t, uint32_t port, uint32_t dst, int lfd,
     fd = qvsock_host_accept(t, lfd);
     qvsock_recv(t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
+                      VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
     return fd;
 }
@@ -121,7 +121,7 @@ uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port)
     QVsockHdr h;
 
     qvsock_recv(t, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
     g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
     g_assert_cmpuint(h.dst_port, ==, guest_port);
     return h.src_port;
@@ -131,7 +131,7 @@ void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port)
 {
     t->fwd_cnt = 0;
     qvsock_send(t, qvsock_pkt(QVSOCK_USER_PARENT_CID, guest_port, host_port,
-                              QVSOCK_OP_RESPONSE, 0), NULL);
+                              VIRTIO_VSOCK_OP_RESPONSE, 0), NULL);
 }
 
 int qvsock_count_fds(pid_t pid)
@@ -253,7 +253,7 @@ QVsockHdr qvsock_ht_pkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
 void qvsock_ht_shutdown(QVsockHostTest *ht, uint32_t port, uint32_t dst,
                         uint32_t flags)
 {
-    QVsockHdr h = qvsock_ht_pkt(port, dst, QVSOCK_OP_SHUTDOWN, 0);
+    QVsockHdr h = qvsock_ht_pkt(port, dst, VIRTIO_VSOCK_OP_SHUTDOWN, 0);
 
     h.flags = flags;
     h.fwd_cnt = ht->vt.fwd_cnt;
@@ -263,7 +263,8 @@ void qvsock_ht_shutdown(QVsockHostTest *ht, uint32_t port, uint32_t dst,
 void qvsock_ht_send_text(QVsockHostTest *ht, uint32_t port, uint32_t dst,
                          const char *text)
 {
-    qvsock_send(&ht->vt, qvsock_ht_pkt(port, dst, QVSOCK_OP_RW, strlen(text)),
+    qvsock_send(&ht->vt,
+                qvsock_ht_pkt(port, dst, VIRTIO_VSOCK_OP_RW, strlen(text)),
                 text);
 }
 
@@ -274,7 +275,7 @@ void qvsock_ht_expect_text(QVsockHostTest *ht, uint32_t port, uint32_t src,
     QVsockHdr h;
 
     qvsock_recv(&ht->vt, &h, data);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, VIRTIO_VSOCK_OP_RW,
                       strlen(text), 0);
     g_assert_cmpmem(data, h.len, text, strlen(text));
 }
@@ -286,7 +287,7 @@ uint32_t qvsock_ht_h2g_connect(QVsockHostTest *ht, int fd, const char *line,
 
     qvsock_host_write(fd, line);
     qvsock_recv(&ht->vt, &h, NULL);
-    g_assert_cmpuint(h.op, ==, QVSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
     g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_PARENT_CID);
     g_assert_cmpuint(h.dst_port, ==, guest_port);
     return h.src_port;
@@ -309,7 +310,7 @@ void qvsock_ht_recv_data(QVsockHostTest *ht, uint32_t port, uint32_t src,
     QVsockHdr h;
 
     qvsock_recv(&ht->vt, &h, data);
-    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, QVSOCK_OP_RW,
+    qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, src, port, VIRTIO_VSOCK_OP_RW,
                       h.len, 0);
     g_assert_cmpuint(h.len, >, 0);
     g_assert_cmpuint(h.len, <=, QVSOCK_RX_BUF_SIZE - QVSOCK_HDR_SIZE);

@@ -148,7 +148,7 @@ QVsockHdr qvsock_pkt(uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
     return (QVsockHdr) {
         .src_cid = QVSOCK_USER_GUEST_CID, .dst_cid = dst_cid,
         .src_port = src_port, .dst_port = dst_port, .len = len,
-        .type = QVSOCK_TYPE_STREAM, .op = op,
+        .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op,
         .buf_alloc = QVSOCK_GUEST_BUF_ALLOC,
     };
 }
@@ -384,7 +384,7 @@ void qvsock_send(QVsockTest *t, QVsockHdr h, const void *payload)
     g_autofree uint8_t *b = g_malloc(QVSOCK_HDR_SIZE + h.len);
     size_t size = QVSOCK_HDR_SIZE + h.len;
 
-    if (h.op == QVSOCK_OP_RW) {
+    if (h.op == VIRTIO_VSOCK_OP_RW) {
         h.fwd_cnt = t->fwd_cnt;
     }
     qvsock_hdr_encode(&h, b);
@@ -428,7 +428,7 @@ bool qvsock_try_recv(QVsockTest *t, QVsockHdr *h, uint8_t *payload,
     if (payload) {
         memcpy(payload, b + QVSOCK_HDR_SIZE, h->len);
     }
-    if (h->op == QVSOCK_OP_RW) {
+    if (h->op == VIRTIO_VSOCK_OP_RW) {
         t->fwd_cnt += h->len;
     }
     for (int i = 0; i < rb->n; i++) {
@@ -462,7 +462,7 @@ void qvsock_assert_hdr(const QVsockHdr *h, uint64_t src_cid,
     g_assert_cmpuint(h->dst_cid, ==, QVSOCK_USER_GUEST_CID);
     g_assert_cmpuint(h->src_port, ==, src_port);
     g_assert_cmpuint(h->dst_port, ==, dst_port);
-    g_assert_cmpuint(h->type, ==, QVSOCK_TYPE_STREAM);
+    g_assert_cmpuint(h->type, ==, VIRTIO_VSOCK_TYPE_STREAM);
     g_assert_cmpuint(h->op, ==, op);
     g_assert_cmpuint(h->len, ==, len);
     g_assert_cmpuint(h->flags, ==, flags);
@@ -472,7 +472,7 @@ uint32_t qvsock_connect(QVsockTest *t, uint32_t dst_port, uint32_t buf_alloc)
 {
     uint32_t port = t->next_port++;
     QVsockHdr req = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, dst_port,
-                               QVSOCK_OP_REQUEST, 0);
+                               VIRTIO_VSOCK_OP_REQUEST, 0);
     QVsockHdr h;
 
     req.buf_alloc = buf_alloc;
@@ -480,7 +480,7 @@ uint32_t qvsock_connect(QVsockTest *t, uint32_t dst_port, uint32_t buf_alloc)
     qvsock_send(t, req, NULL);
     qvsock_recv(t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, dst_port, port,
-                      QVSOCK_OP_RESPONSE, 0, 0);
+                      VIRTIO_VSOCK_OP_RESPONSE, 0, 0);
     g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
     g_assert_cmpuint(h.fwd_cnt, ==, 0);
     return port;
@@ -510,7 +510,7 @@ void qvsock_recv_beat(QVsockTest *t, uint32_t port, QVsockHdr *h)
 
     qvsock_recv(t, h, data);
     qvsock_assert_hdr(h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RW, 1, 0);
+                      VIRTIO_VSOCK_OP_RW, 1, 0);
     g_assert_cmphex(data[0], ==, 0xb7);
 }
 
@@ -521,7 +521,7 @@ void qvsock_heartbeat(QVsockTest *t)
     QVsockHdr h, bye;
 
     qvsock_send(t, qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                              QVSOCK_OP_RW, 1), &beat);
+                              VIRTIO_VSOCK_OP_RW, 1), &beat);
     qvsock_recv_beat(t, port, &h);
     g_assert_cmpuint(h.fwd_cnt, ==, 1);
     g_assert_cmpuint(h.buf_alloc, ==, QVSOCK_DEV_BUF_ALLOC);
@@ -529,18 +529,18 @@ void qvsock_heartbeat(QVsockTest *t)
     /* The parent closes its end after the echo. */
     qvsock_recv(t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_SHUTDOWN, 0,
-                      QVSOCK_SHUT_RCV | QVSOCK_SHUT_SEND);
+                      VIRTIO_VSOCK_OP_SHUTDOWN, 0,
+                      VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 
     /* The guest's close(): SHUTDOWN, answered by RST at once. */
     bye = qvsock_pkt(QVSOCK_USER_PARENT_CID, port, QVSOCK_HB_PORT,
-                     QVSOCK_OP_SHUTDOWN, 0);
-    bye.flags = QVSOCK_SHUT_RCV | QVSOCK_SHUT_SEND;
+                     VIRTIO_VSOCK_OP_SHUTDOWN, 0);
+    bye.flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
     bye.fwd_cnt = 1;
     qvsock_send(t, bye, NULL);
     qvsock_recv(t, &h, NULL);
     qvsock_assert_hdr(&h, QVSOCK_USER_PARENT_CID, QVSOCK_HB_PORT, port,
-                      QVSOCK_OP_RST, 0, 0);
+                      VIRTIO_VSOCK_OP_RST, 0, 0);
 }
 
 bool qvsock_has_machine(const char *machine)

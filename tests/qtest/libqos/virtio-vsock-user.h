@@ -23,6 +23,7 @@
 #include "virtio.h"
 #include "virtio-mmio.h"
 #include "virtio-pci.h"
+#include "standard-headers/linux/virtio_vsock.h"
 
 /* The CIDs the graph's and QVsockTest's devices are created with */
 #define QVSOCK_USER_GUEST_CID 16
@@ -55,14 +56,6 @@ typedef struct QVsockUserDevice {
 #define QVSOCK_EVENT_POSTED 8
 #define QVSOCK_MAX_DESC 256
 #define QVSOCK_TIMEOUT_US (10 * 1000 * 1000)
-
-enum {
-    QVSOCK_TYPE_STREAM = 1,
-    QVSOCK_OP_REQUEST = 1, QVSOCK_OP_RESPONSE, QVSOCK_OP_RST,
-    QVSOCK_OP_SHUTDOWN, QVSOCK_OP_RW, QVSOCK_OP_CREDIT_UPDATE,
-    QVSOCK_OP_CREDIT_REQUEST,
-    QVSOCK_SHUT_RCV = 1, QVSOCK_SHUT_SEND = 2,
-};
 
 /* struct virtio_vsock_hdr, decoded */
 typedef struct QVsockHdr {
@@ -307,7 +300,7 @@ int qvsock_ht_listen_port(QVsockHostTest *ht, uint32_t port);
 /* A guest packet to the parent */
 QVsockHdr qvsock_ht_pkt(uint32_t src_port, uint32_t dst_port, uint16_t op,
                         uint32_t len);
-/* The guest shuts its connection down (@flags: QVSOCK_SHUT_*). */
+/* The guest shuts its connection down (@flags: VIRTIO_VSOCK_SHUTDOWN_*). */
 void qvsock_ht_shutdown(QVsockHostTest *ht, uint32_t port, uint32_t dst,
                         uint32_t flags);
 /* Guest data on an established connection */
