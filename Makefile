@@ -21,8 +21,6 @@ ASAN_TIERS ?= qtest,functional
 QEMU_TREE := $(TOP)/build/src/qemu
 QEMU_BUILD := $(TOP)/build/qemu
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
-UNIT_BUILD := $(TOP)/build/unit
-FUZZ_BUILD := $(TOP)/build/fuzz
 FUZZ_QEMU_BUILD := $(TOP)/build/fuzz-qemu
 ASAN_QEMU_BUILD := $(TOP)/build/asan-qemu
 
@@ -51,6 +49,15 @@ QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test \
 	virtio-vsock-user-cli-test virtio-vsock-user-flood-test \
 	virtio-vsock-user-qmp-test virtio-vsock-user-seqpacket-test qos-test qom-test device-introspect-test
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
+
+# Our unit tests and the engine micro-benchmark, built by QEMU's build
+# with qemuutil (tests/unit, tests/bench), and the engine's libFuzzer
+# target, built by QEMU's fuzzing build (tests/qtest/fuzz).
+UNIT_BINS := tests/unit/test-vsock-user-engine \
+	tests/unit/test-vsock-user-engine-fuzz \
+	tests/unit/test-vsock-user-connect-line \
+	tests/bench/vsock-user-engine-bench
+ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 
 .PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
@@ -144,20 +151,18 @@ check-asan: asan-qemu
 	@python3 $(TOP)/scripts/check.py --qemu-build $(ASAN_QEMU_BUILD) \
 		--qtests "$(QTESTS)" --tiers $(ASAN_TIERS) --sanitizers
 
-unit: qemu-src
-	@if [ ! -f $(UNIT_BUILD)/build.ninja ]; then \
-		meson setup $(UNIT_BUILD) $(TOP) >/dev/null; fi
-	@ninja -C $(UNIT_BUILD) >/dev/null
+unit: $(QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(UNIT_BINS)
 
-check: qemu unit fuzz-build
+check: qemu unit
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
-		--unit-build $(UNIT_BUILD) --fuzz-build $(FUZZ_BUILD) \
-		--qtests "$(QTESTS)"
+		--unit-build $(QEMU_BUILD) --qtests "$(QTESTS)"
 
 check-unit: unit
-	@python3 $(TOP)/scripts/check.py --unit-build $(UNIT_BUILD) \
+	@python3 $(TOP)/scripts/check.py --unit-build $(QEMU_BUILD) \
 		--tiers unit
 
 check-qtest: qemu
@@ -178,17 +183,19 @@ check-fresh:
 run: qemu
 	@bash $(TOP)/scripts/run-demo.sh $(QEMU) $(EIF)
 
-# The fuzzer (clang, libFuzzer + ASan + UBSan); make check runs it for
-# 20 seconds, make fuzz for FUZZ_SECONDS with a corpus kept in build/.
-fuzz-build: qemu-src
-	@if [ ! -f $(FUZZ_BUILD)/build.ninja ]; then \
-		CC=clang meson setup $(FUZZ_BUILD) $(TOP) -Dfuzzer=true \
-			>/dev/null; fi
-	@ninja -C $(FUZZ_BUILD) >/dev/null
+# The engine's fuzz target under libFuzzer, ASan and UBSan, built in the
+# fuzzing build of QEMU that fuzz-device uses (only qemuutil and the
+# engine: a few minutes the first time); FUZZ_SECONDS with a corpus kept
+# in build/.  make check runs the same target on fixed inputs
+# (test-vsock-user-engine-fuzz).
+fuzz-build: $(FUZZ_QEMU_BUILD)/.vsock-user-configure
+	@flock /tmp/vsock-user-heavy.lock \
+		ninja -C $(FUZZ_QEMU_BUILD) -j $(NINJA_JOBS) $(ENGINE_FUZZ)
 
 fuzz: fuzz-build
 	@mkdir -p $(TOP)/build/fuzz-corpus
-	@cd $(FUZZ_BUILD) && ./vsock-user-engine-fuzz \
+	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(FUZZ_QEMU_BUILD)/$(ENGINE_FUZZ) \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		$(TOP)/build/fuzz-corpus
 
@@ -208,8 +215,7 @@ bench: qemu unit
 	@python3 $(TOP)/tests/bench/vsock-user-link-bench.py --qemu $(QEMU)
 
 clean:
-	rm -rf $(QEMU_BUILD) $(UNIT_BUILD) $(FUZZ_BUILD) $(FUZZ_QEMU_BUILD) \
-		$(ASAN_QEMU_BUILD)
+	rm -rf $(QEMU_BUILD) $(FUZZ_QEMU_BUILD) $(ASAN_QEMU_BUILD)
 
 distclean:
 	rm -rf $(TOP)/build

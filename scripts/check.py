@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Run the test tiers of `make check` and print one summary.
 
-Tier 1 (unit):       the tests registered in our own meson build (build/unit)
+Tier 1 (unit):       our unit tests, built by QEMU's build
+                     (tests/unit/test-vsock-user-*), and the EIF tool's
+                     (tests/unit/test_eif.py)
 Tier 2 (qtest):      QEMU qtests run against build/qemu/qemu-system-x86_64
 Tier 3 (functional): real Linux guests, tests/functional/vsock-user/run.py,
                      and a smoke run of make bench
@@ -239,15 +241,13 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
 
 
 def tier_unit(args):
-    counts = Counts()
-    for build in [args.unit_build] + ([args.fuzz_build]
-                                      if args.fuzz_build else []):
-        counts.add(meson_tests(build, "fuzz" if build == args.fuzz_build
-                               else None))
+    counts = meson_tests(args.unit_build, prefix="test-vsock-user-")
+    counts.add(run_program("unit/eif", [sys.executable, os.path.join(
+        TOP, "tests", "unit", "test_eif.py")], timeout=120))
     return counts
 
 
-def meson_tests(build, suite=None):
+def meson_tests(build, prefix):
     counts = Counts()
     try:
         out = subprocess.run(["meson", "introspect", "--tests", build],
@@ -257,13 +257,12 @@ def meson_tests(build, suite=None):
         counts.failed += 1
         return counts
     for t in json.loads(out):
-        if suite and not any(x.split(":")[-1] == suite
-                             for x in t.get("suite", [])):
+        if not t["name"].startswith(prefix):
             continue
         cmd = list(t["cmd"]) + list(t.get("args", []))
         if t.get("protocol") in ("tap", "gtest") and "--tap" not in cmd:
             cmd.append("--tap")
-        counts.add(run_program("%s/%s" % (os.path.basename(build), t["name"]),
+        counts.add(run_program("unit/" + t["name"],
                                cmd, env=t.get("env"),
                                cwd=t.get("workdir") or build,
                                timeout=t.get("timeout") or 300))
@@ -312,9 +311,8 @@ TIERS = [("unit", tier_unit), ("qtest", tier_qtest),
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--unit-build", default=os.path.join(TOP, "build/unit"))
+    p.add_argument("--unit-build", default=os.path.join(TOP, "build/qemu"))
     p.add_argument("--qemu-build", default=os.path.join(TOP, "build/qemu"))
-    p.add_argument("--fuzz-build", default="")
     p.add_argument("--qtests", default="")
     p.add_argument("--tiers", default="unit,qtest,functional")
     p.add_argument("--sanitizers", action="store_true",

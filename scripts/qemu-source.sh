@@ -10,8 +10,9 @@
 #     or, with --qemu-src=DIR, an existing QEMU 10.x tree (left untouched);
 #  2. a copy of that base (mtimes kept) with our patch series
 #     subprojects/packagefiles/qemu/*.patch applied in order;
-#  3. our own files (hw/, include/, tests/qtest/, docs/) linked in at the same
-#     relative paths, so that editing one of them rebuilds only it.
+#  3. our own files (hw/, include/, tests/qtest/, docs/, qapi/, and our C
+#     files in tests/unit/ and tests/bench/) linked in at the same relative
+#     paths, so that editing one of them rebuilds only it.
 #
 # Re-running is cheap: nothing is fetched or copied again, only a changed
 # patch series is re-applied (to the files it touches) and links refreshed.
@@ -233,12 +234,15 @@ link_in() {  # our file, its path in the tree
         ln -sfn "$top/$1" "$tree/$2"
     fi
 }
-# Our Kconfig symbols, sourced from hw/virtio/Kconfig by the patch series.
-link_in Kconfig hw/virtio/vsock-user/Kconfig
-for d in hw include tests/qtest docs qapi; do
+# Whole directories, and our files among QEMU's unit tests and benchmarks.
+for d in hw include tests/qtest docs qapi tests/unit tests/bench; do
     [ -d "$top/$d" ] || continue
+    case $d in
+        tests/unit|tests/bench) pat='*vsock-user*.[ch]' ;;
+        *) pat='*' ;;
+    esac
     while IFS= read -r -d '' f; do
         rel=${f#"$top"/}
         link_in "$rel" "$rel"
-    done < <(find "$top/$d" -type f ! -name '*~' ! -name '.*' -print0)
+    done < <(find "$top/$d" -type f -name "$pat" ! -name '*~' ! -name '.*' -print0)
 done

@@ -14,7 +14,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
 BUILD_GUEST = os.path.join(ROOT, "tests", "functional", "vsock-user",
                            "build-guest.sh")
-ENGINE_BENCH = os.path.join(ROOT, "build", "unit", "vsock-user-engine-bench")
+ENGINE_BENCH = os.path.join(ROOT, "build", "qemu", "tests", "bench",
+                            "vsock-user-engine-bench")
 FIRMWARE_DIRS = ["/usr/share/seabios", "/usr/share/qemu"]
 
 CMDLINE = ("console=ttyS0 reboot=t panic=-1 pci=off nomodules "

@@ -252,7 +252,8 @@ def report(bench, args, info, engine):
         lines.append("")
         lines += targets
         lines.append("")
-    lines.append("Engine micro-benchmark (build/unit/vsock-user-engine-bench, "
+    lines.append("Engine micro-benchmark "
+                 "(build/qemu/tests/bench/vsock-user-engine-bench, "
                  "no QEMU, no guest):")
     lines.append("")
     vals, out = engine

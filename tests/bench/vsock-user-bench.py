@@ -28,7 +28,7 @@ its vCPU thread and of the whole process is read from /proc and divided by
 the bytes moved.  Every figure is repeated --repeat times; the table shows
 the median and the range.  The table goes to stdout and to --out (default
 build/bench/results.md), followed by the engine micro-benchmark
-(build/unit/vsock-user-engine-bench) and its ratio to memcpy.
+(build/qemu/tests/bench/vsock-user-engine-bench) and its ratio to memcpy.
 
 Host peers are Python sockets on Unix and TCP loopback only; no host
 AF_VSOCK socket is ever opened.  Standard library only.  This file drives

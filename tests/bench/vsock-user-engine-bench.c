@@ -11,9 +11,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "qemu/osdep.h"
 #include "hw/virtio/vsock-user/vsock-user-endpoint.h"
 
 #define PKT (64 * 1024)

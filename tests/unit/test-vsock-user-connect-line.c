@@ -10,8 +10,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <string.h>
-#include <glib.h>
+#include "qemu/osdep.h"
 #include "hw/virtio/vsock-user/vsock-user-connect-line.h"
 
 static bool parse(const char *line, uint32_t *port)

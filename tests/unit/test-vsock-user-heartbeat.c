@@ -6,7 +6,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <string.h>
+#include "qemu/osdep.h"
 #include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
 #include "vsock-user-fixture.h"
 

@@ -6,7 +6,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <string.h>
+#include "qemu/osdep.h"
 #include "vsock-user-fixture.h"
 
 #define SPORT 7000 /* a listener for both types */

@@ -7,7 +7,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <string.h>
+#include "qemu/osdep.h"
 #include "vsock-user-fixture.h"
 
 static void test_spoofed_src(void)

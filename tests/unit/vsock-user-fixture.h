@@ -181,4 +181,11 @@ void vsock_test_register_heartbeat(void);
 void vsock_test_register_accept(void);
 void vsock_test_register_seqpacket(void);
 
+/*
+ * The engine's fuzz target (tests/qtest/fuzz/vsock-user-engine-fuzz.c):
+ * libFuzzer calls it in the fuzzing build, test-vsock-user-engine-fuzz
+ * on fixed inputs.  It aborts when an invariant fails.
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #endif

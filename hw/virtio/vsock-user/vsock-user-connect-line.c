@@ -6,11 +6,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifdef VSOCK_USER_STANDALONE
-#include <glib.h>
-#else
 #include "qemu/osdep.h"
-#endif
 #include "vsock-user-connect-line.h"
 #include "vsock-user-packet.h"
 

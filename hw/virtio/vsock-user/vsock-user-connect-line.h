@@ -13,12 +13,6 @@
 #ifndef HW_VIRTIO_VSOCK_USER_CONNECT_LINE_H
 #define HW_VIRTIO_VSOCK_USER_CONNECT_LINE_H
 
-#ifdef VSOCK_USER_STANDALONE
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#endif
-
 /* Longest hybrid CONNECT line, newline included. */
 #define VSOCK_CONNECT_LINE_MAX 32
 

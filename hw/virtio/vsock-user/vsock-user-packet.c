@@ -6,14 +6,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifdef VSOCK_USER_STANDALONE
-#include <string.h>
-#else
 #include "qemu/osdep.h"
-#endif
 #include "vsock-user-packet.h"
 
-G_STATIC_ASSERT(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_SIZE);
+QEMU_BUILD_BUG_ON(sizeof(struct virtio_vsock_hdr) != VSOCK_HDR_SIZE);
 
 void vsock_hdr_encode(const VsockHdr *hdr, uint8_t *out)
 {

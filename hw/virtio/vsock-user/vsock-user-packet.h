@@ -12,7 +12,8 @@
 #ifndef HW_VIRTIO_VSOCK_USER_PACKET_H
 #define HW_VIRTIO_VSOCK_USER_PACKET_H
 
-#include "vsock-user-osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/iov.h"
 #include "standard-headers/linux/virtio_vsock.h"
 
 /* ---------------------------------------------------------------------- */

@@ -12,11 +12,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifdef VSOCK_USER_STANDALONE
-#include <string.h>
-#else
 #include "qemu/osdep.h"
-#endif
 #include "vsock-user-engine-int.h"
 
 void vsock_rxq_add(VsockConn *c, int q)

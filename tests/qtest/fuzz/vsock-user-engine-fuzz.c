@@ -27,11 +27,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "qemu/osdep.h"
 #include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
-#include "../unit/vsock-user-fixture.h"
+#include "../../unit/vsock-user-fixture.h"
 
 #define MAX_CONNS 8
 #define FUZZ_BUF_ALLOC 8192
