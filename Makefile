@@ -2,7 +2,8 @@
 #
 #   make            install what is missing, fetch, verify, build
 #   make check      ... and run every test tier (unit, qtest, functional)
-#   make check-fresh  make check in a clean Debian bookworm root (as root)
+#   make check-fresh  make check and make run in a clean Debian root (as
+#                     root; RELEASE=trixie, the default, or bookworm)
 #   make run        boot the demo enclave
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
@@ -17,6 +18,7 @@ CACHE_DIR ?=
 EXTRA_QEMU_CONFIGURE ?=
 FUZZ_SECONDS ?= 60
 ASAN_TIERS ?= qtest,functional
+RELEASE ?= trixie
 
 QEMU_TREE := $(TOP)/build/src/qemu
 QEMU_BUILD := $(TOP)/build/qemu
@@ -66,7 +68,7 @@ ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 all: qemu unit
 
 help:
-	@sed -n '3,11p' $(TOP)/Makefile | sed 's/^# *//'
+	@sed -n '3,12p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -175,10 +177,11 @@ check-functional: qemu
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
 		--tiers functional
 
-# The README's make check in a clean bookworm root made by mmdebstrap,
-# with nothing from this machine (scripts/check-fresh.sh); needs root.
+# The README's make check and make run in a clean Debian root (RELEASE)
+# made by mmdebstrap, with nothing from this machine
+# (scripts/check-fresh.sh); needs root.
 check-fresh:
-	@bash $(TOP)/scripts/check-fresh.sh
+	@bash $(TOP)/scripts/check-fresh.sh $(RELEASE)
 
 run: qemu
 	@bash $(TOP)/scripts/run-demo.sh $(QEMU) $(EIF)

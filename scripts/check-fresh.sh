@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
-# make check-fresh: the README's `make check` on a machine that has nothing.
+# make check-fresh: the README's two commands on a machine that has nothing.
 #
-# Creates a clean Debian bookworm root with mmdebstrap from the mirror this
-# machine's apt already uses (scripts/apt-archive.py), copies this checkout
-# into it (tracked and new files, not build/ or caches) and runs `make check`
+# Creates a clean root of Debian RELEASE (bookworm or trixie, default
+# trixie) with mmdebstrap from the mirror this machine's apt already uses
+# (scripts/apt-archive.py), copies this checkout into it (tracked and new
+# files, not build/ or caches) and runs `make check`, then `make run`,
 # there as root with an empty environment: no packages beyond a minimal
 # Debian, no caches, no QEMU source, nothing of the outer machine's.  The
 # root gets the harder apt source style, a one-line sources.list without
 # Signed-By; the outer machine's own `make check` covers deb822 sources.
+# The last line counts make check's tests and make run as one more.
 #
 # It never changes the outer machine's apt configuration or packages:
 # mmdebstrap, when it is not installed, is fetched into the cache through a
 # private apt state and run from there.  Every mount and directory it makes
 # is removed on exit, also when it fails or is interrupted.
 #
-# usage: scripts/check-fresh.sh [--keep]    (--keep: leave the root behind)
+# usage: scripts/check-fresh.sh [--keep] [RELEASE]
+#   --keep   leave the root behind
 # Environment: FRESH_TMP (default /var/tmp) holds the root (~5 GiB at peak).
+# The root's logs are kept in build/check-fresh-logs/RELEASE/.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 cache="${VSOCK_USER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtio-vsock-user}"
 keep=
-[ "${1:-}" = --keep ] && keep=1
+release=trixie
+for arg in "$@"; do
+    case "$arg" in
+        --keep) keep=1 ;;
+        bookworm|trixie) release=$arg ;;
+        *) echo "check-fresh: unknown argument '$arg'" \
+                "(--keep, bookworm or trixie)" >&2; exit 1 ;;
+    esac
+done
 
 die() { echo "check-fresh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (chroot, mounts)"
@@ -62,14 +74,16 @@ cleanup() {
         exit 1
     fi
     # The logs outlive the root, so that a failure can be read afterwards.
-    logs="$top/build/check-fresh-logs"
+    logs="$top/build/check-fresh-logs/$release"
     rm -rf "$logs"
     mkdir -p "$logs"
     for d in test-logs functional-logs; do
         [ -d "$root/src/virtio-vsock-user/build/$d" ] &&
             cp -a "$root/src/virtio-vsock-user/build/$d" "$logs/"
     done
-    [ -f "$root/check.log" ] && cp "$root/check.log" "$logs/"
+    for f in check.log run.log; do
+        [ -f "$root/$f" ] && cp "$root/$f" "$logs/"
+    done
     if [ -n "$keep" ]; then
         echo "check-fresh: root kept in $root"
     else
@@ -95,7 +109,8 @@ else
         apt="$tools/apt"
         rm -rf "$apt" "$tools/root"
         mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$tools/root"
-        echo "deb $uri bookworm main" > "$apt/sources.list"
+        echo "deb $uri $(. /etc/os-release && echo "$VERSION_CODENAME") main" \
+            > "$apt/sources.list"
         aptopts=(-o "Dir::Etc::SourceList=$apt/sources.list"
                  -o "Dir::Etc::SourceParts=$apt/none"
                  -o "Dir::State::Lists=$apt/lists"
@@ -112,7 +127,7 @@ else
     mmdebstrap=(perl "$tools/root/usr/bin/mmdebstrap")
 fi
 
-phase "bootstrap bookworm root"
+phase "bootstrap $release root"
 root=$(mktemp -d "${FRESH_TMP:-/var/tmp}/vsock-user-fresh.XXXXXX")
 # Settings of the outer apt that a fresh machine here has too, because
 # they are about reaching this archive: its Release files are past their
@@ -127,15 +142,15 @@ while read -r line; do
 done < <(apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy) ')
 "${mmdebstrap[@]}" --mode=root --variant=apt --include=make,python3 \
     --format=directory "${aptopts[@]}" \
-    bookworm "$root" \
-    "deb $uri bookworm main" "deb $uri bookworm-updates main" \
+    "$release" "$root" \
+    "deb $uri $release main" "deb $uri $release-updates main" \
     >"$root.log" 2>&1 || { tail -n 20 "$root.log"; rm -f "$root.log"; die "mmdebstrap failed"; }
 rm -f "$root.log"
 # The harder source style: one line per suite, no Signed-By (mmdebstrap
 # writes this form; make sure of it).
 rm -f "$root"/etc/apt/sources.list.d/*
-printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$uri" "$uri" \
-    > "$root/etc/apt/sources.list"
+printf 'deb %s %s main\ndeb %s %s-updates main\n' \
+    "$uri" "$release" "$uri" "$release" > "$root/etc/apt/sources.list"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
 phase "copy the checkout"
@@ -150,27 +165,44 @@ mount --make-rslave "$root/sys"
 mount --rbind /dev "$root/dev"
 mount --make-rslave "$root/dev"
 
-phase "make check in the root"
-# Each line of make check's output with the minutes:seconds since its start,
-# so that the log shows how long each of its phases took.
-set +e
-chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    sh -c 'cd /src/virtio-vsock-user && make check' </dev/null 2>&1 |
-    tee "$root/check.log" |
-    python3 -u -c '
+# Runs one make target in the root as a user's shell would, each line of
+# its output with the minutes:seconds since its start, so that the log
+# shows how long each of its phases took.  usage: in_root TARGET LOG
+in_root() {
+    chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        sh -c "cd /src/virtio-vsock-user && make $1" </dev/null 2>&1 |
+        tee "$root/$2" |
+        python3 -u -c '
 import sys, time
 t0 = time.monotonic()
 for line in sys.stdin:
     s = int(time.monotonic() - t0)
     sys.stdout.write("[%02d:%02d] %s" % (s // 60, s % 60, line))
 '
-rc=${PIPESTATUS[0]}
+    return "${PIPESTATUS[0]}"
+}
+
+phase "make check in the root"
+set +e
+in_root check check.log
+rc=$?
+phase "make run in the root"
+in_root run run.log
+run_rc=$?
 set -e
 phase ""
-# make check's own summary line, for whoever counts this run's tests.
+# make check's own summary line, and make run as one more check, for
+# whoever counts this run's tests.
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$root/check.log" | tail -n 1 || true)
-echo "check-fresh: ${summary:-no summary line (make check stopped early)}"
-echo "check-fresh: make check in a clean bookworm root exited $rc" \
-     "after $(( $(date +%s) - t0 )) s in all"
-exit "$rc"
+echo "check-fresh: make check: ${summary:-no summary line (make check stopped early)}"
+echo "check-fresh: make check in a clean $release root exited $rc," \
+     "make run exited $run_rc, after $(( $(date +%s) - t0 )) s in all"
+read -r p f sk < <(printf '%s\n' "$summary" |
+    sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/p') ||
+    true
+p=${p:-0} f=${f:-0} sk=${sk:-0}
+[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+if [ "$run_rc" = 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
+echo "check-fresh: $p passed, $f failed, $sk skipped"
+[ "$rc" = 0 ] && [ "$run_rc" = 0 ]
