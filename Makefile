@@ -5,6 +5,7 @@
 #   make check-fresh  make check and make run in a clean Debian root (as
 #                     root; RELEASE=trixie, the default, or bookworm)
 #   make run        boot the demo enclave
+#   make docs       QEMU's manual, our pages included (warnings are errors)
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
 #   make fuzz-device  QEMU's generic-fuzz on the device, both transports
@@ -25,6 +26,7 @@ QEMU_BUILD := $(TOP)/build/qemu
 QEMU := $(QEMU_BUILD)/qemu-system-x86_64
 FUZZ_QEMU_BUILD := $(TOP)/build/fuzz-qemu
 ASAN_QEMU_BUILD := $(TOP)/build/asan-qemu
+DOCS_BUILD := $(TOP)/build/docs
 
 NINJA_JOBS ?= $(shell nproc)
 
@@ -61,14 +63,14 @@ UNIT_BINS := tests/unit/test-vsock-user-engine \
 	tests/bench/vsock-user-engine-bench
 ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 
-.PHONY: all deps qemu-src qemu unit check check-unit check-qtest \
+.PHONY: all deps qemu-src qemu unit docs check check-unit check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
 	distclean help fuzz-qemu fuzz-device asan-qemu check-asan
 
 all: qemu unit
 
 help:
-	@sed -n '3,12p' $(TOP)/Makefile | sed 's/^# //'
+	@sed -n '3,13p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -157,7 +159,20 @@ unit: $(QEMU_BUILD)/.vsock-user-configure
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(UNIT_BINS)
 
-check: qemu unit
+# QEMU's manual, ours included, with QEMU's own Sphinx configuration
+# (docs/conf.py) and the arguments QEMU's docs build gives sphinx-build:
+# warnings are errors (all of them reported: --keep-going).  Later runs
+# read only the pages that changed.
+docs: qemu-src
+	@mkdir -p $(DOCS_BUILD)
+	@cd $(QEMU_TREE) && flock /tmp/vsock-user-heavy.lock \
+		sphinx-build -q -W --keep-going -Dkerneldoc_werror=1 -j auto \
+		-Dversion=$$(cat VERSION) -Drelease= -b html \
+		-d $(DOCS_BUILD)/doctrees docs $(DOCS_BUILD)/manual || \
+		{ echo "docs: the manual has warnings (above); they are errors"; \
+		  exit 1; }
+
+check: qemu unit docs
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
@@ -218,7 +233,8 @@ bench: qemu unit
 	@python3 $(TOP)/tests/bench/vsock-user-link-bench.py --qemu $(QEMU)
 
 clean:
-	rm -rf $(QEMU_BUILD) $(FUZZ_QEMU_BUILD) $(ASAN_QEMU_BUILD)
+	rm -rf $(QEMU_BUILD) $(FUZZ_QEMU_BUILD) $(ASAN_QEMU_BUILD) \
+		$(DOCS_BUILD)
 
 distclean:
 	rm -rf $(TOP)/build

@@ -26,6 +26,8 @@ pkgs=(
     seabios qemu-system-data ipxe-qemu
     # the TLS link test's x509 CA and certificates (tests_links.py)
     openssl
+    # QEMU's manual (make docs, in make check), with QEMU's Sphinx setup
+    python3-sphinx python3-sphinx-rtd-theme
     # the fuzzers (clang, libFuzzer); llvm's llvm-symbolizer names the
     # functions in sanitizer reports
     clang llvm
