@@ -8,6 +8,7 @@
 #   make docs       QEMU's manual, our pages included (warnings are errors)
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
 #   make bench      benchmarks (not tests)
+#   make series     the patch series for upstream QEMU, checkpatch-checked
 #   make fuzz-device  QEMU's generic-fuzz on the device, both transports
 #   make check-asan   qtest and functional tiers on an ASan/UBSan QEMU
 
@@ -65,12 +66,12 @@ ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 
 .PHONY: all deps qemu-src qemu unit docs check check-unit check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
-	distclean help fuzz-qemu fuzz-device asan-qemu check-asan
+	distclean help fuzz-qemu fuzz-device asan-qemu check-asan series
 
 all: qemu unit
 
 help:
-	@sed -n '3,13p' $(TOP)/Makefile | sed 's/^# //'
+	@sed -n '3,14p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -238,3 +239,9 @@ clean:
 
 distclean:
 	rm -rf $(TOP)/build
+
+# The patch series for upstream QEMU (subprojects/qemu-series/), generated
+# into build/series/ against the pristine QEMU base, and QEMU's
+# scripts/checkpatch.pl over every patch of it.
+series: qemu-src
+	@python3 $(TOP)/scripts/series.py --checkpatch
