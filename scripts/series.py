@@ -22,8 +22,9 @@ It fails, naming them, on any of our files that no patch and no "not in
 the series" rule places, on any part of our upstream patches that no
 patch carries, and on any file of the series that the MAINTAINERS entry
 does not cover.  With --checkpatch it then runs QEMU's
-scripts/checkpatch.pl over every generated patch (Signed-off-by is left
-to whoever submits the series, so --no-signoff).
+scripts/checkpatch.pl over every generated patch and over our patches to
+upstream files (Signed-off-by is left to whoever submits the series, so
+--no-signoff).
 
 usage: scripts/series.py [--base DIR] [--out DIR] [--checkpatch]
 """
@@ -126,8 +127,11 @@ def split_patch_file(name):
     with open(os.path.join(PATCH_DIR, name), encoding="utf-8") as f:
         text = f.read()
     sections = []
-    starts = [m.start() for m in
-              re.finditer(r"^--- (a/\S+|/dev/null)", text, re.M)]
+    # a file's part starts at its "diff --git" line (git format-patch) or,
+    # in a plain diff, at its "---" line
+    marker = r"^diff --git " if re.search(r"^diff --git ", text, re.M) \
+        else r"^--- (a/\S+|/dev/null)"
+    starts = [m.start() for m in re.finditer(marker, text, re.M)]
     for i, s in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         chunk = text[s:end]
@@ -407,8 +411,11 @@ def main():
               (f, len(p.placed), len(p.sections)))
 
     if args.checkpatch:
+        # the series, and our patches to upstream files as they are kept
         return checkpatch([(os.path.join(args.out, f), p)
-                           for p, f in zip(patches, written[1:])])
+                           for p, f in zip(patches, written[1:])] +
+                          [(os.path.join(PATCH_DIR, f), None)
+                           for f in patch_files])
     return 0
 
 
@@ -453,8 +460,9 @@ def checkpatch(files):
         issues = [ln for ln in out.splitlines()
                   if re.search(r"\b(ERROR|WARNING)\b", ln)]
         notes = []
-        covered = all(any(maintainers_glob(g, a) for g in patch.maint_f)
-                      for a in patch.placed)
+        covered = patch and all(any(maintainers_glob(g, a)
+                                    for g in patch.maint_f)
+                                for a in patch.placed)
         if covered and patch.placed:
             for ln in [ln for ln in issues if MAINT_QUESTION in ln]:
                 issues.remove(ln)
@@ -462,7 +470,7 @@ def checkpatch(files):
                              "covers all %d files it adds" %
                              len(patch.placed))
         status = "ok" if r.returncode == 0 and not issues else "FAIL"
-        print("  checkpatch %-4s %s" % (status, os.path.basename(f)))
+        print("  checkpatch %-4s %s" % (status, os.path.relpath(f, TOP)))
         for ln in issues + notes:
             print("       " + ln)
         bad += status != "ok"
