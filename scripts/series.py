@@ -424,8 +424,7 @@ def fill_cover_letter(path, count):
               encoding="utf-8") as f:
         subject, _, body = f.read().partition("\n")
     body = body.strip("\n")
-    body += ("\n\nThe series applies to QEMU %s (the release; generated "
-             "with git format-patch).\n" % pin_value("upstream")[0])
+    body += "\n\nBased on QEMU %s.\n" % pin_value("upstream")[0]
     with open(path, encoding="utf-8") as f:
         text = f.read()
     text = text.replace("*** SUBJECT HERE ***", subject.strip())
