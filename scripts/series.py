@@ -284,10 +284,14 @@ def main():
                 problems.append("%s changes %s after %s does, but its "
                                 "patch comes first in the series" %
                                 (b.patch_file, a.path, a.patch_file))
+    # A patch whose files are not here (yet, or any more) is left out.
+    for p in [p for p in patches if not p.placed and not p.sections]:
+        print("series: '%s' carries nothing; left out" % p.subject)
+        patches.remove(p)
     for i, p in enumerate(patches):
-        if not p.placed and not p.sections:
-            problems.append("patch %d '%s' carries nothing" %
-                            (i + 1, p.subject))
+        for sec in p.sections:
+            sec.owner = i
+    for i, p in enumerate(patches):
         if not p.body:
             problems.append("patch %d '%s' has no commit message" %
                             (i + 1, p.subject))
