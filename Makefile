@@ -244,4 +244,5 @@ distclean:
 # into build/series/ against the pristine QEMU base, and QEMU's
 # scripts/checkpatch.pl over every patch of it.
 series: qemu-src
-	@python3 $(TOP)/scripts/series.py --checkpatch
+	@python3 $(TOP)/scripts/series.py --checkpatch \
+		$(if $(QEMU_SRC),--base $(QEMU_SRC))

@@ -174,7 +174,7 @@ def pin_value(key):
     raise Error("%s has no '%s' line" % (PIN, key))
 
 
-def base_files(base, paths, work):
+def base_files(base, paths):
     """The pristine upstream content of paths, as {path: bytes or None}."""
     got = {}
     if base:
@@ -305,7 +305,7 @@ def main():
     os.makedirs(work)
     upstream_paths = sorted({s.path for s in sections} |
                             ({"MAINTAINERS"} if maint else set()))
-    base = base_files(args.base, upstream_paths, work)
+    base = base_files(args.base, upstream_paths)
     for s in sections:
         if base[s.path] is None and not s.text.startswith("--- /dev/null"):
             raise Error("%s changes %s, which the base does not have" %
