@@ -146,6 +146,15 @@ def split_patch_file(name):
     return sections
 
 
+def patch_file_message(name):
+    """The commit message body of one of our upstream patches, for a patch
+    of the series that carries just that patch."""
+    with open(os.path.join(PATCH_DIR, name), encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"^Subject: .*?\n\n(.*?)\n---\n", text, re.M | re.S)
+    return m.group(1).rstrip("\n").split("\n") if m else []
+
+
 def maintainers_glob(pattern, path):
     """Does a MAINTAINERS F: pattern cover path?  A trailing / covers the
     directory's whole subtree; * and ? stop at a /."""
@@ -292,6 +301,9 @@ def main():
         for sec in p.sections:
             sec.owner = i
     for i, p in enumerate(patches):
+        files = {sec.patch_file for sec in p.sections}
+        if not p.body and not p.placed and len(files) == 1:
+            p.body = patch_file_message(files.pop())
         if not p.body:
             problems.append("patch %d '%s' has no commit message" %
                             (i + 1, p.subject))
