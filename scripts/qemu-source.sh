@@ -10,9 +10,9 @@
 #     or, with --qemu-src=DIR, an existing QEMU 10.x tree (left untouched);
 #  2. a copy of that base (mtimes kept) with our patch series
 #     subprojects/packagefiles/qemu/*.patch applied in order;
-#  3. our own files (hw/, include/, tests/qtest/, docs/, qapi/, and our C
-#     files in tests/unit/ and tests/bench/) linked in at the same relative
-#     paths, so that editing one of them rebuilds only it.
+#  3. our own files (hw/, include/, chardev/, tests/qtest/, docs/, qapi/,
+#     and our C files in tests/unit/ and tests/bench/) linked in at the
+#     same relative paths, so that editing one of them rebuilds only it.
 #
 # Re-running is cheap: nothing is fetched or copied again, only a changed
 # patch series is re-applied (to the files it touches) and links refreshed.
@@ -235,7 +235,7 @@ link_in() {  # our file, its path in the tree
     fi
 }
 # Whole directories, and our files among QEMU's unit tests and benchmarks.
-for d in hw include tests/qtest docs qapi tests/unit tests/bench; do
+for d in hw include chardev tests/qtest docs qapi tests/unit tests/bench; do
     [ -d "$top/$d" ] || continue
     case $d in
         tests/unit|tests/bench) pat='*vsock-user*.[ch]' ;;
