@@ -2,9 +2,10 @@
  * QTest for query-vsock-user and info vsock-user
  *
  * The test, as the guest driver, opens connections in known states (to
- * the heartbeat, to host sockets behind uds-path and a forward, from a
- * hybrid host client) and checks every field QMP reports for them, then
- * the HMP table of one case character by character.
+ * the heartbeat's chardev, to host sockets behind uds-path and a
+ * forward, from a hybrid host client) and checks every field QMP
+ * reports for them, then the HMP table of one case character by
+ * character.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -179,7 +180,8 @@ static void test_established(const void *data)
     int i;
     Want w = {
         .state = "established", .local_port = QVSOCK_HB_PORT,
-        .endpoint = "heartbeat", .tx_packets = 1, .rx_packets = 1,
+        .endpoint = "chardev", .id = "vs0-heartbeat",
+        .tx_packets = 1, .rx_packets = 1,
         .peer_buf_alloc = QVSOCK_GUEST_BUF_ALLOC,
         .credit_to_guest = QVSOCK_GUEST_BUF_ALLOC,
         .credit_from_guest = BUF_ALLOC,
@@ -245,7 +247,7 @@ static void test_established(const void *data)
                               VIRTIO_VSOCK_SHUTDOWN_SEND);
     }
     c = conn_on(&qt, QVSOCK_HB_PORT);
-    w.state = "closing", w.endpoint = "none";
+    w.state = "closing", w.endpoint = "none", w.id = NULL;
     w.tx_bytes = 1, w.tx_packets = 2, w.rx_bytes = 1, w.rx_packets = 3;
     w.fwd_cnt = 1, w.credit_to_guest = QVSOCK_GUEST_BUF_ALLOC - 1;
     w.shut_to_rcv = true, w.shut_to_send = true;
@@ -480,7 +482,7 @@ static void test_hmp(const void *data)
         "T State   Local      Guest Rcvd Sent Cr>g Cr<g Held Shut   Age "
         "Endpoint\r\n"
         "s ESTAB    9000 %10u    0    0 256K 256K    0 --/--   0s "
-        "heartbeat\r\n", port);
+        "vs0-heartbeat\r\n", port);
     g_assert_cmpstr(out, ==, want);
     g_free(out);
     out = qtest_hmp(qt.vt.qts, "info vsock-user vs0 1");
@@ -495,7 +497,8 @@ static void test_hmp(const void *data)
 
 /*
  * 1000 connections in one reply: all of them, in port order.  How long
- * the reply takes is printed (a figure, not a pass criterion).
+ * the reply takes is printed (a figure, not a pass criterion).  They go
+ * to the forward, whose host listener keeps them in its backlog.
  */
 static void test_many(const void *data)
 {
@@ -505,13 +508,17 @@ static void test_many(const void *data)
     uint32_t last = 0;
     gint64 t0;
     unsigned n = 0;
+    g_autofree char *fwd = NULL;
+    int lfd;
 
     qt_init(&qt, data, "");
+    fwd = g_strdup_printf("%s/fw.sock", qt.dir);
+    lfd = qvsock_unix_listen(fwd, 1024);
     for (int i = 0; i < 1000; i++) {
-        qvsock_connect(&qt.vt, QVSOCK_HB_PORT, QVSOCK_GUEST_BUF_ALLOC);
+        qvsock_connect(&qt.vt, 5400, QVSOCK_GUEST_BUF_ALLOC);
     }
     t0 = g_get_monotonic_time();
-    conns = conns_on(&qt, QVSOCK_HB_PORT);
+    conns = conns_on(&qt, 5400);
     g_test_message("query-vsock-user with 1000 connections: %" PRId64
                    " us", g_get_monotonic_time() - t0);
     g_assert_cmpuint(qlist_size(conns), ==, 1000);
@@ -526,6 +533,7 @@ static void test_many(const void *data)
     g_assert_cmpuint(n, ==, 1000);
     qobject_unref(conns);
     qt_free(&qt);
+    close(lfd);
 }
 
 static const QVsockTestCase tests[] = {

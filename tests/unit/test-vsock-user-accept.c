@@ -7,21 +7,20 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
 #include "vsock-user-fixture.h"
 
 static void test_fallback_listener(void)
 {
     Fixture f;
-    VsockHeartbeat *hb;
-    VsockListener *any, *seq;
+    VsockListener *any, *seq, *own;
     TestConn *tc;
     const VsockEngineStats *st;
 
     fx_init(&f); /* exact listener on LPORT */
     st = vsock_engine_get_stats(f.e);
-    hb = vsock_heartbeat_new(f.e, PARENT, VSOCK_HEARTBEAT_PORT);
-    g_assert_nonnull(hb);
+    own = vsock_engine_listen(f.e, PARENT, 9000, VIRTIO_VSOCK_TYPE_STREAM,
+                              fx_accept, &f);
+    g_assert_nonnull(own);
     any = vsock_engine_listen(f.e, PARENT, VSOCK_PORT_ANY,
                               VIRTIO_VSOCK_TYPE_STREAM, fx_accept, &f);
     g_assert_nonnull(any);
@@ -53,14 +52,14 @@ static void test_fallback_listener(void)
     g_assert_true(tc->listener != any);
     g_assert_cmpuint(vsock_conn_get_local_port(tc->conn), ==, LPORT);
 
-    /* and so does the heartbeat on 9000: the fallback never hears of it */
-    g_assert_cmpint(fx_send_to(&f, GPORT, VSOCK_HEARTBEAT_PORT,
-                               VIRTIO_VSOCK_OP_REQUEST, NULL, 0),
-                    ==, VSOCK_TX_OK);
-    fx_expect_on(&f, VSOCK_HEARTBEAT_PORT, GPORT, VIRTIO_VSOCK_OP_RESPONSE, 0,
-                 0, 0, NULL);
+    /* and so does another port's own: the fallback never hears of it */
+    g_assert_cmpint(fx_send_to(&f, GPORT, 9000, VIRTIO_VSOCK_OP_REQUEST,
+                               NULL, 0), ==, VSOCK_TX_OK);
+    fx_expect_on(&f, 9000, GPORT, VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0, NULL);
     fx_expect_none(&f);
-    g_assert_cmpuint(f.tconns->len, ==, 2);
+    g_assert_cmpuint(f.tconns->len, ==, 3);
+    tc = g_ptr_array_index(f.tconns, 2);
+    g_assert_true(tc->listener == own);
     g_assert_cmpuint(vsock_engine_conn_count(f.e), ==, 3);
 
     /* a port's own listener decides even for another type */
@@ -116,7 +115,7 @@ static void test_fallback_listener(void)
                               VIRTIO_VSOCK_TYPE_STREAM, fx_accept, &f);
     g_assert_nonnull(any);
     vsock_listener_free(seq);
-    vsock_heartbeat_free(hb);
+    vsock_listener_free(own);
     fx_fini(&f);
 }
 

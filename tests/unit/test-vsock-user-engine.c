@@ -23,7 +23,6 @@ int main(int argc, char **argv)
     vsock_test_register_rx();
     vsock_test_register_shutdown();
     vsock_test_register_tx();
-    vsock_test_register_heartbeat();
     vsock_test_register_accept();
     vsock_test_register_seqpacket();
     return g_test_run();

@@ -177,7 +177,6 @@ void vsock_test_register_credit(void);
 void vsock_test_register_rx(void);
 void vsock_test_register_shutdown(void);
 void vsock_test_register_tx(void);
-void vsock_test_register_heartbeat(void);
 void vsock_test_register_accept(void);
 void vsock_test_register_seqpacket(void);
 

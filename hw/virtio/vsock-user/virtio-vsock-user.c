@@ -387,6 +387,8 @@ static void vsock_user_reset(VirtIODevice *vdev)
     s->event_pending = false;
 }
 
+static void vsock_user_unrealize(DeviceState *dev);
+
 static void vsock_user_realize(DeviceState *dev, Error **errp)
 {
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
@@ -399,7 +401,6 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
     cfg = (VsockLocalConfig) {
         .guest_cid = s->guest_cid,
         .parent_cid = s->parent_cid,
-        .heartbeat = s->heartbeat,
         .max_conns = s->max_connections,
         .buf_size = s->buf_size,
         .max_pending = s->host_max_pending,
@@ -431,8 +432,12 @@ static void vsock_user_realize(DeviceState *dev, Error **errp)
                                 vsock_user_handle_tx);
     s->event_vq = virtio_add_queue(vdev, VIRTIO_VSOCK_USER_QUEUE_SIZE,
                                    vsock_user_handle_event);
+    if (!virtio_vsock_user_heartbeat_start(s, errp)) {
+        vsock_user_unrealize(dev);
+        return;
+    }
     trace_virtio_vsock_user_realize(s->guest_cid, s->parent_cid,
-                                    vsock_local_heartbeat(s->local));
+                                    s->heartbeat_dev != NULL);
 }
 
 /*
@@ -446,6 +451,7 @@ static void vsock_user_unrealize(DeviceState *dev)
     VirtIOVsockUser *s = VIRTIO_VSOCK_USER(dev);
 
     qemu_del_vm_change_state_handler(s->vmstate);
+    virtio_vsock_user_heartbeat_stop(s);
     notifier_list_notify(&s->detach, s);
     vsock_local_free(s->local);
     s->local = NULL;

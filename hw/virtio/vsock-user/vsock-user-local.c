@@ -16,7 +16,6 @@
 #include "qapi/error.h"
 #include "qemu/log.h"
 #include "qemu/timer.h"
-#include "vsock-user-heartbeat.h"
 #include "vsock-user-local.h"
 #include "vsock-user-unix.h"
 #include "trace.h"
@@ -24,7 +23,6 @@
 struct VsockLocal {
     VsockBackend backend;
     VsockEngine *engine;
-    VsockHeartbeat *heartbeat;
     VsockHost *host;
 };
 
@@ -180,12 +178,6 @@ VsockLocal *vsock_local_new(const VsockLocalConfig *cfg, Error **errp)
     ec.ops = &local_engine_ops;
     ec.opaque = l;
     l->engine = vsock_engine_new(&ec);
-    if (cfg->heartbeat == ON_OFF_AUTO_ON ||
-        (cfg->heartbeat == ON_OFF_AUTO_AUTO &&
-         cfg->parent_cid == VSOCK_CID_PARENT)) {
-        l->heartbeat = vsock_heartbeat_new(l->engine, cfg->parent_cid,
-                                           VSOCK_HEARTBEAT_PORT);
-    }
     l->host = vsock_host_new(l->engine, cfg->parent_cid, cfg->max_conns,
                              cfg->max_pending);
     /* <uds-path>.seqpacket where the host has Unix SOCK_SEQPACKET sockets */
@@ -201,9 +193,8 @@ VsockLocal *vsock_local_new(const VsockLocalConfig *cfg, Error **errp)
 }
 
 /*
- * In the order the engine needs: the heartbeat stops listening, the
- * engine closes every connection (the bridges see closed()), then the
- * host sockets and listeners go.
+ * In the order the engine needs: the engine closes every connection (the
+ * bridges see closed()), then the host sockets and listeners go.
  */
 void vsock_local_free(VsockLocal *l)
 {
@@ -211,7 +202,6 @@ void vsock_local_free(VsockLocal *l)
         return;
     }
     vsock_backends_del(&l->backend);
-    vsock_heartbeat_free(l->heartbeat);
     vsock_engine_free(l->engine);
     vsock_host_free(l->host);
     g_free(l);
@@ -230,9 +220,4 @@ VsockEngine *vsock_local_engine(VsockLocal *l)
 VsockHost *vsock_local_host(VsockLocal *l)
 {
     return l->host;
-}
-
-bool vsock_local_heartbeat(VsockLocal *l)
-{
-    return l->heartbeat;
 }

@@ -2,8 +2,8 @@
  * virtio-vsock-user: the device's own backend, where connections end in QEMU
  *
  * The protocol engine and the endpoints built from the device's
- * properties: the Nitro Enclaves heartbeat, the host fallback listener
- * (guest connections to host sockets) and the hybrid uds-path listener.
+ * properties: the host fallback listener (guest connections to host
+ * sockets) and the hybrid uds-path listener.
  * vsock-user-forward objects and vsock-user chardevs add endpoints of
  * their own to its engine and host endpoints.  To the device it is one
  * backend among others (vsock-user-backend.h).
@@ -16,7 +16,6 @@
 #ifndef HW_VIRTIO_VSOCK_USER_LOCAL_H
 #define HW_VIRTIO_VSOCK_USER_LOCAL_H
 
-#include "qapi/qapi-types-common.h"
 #include "vsock-user-backend.h"
 #include "vsock-user-engine.h"
 #include "vsock-user-host.h"
@@ -26,7 +25,6 @@ typedef struct VsockLocal VsockLocal;
 typedef struct VsockLocalConfig {
     uint64_t guest_cid;
     uint64_t parent_cid;        /* the engine's local CID */
-    OnOffAuto heartbeat;        /* auto: when parent_cid is 3 */
     uint32_t max_conns;
     uint32_t buf_size;          /* buf_alloc announced to the guest */
     uint32_t max_pending;       /* host-initiated, not accepted yet */
@@ -44,6 +42,5 @@ void vsock_local_free(VsockLocal *l);
 VsockBackend *vsock_local_backend(VsockLocal *l);
 VsockEngine *vsock_local_engine(VsockLocal *l);
 VsockHost *vsock_local_host(VsockLocal *l);
-bool vsock_local_heartbeat(VsockLocal *l);
 
 #endif

@@ -44,6 +44,7 @@ struct VirtIOVsockUser {
     VsockBackends *backends;
     VsockLocal *local;
     NotifierList detach;        /* objects attached to the device */
+    DeviceState *heartbeat_dev; /* heartbeat=: a nitro-heartbeat */
     QEMUBH *bh;                 /* every pass over the queues runs here */
     QEMUTimer *timer;           /* the backends' next deadline */
     QEMUTimer *tx_notify_timer; /* bounds how long tx completions wait */
@@ -88,6 +89,15 @@ void virtio_vsock_user_class_add_props(ObjectClass *klass);
  * if the guest has several virtio-vsock devices.
  */
 bool virtio_vsock_user_check_props(VirtIOVsockUser *s, Error **errp);
+
+/*
+ * virtio-vsock-user-heartbeat.c: the heartbeat= property, a
+ * nitro-heartbeat on a vsock-user chardev on port 9000 of the device
+ * (nothing when the property says no).  Start it once the device's
+ * engine exists; stop it before the device goes.
+ */
+bool virtio_vsock_user_heartbeat_start(VirtIOVsockUser *s, Error **errp);
+void virtio_vsock_user_heartbeat_stop(VirtIOVsockUser *s);
 
 /*
  * Objects that work through a device (vsock-user-link, vsock-user-forward,

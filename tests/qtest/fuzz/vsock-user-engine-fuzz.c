@@ -28,13 +28,14 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/virtio/vsock-user/vsock-user-heartbeat.h"
 #include "../../unit/vsock-user-fixture.h"
 
 #define MAX_CONNS 8
 #define FUZZ_BUF_ALLOC 8192
 #define MAX_PAYLOAD 70000
 #define ACCEPT_TIMEOUT_NS (500 * 1000000LL)
+/* A port with a listener of its own, served by echo_once below */
+#define ECHO_PORT 9000
 
 #define CHECK(cond) \
     do { \
@@ -44,6 +45,74 @@
             abort(); \
         } \
     } while (0)
+
+/*
+ * An endpoint that is not the fixture's script: it keeps the first byte
+ * the guest sends, hands it back and closes from inside read(), as the
+ * Nitro heartbeat does (guest bytes after the first are discarded).
+ */
+typedef struct EchoConn {
+    bool have_byte;
+    uint8_t byte;
+} EchoConn;
+
+static size_t echo_write(VsockConn *conn, void *opaque,
+                         const struct iovec *iov, unsigned iov_cnt,
+                         uint32_t flags)
+{
+    EchoConn *ec = opaque;
+    size_t len = iov_size(iov, iov_cnt);
+
+    if (!ec->have_byte) {
+        iov_to_buf(iov, iov_cnt, 0, &ec->byte, 1);
+        ec->have_byte = true;
+        vsock_conn_notify_readable(conn);
+    }
+    return len;
+}
+
+static size_t echo_read(VsockConn *conn, void *opaque,
+                        const struct iovec *iov, unsigned iov_cnt,
+                        uint32_t *flags)
+{
+    EchoConn *ec = opaque;
+
+    if (!ec->have_byte || !iov_from_buf(iov, iov_cnt, 0, &ec->byte, 1)) {
+        return 0;
+    }
+    vsock_conn_close(conn);
+    g_free(ec);
+    return 1;
+}
+
+static void echo_shutdown(VsockConn *conn, void *opaque, uint32_t flags)
+{
+    EchoConn *ec = opaque;
+
+    if ((flags & VIRTIO_VSOCK_SHUTDOWN_SEND) && !ec->have_byte) {
+        vsock_conn_close(conn);
+        g_free(opaque);
+    }
+}
+
+static void echo_closed(VsockConn *conn, void *opaque, VsockCloseReason r)
+{
+    g_free(opaque);
+}
+
+static const VsockConnOps echo_ops = {
+    .write = echo_write,
+    .read = echo_read,
+    .shutdown = echo_shutdown,
+    .closed = echo_closed,
+};
+
+static VsockAcceptResult echo_accept(VsockListener *l, VsockConn *conn,
+                                     void *opaque)
+{
+    vsock_conn_set_ops(conn, &echo_ops, g_new0(EchoConn, 1));
+    return VSOCK_ACCEPT_NOW;
+}
 
 typedef struct Input {
     const uint8_t *p;
@@ -175,7 +244,7 @@ static VsockAcceptResult fz_accept(VsockListener *l, VsockConn *conn,
     guint n = f->tconns->len;
 
     /* a port's own listener has precedence over the fallback */
-    CHECK(vsock_conn_get_local_port(conn) != VSOCK_HEARTBEAT_PORT);
+    CHECK(vsock_conn_get_local_port(conn) != ECHO_PORT);
     CHECK(l == fz->fallback ||
           vsock_conn_get_local_port(conn) == LPORT);
     CHECK(vsock_conn_get_state(conn) == VSOCK_CONN_ACCEPTING);
@@ -288,7 +357,7 @@ static unsigned split(Input *in, uint8_t *buf, size_t len,
 static void guest_send(Input *in)
 {
     static const uint32_t local_ports[] = {
-        LPORT, VSOCK_HEARTBEAT_PORT, 77, 0,
+        LPORT, ECHO_PORT, 77, 0,
     };
     uint32_t sel = get(in, 1);
     uint32_t gport = 1000 + sel % 4;
@@ -426,7 +495,7 @@ static void guest_receive(Input *in)
         } else {
             CHECK(h.flags == 0);
         }
-        if (m->valid && h.src_port != VSOCK_HEARTBEAT_PORT) {
+        if (m->valid && h.src_port != ECHO_PORT) {
             for (uint32_t i = 0; i < h.len; i++) {
                 CHECK(fz->buf[VSOCK_HDR_SIZE + i] ==
                       fx_pattern(m->recv + i, h.src_port));
@@ -546,7 +615,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Input in = { data, size };
     VsockEngineConfig cfg;
-    VsockHeartbeat *hb;
+    VsockListener *echo;
     Fuzz f = { 0 };
     Fixture *fx = &f.fx;
     unsigned steps = 0;
@@ -580,8 +649,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                          VIRTIO_VSOCK_TYPE_SEQPACKET,
                                      fz_accept, NULL);
     CHECK(f.fallback);
-    hb = vsock_heartbeat_new(fx->e, PARENT, VSOCK_HEARTBEAT_PORT);
-    CHECK(hb);
+    echo = vsock_engine_listen(fx->e, PARENT, ECHO_PORT,
+                               VIRTIO_VSOCK_TYPE_STREAM, echo_accept, NULL);
+    CHECK(echo);
 
     while (in.left && steps++ < 4096) {
         uint32_t cmd = get(&in, 1);
@@ -640,7 +710,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
     }
-    vsock_heartbeat_free(hb);
+    vsock_listener_free(echo);
     vsock_listener_free(f.fallback);
     for (guint i = 0; i < fx->tconns->len; i++) {
         st.partial_writes +=
