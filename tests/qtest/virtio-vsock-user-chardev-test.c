@@ -484,6 +484,15 @@ static void test_errors(void)
     assert_error(DEV "-chardev vsock-user,id=c,port=9000", "",
                  "vsock-user chardev 'c': port 9000 of virtio-vsock-user "
                  "'vs0' is already taken");
+    assert_error(DEV "-device virtio-vsock-user,guest-cid=17,parent-cid=3,"
+                 "allow-multiple=on -device virtio-vsock-user,guest-cid=18,"
+                 "parent-cid=3,allow-multiple=on",
+                 "-device virtio-vsock-user,guest-cid=18,parent-cid=3,"
+                 "allow-multiple=on: ",
+                 "heartbeat: its chardev would be 'vsock-user-heartbeat', "
+                 "which exists already; give the device an id (its "
+                 "heartbeat chardev is then ID-heartbeat), or set "
+                 "heartbeat=off");
     assert_error(DEV "-device nitro-heartbeat,chardev=nope",
                  "-device nitro-heartbeat,chardev=nope: ",
                  "Property 'nitro-heartbeat.chardev' can't find value "
@@ -493,6 +502,26 @@ static void test_errors(void)
                  "-device nitro-heartbeat,chardev=c: ",
                  "Property 'nitro-heartbeat.chardev' can't take value 'c': "
                  "chardev 'c' is already in use");
+}
+
+/* Both types are there for management tools to find. */
+static void test_types(void)
+{
+    QTestState *qts = qtest_init("-M none");
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-list-types'}");
+    QListEntry *e;
+    unsigned found = 0;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        const char *name = qdict_get_str(qobject_to(QDict, e->value),
+                                         "name");
+
+        found += !strcmp(name, "nitro-heartbeat") +
+                 !strcmp(name, "chardev-vsock-user");
+    }
+    g_assert_cmpuint(found, ==, 2);
+    qobject_unref(rsp);
+    qtest_quit(qts);
 }
 
 static const QVsockTestCase tests[] = {
@@ -508,6 +537,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qvsock_add_tests("virtio-vsock-user-chardev", tests, G_N_ELEMENTS(tests));
+    qtest_add_func("virtio-vsock-user-chardev/types", test_types);
     if (qvsock_has_machine("microvm")) {
         qtest_add_func("virtio-vsock-user-chardev/errors", test_errors);
     }

@@ -40,13 +40,17 @@ bool virtio_vsock_user_heartbeat_start(VirtIOVsockUser *s, Error **errp)
     if (!heartbeat_wanted(s)) {
         return true;
     }
+    if (qemu_chr_find(id)) {
+        error_setg(errp, "heartbeat: its chardev would be '%s', which "
+                   "exists already; %s, or set heartbeat=off", id,
+                   devid ? "rename that chardev" :
+                   "give the device an id (its heartbeat chardev is then "
+                   "ID-heartbeat)");
+        return false;
+    }
     chr = vsock_user_chardev_new_for(s, id, NITRO_HEARTBEAT_PORT, errp);
     if (!chr) {
         error_prepend(errp, "heartbeat: ");
-        if (!devid) {
-            error_append_hint(errp, "Give the device an id: its heartbeat "
-                              "chardev is named ID-heartbeat.\n");
-        }
         return false;
     }
     hb = qdev_new(TYPE_NITRO_HEARTBEAT);
