@@ -340,11 +340,12 @@ static void chr_pump(VsockUserChardev *s)
     if (s->close_owed) {
         /* the last bytes of the old connection, as far as they go in */
         while (s->in_off < s->in_len && qemu_chr_be_can_write(chr) > 0) {
-            uint32_t n = MIN(s->in_len - s->in_off,
+            uint32_t off = s->in_off;
+            uint32_t n = MIN(s->in_len - off,
                              (uint32_t)qemu_chr_be_can_write(chr));
 
-            qemu_chr_be_write(chr, s->in_buf + s->in_off, n);
             s->in_off += n;
+            qemu_chr_be_write(chr, s->in_buf + off, n);
         }
         s->in_len = s->in_off = 0;
         s->close_owed = false;
@@ -363,12 +364,14 @@ static void chr_pump(VsockUserChardev *s)
 
         while (s->in_off < s->in_len &&
                (room = qemu_chr_be_can_write(chr)) > 0) {
-            uint32_t n = MIN(s->in_len - s->in_off, (uint32_t)room);
+            uint32_t off = s->in_off;
+            uint32_t n = MIN(s->in_len - off, (uint32_t)room);
 
-            trace_vsock_user_chr_to_frontend(chr_id(s), n);
-            qemu_chr_be_write(chr, s->in_buf + s->in_off, n);
+            /* (the frontend may hang up from inside its read handler) */
             s->in_off += n;
             budget -= MIN(budget, n);
+            trace_vsock_user_chr_to_frontend(chr_id(s), n);
+            qemu_chr_be_write(chr, s->in_buf + off, n);
         }
         if (s->in_off < s->in_len || s->open_owed || s->close_owed) {
             return;     /* the frontend is full, or it reconnected */
