@@ -1,6 +1,7 @@
 """Guests that boot and talk to the device: boot on microvm and pc, the
-loopback transport, the heartbeat (once, 200 times, with a connect that
-gets RST) and the EIF images on QEMU's loader and -M nitro-enclave.
+loopback transport, the heartbeat, a connect that gets RST, 200 rounds of
+the heartbeat's handshake against a host peer that closes (no lingering
+closes) and the EIF images on QEMU's loader and -M nitro-enclave.
 
 Loaded by run.py (tests(run) -> [(name, fn)]).  Each test gets (runner,
 tmpdir) and returns an optional note for the PASS line; it raises
@@ -9,8 +10,10 @@ run.Fail or run.Skip.
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 
 run = None      # the runner module, set by tests()
 
@@ -57,10 +60,46 @@ def test_connect_reset_microvm(r, tmp):
                      for c, _, res, ms in times)
 
 
-def check_heartbeat_many(r, tmp, machine, devices):
+def echo_once_server(lsock, n, errors):
+    """For each of N clients: read one byte, send it back, close."""
+    try:
+        for _ in range(n):
+            conn, _ = lsock.accept()
+            with conn:
+                conn.settimeout(60)
+                b = conn.recv(1)
+                if b:
+                    conn.sendall(b)
+    except OSError as e:
+        errors.append("host peer: %s" % e)
+
+
+def check_heartbeat_many(r, tmp, machine, device):
+    """The handshake 2 x 200 times against a host peer that closes.
+
+    nitro-heartbeat answers once per boot, so the rounds go to a host
+    socket (uds-path): QEMU closes each connection when its peer does,
+    as it did after each heartbeat, and no close may linger.
+    """
     count = 200
-    b = r.boot(tmp, machine, "heartbeat-many", devices, timeout=300,
-               params={"count": count})
+    uds = os.path.join(tmp, "v.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(uds + "_9000")
+    lsock.listen(64)
+    lsock.settimeout(300)
+    errors = []
+    t = threading.Thread(target=echo_once_server,
+                         args=(lsock, 2 * count, errors), daemon=True)
+    t.start()
+    try:
+        b = r.boot(tmp, machine, "heartbeat-many",
+                   ["-device", device + ",guest-cid=16,parent-cid=3,"
+                    "heartbeat=off,uds-path=" + uds],
+                   timeout=300, params={"count": count})
+    finally:
+        lsock.close()
+    if errors:
+        raise run.Fail(errors[0])
     r.expect_pass(b, "heartbeat-many")
     runs = re.findall(r"HEARTBEAT OK count=(\d+) total_ms=([0-9.]+) "
                       r"avg_ms=([0-9.]+) max_ms=([0-9.]+) "
@@ -83,9 +122,9 @@ def check_heartbeat_many(r, tmp, machine, devices):
     return "; ".join(notes)
 
 
-def test_heartbeat_200_microvm(r, tmp):
+def test_close_200_microvm(r, tmp):
     r.need_device("virtio-vsock-user")
-    return check_heartbeat_many(r, tmp, "microvm", VSOCK_MMIO)
+    return check_heartbeat_many(r, tmp, "microvm", "virtio-vsock-user")
 
 
 def test_heartbeat_pc(r, tmp):
@@ -94,9 +133,9 @@ def test_heartbeat_pc(r, tmp):
     r.expect_pass(b, "heartbeat")
 
 
-def test_heartbeat_200_pc(r, tmp):
+def test_close_200_pc(r, tmp):
     r.need_device("virtio-vsock-user-pci")
-    return check_heartbeat_many(r, tmp, "pc", VSOCK_PCI)
+    return check_heartbeat_many(r, tmp, "pc", "virtio-vsock-user-pci")
 
 
 def test_eif_qemu_loader(r, tmp):
@@ -163,7 +202,8 @@ def test_eif_nitro_enclave_heartbeat(r, tmp):
     if p.returncode:
         raise run.Fail("eif.py build failed: %s" % p.stderr.strip())
     # QEMU appends -append to the EIF's own command line.
-    b = r.boot(tmp, "microvm", "heartbeat", timeout=90, kernel=path,
+    b = r.boot(tmp, "microvm", "heartbeat",
+               ["-trace", "nitro_heartbeat_done"], timeout=90, kernel=path,
                initrd=False, machine_args=["-M", "nitro-enclave"],
                cmdline="")
     if b.result is None and ("vhost-user-vsock" in b.qemu_log or
@@ -171,7 +211,13 @@ def test_eif_nitro_enclave_heartbeat(r, tmp):
         raise run.Skip("nitro-enclave still needs vsock=<chardev> for "
                    "vhost-user-vsock (standalone mode not built yet)")
     r.expect_pass(b, "heartbeat")
-    return "init at %ss guest uptime" % b.uptime_at_init
+    # answered by the nitro-heartbeat device model, once
+    done = re.findall(r"\bnitro_heartbeat_done\b", b.qemu_log)
+    if len(done) != 1:
+        raise run.Fail("trace event nitro_heartbeat_done seen %d times, "
+                       "expected once" % len(done))
+    return "init at %ss guest uptime, answered by nitro-heartbeat" % \
+        b.uptime_at_init
 
 
 def tests(runner_module):
@@ -184,8 +230,8 @@ def tests(runner_module):
         ("eif-qemu-loader", test_eif_qemu_loader),
         ("heartbeat-microvm", test_heartbeat_microvm),
         ("connect-reset-microvm", test_connect_reset_microvm),
-        ("heartbeat-200-microvm", test_heartbeat_200_microvm),
+        ("close-200-microvm", test_close_200_microvm),
         ("heartbeat-pc", test_heartbeat_pc),
-        ("heartbeat-200-pc", test_heartbeat_200_pc),
+        ("close-200-pc", test_close_200_pc),
         ("eif-nitro-enclave-heartbeat", test_eif_nitro_enclave_heartbeat),
     ]

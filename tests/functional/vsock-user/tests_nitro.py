@@ -67,7 +67,7 @@ def tests(run):
 
     def test_default(r, tmp):
         """Default options: heartbeat passes, the application runs."""
-        p = run_demo(r, tmp, demo_eif(r))
+        p = run_demo(r, tmp, demo_eif(r), "-trace", "nitro_heartbeat_done")
         out = p.stdout
         if p.returncode != 0:
             raise Fail("demo exit status %d: %s" %
@@ -79,6 +79,11 @@ def tests(run):
                      "QEMU exit status 0"):
             if want not in out:
                 raise Fail("missing %r in the demo's output" % want)
+        # the heartbeat was answered by the nitro-heartbeat device model
+        done = (out + p.stderr).count("nitro_heartbeat_done")
+        if done != 1:
+            raise Fail("trace event nitro_heartbeat_done seen %d times, "
+                       "expected once" % done)
         for line in out.splitlines():
             if line.startswith("enclave: heartbeat OK at"):
                 return line[len("enclave: "):]
