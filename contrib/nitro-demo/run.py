@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Boot an enclave image on -M nitro-enclave with nothing else running.
 
-The parent's side of the demo: QEMU alone plays the parent instance (its
-virtio-vsock-user device answers the enclave's heartbeat), and one
+The parent's side of the demo: QEMU alone plays the parent instance (the
+nitro-heartbeat device model answers the enclave's heartbeat on a
+vsock-user chardev of its virtio-vsock-user device), and one
 vsock-user-forward object hands the enclave's connections to parent port
 5005 to a Unix socket this script listens on, printing what arrives.
 
