@@ -16,7 +16,9 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qapi/error.h"
 #include "qobject/qdict.h"
+#include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "libqos/virtio-vsock-user.h"
 
@@ -373,6 +375,51 @@ static void test_client_reconnect(const void *data)
     qvsock_test_free(&t);
 }
 
+/* ---- chardev-add: at run time a chardev attaches at once --------------- */
+
+static void chardev_add(QVsockTest *t, const char *id, const char *data,
+                        const char *error)
+{
+    QObject *args = qobject_from_json(data, &error_abort);
+    QDict *rsp = qtest_qmp(t->qts, "{'execute': 'chardev-add', 'arguments': "
+                           "{'id': %s, 'backend': {'type': 'vsock-user', "
+                           "'data': %p}}}", id, args);
+
+    if (error) {
+        g_autofree char *want = g_strdup_printf("Failed to add chardev "
+                                                "'%s': %s", id, error);
+
+        g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                      "desc"), ==, want);
+    } else {
+        g_assert_true(qdict_haskey(rsp, "return"));
+    }
+    qobject_unref(rsp);
+}
+
+static void test_chardev_add(const void *data)
+{
+    QVsockTest t;
+
+    init(&t, data, "", "");
+    chardev_add(&t, "late", "{'port': 6000, 'vsock': 'nope'}",
+                "vsock-user chardev 'late': vsock=nope: no "
+                "virtio-vsock-user device has that id");
+    chardev_add(&t, "late", "{'port': 4294967295}",
+                "vsock-user chardev 'late': port=4294967295 is reserved "
+                "(any); use 0 to 4294967294");
+    chardev_add(&t, "late", "{'port': 6000, 'vsock': 'vs0'}", NULL);
+    chardev_add(&t, "late2", "{'port': 6000}",
+                "vsock-user chardev 'late2': port 6000 of "
+                "virtio-vsock-user 'vs0' is already taken");
+    /* listening, but no frontend is open: refused */
+    expect_refused(&t, 3000, 6000);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'chardev-remove', "
+                             "'arguments': {'id': 'late'}}");
+    chardev_add(&t, "late2", "{'port': 6000}", NULL);
+    qvsock_test_free(&t);
+}
+
 /* ---- nitro-heartbeat on a vsock-user chardev --------------------------- */
 
 static bool heartbeat_done(QVsockTest *t)
@@ -531,6 +578,7 @@ static const QVsockTestCase tests[] = {
     { "monitor", test_monitor },
     { "client-reconnect", test_client_reconnect },
     { "heartbeat-device", test_heartbeat_device },
+    { "chardev-add", test_chardev_add },
 };
 
 int main(int argc, char **argv)
