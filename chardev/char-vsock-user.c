@@ -56,7 +56,7 @@
 
 /* Guest bytes handed to the frontend per bottom-half run */
 #define CHR_IN_MAX      4096
-#define CHR_PUMP_BUDGET (64 * 1024)
+#define CHR_PUMP_BUDGET (16 * 1024)
 
 typedef struct VsockUserChardev VsockUserChardev;
 

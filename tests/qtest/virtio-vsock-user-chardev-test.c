@@ -275,6 +275,42 @@ static void test_serial_guest_stops(const void *data)
     qvsock_test_free(&t);
 }
 
+/*
+ * A frontend that writes without waiting for room (isa-debugcon uses
+ * qemu_chr_fe_write_all()): QEMU never hangs on it; what the guest has no
+ * room for beyond the chardev's buffer is dropped, the rest arrives.
+ */
+static void test_write_all_frontend(const void *data)
+{
+    enum { N = CHR_OUT_MAX + 100 };
+    g_autofree uint8_t *pat = qvsock_pattern_new(N, 3);
+    g_autofree uint8_t *got = g_malloc(CHR_OUT_MAX);
+    QVsockTest t;
+    QVsockHdr h;
+    uint32_t port;
+
+    init(&t, data, "", "-chardev vsock-user,id=d0,port=5001,vsock=vs0 "
+         "-device isa-debugcon,chardev=d0,iobase=0x402");
+    port = qvsock_connect(&t, 5001, QVSOCK_GUEST_BUF_ALLOC);
+    h = gpkt(port, 5001, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
+    h.buf_alloc = 0;
+    qvsock_send(&t, h, NULL);
+    for (int i = 0; i < N; i++) {
+        qtest_outb(t.qts, 0x402, pat[i]);
+    }
+    qvsock_expect_silence(&t, 100 * NS_PER_MS);
+    h.buf_alloc = QVSOCK_GUEST_BUF_ALLOC;
+    qvsock_send(&t, h, NULL);
+    recv_bytes(&t, port, 5001, got, CHR_OUT_MAX);
+    g_assert_cmpmem(got, CHR_OUT_MAX, pat, CHR_OUT_MAX);
+    qvsock_expect_silence(&t, 100 * NS_PER_MS);
+    /* with room again, nothing is dropped */
+    qtest_outb(t.qts, 0x402, 'z');
+    recv_bytes(&t, port, 5001, got, 1);
+    g_assert_cmpint(got[0], ==, 'z');
+    qvsock_test_free(&t);
+}
+
 /* ---- server=on with a QMP monitor: OPENED, CLOSED, one at a time --------- */
 
 #define QMP_ARGS "-chardev vsock-user,id=m0,port=4444,vsock=vs0 " \
@@ -575,6 +611,7 @@ static const QVsockTestCase tests[] = {
     { "serial-bytes", test_serial_bytes },
     { "serial-reader-stops", test_serial_reader_stops },
     { "serial-guest-stops", test_serial_guest_stops },
+    { "write-all-frontend", test_write_all_frontend },
     { "monitor", test_monitor },
     { "client-reconnect", test_client_reconnect },
     { "heartbeat-device", test_heartbeat_device },
