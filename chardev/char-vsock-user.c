@@ -5,15 +5,11 @@
  *   -chardev vsock-user,id=ID,port=P[,vsock=DEVID][,server=on|off]
  *            [,cid=N][,reconnect-ms=MS]
  *
- *   server=on (the default): QEMU listens on port P of the device's
- *       parent CID; the guest connects to it.
- *   server=off: QEMU connects to the guest's port P (cid=N, when given,
- *       must be the guest's CID) when the machine starts, and again at
- *       once whenever the device is reset (the guest's driver starts);
- *       reconnect-ms=MS connects again MS milliseconds of guest time
- *       after a refusal, a timeout or a close.
- *   vsock=DEVID: the device (its id or its PCI proxy's; default: the
- *       only one).
+ * server=on (the default) listens on port P of the device's parent CID;
+ * server=off connects to the guest's port P when the machine starts, at
+ * once after every reset of the device, and reconnect-ms of guest time
+ * after a refusal, a timeout or a close (docs/system/devices/virtio/
+ * vsock-user-chardev.rst).
  *
  * One connection at a time, as a socket chardev has: a guest connect
  * while one is open, or while no frontend is open, is refused with RST.
@@ -173,7 +169,10 @@ static void chr_conn_gone(VsockUserChardev *s, const char *why)
         if (s->open_owed) {
             /* the frontend never heard of it: nothing to tell */
             s->open_owed = false;
-            s->in_len = s->in_off = 0;
+            if (!s->close_owed) {
+                /* (else what is pending is the previous connection's) */
+                s->in_len = s->in_off = 0;
+            }
         } else {
             s->close_owed = true;
         }
@@ -331,9 +330,10 @@ static void chr_reconnect_cb(void *opaque)
 
 /* ---- the frontend's side: events and guest bytes, in order ------------- */
 
-/* Hand the frontend what it is owed; called from the BH and the GSource. */
-static void chr_pump(VsockUserChardev *s)
+/* Hand the frontend what it is owed: the bottom half, and the GSource's. */
+static void chr_pump(void *opaque)
 {
+    VsockUserChardev *s = opaque;
     Chardev *chr = CHARDEV(s);
     size_t budget = CHR_PUMP_BUDGET;
 
@@ -392,11 +392,6 @@ static void chr_pump(VsockUserChardev *s)
             return;
         }
     }
-}
-
-static void chr_bh(void *opaque)
-{
-    chr_pump(opaque);
 }
 
 static gboolean chr_poll_prepare(GSource *source, gint *timeout)
@@ -638,7 +633,7 @@ static void chr_start(VsockUserChardev *s)
 
     s->started = true;
     fifo8_create(&s->out, VSOCK_USER_CHR_OUT_MAX);
-    s->bh = qemu_bh_new(chr_bh, s);
+    s->bh = qemu_bh_new(chr_pump, s);
     s->reconnect = timer_new_ms(QEMU_CLOCK_VIRTUAL, chr_reconnect_cb, s);
     s->poll = (VsockUserPoll *)g_source_new(&chr_poll_funcs,
                                             sizeof(*s->poll));
