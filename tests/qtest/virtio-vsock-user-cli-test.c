@@ -184,11 +184,12 @@ static void test_help(const void *data)
         "  guest-cid=<uint64>     - the guest's CID, 3..4294967294 "
         "(default: 16 when parent-cid is 3, otherwise 3)",
         "  parent-cid=<uint32>    - the CID whose connections end in QEMU: "
-        "heartbeat, uds-path, vsock-user-forward objects (default: 2)",
+        "heartbeat, uds-path, vsock-user-forward objects, vsock-user "
+        "chardevs (default: 2)",
         "  heartbeat=<OnOffAuto>  - answer the Nitro Enclaves heartbeat on "
-        "the parent's port 9000 (auto: when parent-cid is 3 and no "
-        "vsock-user-link carries it) "
-        "(default: auto)",
+        "the parent's port 9000 once per boot, with nitro-heartbeat on a "
+        "vsock-user chardev (auto: when parent-cid is 3 and no "
+        "vsock-user-link carries it) (default: auto)",
         "  max-connections=<uint32> - connections at once, 1..65536; a "
         "REQUEST beyond them gets RST (default: 1024)",
         "  buf-size=<uint32>      - receive buffer per connection "

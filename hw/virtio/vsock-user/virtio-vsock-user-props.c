@@ -295,10 +295,10 @@ static const struct {
     { "guest-cid", "the guest's CID, " VSOCK_CID_RANGE " (default: 16 when "
       "parent-cid is 3, otherwise 3)" },
     { "parent-cid", "the CID whose connections end in QEMU: heartbeat, "
-      "uds-path, vsock-user-forward objects" },
+      "uds-path, vsock-user-forward objects, vsock-user chardevs" },
     { "heartbeat", "answer the Nitro Enclaves heartbeat on the parent's port "
-      "9000 (auto: when parent-cid is 3 and no vsock-user-link carries "
-      "it)" },
+      "9000 once per boot, with nitro-heartbeat on a vsock-user chardev "
+      "(auto: when parent-cid is 3 and no vsock-user-link carries it)" },
     { "max-connections", "connections at once, 1..65536; a REQUEST beyond "
       "them gets RST" },
     { "buf-size", "receive buffer per connection (buf_alloc announced to the "
