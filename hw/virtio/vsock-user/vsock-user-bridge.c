@@ -13,8 +13,9 @@
  *   runs once the main loop has run the handlers of every socket that was
  *   ready.  The watch stays armed while the engine keeps reading (no
  *   handler change per message); it is dropped only when the socket
- *   stays readable and the engine did not read since it was told (a guest
- *   without credit or without rx buffers), so such a guest costs nothing.
+ *   stays readable for two events and the engine did not read since it
+ *   was told (a guest without credit or without rx buffers), so such a
+ *   guest costs nothing.
  *   Host EOF becomes SHUTDOWN(SEND).
  * - guest -> host: write() sends what the socket takes and returns that
  *   count; the engine holds the rest (bounded by its buf_alloc, which stops
@@ -98,6 +99,7 @@ struct VsockBridge {
     bool fd_out;
     bool notified;              /* the engine was told the socket is ready */
     bool read_since;            /* ... and read from it since */
+    unsigned unread_events;     /* readable events since, without a read */
     bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
     bool guest_eof;             /* guest shut SEND: SHUT_WR owed */
     bool shut_wr_done;
@@ -269,12 +271,21 @@ static void bridge_in_ready(void *opaque)
     bridge_enter(b);
     trace_vsock_user_bridge_readable(b->name);
     if (b->notified && !b->read_since) {
-        /* the engine cannot take data now; it reads when it can */
-        b->watch_in = false;
-        bridge_update_fd(b);
+        /*
+         * Told, and not read since.  The device reads in a bottom half
+         * that may run only after the main loop polled once more, so one
+         * such event is expected; a second means the engine cannot take
+         * data now (it reads when it can), and the watch goes.  Dropping
+         * it at the first would add and remove the handler every round.
+         */
+        if (++b->unread_events > 1) {
+            b->watch_in = false;
+            bridge_update_fd(b);
+        }
     } else if (b->conn) {
         b->notified = true;
         b->read_since = false;
+        b->unread_events = 0;
         vsock_conn_notify_readable(b->conn);
     }
     bridge_leave(b);
