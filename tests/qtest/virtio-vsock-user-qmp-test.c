@@ -536,6 +536,146 @@ static void test_many(const void *data)
     close(lfd);
 }
 
+/* qom-get of a link's state, until it is @want (the link is real time) */
+static void wait_link_state(QTestState *qts, const char *want)
+{
+    for (int i = 0; i < 500; i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                               "{'path': '/objects/l0', "
+                               "'property': 'state'}}");
+        bool done = !strcmp(qdict_get_str(rsp, "return"), want);
+
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+/* A packet a link brought from one guest to the other, unchanged */
+static void assert_linked(const QVsockHdr *h, uint64_t src_cid,
+                          uint32_t src_port, uint64_t dst_cid,
+                          uint32_t dst_port, uint16_t op)
+{
+    g_assert_cmpuint(h->src_cid, ==, src_cid);
+    g_assert_cmpuint(h->src_port, ==, src_port);
+    g_assert_cmpuint(h->dst_cid, ==, dst_cid);
+    g_assert_cmpuint(h->dst_port, ==, dst_port);
+    g_assert_cmpuint(h->op, ==, op);
+    g_assert_cmpuint(h->len, ==, 0);
+    /* an RST is the link's own, the others the guest's as they were */
+    g_assert_cmpuint(h->buf_alloc, ==,
+                     op == VIRTIO_VSOCK_OP_RST ? 0 : QVSOCK_GUEST_BUF_ALLOC);
+}
+
+/* How many connections @qts's one device lists on @port */
+static size_t n_conns(QTestState *qts, uint32_t port)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-vsock-user', "
+                           "'arguments': {'port': %u}}", port);
+    QDict *dev = qobject_to(QDict,
+                            qlist_peek(qdict_get_qlist(rsp, "return")));
+    size_t n = qlist_size(qdict_get_qlist(dev, "connections"));
+
+    qobject_unref(rsp);
+    return n;
+}
+
+/* The one connection of @qts's device on @port, which a link carries */
+static void assert_link_conn(QTestState *qts, uint32_t port,
+                             const char *state, uint64_t local_cid,
+                             uint32_t local_port, uint64_t peer_cid,
+                             uint32_t peer_port, bool host_initiated,
+                             const char *address)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-vsock-user', "
+                           "'arguments': {'port': %u}}", port);
+    QList *devs = qdict_get_qlist(rsp, "return");
+    QDict *dev = qobject_to(QDict, qlist_peek(devs));
+    QList *conns = qdict_get_qlist(dev, "connections");
+    QDict *c = qobject_to(QDict, qlist_peek(conns));
+
+    g_assert_cmpuint(qlist_size(devs), ==, 1);
+    g_assert_cmpuint(qlist_size(conns), ==, 1);
+    g_assert_cmpstr(qdict_get_str(c, "type"), ==, "stream");
+    g_assert_cmpstr(qdict_get_str(c, "state"), ==, state);
+    g_assert_cmpuint(qdict_get_int(c, "local-cid"), ==, local_cid);
+    g_assert_cmpuint(qdict_get_int(c, "local-port"), ==, local_port);
+    g_assert_cmpuint(qdict_get_int(c, "peer-cid"), ==, peer_cid);
+    g_assert_cmpuint(qdict_get_int(c, "peer-port"), ==, peer_port);
+    g_assert_cmpint(qdict_get_bool(c, "host-initiated"), ==, host_initiated);
+    g_assert_cmpstr(qdict_get_str(c, "endpoint"), ==, "link");
+    g_assert_cmpstr(qdict_get_str(c, "endpoint-id"), ==, "l0");
+    g_assert_cmpstr(qdict_get_str(c, "endpoint-address"), ==, address);
+    /* QEMU holds no data or credit of its own on a linked connection */
+    g_assert_cmpuint(qdict_get_int(c, "tx-bytes"), ==, 0);
+    g_assert_cmpuint(qdict_get_int(c, "buffered"), ==, 0);
+    g_assert_cmpuint(qdict_get_int(c, "credit-to-guest"), ==, 0);
+    g_assert_cmpuint(qdict_get_int(c, "credit-from-guest"), ==, 0);
+    g_assert_cmpuint(qdict_get_int(c, "age-ms"), <, 60 * 1000);
+    g_assert_cmpuint(qdict_size(c), ==, 23);
+    qobject_unref(rsp);
+}
+
+/*
+ * Two QEMUs whose devices a link joins: a connection between their
+ * guests is listed on both, with the link as its endpoint, in the state
+ * its handshake reached, and gone after the RST.
+ */
+static void test_link(const void *data)
+{
+    const char *machine = data;
+    g_autofree char *dir = qvsock_tmpdir_new("vsock-user-qmpl");
+    g_autofree char *addr = g_strdup_printf("unix:%s/l.sock", dir);
+    g_autofree char *xa = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=%s,server=on,cids=17", addr);
+    g_autofree char *xb = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=%s,cids=16", addr);
+    QVsockTest a, b;
+    QVsockHdr h;
+
+    qvsock_test_init_cids(&a, machine, "guest-cid=16,parent-cid=3",
+                          QVSOCK_RX_ONE_BUFFER, ",heartbeat=off", xa);
+    qvsock_test_init_cids(&b, machine, "guest-cid=17,parent-cid=3",
+                          QVSOCK_RX_ONE_BUFFER, ",heartbeat=off", xb);
+    wait_link_state(a.qts, "up");
+    wait_link_state(b.qts, "up");
+
+    /* guest 16 port 1300 connects to guest 17 port 5000 */
+    qvsock_send(&a, qvsock_pkt(17, 1300, 5000, VIRTIO_VSOCK_OP_REQUEST, 0),
+                NULL);
+    qvsock_recv(&b, &h, NULL);
+    assert_linked(&h, 16, 1300, 17, 5000, VIRTIO_VSOCK_OP_REQUEST);
+    assert_link_conn(a.qts, 1300, "accepting", 17, 5000, 16, 1300, false,
+                     addr);
+    assert_link_conn(b.qts, 5000, "connecting", 16, 1300, 17, 5000, true,
+                     addr);
+
+    h = qvsock_pkt(16, 5000, 1300, VIRTIO_VSOCK_OP_RESPONSE, 0);
+    h.src_cid = 17;
+    qvsock_send(&b, h, NULL);
+    qvsock_recv(&a, &h, NULL);
+    assert_linked(&h, 17, 5000, 16, 1300, VIRTIO_VSOCK_OP_RESPONSE);
+    assert_link_conn(a.qts, 1300, "established", 17, 5000, 16, 1300, false,
+                     addr);
+    assert_link_conn(b.qts, 5000, "established", 16, 1300, 17, 5000, true,
+                     addr);
+
+    /* the RST ends it on both sides */
+    qvsock_send(&a, qvsock_pkt(17, 1300, 5000, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
+    qvsock_recv(&b, &h, NULL);
+    assert_linked(&h, 16, 1300, 17, 5000, VIRTIO_VSOCK_OP_RST);
+    g_assert_cmpuint(n_conns(a.qts, 1300), ==, 0);
+    g_assert_cmpuint(n_conns(b.qts, 5000), ==, 0);
+
+    qvsock_test_free(&b);
+    qvsock_test_free(&a);
+    qvsock_tmpdir_free(g_steal_pointer(&dir));
+}
+
 static const QVsockTestCase tests[] = {
     { "established", test_established },
     { "half-closed", test_half_closed, true },
@@ -543,6 +683,7 @@ static const QVsockTestCase tests[] = {
     { "connecting", test_connecting, true },
     { "hmp", test_hmp, true },
     { "many", test_many, true },
+    { "link", test_link, true },
 };
 
 int main(int argc, char **argv)

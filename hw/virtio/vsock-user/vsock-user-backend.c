@@ -148,3 +148,16 @@ void vsock_backends_run_timers(VsockBackends *set)
         }
     }
 }
+
+void vsock_backends_foreach_conn(VsockBackends *set, bool has_port,
+                                 uint32_t port, VsockConnInfoFn *fn,
+                                 void *opaque)
+{
+    VsockBackend *b;
+
+    VSOCK_BACKENDS_FOREACH(b, set) {
+        if (b->ops->foreach_conn) {
+            b->ops->foreach_conn(b, has_port, port, fn, opaque);
+        }
+    }
+}

@@ -22,6 +22,7 @@
 #define HW_VIRTIO_VSOCK_USER_BACKEND_H
 
 #include "qemu/queue.h"
+#include "vsock-user-info.h"
 #include "vsock-user-packet.h"
 
 typedef struct VsockBackend VsockBackend;
@@ -76,6 +77,13 @@ typedef struct VsockBackendOps {
      */
     int64_t (*deadline)(VsockBackend *b);
     void (*run_timers)(VsockBackend *b);
+    /*
+     * For introspection: call @fn for each connection of the guest the
+     * backend knows (with @has_port, only those with @port at either
+     * end).  @fn must not call into the backend.  Optional.
+     */
+    void (*foreach_conn)(VsockBackend *b, bool has_port, uint32_t port,
+                         VsockConnInfoFn *fn, void *opaque);
 } VsockBackendOps;
 
 struct VsockBackend {
@@ -110,6 +118,9 @@ void vsock_backends_reset(VsockBackends *set);
 void vsock_backends_set_seqpacket(VsockBackends *set, bool on);
 int64_t vsock_backends_deadline(VsockBackends *set);
 void vsock_backends_run_timers(VsockBackends *set);
+void vsock_backends_foreach_conn(VsockBackends *set, bool has_port,
+                                 uint32_t port, VsockConnInfoFn *fn,
+                                 void *opaque);
 
 #define VSOCK_BACKENDS_FOREACH(b, set) QTAILQ_FOREACH(b, &(set)->list, next)
 

@@ -85,6 +85,7 @@ typedef struct LinkConnKey {
 typedef struct LinkConn {
     uint16_t type;              /* its socket type, for the RSTs */
     bool established;           /* a RESPONSE crossed */
+    bool from_peer;             /* the other end's REQUEST opened it */
     int64_t requested_ms;       /* when its REQUEST crossed */
 } LinkConn;
 
@@ -175,7 +176,8 @@ gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b);
 LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
                            uint32_t guest_port, uint32_t peer_port);
 /* Track a connection; false if max_conns are tracked already. */
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type);
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type,
+                      bool from_peer);
 /*
  * A socket type the local guest speaks: STREAM, SEQPACKET once its
  * driver took the feature.  A Linux guest ignores an RST of another type

@@ -117,7 +117,7 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "link down");
         return;
     }
-    if (h->op == VIRTIO_VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type)) {
+    if (h->op == VIRTIO_VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type, false)) {
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
@@ -246,8 +246,8 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
         goto out;
     }
     if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
-        (!vsock_link_track(from, &kin, h->type) ||
-         !vsock_link_track(to, &kout, h->type))) {
+        (!vsock_link_track(from, &kin, h->type, true) ||
+         !vsock_link_track(to, &kout, h->type, false))) {
         link_relay_reset(from, to, h, "max-connections reached");
         goto out;
     }
@@ -377,6 +377,48 @@ static void link_reset(VsockBackend *b)
     }
 }
 
+/*
+ * The connections that crossed the link, seen from the guest's side: the
+ * far end (across the link) is the local end, the guest's the peer, as
+ * for the engine's connections.  QEMU holds no data and no credit of
+ * its own on them, so those fields stay 0.
+ */
+static void link_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
+                              VsockConnInfoFn *fn, void *opaque)
+{
+    VsockUserLink *l = link_of(b);
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    GHashTableIter it;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&it, l->conns);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const LinkConnKey *k = key;
+        const LinkConn *c = value;
+        VsockConnInfo ci = {
+            .type = c->type,
+            .state = c->established ? VSOCK_CONN_ESTABLISHED :
+                     c->from_peer ? VSOCK_CONN_CONNECTING :
+                     VSOCK_CONN_ACCEPTING,
+            .local_cid = k->peer_cid,
+            .local_port = k->peer_port,
+            .peer_cid = k->local_cid,
+            .peer_port = k->guest_port,
+            .host_initiated = c->from_peer,
+            .age_ns = (now - c->requested_ms) * SCALE_MS,
+            .endpoint = {
+                .kind = "link",
+                .id = vsock_link_id(l),
+                .address = l->addr_str,
+            },
+        };
+
+        if (!has_port || port == k->peer_port || port == k->guest_port) {
+            fn(&ci, opaque);
+        }
+    }
+}
+
 const VsockBackendOps vsock_link_backend_ops = {
     .route = link_route,
     .tx = link_tx,
@@ -384,4 +426,5 @@ const VsockBackendOps vsock_link_backend_ops = {
     .fill_rx = link_fill_rx,
     .reset = link_reset,
     .set_seqpacket = link_set_seqpacket,
+    .foreach_conn = link_foreach_conn,
 };

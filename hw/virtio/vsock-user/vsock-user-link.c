@@ -137,7 +137,8 @@ bool vsock_link_type_ok(VsockUserLink *l, uint16_t type)
            (type == VIRTIO_VSOCK_TYPE_SEQPACKET && l->guest_seqpacket);
 }
 
-bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type)
+bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type,
+                      bool from_peer)
 {
     int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     LinkConn *c;
@@ -153,6 +154,7 @@ bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type)
     }
     c = g_new0(LinkConn, 1);
     c->type = type;
+    c->from_peer = from_peer;
     c->requested_ms = now;
     g_hash_table_insert(l->conns, g_memdup2(k, sizeof(*k)), c);
     return true;
@@ -532,7 +534,7 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
     } else if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
     } else if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
-               !vsock_link_track(l, &k, h->type)) {
+               !vsock_link_track(l, &k, h->type, true)) {
         l->stats.resets++;
         trace_vsock_user_link_drop(vsock_link_id(l),
                                    "REQUEST over max-connections");

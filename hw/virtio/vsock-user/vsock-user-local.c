@@ -150,6 +150,13 @@ static void local_run_timers(VsockBackend *b)
     vsock_engine_run_timers(local_of(b)->engine);
 }
 
+static void local_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
+                               VsockConnInfoFn *fn, void *opaque)
+{
+    vsock_engine_foreach_conn(local_of(b)->engine, has_port, port, fn,
+                              opaque);
+}
+
 static const VsockBackendOps local_backend_ops = {
     .route = local_route,
     .tx = local_tx,
@@ -160,6 +167,7 @@ static const VsockBackendOps local_backend_ops = {
     .set_seqpacket = local_set_seqpacket,
     .deadline = local_deadline,
     .run_timers = local_run_timers,
+    .foreach_conn = local_foreach_conn,
 };
 
 /* ---- putting it together ---------------------------------------------- */

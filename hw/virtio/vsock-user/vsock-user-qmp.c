@@ -21,7 +21,7 @@
 #include "hw/qdev-core.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-vsock-user.h"
-#include "vsock-user-info.h"
+#include "vsock-user-backend.h"
 #include "standard-headers/linux/virtio_vsock.h"
 
 typedef struct QueryCtx {
@@ -144,9 +144,8 @@ static VsockUserInfo *device_info(VirtIOVsockUser *s, QueryCtx *q)
         c->value = virtio_vsock_user_stats[i].get(s);
         QAPI_LIST_APPEND(ct, c);
     }
-    vsock_engine_foreach_conn(virtio_vsock_user_get_engine(s), q->has_port,
-                              q->port, add_conn,
-                              conns);
+    vsock_backends_foreach_conn(s->backends, q->has_port, q->port, add_conn,
+                                conns);
     g_ptr_array_sort(conns, conn_cmp);
     for (guint i = 0; i < conns->len; i++) {
         QAPI_LIST_APPEND(cn, (VsockUserConnInfo *)conns->pdata[i]);
