@@ -448,9 +448,20 @@ void qvsock_expect_silence(QVsockTest *t, int64_t ns)
 {
     uint32_t head, len;
 
+    QVsockHdr h;
+
     for (int i = 0; i < 10; i++) {
         qtest_clock_step(t->qts, ns / 10);
     }
+    g_assert_false(qvirtqueue_get_buf(t->qts, t->rx, &head, &len));
+    h = qvsock_pkt(QVSOCK_PROBE_CID, QVSOCK_PROBE_PORT, QVSOCK_PROBE_PORT,
+                   VIRTIO_VSOCK_OP_REQUEST, 0);
+    qvsock_send(t, h, NULL);
+    qvsock_recv(t, &h, NULL);
+    g_assert_cmpuint(h.src_cid, ==, QVSOCK_PROBE_CID);
+    g_assert_cmpuint(h.src_port, ==, QVSOCK_PROBE_PORT);
+    g_assert_cmpuint(h.dst_port, ==, QVSOCK_PROBE_PORT);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RST);
     g_assert_false(qvirtqueue_get_buf(t->qts, t->rx, &head, &len));
 }
 

@@ -179,7 +179,16 @@ bool qvsock_try_recv(QVsockTest *t, QVsockHdr *h, uint8_t *payload,
 /* qvsock_try_recv() that must succeed within QVSOCK_TIMEOUT_US. */
 void qvsock_recv(QVsockTest *t, QVsockHdr *h, uint8_t *payload);
 
-/* Nothing arrives on rx while the clock moves by @ns. */
+/*
+ * Nothing arrives on rx while the clock moves by @ns.  A probe closes the
+ * window: a REQUEST to QVSOCK_PROBE_CID, whose RST must be the one packet
+ * that arrives, so that what QEMU had decided to send by then (replies
+ * that wait for a host socket's event included) is seen, not missed
+ * because it came a moment after the clock step.  The probe counts one
+ * rst-sent.
+ */
+#define QVSOCK_PROBE_CID 1000
+#define QVSOCK_PROBE_PORT 0xfffffff0u
 void qvsock_expect_silence(QVsockTest *t, int64_t ns);
 
 /* @h is a stream packet to the guest with these fields. */
