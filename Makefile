@@ -53,7 +53,7 @@ QTESTS := virtio-vsock-user-test virtio-vsock-user-host-test \
 	virtio-vsock-user-host-data-test \
 	virtio-vsock-user-cli-test virtio-vsock-user-flood-test \
 	virtio-vsock-user-qmp-test virtio-vsock-user-seqpacket-test \
-	virtio-vsock-user-chardev-test qos-test qom-test device-introspect-test
+	virtio-vsock-user-chardev-test virtio-vsock-user-link-test qos-test qom-test device-introspect-test
 QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 
 # Our unit tests and the engine micro-benchmark, built by QEMU's build

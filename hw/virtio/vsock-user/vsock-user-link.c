@@ -49,6 +49,7 @@
 #include "qemu/module.h"
 #include "qemu/sockets.h"
 #include "qemu/timer.h"
+#include "qemu/units.h"
 #include "qom/object_interfaces.h"
 #include "crypto/tlscreds.h"
 #include "io/channel-socket.h"
@@ -550,8 +551,24 @@ static void link_got_frame(VsockUserLink *l, LinkFrame *f)
     vsock_link_wake_owner(l);
 }
 
+/*
+ * What one wakeup reads at most: frames of every kind (for the guest,
+ * relayed, refused, dropped, answered with an RST) and bytes, whichever
+ * runs out first.  Most frames never count towards max-queued, so without
+ * this a peer streaming them would hold the main loop (and with it the
+ * vCPUs, the monitor and every other device) for as long as it streams.
+ * The rest stays in the socket: the watch stays armed (a TLS channel's
+ * watch also fires for bytes it has decrypted already), so it is read at
+ * the next turn of the main loop.
+ */
+#define LINK_READ_BUDGET_FRAMES 256
+#define LINK_READ_BUDGET_BYTES  (256 * KiB)
+
 static void link_read(VsockUserLink *l)
 {
+    unsigned frames = 0;
+    size_t bytes = 0;
+
     while (l->ioc && !vsock_link_rx_full(l)) {
         size_t total = VSOCK_HDR_SIZE + (l->in_frame ? l->in_frame->h.len : 0);
         uint8_t *dst = l->got < VSOCK_HDR_SIZE ? l->hdr_buf + l->got :
@@ -572,6 +589,7 @@ static void link_read(VsockUserLink *l)
             return;
         }
         l->got += n;
+        bytes += n;
         if (l->got == VSOCK_HDR_SIZE && !l->in_frame) {
             VsockHdr h;
             const char *bad;
@@ -596,6 +614,13 @@ static void link_read(VsockUserLink *l)
             l->in_frame = NULL;
             l->got = 0;
             link_got_frame(l, f);
+            frames++;
+        }
+        if (frames >= LINK_READ_BUDGET_FRAMES ||
+            bytes >= LINK_READ_BUDGET_BYTES) {
+            trace_vsock_user_link_read_budget(vsock_link_id(l), frames,
+                                              bytes);
+            break;
         }
     }
     if (l->ioc && vsock_link_rx_full(l)) {

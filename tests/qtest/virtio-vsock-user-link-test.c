@@ -1,0 +1,266 @@
+/*
+ * QTest for vsock-user-link against a hostile peer
+ *
+ * The test plays the QEMU at the other end of a link: it connects to the
+ * link's socket, says hello (or does not), and then sends what a hostile
+ * or broken peer would.  The device must stay responsive (the monitor
+ * answers while the peer floods), count what it drops exactly, and keep
+ * its log short.
+ *
+ * Copyright (c) 2026 The virtio-vsock-user authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qobject/qdict.h"
+#include "libqtest.h"
+#include "libqos/virtio-vsock-user.h"
+
+#define PEER_CID        7           /* the guest behind the test's "QEMU" */
+#define HELLO_MAGIC     0x4b4e4c56u
+#define HELLO_VERSION   1
+
+/*
+ * How long the flooding peer streams, and the longest a monitor command
+ * may wait meanwhile.  A main loop held by the link answers only once the
+ * flood is over, i.e. after about FLOOD_US.
+ */
+#define FLOOD_US        (3 * G_USEC_PER_SEC)
+#define STALL_BOUND_US  (G_USEC_PER_SEC / 2)
+
+typedef struct LinkTest {
+    QVsockTest vt;
+    char *dir;
+    char *path;                 /* the link's socket */
+} LinkTest;
+
+/* A microvm whose device has a listening link l0 carrying PEER_CID. */
+static void link_test_init(LinkTest *lt, const char *link_props,
+                           const char *extra)
+{
+    g_autofree char *args = NULL;
+
+    lt->dir = qvsock_tmpdir_new("vsock-user-link");
+    lt->path = g_strdup_printf("%s/l.sock", lt->dir);
+    args = g_strdup_printf("-object vsock-user-link,id=l0,addr=unix:%s,"
+                           "server=on,cids=%u%s %s", lt->path, PEER_CID,
+                           link_props, extra);
+    qvsock_test_init(&lt->vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", args);
+}
+
+static void link_test_free(LinkTest *lt)
+{
+    qvsock_test_free(&lt->vt);
+    qvsock_tmpdir_free(lt->dir);
+    g_free(lt->path);
+}
+
+static uint64_t link_stat(LinkTest *lt, const char *name)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(lt->vt.qts, "{'execute': 'qom-get', "
+                                     "'arguments': {'path': '/objects/l0', "
+                                     "'property': %s}}", name);
+
+    g_assert(qdict_haskey(rsp, "return"));
+    return qdict_get_int(rsp, "return");
+}
+
+static char *link_state(LinkTest *lt)
+{
+    g_autoptr(QDict) rsp = qtest_qmp(lt->vt.qts, "{'execute': 'qom-get', "
+                                     "'arguments': {'path': '/objects/l0', "
+                                     "'property': 'state'}}");
+
+    g_assert(qdict_haskey(rsp, "return"));
+    return g_strdup(qdict_get_str(rsp, "return"));
+}
+
+/* Wait (monitor round trips, real time) until counter @name is @want. */
+static void link_wait_stat(LinkTest *lt, const char *name, uint64_t want)
+{
+    gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
+    uint64_t got;
+
+    while ((got = link_stat(lt, name)) != want &&
+           g_get_monotonic_time() < end) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(got, ==, want);
+}
+
+static void link_wait_state(LinkTest *lt, const char *want)
+{
+    gint64 end = g_get_monotonic_time() + QVSOCK_TIMEOUT_US;
+    char *got;
+
+    while (strcmp(got = link_state(lt), want) &&
+           g_get_monotonic_time() < end) {
+        g_free(got);
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpstr(got, ==, want);
+    g_free(got);
+}
+
+static void write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+
+        g_assert_cmpint(n, >, 0);
+        buf += n;
+        len -= n;
+    }
+}
+
+/* A hello from @src_cid carrying @cid (0: an empty CID list) */
+static size_t peer_hello(uint8_t *buf, uint64_t src_cid, uint64_t cid)
+{
+    QVsockHdr h = {
+        .src_cid = src_cid, .src_port = HELLO_MAGIC,
+        .dst_port = HELLO_VERSION, .len = cid ? 8 : 0,
+    };
+
+    qvsock_hdr_encode(&h, buf);
+    if (cid) {
+        for (int i = 0; i < 8; i++) {
+            buf[QVSOCK_HDR_SIZE + i] = cid >> (8 * i);
+        }
+    }
+    return QVSOCK_HDR_SIZE + h.len;
+}
+
+/* Connect to the link as the QEMU carrying PEER_CID; the link is up. */
+static int peer_connect(LinkTest *lt)
+{
+    uint8_t hello[QVSOCK_HDR_SIZE + 8];
+    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+    uint8_t want[QVSOCK_HDR_SIZE + 8];
+    int fd = qvsock_unix_connect(lt->path);
+
+    write_all(fd, hello, peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID));
+    /* the device's hello: its guest CID, carrying ours */
+    qvsock_host_read(fd, theirs, sizeof(theirs));
+    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
+    g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
+    link_wait_state(lt, "up");
+    return fd;
+}
+
+typedef struct Flood {
+    int fd;
+    const uint8_t *buf;         /* whole frames */
+    size_t len;
+    uint64_t frames_per_buf;
+    gint64 until;
+    uint64_t frames;            /* written */
+} Flood;
+
+static gpointer flood_thread(gpointer opaque)
+{
+    Flood *f = opaque;
+
+    while (g_get_monotonic_time() < f->until) {
+        write_all(f->fd, f->buf, f->len);
+        f->frames += f->frames_per_buf;
+    }
+    return NULL;
+}
+
+/*
+ * The peer streams 44-byte frames @h as fast as it can for FLOOD_US; none
+ * of them is for the guest's rx queue, so none counts towards
+ * max-queued.  Meanwhile every monitor command answers within
+ * STALL_BOUND_US, and afterwards counter @stat has every frame.
+ */
+static void flood_and_ping(LinkTest *lt, int fd, QVsockHdr h,
+                           const char *stat)
+{
+    enum { FRAMES = 1024 };
+    g_autofree uint8_t *buf = g_malloc(FRAMES * QVSOCK_HDR_SIZE);
+    Flood f = {
+        .fd = fd, .buf = buf, .len = FRAMES * QVSOCK_HDR_SIZE,
+        .frames_per_buf = FRAMES,
+    };
+    uint64_t before = link_stat(lt, stat);
+    gint64 worst = 0;
+    unsigned pings = 0;
+    GThread *th;
+
+    for (int i = 0; i < FRAMES; i++) {
+        qvsock_hdr_encode(&h, buf + i * QVSOCK_HDR_SIZE);
+    }
+    f.until = g_get_monotonic_time() + FLOOD_US;
+    th = g_thread_new("link-flood", flood_thread, &f);
+    while (g_get_monotonic_time() < f.until) {
+        gint64 t0 = g_get_monotonic_time();
+
+        qtest_qmp_assert_success(lt->vt.qts, "{'execute': 'query-status'}");
+        worst = MAX(worst, g_get_monotonic_time() - t0);
+        pings++;
+        g_usleep(10 * 1000);
+    }
+    g_thread_join(th);
+    g_test_message("%" PRIu64 " frames in %d ms; %u monitor round trips, "
+                   "the longest %" PRId64 " us", f.frames,
+                   (int)(FLOOD_US / 1000), pings, worst);
+    g_assert_cmpint(worst, <, STALL_BOUND_US);
+    link_wait_stat(lt, stat, before + f.frames);
+}
+
+/* Frames from a CID the link does not carry: dropped, never queued */
+static void test_flood_foreign_src(void)
+{
+    LinkTest lt;
+    int fd;
+
+    link_test_init(&lt, "", "");
+    fd = peer_connect(&lt);
+    flood_and_ping(&lt, fd, (QVsockHdr) {
+        .src_cid = 99, .dst_cid = QVSOCK_USER_GUEST_CID,
+        .src_port = 1000, .dst_port = 2000,
+        .type = VIRTIO_VSOCK_TYPE_STREAM,
+        .op = VIRTIO_VSOCK_OP_CREDIT_UPDATE,
+    }, "refused");
+    g_assert_cmpuint(link_stat(&lt, "rx-packets"), ==, 0);
+    close(fd);
+    link_test_free(&lt);
+}
+
+/*
+ * Frames to a CID that is neither the guest's nor relayed: each refused
+ * with an RST back, which the peer never reads
+ */
+static void test_flood_refused_dst(void)
+{
+    LinkTest lt;
+    int fd;
+
+    link_test_init(&lt, "", "");
+    fd = peer_connect(&lt);
+    flood_and_ping(&lt, fd, (QVsockHdr) {
+        .src_cid = PEER_CID, .dst_cid = 55,
+        .src_port = 1000, .dst_port = 2000,
+        .type = VIRTIO_VSOCK_TYPE_STREAM,
+        .op = VIRTIO_VSOCK_OP_REQUEST,
+    }, "refused");
+    g_assert_cmpuint(link_stat(&lt, "rx-packets"), ==, 0);
+    close(fd);
+    link_test_free(&lt);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qvsock_has_machine("microvm")) {
+        return g_test_run();
+    }
+    qtest_add_func("virtio-vsock-user-link/flood-foreign-src",
+                   test_flood_foreign_src);
+    qtest_add_func("virtio-vsock-user-link/flood-refused-dst",
+                   test_flood_refused_dst);
+    return g_test_run();
+}
