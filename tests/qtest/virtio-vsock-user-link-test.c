@@ -44,9 +44,10 @@ static void link_test_init(LinkTest *lt, const char *link_props,
 
     lt->dir = qvsock_tmpdir_new("vsock-user-link");
     lt->path = g_strdup_printf("%s/l.sock", lt->dir);
-    args = g_strdup_printf("-object vsock-user-link,id=l0,addr=unix:%s,"
-                           "server=on,cids=%u%s %s", lt->path, PEER_CID,
-                           link_props, extra);
+    /* @extra first: the objects the link names (tls-creds) */
+    args = g_strdup_printf("%s -object vsock-user-link,id=l0,addr=unix:%s,"
+                           "server=on,cids=%u%s", extra, lt->path, PEER_CID,
+                           link_props);
     qvsock_test_init(&lt->vt, "microvm", QVSOCK_RX_ONE_BUFFER,
                      ",heartbeat=off", args);
 }
@@ -252,6 +253,51 @@ static void test_flood_refused_dst(void)
     link_test_free(&lt);
 }
 
+/*
+ * A TLS link does not read its channel during the handshake: not even
+ * when the guest, reset meanwhile, asks the link for what it has.  The
+ * peer starts a TLS record and stalls in the middle of it; the link
+ * waits for the rest of the handshake (its state stays "connecting")
+ * instead of reading a channel that has no session yet and dropping the
+ * connection.
+ */
+static void test_tls_no_read_in_handshake(void)
+{
+    /* a TLS handshake record header, its 128 bytes never sent */
+    static const uint8_t record[] = { 0x16, 0x03, 0x01, 0x00, 0x80 };
+    g_autofree char *psk = qvsock_tmpdir_new("vsock-user-link-psk");
+    g_autofree char *keys = g_build_filename(psk, "keys.psk", NULL);
+    g_autofree char *extra = g_strdup_printf("-object tls-creds-psk,id=tls0,"
+                                             "endpoint=server,dir=%s", psk);
+    gint64 end;
+    LinkTest lt;
+    int fd;
+
+    g_assert_true(g_file_set_contents(keys, "qemu:00112233445566778899aabb"
+                                      "ccddeeff\n", -1, NULL));
+    link_test_init(&lt, ",tls-creds=tls0", extra);
+    fd = qvsock_unix_connect(lt.path);
+    link_wait_state(&lt, "connecting");
+    qtest_system_reset(lt.vt.qts);
+    write_all(fd, record, sizeof(record));
+    /* the link waits out the record, for 0.3 s of monitor round trips */
+    end = g_get_monotonic_time() + G_USEC_PER_SEC * 3 / 10;
+    while (g_get_monotonic_time() < end) {
+        g_autofree char *state = link_state(&lt);
+
+        g_assert_cmpstr(state, ==, "connecting");
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(link_stat(&lt, "tls-failures"), ==, 0);
+    /* the peer goes: the handshake fails, counted as such */
+    close(fd);
+    link_wait_stat(&lt, "tls-failures", 1);
+    link_wait_state(&lt, "down");
+    g_assert_cmpuint(link_stat(&lt, "garbage"), ==, 0);
+    link_test_free(&lt);
+    qvsock_tmpdir_free(g_steal_pointer(&psk));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -262,5 +308,7 @@ int main(int argc, char **argv)
                    test_flood_foreign_src);
     qtest_add_func("virtio-vsock-user-link/flood-refused-dst",
                    test_flood_refused_dst);
+    qtest_add_func("virtio-vsock-user-link/tls-no-read-in-handshake",
+                   test_tls_no_read_in_handshake);
     return g_test_run();
 }

@@ -223,6 +223,7 @@ void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
 /* Write what the socket takes now; wait for it to take the rest. */
 void vsock_link_flush(VsockUserLink *l);
 
+/* Read the socket (once past the TLS handshake), or stop reading it. */
 void vsock_link_watch_in(VsockUserLink *l, bool on);
 bool vsock_link_rx_full(VsockUserLink *l);
 

@@ -329,7 +329,7 @@ static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
         g_queue_pop_head(&l->rxq);
         l->rxq_bytes -= sizeof(*f) + f->h.len;
         g_free(f);
-        if (l->rxq_bytes < l->max_queued / 2 && l->state != LINK_DOWN) {
+        if (l->rxq_bytes < l->max_queued / 2) {
             vsock_link_watch_in(l, true);
         }
     } else if (!piece) {
@@ -372,9 +372,7 @@ static void link_reset(VsockBackend *b)
     vsock_link_rxq_clear(l);
     trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
     vsock_link_flush(l);
-    if (l->state != LINK_DOWN) {
-        vsock_link_watch_in(l, true);
-    }
+    vsock_link_watch_in(l, true);
 }
 
 /*

@@ -345,9 +345,16 @@ void vsock_link_send_hello(VsockUserLink *l)
 static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
                               gpointer opaque);
 
+/*
+ * Only past the TLS handshake (in LINK_HELLO or LINK_UP) is there
+ * anything to read: reading a TLS channel during its handshake fails and
+ * would drop the link.  Whoever asks for reads earlier (the guest drained
+ * its rx queue, or was reset) gets them once the handshake is done.
+ */
 void vsock_link_watch_in(VsockUserLink *l, bool on)
 {
-    if (on && !l->in_watch && l->ioc) {
+    if (on && !l->in_watch && l->ioc &&
+        (l->state == LINK_HELLO || l->state == LINK_UP)) {
         l->in_watch = qio_channel_add_watch(l->ioc,
                                             G_IO_IN | G_IO_HUP | G_IO_ERR,
                                             link_in_ready, l, NULL);
