@@ -298,6 +298,60 @@ static void test_tls_no_read_in_handshake(void)
     qvsock_tmpdir_free(g_steal_pointer(&psk));
 }
 
+/*
+ * Hellos the link refuses, each with a message of its own (a CID the link
+ * does not carry, a different one each time): every one is counted in
+ * hellos-refused, the first 3 are reported, the rest wait for the one
+ * line that says how many more there were (at the end of the minute).
+ */
+static void test_refusal_log_budget(void)
+{
+    enum { N = 10, REPORTED = 3 };
+    g_autofree char *dir = qvsock_tmpdir_new("vsock-user-link-log");
+    g_autofree char *errfile = g_build_filename(dir, "stderr", NULL);
+    /* libqtest starts QEMU with sh -c: its stderr goes to a file */
+    g_autofree char *extra = g_strdup_printf("2>%s", errfile);
+    g_autofree char *log = NULL;
+    g_autofree char *path = NULL;
+    g_auto(GStrv) lines = NULL;
+    unsigned refused = 0;
+    LinkTest lt;
+
+    link_test_init(&lt, "", extra);
+    for (int i = 0; i < N; i++) {
+        uint8_t hello[QVSOCK_HDR_SIZE + 8];
+        uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+        int fd = qvsock_unix_connect(lt.path);
+
+        write_all(fd, hello, peer_hello(hello, 100 + i,
+                                        QVSOCK_USER_GUEST_CID));
+        qvsock_host_read(fd, theirs, sizeof(theirs));
+        qvsock_host_expect_eof(fd);
+        close(fd);
+        link_wait_stat(&lt, "hellos-refused", i + 1);
+    }
+    g_assert_cmpuint(link_stat(&lt, "garbage"), ==, 0);
+    path = g_strdup(lt.path);
+    link_test_free(&lt);   /* QEMU has exited: its stderr is complete */
+
+    g_assert_true(g_file_get_contents(errfile, &log, NULL, NULL));
+    lines = g_strsplit(log, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        g_autofree char *want = g_strdup_printf(
+            "vsock-user-link 'l0': the guest at the other end (the QEMU "
+            "that connected to unix:%s) has CID %d, which is not in this "
+            "link's cids: link refused", path, 100 + refused);
+
+        if (strstr(lines[i], "link refused")) {
+            g_assert_cmpstr(strstr(lines[i], "vsock-user-link"), ==, want);
+            refused++;
+        }
+        g_assert_null(strstr(lines[i], "more hellos refused"));
+    }
+    g_assert_cmpuint(refused, ==, REPORTED);
+    qvsock_tmpdir_free(g_steal_pointer(&dir));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -310,5 +364,7 @@ int main(int argc, char **argv)
                    test_flood_refused_dst);
     qtest_add_func("virtio-vsock-user-link/tls-no-read-in-handshake",
                    test_tls_no_read_in_handshake);
+    qtest_add_func("virtio-vsock-user-link/refusal-log-budget",
+                   test_refusal_log_budget);
     return g_test_run();
 }

@@ -102,6 +102,7 @@ typedef struct LinkStats {
     uint64_t hello_timeouts;    /* peers dropped for a hello not in time */
     uint64_t tls_failures;      /* TLS sessions that failed to start */
     uint64_t relayed;           /* frames relayed onward to another link */
+    uint64_t hellos_refused;    /* hellos refused, candidates' included */
 } LinkStats;
 
 struct VsockUserLink {
@@ -147,6 +148,10 @@ struct VsockUserLink {
     bool connect_warned;        /* a failed connect was reported */
     uint64_t peer_guest_cid;
     char *last_refusal;         /* reported once until it changes */
+    QEMUTimer *refusal_timer;   /* the end of a window with refusals unsaid */
+    int64_t refusal_window;     /* when the reporting window started (ms) */
+    unsigned refusals_reported; /* in this window */
+    uint64_t refusals_unreported;   /* in this window, over its budget */
 
     /* the frame being read */
     uint8_t hdr_buf[VSOCK_HDR_SIZE];
@@ -236,7 +241,9 @@ const char *vsock_link_check_hello(const VsockHdr *h);
 /* Why the other end's hello is refused (g_free it), or NULL. */
 char *vsock_link_hello_refusal(VsockUserLink *l, const VsockHdr *h,
                                const uint8_t *payload);
+/* Count a refused hello; report @msg if new and within the log budget. */
 void vsock_link_report_refusal(VsockUserLink *l, const char *msg);
+void vsock_link_refusal_summary_cb(void *opaque);
 /* The other end's hello was good: the link is up. */
 void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
                                const uint8_t *payload);

@@ -259,6 +259,8 @@ static void link_complete(UserCreatable *uc, Error **errp)
                                       vsock_link_reconnect_cb, l);
     l->hello_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                   vsock_link_hello_timeout_cb, l);
+    l->refusal_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                    vsock_link_refusal_summary_cb, l);
     l->complete = true;
     trace_vsock_user_link_new(id, l->server ? "listen" : "connect",
                               l->addr_str);
@@ -431,6 +433,10 @@ static const LinkStat link_stats[] = {
               "(handshake refused: wrong key or certificate)"),
     LINK_STAT("relayed", relayed, "packets from the link relayed onward "
               "to another link of the device (relay-cids)"),
+    LINK_STAT("hellos-refused", hellos_refused, "hellos from the other end "
+              "refused (a CID the link does not carry, the guest's own, "
+              "cids without the guest's); the log reports a few per "
+              "minute"),
 };
 
 static void link_get_stat(Object *obj, Visitor *v, const char *name,
@@ -489,6 +495,9 @@ static void link_finalize(Object *obj)
     }
     if (l->hello_timer) {
         timer_free(l->hello_timer);
+    }
+    if (l->refusal_timer) {
+        timer_free(l->refusal_timer);
     }
     if (l->tls_creds) {
         object_unref(OBJECT(l->tls_creds));

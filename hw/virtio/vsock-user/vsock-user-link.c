@@ -369,13 +369,57 @@ bool vsock_link_rx_full(VsockUserLink *l)
     return l->rxq_bytes >= l->max_queued;
 }
 
-/* A refusal is reported once, not at every reconnect that repeats it. */
+/*
+ * Refused hellos are reported within a budget: LINK_REFUSAL_LOG_BURST
+ * messages per LINK_REFUSAL_LOG_WINDOW_MS, then one line that says how many
+ * more there were.  Without TLS anybody who can reach the address can
+ * send hellos, each with a message of its own.  hellos-refused counts
+ * them all.
+ */
+#define LINK_REFUSAL_LOG_BURST      3
+#define LINK_REFUSAL_LOG_WINDOW_MS  60000
+
+/* The window ended with refusals not reported: say how many. */
+void vsock_link_refusal_summary_cb(void *opaque)
+{
+    VsockUserLink *l = opaque;
+
+    error_report("vsock-user-link '%s': %" PRIu64 " more hellos refused "
+                 "within %d s, not reported one by one (hellos-refused "
+                 "counts them all)", vsock_link_id(l),
+                 l->refusals_unreported, LINK_REFUSAL_LOG_WINDOW_MS / 1000);
+    l->refusals_unreported = 0;
+    l->refusal_window = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    l->refusals_reported = 0;
+}
+
+/*
+ * A refusal is reported once, not at every reconnect that repeats it, and
+ * within the budget above.
+ */
 void vsock_link_report_refusal(VsockUserLink *l, const char *msg)
 {
-    if (g_strcmp0(l->last_refusal, msg)) {
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+
+    l->stats.hellos_refused++;
+    if (!g_strcmp0(l->last_refusal, msg)) {
+        return;
+    }
+    g_free(l->last_refusal);
+    l->last_refusal = g_strdup(msg);
+    if (!l->refusals_unreported &&
+        now - l->refusal_window >= LINK_REFUSAL_LOG_WINDOW_MS) {
+        l->refusal_window = now;
+        l->refusals_reported = 0;
+    }
+    if (l->refusals_reported < LINK_REFUSAL_LOG_BURST) {
+        l->refusals_reported++;
         error_report("%s", msg);
-        g_free(l->last_refusal);
-        l->last_refusal = g_strdup(msg);
+        return;
+    }
+    if (!l->refusals_unreported++) {
+        timer_mod(l->refusal_timer,
+                  l->refusal_window + LINK_REFUSAL_LOG_WINDOW_MS);
     }
 }
 
