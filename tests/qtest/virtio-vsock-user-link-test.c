@@ -13,6 +13,9 @@
  */
 
 #include "qemu/osdep.h"
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include "qemu/units.h"
 #include "qobject/qdict.h"
 #include "libqtest.h"
@@ -352,6 +355,108 @@ static void test_refusal_log_budget(void)
     qvsock_tmpdir_free(g_steal_pointer(&dir));
 }
 
+/*
+ * QEMU's descriptor of the TCP connection between loopback ports
+ * @qemu_port (QEMU's end; -1: any) and @test_port, copied into this process
+ * (pidfd_getfd); -1 if the kernel does not let the test do that.
+ */
+static int qemu_tcp_fd(QTestState *qts, int qemu_port, int test_port)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+    int pidfd = syscall(SYS_pidfd_open, qtest_pid(qts), 0);
+
+    if (pidfd < 0) {
+        return -1;
+    }
+    for (int i = 0; i < 1024; i++) {
+        struct sockaddr_in local, peer;
+        socklen_t ll = sizeof(local), pl = sizeof(peer);
+        int fd = syscall(SYS_pidfd_getfd, pidfd, i, 0);
+
+        if (fd < 0) {
+            if (errno == EPERM) {
+                break;
+            }
+            continue;
+        }
+        if (!getsockname(fd, (struct sockaddr *)&local, &ll) &&
+            !getpeername(fd, (struct sockaddr *)&peer, &pl) &&
+            local.sin_family == AF_INET &&
+            (qemu_port < 0 || ntohs(local.sin_port) == qemu_port) &&
+            ntohs(peer.sin_port) == test_port) {
+            close(pidfd);
+            return fd;
+        }
+        close(fd);
+    }
+    close(pidfd);
+#endif
+    return -1;
+}
+
+static int local_port(int fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    return ntohs(sa.sin_port);
+}
+
+/*
+ * A TCP link sends each frame at once (TCP_NODELAY on QEMU's socket),
+ * whether it listens (@data true) or connects.
+ */
+static void test_tcp_nodelay(const void *data)
+{
+    bool server = GPOINTER_TO_INT(data);
+    int port = qvsock_tcp_free_port();
+    g_autofree char *args = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=127.0.0.1:%d,server=%s,cids=%u",
+        port, server ? "on" : "off", PEER_CID);
+    LinkTest lt = { 0 };
+    int lfd = -1, fd, qfd, one = 0;
+    socklen_t len = sizeof(one);
+
+    if (!server) {
+        struct sockaddr_in sa = {
+            .sin_family = AF_INET, .sin_port = htons(port),
+            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+        };
+        int on = 1;
+
+        lfd = socket(AF_INET, SOCK_STREAM, 0);
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        g_assert_cmpint(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+        g_assert_cmpint(listen(lfd, 1), ==, 0);
+    }
+    qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", args);
+    if (server) {
+        fd = qvsock_tcp_connect(port);
+    } else {
+        g_assert_true(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
+        fd = accept(lfd, NULL, NULL);
+        g_assert_cmpint(fd, >=, 0);
+    }
+    link_wait_state(&lt, "hello");
+    qfd = server ? qemu_tcp_fd(lt.vt.qts, port, local_port(fd)) :
+                   qemu_tcp_fd(lt.vt.qts, -1, port);
+    if (qfd < 0) {
+        g_test_skip("cannot look at QEMU's socket (pidfd_getfd)");
+    } else {
+        g_assert_cmpint(getsockopt(qfd, IPPROTO_TCP, TCP_NODELAY, &one,
+                                   &len), ==, 0);
+        g_assert_cmpint(one, !=, 0);
+        close(qfd);
+    }
+    close(fd);
+    if (lfd >= 0) {
+        close(lfd);
+    }
+    qvsock_test_free(&lt.vt);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -366,5 +471,9 @@ int main(int argc, char **argv)
                    test_tls_no_read_in_handshake);
     qtest_add_func("virtio-vsock-user-link/refusal-log-budget",
                    test_refusal_log_budget);
+    qtest_add_data_func("virtio-vsock-user-link/tcp-nodelay-server",
+                        GINT_TO_POINTER(true), test_tcp_nodelay);
+    qtest_add_data_func("virtio-vsock-user-link/tcp-nodelay-client",
+                        GINT_TO_POINTER(false), test_tcp_nodelay);
     return g_test_run();
 }

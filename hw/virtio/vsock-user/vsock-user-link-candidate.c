@@ -293,7 +293,7 @@ void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc)
     c = g_new0(LinkCandidate, 1);
     c->l = l;
     c->sioc = sioc;
-    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    vsock_link_socket_setup(sioc);
     c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, candidate_timeout_cb, c);
     timer_mod(c->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               l->hello_timeout_ms);

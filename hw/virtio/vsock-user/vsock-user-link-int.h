@@ -251,6 +251,8 @@ void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
 const char *vsock_link_peer_desc(VsockUserLink *l);
 
 /* vsock-user-link-state.c */
+/* Non-blocking, and over TCP without Nagle's delay. */
+void vsock_link_socket_setup(QIOChannelSocket *sioc);
 void vsock_link_close_channel(VsockUserLink *l);
 void vsock_link_down(VsockUserLink *l, const char *why);
 void vsock_link_connect(VsockUserLink *l);

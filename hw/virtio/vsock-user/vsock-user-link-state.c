@@ -171,13 +171,29 @@ static void link_unref(gpointer opaque)
     object_unref(OBJECT(opaque));
 }
 
+/*
+ * A link's frames are small and each one matters now (a SHUTDOWN, a
+ * credit update, a one-byte RW): over TCP they go out at once, without
+ * waiting for the ACK of the previous one (Nagle).  With TLS, the socket
+ * under it.
+ */
+void vsock_link_socket_setup(QIOChannelSocket *sioc)
+{
+    int family = sioc->localAddr.ss_family;
+
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    if (family == AF_INET || family == AF_INET6) {
+        qio_channel_set_delay(QIO_CHANNEL(sioc), false);
+    }
+}
+
 /* Take a connected socket (ours, or accepted) as the link's. */
 static void link_start(VsockUserLink *l, QIOChannelSocket *sioc)
 {
     Error *err = NULL;
 
     l->sioc = sioc;
-    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    vsock_link_socket_setup(sioc);
     l->state = LINK_CONNECTING;
     timer_mod(l->hello_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
               l->hello_timeout_ms);
