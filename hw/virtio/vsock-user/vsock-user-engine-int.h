@@ -54,11 +54,17 @@ typedef struct VsockAddr {
     uint32_t port;
 } VsockAddr;
 
+/*
+ * A connection's four addresses, and the engine's secret hash key: the
+ * guest chooses ports, and with a hash it could predict, it could choose
+ * ports that all land in one bucket.  Made by vsock_key() only.
+ */
 typedef struct VsockKey {
     uint64_t local_cid;
     uint64_t peer_cid;
     uint32_t local_port;
     uint32_t peer_port;
+    uint64_t hash_key;          /* the table's, not part of the identity */
 } VsockKey;
 
 /* Guest data the endpoint has not taken yet; at most buf_alloc bytes. */
@@ -142,6 +148,7 @@ struct VsockEngine {
     uint64_t guest_cid;
     bool seqpacket;             /* SOCK_SEQPACKET offered and taken */
     GHashTable *conns;          /* VsockKey -> VsockConn */
+    uint64_t hash_key;          /* random, for the keys of @conns */
     GHashTable *listeners;      /* VsockAddr -> VsockListener */
     GQueue rxq[RXQ__MAX];
     GQueue timers[TQ__MAX];
@@ -201,6 +208,8 @@ void vsock_conn_kill(VsockConn *c, VsockCloseReason reason, bool rst);
 /* The engine clock (ns), for timers and connection ages. */
 int64_t vsock_engine_now(VsockEngine *e);
 
+VsockKey vsock_key(const VsockEngine *e, uint64_t local_cid,
+                   uint32_t local_port, uint64_t peer_cid, uint32_t peer_port);
 VsockConn *vsock_conn_new(VsockEngine *e, const VsockKey *key,
                           VsockType type, VsockConnState state);
 /* The endpoint took @n guest bytes. */

@@ -14,6 +14,8 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/guest-random.h"
+#include "qemu/xxhash.h"
 #include "vsock-user-engine-int.h"
 
 static guint mix64(uint64_t h, uint64_t v)
@@ -25,12 +27,20 @@ static guint mix64(uint64_t h, uint64_t v)
 static guint key_hash(gconstpointer p)
 {
     const VsockKey *k = p;
-    uint64_t h = 0;
 
-    h = mix64(h, k->local_cid);
-    h = mix64(h, k->peer_cid);
-    h = mix64(h, ((uint64_t)k->local_port << 32) | k->peer_port);
-    return (guint)h;
+    return qemu_xxhash8(k->hash_key, k->local_cid, k->peer_cid,
+                        k->local_port, k->peer_port);
+}
+
+VsockKey vsock_key(const VsockEngine *e, uint64_t local_cid,
+                   uint32_t local_port, uint64_t peer_cid, uint32_t peer_port)
+{
+    VsockKey k = {
+        .local_cid = local_cid, .local_port = local_port,
+        .peer_cid = peer_cid, .peer_port = peer_port,
+        .hash_key = e->hash_key,
+    };
+    return k;
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)
@@ -105,6 +115,7 @@ VsockEngine *vsock_engine_new(const VsockEngineConfig *cfg)
     }
     e->guest_cid = e->cfg.guest_cid;
     e->seqpacket = e->cfg.seqpacket;
+    qemu_guest_getrandom_nofail(&e->hash_key, sizeof(e->hash_key));
     e->conns = g_hash_table_new(key_hash, key_equal);
     e->listeners = g_hash_table_new_full(addr_hash, addr_equal, NULL,
                                          g_free);
@@ -199,12 +210,8 @@ unsigned vsock_engine_conn_count(const VsockEngine *e)
 
 bool vsock_engine_has_conn(const VsockEngine *e, const VsockHdr *h)
 {
-    VsockKey key = {
-        .local_cid = h->dst_cid,
-        .local_port = h->dst_port,
-        .peer_cid = h->src_cid,
-        .peer_port = h->src_port,
-    };
+    VsockKey key = vsock_key(e, h->dst_cid, h->dst_port, h->src_cid,
+                             h->src_port);
 
     return g_hash_table_contains(e->conns, &key);
 }
@@ -260,10 +267,7 @@ static bool local_port_free(VsockEngine *e, uint64_t cid, uint32_t port,
                             uint32_t peer_port)
 {
     VsockAddr addr = { .cid = cid, .port = port };
-    VsockKey key = {
-        .local_cid = cid, .local_port = port,
-        .peer_cid = e->guest_cid, .peer_port = peer_port,
-    };
+    VsockKey key = vsock_key(e, cid, port, e->guest_cid, peer_port);
 
     return !g_hash_table_contains(e->listeners, &addr) &&
            !g_hash_table_contains(e->conns, &key);
@@ -300,10 +304,7 @@ VsockConn *vsock_engine_connect(VsockEngine *e, uint64_t local_cid,
     } else if (!local_port_free(e, local_cid, local_port, peer_port)) {
         return NULL;
     }
-    key.local_cid = local_cid;
-    key.local_port = local_port;
-    key.peer_cid = e->guest_cid;
-    key.peer_port = peer_port;
+    key = vsock_key(e, local_cid, local_port, e->guest_cid, peer_port);
 
     vsock_engine_enter(e);
     c = vsock_conn_new(e, &key, type, VSOCK_CONN_CONNECTING);

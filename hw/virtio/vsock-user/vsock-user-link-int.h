@@ -79,6 +79,7 @@ typedef struct LinkConnKey {
     uint64_t local_cid;
     uint32_t guest_port;        /* the local end's port */
     uint32_t peer_port;
+    uint64_t hash_key;          /* the table's, not part of the identity */
 } LinkConnKey;
 
 /* What the link knows of a crossed connection. */
@@ -163,6 +164,7 @@ struct VsockUserLink {
     GQueue txq;                 /* LinkOut: for the socket */
     size_t txq_bytes;
     GHashTable *conns;          /* LinkConnKey -> LinkConn */
+    uint64_t hash_key;          /* random, for the keys of @conns */
     GQueue candidates;          /* LinkCandidate, oldest first */
 
     LinkStats stats;
@@ -178,8 +180,14 @@ char *vsock_link_cids_str(const uint64_t *cids, unsigned n);
 
 guint vsock_link_key_hash(gconstpointer p);
 gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b);
-LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
-                           uint32_t guest_port, uint32_t peer_port);
+/*
+ * The key of a connection in @l's table.  The table's hash is keyed with
+ * a secret of the link: the other end chooses ports, and with a hash it
+ * could predict, it could make every lookup walk one long chain.
+ */
+LinkConnKey vsock_link_key(VsockUserLink *l, uint64_t peer_cid,
+                           uint64_t local_cid, uint32_t guest_port,
+                           uint32_t peer_port);
 /* Track a connection; false if max_conns are tracked already. */
 bool vsock_link_track(VsockUserLink *l, const LinkConnKey *k, uint16_t type,
                       bool from_peer);

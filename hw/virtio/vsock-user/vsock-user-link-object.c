@@ -28,6 +28,7 @@
 #include "qapi/qapi-visit-sockets.h"
 #include "qapi/qapi-builtin-visit.h"
 #include "qapi/visitor.h"
+#include "qemu/guest-random.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
@@ -473,6 +474,7 @@ static void link_instance_init(Object *obj)
     l->backend.ops = &vsock_link_backend_ops;
     g_queue_init(&l->rxq);
     g_queue_init(&l->txq);
+    qemu_guest_getrandom_nofail(&l->hash_key, sizeof(l->hash_key));
     l->conns = g_hash_table_new_full(vsock_link_key_hash,
                                      vsock_link_key_equal, g_free, g_free);
 }

@@ -66,7 +66,7 @@ static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
 static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
                             const char *why)
 {
-    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+    LinkConnKey k = vsock_link_key(l, h->dst_cid, l->owner.guest_cid,
                                    h->src_port, h->dst_port);
 
     trace_vsock_user_link_reset(vsock_link_id(l), h->src_port, h->dst_cid,
@@ -83,7 +83,7 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
                               const struct iovec *iov, unsigned iov_cnt)
 {
     size_t payload = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
-    LinkConnKey k = vsock_link_key(h->dst_cid, l->owner.guest_cid,
+    LinkConnKey k = vsock_link_key(l, h->dst_cid, l->owner.guest_cid,
                                    h->src_port, h->dst_port);
     size_t cost = VSOCK_HDR_SIZE + h->len;
 
@@ -162,15 +162,17 @@ static bool link_relays(VsockUserLink *l, uint64_t cid)
 }
 
 /* The key of a relayed connection at the link the frame leaves by. */
-static LinkConnKey link_relay_key_out(const VsockHdr *h)
+static LinkConnKey link_relay_key_out(VsockUserLink *to, const VsockHdr *h)
 {
-    return vsock_link_key(h->dst_cid, h->src_cid, h->src_port, h->dst_port);
+    return vsock_link_key(to, h->dst_cid, h->src_cid, h->src_port,
+                          h->dst_port);
 }
 
 /* ... and at the link it came by. */
-static LinkConnKey link_relay_key_in(const VsockHdr *h)
+static LinkConnKey link_relay_key_in(VsockUserLink *from, const VsockHdr *h)
 {
-    return vsock_link_key(h->src_cid, h->dst_cid, h->dst_port, h->src_port);
+    return vsock_link_key(from, h->src_cid, h->dst_cid, h->dst_port,
+                          h->src_port);
 }
 
 static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
@@ -196,8 +198,8 @@ static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
 static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
                              const VsockHdr *h, const char *why)
 {
-    LinkConnKey kin = link_relay_key_in(h);
-    LinkConnKey kout = link_relay_key_out(h);
+    LinkConnKey kin = link_relay_key_in(from, h);
+    LinkConnKey kout = link_relay_key_out(to, h);
 
     trace_vsock_user_link_relay_reset(vsock_link_id(from), vsock_link_id(to),
                                       h->src_cid, h->src_port, h->dst_cid,
@@ -217,8 +219,7 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
     VsockUserLink *to = vsock_link_sibling(from, h->dst_cid);
-    LinkConnKey kin = link_relay_key_in(h);
-    LinkConnKey kout = link_relay_key_out(h);
+    LinkConnKey kin, kout;
     size_t cost = VSOCK_HDR_SIZE + h->len;
     struct iovec iov = { .iov_base = f->data, .iov_len = h->len };
 
@@ -232,6 +233,8 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
                           "but not in this link's relay-cids");
         goto out;
     }
+    kin = link_relay_key_in(from, h);
+    kout = link_relay_key_out(to, h);
     if (h->op == VIRTIO_VSOCK_OP_RST) {
         g_hash_table_remove(from->conns, &kin);
         g_hash_table_remove(to->conns, &kout);
@@ -276,12 +279,13 @@ void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
                            uint16_t type)
 {
     VsockUserLink *o = vsock_link_sibling(l, k->local_cid);
-    LinkConnKey ko = vsock_link_key(k->local_cid, k->peer_cid, k->peer_port,
-                                    k->guest_port);
+    LinkConnKey ko;
 
     if (!o || o == l) {
         return;
     }
+    ko = vsock_link_key(o, k->local_cid, k->peer_cid, k->peer_port,
+                        k->guest_port);
     o->stats.resets++;
     g_hash_table_remove(o->conns, &ko);
     vsock_link_rst_over(o, k->peer_cid, k->peer_port, k->local_cid,

@@ -50,6 +50,7 @@
 #include "qemu/sockets.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
+#include "qemu/xxhash.h"
 #include "qom/object_interfaces.h"
 #include "crypto/tlscreds.h"
 #include "io/channel-socket.h"
@@ -97,21 +98,26 @@ guint vsock_link_key_hash(gconstpointer p)
 {
     const LinkConnKey *k = p;
 
-    return g_int64_hash(&k->peer_cid) ^ g_int64_hash(&k->local_cid) ^
-           (k->guest_port * 0x9e3779b1u) ^ k->peer_port;
+    return qemu_xxhash8(k->hash_key, k->peer_cid, k->local_cid,
+                        k->guest_port, k->peer_port);
 }
 
 gboolean vsock_link_key_equal(gconstpointer a, gconstpointer b)
 {
-    return !memcmp(a, b, sizeof(LinkConnKey));
+    const LinkConnKey *x = a, *y = b;
+
+    return x->peer_cid == y->peer_cid && x->local_cid == y->local_cid &&
+           x->guest_port == y->guest_port && x->peer_port == y->peer_port;
 }
 
-LinkConnKey vsock_link_key(uint64_t peer_cid, uint64_t local_cid,
-                           uint32_t guest_port, uint32_t peer_port)
+LinkConnKey vsock_link_key(VsockUserLink *l, uint64_t peer_cid,
+                           uint64_t local_cid, uint32_t guest_port,
+                           uint32_t peer_port)
 {
     LinkConnKey k = {
         .peer_cid = peer_cid, .local_cid = local_cid,
         .guest_port = guest_port, .peer_port = peer_port,
+        .hash_key = l->hash_key,
     };
     return k;
 }
@@ -546,7 +552,7 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
 static void link_got_frame(VsockUserLink *l, LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
-    LinkConnKey k = vsock_link_key(h->src_cid, l->owner.guest_cid,
+    LinkConnKey k = vsock_link_key(l, h->src_cid, l->owner.guest_cid,
                                    h->dst_port, h->src_port);
 
     trace_vsock_user_link_rx(vsock_link_id(l), h->src_cid, h->src_port,

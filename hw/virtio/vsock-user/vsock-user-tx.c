@@ -341,10 +341,7 @@ static VsockTxResult do_tx(VsockEngine *e, const struct iovec *iov,
     if (h.src_cid != e->guest_cid) {
         return VSOCK_TX_BAD_SRC_CID;
     }
-    key.local_cid = h.dst_cid;
-    key.local_port = h.dst_port;
-    key.peer_cid = h.src_cid;
-    key.peer_port = h.src_port;
+    key = vsock_key(e, h.dst_cid, h.dst_port, h.src_cid, h.src_port);
     c = g_hash_table_lookup(e->conns, &key);
     if (h.op == VIRTIO_VSOCK_OP_RST) {
         /* never answered */
