@@ -403,6 +403,75 @@ static int local_port(int fd)
     return ntohs(sa.sin_port);
 }
 
+/* A TCP connection to 127.0.0.1:@port from loopback address 127.0.0.@n */
+static int tcp_connect_from(int port, int n)
+{
+    struct sockaddr_in src = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000 | n),
+    };
+    struct sockaddr_in dst = {
+        .sin_family = AF_INET, .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&src, sizeof(src)), ==, 0);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), ==, 0);
+    return fd;
+}
+
+/*
+ * Over TCP, connections from one host cannot push the candidate of
+ * another out: with the link up, the real peer (127.0.0.2) connects
+ * again and is slow to say hello; meanwhile 8 connections from 127.0.0.3
+ * come and stay silent.  The real peer's hello still replaces the link's
+ * connection.
+ */
+static void test_candidate_per_host(void)
+{
+    enum { FLOOD = 8 };
+    int port = qvsock_tcp_free_port();
+    g_autofree char *args = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=127.0.0.1:%d,server=on,cids=%u",
+        port, PEER_CID);
+    uint8_t hello[QVSOCK_HDR_SIZE + 8];
+    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+    uint8_t want[QVSOCK_HDR_SIZE + 8];
+    int first, real, flood[FLOOD];
+    LinkTest lt = { 0 };
+
+    qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", args);
+    peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID);
+    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
+    first = tcp_connect_from(port, 2);
+    write_all(first, hello, sizeof(hello));
+    qvsock_host_read(first, theirs, sizeof(theirs));
+    link_wait_state(&lt, "up");
+
+    real = tcp_connect_from(port, 2);
+    qvsock_host_read(real, theirs, sizeof(theirs));
+    for (int i = 0; i < FLOOD; i++) {
+        flood[i] = tcp_connect_from(port, 3);
+        /* its hello from the device: a candidate now */
+        qvsock_host_read(flood[i], theirs, sizeof(theirs));
+        g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
+    }
+    write_all(real, hello, sizeof(hello));
+    link_wait_stat(&lt, "reconnects", 1);
+    /* the link's first connection went, the real peer's is the link's */
+    qvsock_host_expect_eof(first);
+    link_wait_state(&lt, "up");
+    g_assert_false(qvsock_wait_fd(real, POLLIN, 100));
+    g_assert_cmpuint(link_stat(&lt, "garbage"), ==, 0);
+    for (int i = 0; i < FLOOD; i++) {
+        close(flood[i]);
+    }
+    close(first);
+    close(real);
+    qvsock_test_free(&lt.vt);
+}
+
 /*
  * A TCP link sends each frame at once (TCP_NODELAY on QEMU's socket),
  * whether it listens (@data true) or connects.
@@ -475,5 +544,7 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(true), test_tcp_nodelay);
     qtest_add_data_func("virtio-vsock-user-link/tcp-nodelay-client",
                         GINT_TO_POINTER(false), test_tcp_nodelay);
+    qtest_add_func("virtio-vsock-user-link/candidate-per-host",
+                   test_candidate_per_host);
     return g_test_run();
 }

@@ -13,7 +13,8 @@
  * hello-timeout-ms is closed, counted like a failed link connection
  * (tls-failures, garbage, hello-timeouts) and leaves the link alone.
  * At most LINK_MAX_CANDIDATES wait at a time: a newer one pushes out
- * the oldest, so a flood of silent connections holds no more than that.
+ * the oldest, so a flood of silent connections holds no more than that;
+ * over TCP, at most one per host (candidate_same_host()).
  *
  * A candidate reads exactly the hello frame and nothing more: what the
  * other end sends after it stays in the socket for the link to read.
@@ -281,12 +282,48 @@ static void candidate_timeout_cb(void *opaque)
     candidate_drop(c, "no hello within hello-timeout-ms");
 }
 
+/*
+ * The candidate from the same IP host as @sioc, if any.  Over TCP a host
+ * has one candidate at a time: its newer connection replaces its older
+ * one (a restarted QEMU reconnecting), so connections from one host
+ * cannot push out the candidates of others, the real peer's among them.
+ * Unix sockets (all local) share the LINK_MAX_CANDIDATES slots.
+ */
+static LinkCandidate *candidate_same_host(VsockUserLink *l,
+                                          QIOChannelSocket *sioc)
+{
+    const struct sockaddr_storage *a = &sioc->remoteAddr;
+
+    if (a->ss_family != AF_INET && a->ss_family != AF_INET6) {
+        return NULL;
+    }
+    for (GList *e = l->candidates.head; e; e = e->next) {
+        LinkCandidate *c = e->data;
+        const struct sockaddr_storage *b = &c->sioc->remoteAddr;
+
+        if (b->ss_family != a->ss_family) {
+            continue;
+        }
+        if (a->ss_family == AF_INET ?
+            ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+            ((const struct sockaddr_in *)b)->sin_addr.s_addr :
+            !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                    &((const struct sockaddr_in6 *)b)->sin6_addr,
+                    sizeof(struct in6_addr))) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
 void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc)
 {
-    LinkCandidate *c;
+    LinkCandidate *c = candidate_same_host(l, sioc);
     Error *err = NULL;
 
-    if (g_queue_get_length(&l->candidates) >= LINK_MAX_CANDIDATES) {
+    if (c) {
+        candidate_drop(c, "replaced by a newer connection from its host");
+    } else if (g_queue_get_length(&l->candidates) >= LINK_MAX_CANDIDATES) {
         candidate_drop(g_queue_peek_head(&l->candidates),
                        "pushed out by a newer connection");
     }
