@@ -117,7 +117,8 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         link_reset_conn(l, h, "link down");
         return;
     }
-    if (h->op == VIRTIO_VSOCK_OP_REQUEST && !vsock_link_track(l, &k, h->type, false)) {
+    if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
+        !vsock_link_track(l, &k, h->type, false)) {
         link_reset_conn(l, h, "max-connections reached");
         return;
     }
