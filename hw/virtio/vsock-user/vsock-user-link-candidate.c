@@ -33,21 +33,6 @@
 #include "vsock-user-link-int.h"
 #include "trace.h"
 
-typedef struct LinkCandidate {
-    VsockUserLink *l;
-    QIOChannelSocket *sioc;
-    QIOChannel *ioc;            /* @sioc or TLS over it */
-    guint in_watch;
-    guint out_watch;
-    QEMUTimer *timer;           /* hello-timeout-ms */
-    bool tls_done;
-    uint8_t out[LINK_HELLO_MAX];    /* our hello */
-    size_t out_len;
-    size_t out_off;
-    uint8_t in[LINK_HELLO_MAX];     /* theirs */
-    size_t got;
-} LinkCandidate;
-
 static void candidate_free(LinkCandidate *c)
 {
     if (c->in_watch) {
@@ -65,7 +50,7 @@ static void candidate_free(LinkCandidate *c)
     g_free(c);
 }
 
-static void candidate_drop(LinkCandidate *c, const char *why)
+void vsock_link_candidate_drop(LinkCandidate *c, const char *why)
 {
     VsockUserLink *l = c->l;
 
@@ -84,7 +69,7 @@ void vsock_link_candidates_clear(VsockUserLink *l)
     }
 }
 
-static LinkCandidate *candidate_find(VsockUserLink *l, QIOChannel *ioc)
+LinkCandidate *vsock_link_candidate_find(VsockUserLink *l, QIOChannel *ioc)
 {
     for (GList *e = l->candidates.head; e; e = e->next) {
         LinkCandidate *c = e->data;
@@ -96,13 +81,10 @@ static LinkCandidate *candidate_find(VsockUserLink *l, QIOChannel *ioc)
     return NULL;
 }
 
-/* Its hello was good: the candidate's socket is the link's from now on. */
-static void candidate_promote(LinkCandidate *c, const VsockHdr *h)
+void vsock_link_candidate_promote(LinkCandidate *c)
 {
     VsockUserLink *l = c->l;
-    uint8_t cids[LINK_MAX_CIDS * 8];
 
-    memcpy(cids, c->in + VSOCK_HDR_SIZE, h->len);
     g_queue_remove(&l->candidates, c);
     if (c->in_watch) {
         g_source_remove(c->in_watch);
@@ -111,9 +93,6 @@ static void candidate_promote(LinkCandidate *c, const VsockHdr *h)
         g_source_remove(c->out_watch);
     }
     timer_free(c->timer);
-    /* the connections over the old socket ended with the other QEMU */
-    vsock_link_down(l, "replaced by a new connection that completed its "
-                    "hello");
     l->sioc = c->sioc;
     l->ioc = c->ioc;
     if (c->out_off < c->out_len) {
@@ -128,11 +107,6 @@ static void candidate_promote(LinkCandidate *c, const VsockHdr *h)
     }
     g_free(c);
     trace_vsock_user_link_candidate_up(vsock_link_id(l));
-    vsock_link_hello_accepted(l, h, cids);
-    vsock_link_flush(l);
-    if (l->ioc) {
-        vsock_link_watch_in(l, true);
-    }
 }
 
 static gboolean candidate_out_ready(QIOChannel *ioc, GIOCondition cond,
@@ -156,7 +130,7 @@ static bool candidate_flush(LinkCandidate *c)
         }
         if (n < 0) {
             error_free(err);
-            candidate_drop(c, "write failed");
+            vsock_link_candidate_drop(c, "write failed");
             return false;
         }
         c->out_off += n;
@@ -174,14 +148,10 @@ static gboolean candidate_out_ready(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_REMOVE;
 }
 
-/* Read towards the end of the hello frame, never past it. */
-static gboolean candidate_in_ready(QIOChannel *ioc, GIOCondition cond,
-                                   gpointer opaque)
+LinkCandRead vsock_link_candidate_read(LinkCandidate *c, VsockHdr *h)
 {
-    LinkCandidate *c = opaque;
     VsockUserLink *l = c->l;
     g_autofree char *refusal = NULL;
-    VsockHdr h;
 
     for (;;) {
         size_t want = VSOCK_HDR_SIZE;
@@ -191,15 +161,15 @@ static gboolean candidate_in_ready(QIOChannel *ioc, GIOCondition cond,
         if (c->got >= VSOCK_HDR_SIZE) {
             const char *bad;
 
-            vsock_hdr_decode(&h, c->in);
-            bad = vsock_link_check_hello(&h);
+            vsock_hdr_decode(h, c->in);
+            bad = vsock_link_check_hello(h);
             if (bad) {
                 l->stats.garbage++;
                 c->in_watch = 0;
-                candidate_drop(c, bad);
-                return G_SOURCE_REMOVE;
+                vsock_link_candidate_drop(c, bad);
+                return LINK_CAND_GONE;
             }
-            want += h.len;
+            want += h->len;
         }
         if (c->got == want) {
             break;
@@ -207,61 +177,31 @@ static gboolean candidate_in_ready(QIOChannel *ioc, GIOCondition cond,
         n = qio_channel_read(c->ioc, (char *)c->in + c->got, want - c->got,
                              &err);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
-            return G_SOURCE_CONTINUE;
+            return LINK_CAND_BLOCKED;
         }
         if (n <= 0) {
             error_free(err);
             c->in_watch = 0;
-            candidate_drop(c, n ? "read failed" : "closed by the other end");
-            return G_SOURCE_REMOVE;
+            vsock_link_candidate_drop(c, n ? "read failed" :
+                                      "closed by the other end");
+            return LINK_CAND_GONE;
         }
         c->got += n;
     }
     c->in_watch = 0;
-    refusal = vsock_link_hello_refusal(l, &h, c->in + VSOCK_HDR_SIZE);
+    refusal = vsock_link_hello_refusal(l, h, c->in + VSOCK_HDR_SIZE);
     if (refusal) {
         vsock_link_report_refusal(l, refusal);
-        candidate_drop(c, "hello refused");
-        return G_SOURCE_REMOVE;
+        vsock_link_candidate_drop(c, "hello refused");
+        return LINK_CAND_GONE;
     }
-    candidate_promote(c, &h);
-    return G_SOURCE_REMOVE;
+    return LINK_CAND_HELLO;
 }
 
-static void candidate_established(LinkCandidate *c)
+bool vsock_link_candidate_hello(LinkCandidate *c)
 {
     c->out_len = vsock_link_hello_encode(c->l, c->out);
-    if (!candidate_flush(c)) {
-        return;
-    }
-    c->in_watch = qio_channel_add_watch(c->ioc, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                        candidate_in_ready, c, NULL);
-}
-
-static void candidate_tls_done(QIOTask *task, gpointer opaque)
-{
-    VsockUserLink *l = opaque;
-    LinkCandidate *c = candidate_find(l,
-                                      QIO_CHANNEL(qio_task_get_source(task)));
-    Error *err = NULL;
-
-    if (qio_task_propagate_error(task, &err)) {
-        if (c) {
-            vsock_link_tls_failed(l, err);
-            candidate_drop(c, "TLS handshake failed");
-        }
-        error_free(err);
-        return;
-    }
-    if (c) {
-        c->tls_done = true;
-        candidate_established(c);
-    }
-}
-
-static void candidate_unref_link(gpointer opaque)
-{
-    object_unref(OBJECT(opaque));
+    return candidate_flush(c);
 }
 
 static void candidate_timeout_cb(void *opaque)
@@ -279,7 +219,7 @@ static void candidate_timeout_cb(void *opaque)
                     "its hello" : "the TLS handshake", l->hello_timeout_ms);
         l->hello_warned = true;
     }
-    candidate_drop(c, "no hello within hello-timeout-ms");
+    vsock_link_candidate_drop(c, "no hello within hello-timeout-ms");
 }
 
 /*
@@ -316,16 +256,18 @@ static LinkCandidate *candidate_same_host(VsockUserLink *l,
     return NULL;
 }
 
-void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc)
+LinkCandidate *vsock_link_candidate_new(VsockUserLink *l,
+                                        QIOChannelSocket *sioc)
 {
     LinkCandidate *c = candidate_same_host(l, sioc);
     Error *err = NULL;
 
     if (c) {
-        candidate_drop(c, "replaced by a newer connection from its host");
+        vsock_link_candidate_drop(c, "replaced by a newer connection from "
+                                  "its host");
     } else if (g_queue_get_length(&l->candidates) >= LINK_MAX_CANDIDATES) {
-        candidate_drop(g_queue_peek_head(&l->candidates),
-                       "pushed out by a newer connection");
+        vsock_link_candidate_drop(g_queue_peek_head(&l->candidates),
+                                  "pushed out by a newer connection");
     }
     c = g_new0(LinkCandidate, 1);
     c->l = l;
@@ -340,17 +282,14 @@ void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc)
     if (!l->tls_creds) {
         c->ioc = QIO_CHANNEL(sioc);
         object_ref(OBJECT(sioc));
-        candidate_established(c);
-        return;
+        return c;
     }
     c->ioc = vsock_link_tls_new(l, sioc, &err);
     if (!c->ioc) {
         vsock_link_tls_failed(l, err);
         error_free(err);
-        candidate_drop(c, "TLS failed to start");
-        return;
+        vsock_link_candidate_drop(c, "TLS failed to start");
+        return NULL;
     }
-    object_ref(OBJECT(l));
-    qio_channel_tls_handshake(QIO_CHANNEL_TLS(c->ioc), candidate_tls_done, l,
-                              candidate_unref_link, NULL);
+    return c;
 }

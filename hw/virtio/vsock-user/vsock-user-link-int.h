@@ -1,9 +1,19 @@
 /*
- * virtio-vsock-user: what the two halves of a vsock-user-link share
+ * virtio-vsock-user: what the files of a vsock-user-link share
  *
- * vsock-user-link.c is the socket side (framing, hello, reading, writing,
- * reconnecting); vsock-user-link-object.c is the QOM object and the side
- * the device calls (routing guest packets, filling rx buffers, resets).
+ * They are layers, and each calls only the ones below it:
+ *
+ *   vsock-user-link-object.c     the QOM object: properties, attach, detach
+ *   vsock-user-link-state.c      the one switch on the link's state: every
+ *                                socket watch and timer of the link,
+ *                                connect, accept, down, the backend ops
+ *   vsock-user-link-route.c      guest packets, the other end's frames,
+ *                                relaying, rx buffers (returns what to
+ *                                flush; never writes or watches a socket)
+ *   vsock-user-link-candidate.c  accepted connections proving themselves
+ *   vsock-user-link.c            frames in and out (a read step returns
+ *                                what happened), the hello, the table of
+ *                                connections, the queues, TLS setup
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -170,8 +180,27 @@ struct VsockUserLink {
     LinkStats stats;
 };
 
-/* vsock-user-link-route.c: the link as one of the device's backends */
-extern const VsockBackendOps vsock_link_backend_ops;
+typedef struct LinkCandidate {
+    VsockUserLink *l;
+    QIOChannelSocket *sioc;
+    QIOChannel *ioc;            /* @sioc or TLS over it */
+    guint in_watch;
+    guint out_watch;
+    QEMUTimer *timer;           /* hello-timeout-ms */
+    bool tls_done;
+    uint8_t out[LINK_HELLO_MAX];    /* our hello */
+    size_t out_len;
+    size_t out_off;
+    uint8_t in[LINK_HELLO_MAX];     /* theirs */
+    size_t got;
+} LinkCandidate;
+
+static inline VsockUserLink *vsock_link_of(VsockBackend *b)
+{
+    return container_of(b, VsockUserLink, backend);
+}
+
+/* ---- vsock-user-link.c: the lowest layer, calls nothing of the link ---- */
 
 const char *vsock_link_id(VsockUserLink *l);
 const char *vsock_link_dev_name(VsockUserLink *l);
@@ -200,13 +229,19 @@ bool vsock_link_type_ok(VsockUserLink *l, uint16_t type);
 void vsock_link_established(VsockUserLink *l, const LinkConnKey *k);
 
 void vsock_link_wake_owner(VsockUserLink *l);
+/* Queue @f for the guest (takes it). */
+void vsock_link_rxq_push(VsockUserLink *l, LinkFrame *f);
 void vsock_link_rxq_clear(VsockUserLink *l);
+bool vsock_link_rx_full(VsockUserLink *l);
 /* @bounded: give up when the queue is far over budget (guest-driven) */
 void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
                              uint32_t peer_port, uint32_t guest_port,
                              uint16_t type, bool bounded);
 
-/* Queue a frame for the socket (@h->len payload bytes from @offset). */
+/*
+ * Queue a frame for the socket (@h->len payload bytes from @offset).
+ * Whatever queues, the caller flushes (vsock_link_flush()).
+ */
 void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
                             const struct iovec *iov, unsigned iov_cnt,
                             size_t offset);
@@ -217,31 +252,30 @@ void vsock_link_rst_to_peer(VsockUserLink *l, uint32_t guest_port,
 void vsock_link_rst_over(VsockUserLink *l, uint64_t src_cid,
                          uint32_t src_port, uint64_t dst_cid,
                          uint32_t dst_port, uint16_t type);
-
-/* The link of @l's device that carries @cid (@l itself included), or NULL. */
-VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid);
 /*
- * A frame from @l's socket whose dst_cid is not the guest's (either type,
- * whatever the local guest speaks): relay it to
- * the link that carries dst_cid if @l's relay-cids allow, else refuse it
- * (RST back).  Takes @f.
+ * Write what the socket takes now.  false if the write failed: why in
+ * @why (g_free it); the caller takes the link down.
  */
-void vsock_link_relay(VsockUserLink *l, LinkFrame *f);
+bool vsock_link_write(VsockUserLink *l, char **why);
+
+/* What one step of reading the link's socket did. */
+typedef enum LinkRead {
+    LINK_READ_BLOCKED,          /* nothing more to read now */
+    LINK_READ_MORE,             /* bytes of a frame, not all of it yet */
+    LINK_READ_FRAME,            /* a whole frame: in *frame, yours */
+    LINK_READ_CLOSED,           /* read failed, EOF or garbage: why */
+} LinkRead;
 /*
- * @l lost relayed connection @k (its socket went): RST to the local end,
- * over the other link, which forgets it too.
+ * One read from the socket (@l->ioc set) towards the frame under way;
+ * the bytes read are added to @bytes.  A header that is not one (a hello
+ * while in LINK_HELLO, a packet's once up) counts in garbage and reads
+ * as LINK_READ_CLOSED.  @why is set for LINK_READ_CLOSED (g_free it).
  */
-void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
-                           uint16_t type);
-/* Write what the socket takes now; wait for it to take the rest. */
-void vsock_link_flush(VsockUserLink *l);
+LinkRead vsock_link_read(VsockUserLink *l, LinkFrame **frame, size_t *bytes,
+                         char **why);
 
-/* Read the socket (once past the TLS handshake), or stop reading it. */
-void vsock_link_watch_in(VsockUserLink *l, bool on);
-bool vsock_link_rx_full(VsockUserLink *l);
-
-/* vsock-user-link.c, for vsock-user-link-state.c and -candidate.c */
-void vsock_link_send_hello(VsockUserLink *l);
+/* Queue our hello for the socket. */
+void vsock_link_queue_hello(VsockUserLink *l);
 /* Our hello frame into @buf (LINK_HELLO_MAX bytes); its length. */
 size_t vsock_link_hello_encode(VsockUserLink *l, uint8_t *buf);
 /* Why a hello's header is not one (NULL: it is). */
@@ -258,9 +292,92 @@ void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
 /* Who the other end is, for messages: "the QEMU listening on" ... */
 const char *vsock_link_peer_desc(VsockUserLink *l);
 
-/* vsock-user-link-state.c */
 /* Non-blocking, and over TCP without Nagle's delay. */
 void vsock_link_socket_setup(QIOChannelSocket *sioc);
+/* Start TLS on @sioc for @l (server or client side); NULL with @errp. */
+QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
+                               Error **errp);
+void vsock_link_tls_failed(VsockUserLink *l, Error *err);
+
+/* ---- vsock-user-link-candidate.c: uses vsock-user-link.c -------------- */
+
+/*
+ * A connection accepted while the link has one: it becomes the link's
+ * only once its TLS handshake and hello are complete and good.  Takes
+ * @sioc.  NULL if it is gone already (TLS failed to start); else the
+ * caller starts its TLS handshake, or, without TLS, its hello.
+ */
+LinkCandidate *vsock_link_candidate_new(VsockUserLink *l,
+                                        QIOChannelSocket *sioc);
+LinkCandidate *vsock_link_candidate_find(VsockUserLink *l, QIOChannel *ioc);
+void vsock_link_candidate_drop(LinkCandidate *c, const char *why);
+/* Send our hello; false if the candidate is gone. */
+bool vsock_link_candidate_hello(LinkCandidate *c);
+
+typedef enum LinkCandRead {
+    LINK_CAND_BLOCKED,          /* its hello is not complete yet */
+    LINK_CAND_GONE,             /* dropped: bad, refused, closed */
+    LINK_CAND_HELLO,            /* a good hello, in @h and c->in */
+} LinkCandRead;
+/* Read towards the end of the hello frame, never past it. */
+LinkCandRead vsock_link_candidate_read(LinkCandidate *c, VsockHdr *h);
+/*
+ * Its hello was good: the candidate's socket (and the rest of our hello)
+ * is the link's from now on; @c is freed.  The link's old connection must
+ * be gone already.
+ */
+void vsock_link_candidate_promote(LinkCandidate *c);
+void vsock_link_candidates_clear(VsockUserLink *l);
+
+/* ---- vsock-user-link-route.c: uses vsock-user-link.c ------------------ */
+
+/* What the caller of a route function flushes afterwards. */
+#define LINK_FLUSH_FROM     1   /* the link the packet came by */
+#define LINK_FLUSH_TO       2   /* the link a relayed frame leaves by */
+
+VsockRoute vsock_link_route(VsockBackend *b, const VsockHdr *h);
+/* A packet from the guest for @l: true if @l is to be flushed. */
+bool vsock_link_guest_packet(VsockUserLink *l, const VsockHdr *h,
+                             const struct iovec *iov, unsigned iov_cnt);
+/*
+ * A frame from @l's socket, past the hello.  For the guest: queued.  Its
+ * dst_cid not the guest's (either type, whatever the local guest
+ * speaks): relayed to @to (the link of the device that carries dst_cid,
+ * or NULL) if @l's relay-cids allow, else refused (RST back).  Takes @f;
+ * returns LINK_FLUSH_* bits.
+ */
+unsigned vsock_link_peer_frame(VsockUserLink *l, VsockUserLink *to,
+                               LinkFrame *f);
+/*
+ * The link that lost relayed connection @k (its socket went) is not @o:
+ * RST to the local end over @o, which forgets it too.  Flush @o after.
+ */
+void vsock_link_relay_lost(VsockUserLink *o, const LinkConnKey *k,
+                           uint16_t type);
+bool vsock_link_rx_pending(VsockBackend *b);
+/*
+ * One rx buffer from the head frame; @resume: a frame left the queue and
+ * the queue is below half its budget, so reading may go on.
+ */
+bool vsock_link_fill_rx(VsockUserLink *l, const struct iovec *iov,
+                        unsigned iov_cnt, size_t *len, bool *resume);
+void vsock_link_set_seqpacket(VsockBackend *b, bool on);
+/* The guest was reset: RSTs for the other end (flush after), rxq gone. */
+void vsock_link_guest_reset(VsockUserLink *l);
+void vsock_link_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
+                             VsockConnInfoFn *fn, void *opaque);
+
+/* ---- vsock-user-link-state.c: uses all of the above ------------------- */
+
+/* The link as one of the device's backends */
+extern const VsockBackendOps vsock_link_backend_ops;
+
+/* The link of @l's device that carries @cid (@l itself included), or NULL. */
+VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid);
+/* Write what the socket takes now; wait for it to take the rest. */
+void vsock_link_flush(VsockUserLink *l);
+/* Read the socket (once past the TLS handshake), or stop reading it. */
+void vsock_link_watch_in(VsockUserLink *l, bool on);
 void vsock_link_close_channel(VsockUserLink *l);
 void vsock_link_down(VsockUserLink *l, const char *why);
 void vsock_link_connect(VsockUserLink *l);
@@ -268,18 +385,5 @@ void vsock_link_reconnect_cb(void *opaque);
 void vsock_link_hello_timeout_cb(void *opaque);
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                        gpointer opaque);
-/* Start TLS on @sioc for @l (server or client side); NULL with @errp. */
-QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
-                               Error **errp);
-void vsock_link_tls_failed(VsockUserLink *l, Error *err);
-
-/* vsock-user-link-candidate.c */
-/*
- * A connection accepted while the link has one: it becomes the link's
- * only once its TLS handshake and hello are complete and good.  Takes
- * @sioc.
- */
-void vsock_link_candidate_new(VsockUserLink *l, QIOChannelSocket *sioc);
-void vsock_link_candidates_clear(VsockUserLink *l);
 
 #endif

@@ -5,8 +5,10 @@
  * claims the guest packets whose dst_cid it carries and sends them over
  * its socket, and fills the guest's rx buffers with the frames it read,
  * split to their size.  A frame for a CID another link of the same
- * device carries is relayed when relay-cids allows it: the links of a
- * device find each other among its backends.
+ * device carries is relayed when relay-cids allows it (the link's state,
+ * vsock-user-link-state.c, finds the other link among the device's
+ * backends).  Nothing here writes a socket or watches one: what is
+ * queued for a socket, the caller flushes; the functions say which.
  *
  * Budget rule, towards the socket: a guest packet with payload that would
  * take the bytes queued for the socket over max-queued, or a packet
@@ -29,28 +31,6 @@
 #include "qemu/log.h"
 #include "vsock-user-link-int.h"
 #include "trace.h"
-
-static VsockUserLink *link_of(VsockBackend *b)
-{
-    return container_of(b, VsockUserLink, backend);
-}
-
-/* The link of @l's device that carries @cid (@l itself included). */
-VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid)
-{
-    VsockBackend *b;
-
-    if (!l->backend.set) {
-        return NULL;
-    }
-    VSOCK_BACKENDS_FOREACH(b, l->backend.set) {
-        if (b->ops == &vsock_link_backend_ops &&
-            vsock_link_carries(link_of(b), cid)) {
-            return link_of(b);
-        }
-    }
-    return NULL;
-}
 
 static void link_guest_error(VsockUserLink *l, const VsockHdr *h,
                              const char *what)
@@ -79,8 +59,8 @@ static void link_reset_conn(VsockUserLink *l, const VsockHdr *h,
     vsock_link_wake_owner(l);
 }
 
-static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
-                              const struct iovec *iov, unsigned iov_cnt)
+bool vsock_link_guest_packet(VsockUserLink *l, const VsockHdr *h,
+                             const struct iovec *iov, unsigned iov_cnt)
 {
     size_t payload = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
     LinkConnKey k = vsock_link_key(l, h->dst_cid, l->owner.guest_cid,
@@ -89,11 +69,11 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
 
     if (h->src_cid != l->owner.guest_cid) {
         link_guest_error(l, h, "src_cid is not the guest's CID; dropped");
-        return;
+        return false;
     }
     if (h->len > payload) {
         link_guest_error(l, h, "len exceeds the descriptor chain; dropped");
-        return;
+        return false;
     }
     if (h->op == VIRTIO_VSOCK_OP_RST) {
         g_hash_table_remove(l->conns, &k);
@@ -101,9 +81,9 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
             vsock_link_rst_to_peer(l, h->src_port, h->dst_cid, h->dst_port,
                                    h->type);
             l->stats.tx_pkts++;
-            vsock_link_flush(l);
+            return true;
         }
-        return;
+        return false;
     }
     if (!vsock_link_type_ok(l, h->type) || h->op < VIRTIO_VSOCK_OP_REQUEST ||
         h->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST ||
@@ -111,16 +91,16 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
         (h->len && h->op != VIRTIO_VSOCK_OP_RW)) {
         link_guest_error(l, h, "bad type, op or len; reset");
         link_reset_conn(l, h, "malformed guest packet");
-        return;
+        return false;
     }
     if (l->state != LINK_UP) {
         link_reset_conn(l, h, "link down");
-        return;
+        return false;
     }
     if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
         !vsock_link_track(l, &k, h->type, false)) {
         link_reset_conn(l, h, "max-connections reached");
-        return;
+        return false;
     }
     if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
         vsock_link_established(l, &k);
@@ -128,26 +108,20 @@ static void link_guest_packet(VsockUserLink *l, const VsockHdr *h,
     if ((h->len && l->txq_bytes + cost > l->max_queued) ||
         l->txq_bytes + cost > l->max_queued + LINK_CTRL_HEADROOM) {
         link_reset_conn(l, h, "over max-queued");
-        return;
+        return false;
     }
     trace_vsock_user_link_tx(vsock_link_id(l), h->src_port, h->dst_cid,
                              h->dst_port, vsock_op_str(h->op), h->len);
     vsock_link_queue_frame(l, h, iov, iov_cnt, VSOCK_HDR_SIZE);
     l->stats.tx_pkts++;
     l->stats.tx_bytes += h->len;
-    vsock_link_flush(l);
+    return true;
 }
 
-static VsockRoute link_route(VsockBackend *b, const VsockHdr *h)
+VsockRoute vsock_link_route(VsockBackend *b, const VsockHdr *h)
 {
-    return vsock_link_carries(link_of(b), h->dst_cid) ?
+    return vsock_link_carries(vsock_link_of(b), h->dst_cid) ?
            VSOCK_ROUTE_CID : VSOCK_ROUTE_NONE;
-}
-
-static void link_tx(VsockBackend *b, const VsockHdr *h,
-                    const struct iovec *iov, unsigned iov_cnt)
-{
-    link_guest_packet(link_of(b), h, iov, iov_cnt);
 }
 
 /* ---- relaying between two links of the device ------------------------- */
@@ -176,8 +150,8 @@ static LinkConnKey link_relay_key_in(VsockUserLink *from, const VsockHdr *h)
                           h->src_port);
 }
 
-static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
-                              const char *why)
+static unsigned link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
+                                  const char *why)
 {
     from->stats.refused++;
     trace_vsock_user_link_relay_refused(vsock_link_id(from), h->src_cid,
@@ -191,13 +165,14 @@ static void link_relay_refuse(VsockUserLink *from, const VsockHdr *h,
     if (h->op != VIRTIO_VSOCK_OP_RST) {
         vsock_link_rst_over(from, h->dst_cid, h->dst_port, h->src_cid,
                             h->src_port, h->type);
-        vsock_link_flush(from);
+        return LINK_FLUSH_FROM;
     }
+    return 0;
 }
 
 /* Reset a relayed connection at both ends. */
-static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
-                             const VsockHdr *h, const char *why)
+static unsigned link_relay_reset(VsockUserLink *from, VsockUserLink *to,
+                                 const VsockHdr *h, const char *why)
 {
     LinkConnKey kin = link_relay_key_in(from, h);
     LinkConnKey kout = link_relay_key_out(to, h);
@@ -212,26 +187,26 @@ static void link_relay_reset(VsockUserLink *from, VsockUserLink *to,
                         h->src_port, h->type);
     vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
                         h->dst_port, h->type);
-    vsock_link_flush(from);
-    vsock_link_flush(to);
+    return LINK_FLUSH_FROM | LINK_FLUSH_TO;
 }
 
-void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
+static unsigned link_relay(VsockUserLink *from, VsockUserLink *to,
+                           LinkFrame *f)
 {
     const VsockHdr *h = &f->h;
-    VsockUserLink *to = vsock_link_sibling(from, h->dst_cid);
     LinkConnKey kin, kout;
+    unsigned flush = 0;
     size_t cost = VSOCK_HDR_SIZE + h->len;
     struct iovec iov = { .iov_base = f->data, .iov_len = h->len };
 
     if (!to || to == from) {
-        link_relay_refuse(from, h, "dst_cid is neither this guest's nor "
-                          "carried by another link");
+        flush = link_relay_refuse(from, h, "dst_cid is neither this "
+                                  "guest's nor carried by another link");
         goto out;
     }
     if (!link_relays(from, h->dst_cid)) {
-        link_relay_refuse(from, h, "dst_cid is carried by another link, "
-                          "but not in this link's relay-cids");
+        flush = link_relay_refuse(from, h, "dst_cid is carried by another "
+                                  "link, but not in this link's relay-cids");
         goto out;
     }
     kin = link_relay_key_in(from, h);
@@ -241,18 +216,18 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
         g_hash_table_remove(to->conns, &kout);
         vsock_link_rst_over(to, h->src_cid, h->src_port, h->dst_cid,
                             h->dst_port, h->type);
-        vsock_link_flush(to);
+        flush = LINK_FLUSH_TO;
         from->stats.relayed++;
         goto out;
     }
     if (to->state != LINK_UP) {
-        link_relay_reset(from, to, h, "the other link is down");
+        flush = link_relay_reset(from, to, h, "the other link is down");
         goto out;
     }
     if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
         (!vsock_link_track(from, &kin, h->type, true) ||
          !vsock_link_track(to, &kout, h->type, false))) {
-        link_relay_reset(from, to, h, "max-connections reached");
+        flush = link_relay_reset(from, to, h, "max-connections reached");
         goto out;
     }
     if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
@@ -261,7 +236,7 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
     }
     if ((h->len && to->txq_bytes + cost > to->max_queued) ||
         to->txq_bytes + cost > to->max_queued + LINK_CTRL_HEADROOM) {
-        link_relay_reset(from, to, h, "over max-queued");
+        flush = link_relay_reset(from, to, h, "over max-queued");
         goto out;
     }
     trace_vsock_user_link_relay(vsock_link_id(from), vsock_link_id(to),
@@ -271,32 +246,82 @@ void vsock_link_relay(VsockUserLink *from, LinkFrame *f)
     from->stats.relayed++;
     to->stats.tx_pkts++;
     to->stats.tx_bytes += h->len;
-    vsock_link_flush(to);
+    flush = LINK_FLUSH_TO;
 out:
     g_free(f);
+    return flush;
 }
 
-void vsock_link_relay_lost(VsockUserLink *l, const LinkConnKey *k,
+/* ---- frames from the other end, past the hello -------------------------- */
+
+unsigned vsock_link_peer_frame(VsockUserLink *l, VsockUserLink *to,
+                               LinkFrame *f)
+{
+    const VsockHdr *h = &f->h;
+    LinkConnKey k = vsock_link_key(l, h->src_cid, l->owner.guest_cid,
+                                   h->dst_port, h->src_port);
+    unsigned flush = 0;
+
+    if (!vsock_link_carries(l, h->src_cid)) {
+        l->stats.refused++;
+        trace_vsock_user_link_drop(vsock_link_id(l),
+                                   "src_cid not carried by the link");
+        g_free(f);
+        return 0;
+    }
+    if (h->dst_cid != l->owner.guest_cid) {
+        return link_relay(l, to, f);
+    }
+    if (!vsock_link_type_ok(l, h->type)) {
+        /* as the guest's own transport would: RST, of the same type */
+        l->stats.refused++;
+        trace_vsock_user_link_drop(vsock_link_id(l),
+                                   "socket type the guest does not speak");
+        if (h->op != VIRTIO_VSOCK_OP_RST) {
+            vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                                   h->type);
+            flush = LINK_FLUSH_FROM;
+        }
+        g_free(f);
+        return flush;
+    }
+    if (h->op == VIRTIO_VSOCK_OP_RST) {
+        g_hash_table_remove(l->conns, &k);
+    } else if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
+        vsock_link_established(l, &k);
+    } else if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
+               !vsock_link_track(l, &k, h->type, true)) {
+        l->stats.resets++;
+        trace_vsock_user_link_drop(vsock_link_id(l),
+                                   "REQUEST over max-connections");
+        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
+                               h->type);
+        g_free(f);
+        return LINK_FLUSH_FROM;
+    }
+    l->stats.rx_pkts++;
+    l->stats.rx_bytes += h->len;
+    vsock_link_rxq_push(l, f);
+    vsock_link_wake_owner(l);
+    return 0;
+}
+
+void vsock_link_relay_lost(VsockUserLink *o, const LinkConnKey *k,
                            uint16_t type)
 {
-    VsockUserLink *o = vsock_link_sibling(l, k->local_cid);
     LinkConnKey ko;
 
-    if (!o || o == l) {
-        return;
-    }
     ko = vsock_link_key(o, k->local_cid, k->peer_cid, k->peer_port,
                         k->guest_port);
     o->stats.resets++;
     g_hash_table_remove(o->conns, &ko);
     vsock_link_rst_over(o, k->peer_cid, k->peer_port, k->local_cid,
                         k->guest_port, type);
-    vsock_link_flush(o);
 }
 
-static bool link_rx_pending(VsockBackend *b)
+bool vsock_link_rx_pending(VsockBackend *b)
 {
-    return !g_queue_is_empty(&link_of(b)->rxq);
+    return !g_queue_is_empty(&vsock_link_of(b)->rxq);
 }
 
 /*
@@ -304,10 +329,9 @@ static bool link_rx_pending(VsockBackend *b)
  * goes in pieces, each with its own header (len adjusted, the credit
  * fields as sent); a SEQPACKET message's EOM/EOR only on its last piece.
  */
-static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
-                         unsigned iov_cnt, size_t *len)
+bool vsock_link_fill_rx(VsockUserLink *l, const struct iovec *iov,
+                        unsigned iov_cnt, size_t *len, bool *resume)
 {
-    VsockUserLink *l = link_of(b);
     LinkFrame *f = g_queue_peek_head(&l->rxq);
     size_t room = iov_size(iov, iov_cnt) - VSOCK_HDR_SIZE;
     uint32_t left, piece;
@@ -334,9 +358,7 @@ static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
         g_queue_pop_head(&l->rxq);
         l->rxq_bytes -= sizeof(*f) + f->h.len;
         g_free(f);
-        if (l->rxq_bytes < l->max_queued / 2) {
-            vsock_link_watch_in(l, true);
-        }
+        *resume = l->rxq_bytes < l->max_queued / 2;
     } else if (!piece) {
         qemu_log_mask(LOG_GUEST_ERROR, "virtio-vsock-user: rx buffer of "
                       "%zu bytes holds no payload\n", room + VSOCK_HDR_SIZE);
@@ -344,19 +366,18 @@ static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
     return true;
 }
 
-static void link_set_seqpacket(VsockBackend *b, bool on)
+void vsock_link_set_seqpacket(VsockBackend *b, bool on)
 {
-    link_of(b)->guest_seqpacket = on;
+    vsock_link_of(b)->guest_seqpacket = on;
 }
 
 /*
- * The guest was reset (or its state replaced by loadvm): tell the other
- * end, with an RST per connection of this guest that crossed the link,
- * and forget the packets still waiting for it.
+ * The guest was reset: queue an RST for the other end per connection of
+ * this guest that crossed the link, and forget the packets still waiting
+ * for the guest.
  */
-static void link_reset(VsockBackend *b)
+void vsock_link_guest_reset(VsockUserLink *l)
 {
-    VsockUserLink *l = link_of(b);
     GHashTableIter it;
     gpointer key, value;
     unsigned n = 0;
@@ -376,8 +397,6 @@ static void link_reset(VsockBackend *b)
     l->stats.resets += n;
     vsock_link_rxq_clear(l);
     trace_vsock_user_link_guest_reset(vsock_link_id(l), n);
-    vsock_link_flush(l);
-    vsock_link_watch_in(l, true);
 }
 
 /*
@@ -386,10 +405,10 @@ static void link_reset(VsockBackend *b)
  * for the engine's connections.  QEMU holds no data and no credit of
  * its own on them, so those fields stay 0.
  */
-static void link_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
-                              VsockConnInfoFn *fn, void *opaque)
+void vsock_link_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
+                             VsockConnInfoFn *fn, void *opaque)
 {
-    VsockUserLink *l = link_of(b);
+    VsockUserLink *l = vsock_link_of(b);
     int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     GHashTableIter it;
     gpointer key, value;
@@ -421,13 +440,3 @@ static void link_foreach_conn(VsockBackend *b, bool has_port, uint32_t port,
         }
     }
 }
-
-const VsockBackendOps vsock_link_backend_ops = {
-    .route = link_route,
-    .tx = link_tx,
-    .rx_pending = link_rx_pending,
-    .fill_rx = link_fill_rx,
-    .reset = link_reset,
-    .set_seqpacket = link_set_seqpacket,
-    .foreach_conn = link_foreach_conn,
-};

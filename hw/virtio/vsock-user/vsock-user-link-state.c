@@ -3,6 +3,14 @@
  * accepting, the TLS handshake, the hello timeout, and link loss (every
  * connection that crossed the link is reset in the local guest)
  *
+ * This file is the one switch on the link's state: every socket watch of
+ * the link (and of its candidates) calls in here, reads or writes through
+ * vsock-user-link.c, which says what happened, and hands frames on by
+ * state: the hello to this file, packets to vsock-user-link-route.c.  The
+ * device's calls (the backend ops) come in here too, so that whatever
+ * they queue is written, and a failed write takes the link down, from
+ * one place.  Nothing below this file calls back up into it.
+ *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -16,8 +24,183 @@
 #include "io/channel-socket.h"
 #include "io/channel-tls.h"
 #include "io/net-listener.h"
+#include "qemu/units.h"
 #include "vsock-user-link-int.h"
 #include "trace.h"
+
+/* The link of @l's device that carries @cid (@l itself included). */
+VsockUserLink *vsock_link_sibling(VsockUserLink *l, uint64_t cid)
+{
+    VsockBackend *b;
+
+    if (!l->backend.set) {
+        return NULL;
+    }
+    VSOCK_BACKENDS_FOREACH(b, l->backend.set) {
+        if (b->ops == &vsock_link_backend_ops &&
+            vsock_link_carries(vsock_link_of(b), cid)) {
+            return vsock_link_of(b);
+        }
+    }
+    return NULL;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static gboolean link_out_ready(QIOChannel *ioc, GIOCondition cond,
+                               gpointer opaque);
+
+void vsock_link_flush(VsockUserLink *l)
+{
+    g_autofree char *why = NULL;
+
+    if (!vsock_link_write(l, &why)) {
+        vsock_link_down(l, why);
+        return;
+    }
+    if (!l->ioc) {
+        return;
+    }
+    if (!g_queue_is_empty(&l->txq) && !l->out_watch) {
+        l->out_watch = qio_channel_add_watch(l->ioc, G_IO_OUT,
+                                             link_out_ready, l, NULL);
+    } else if (g_queue_is_empty(&l->txq) && l->out_watch) {
+        g_source_remove(l->out_watch);
+        l->out_watch = 0;
+    }
+}
+
+static gboolean link_out_ready(QIOChannel *ioc, GIOCondition cond,
+                               gpointer opaque)
+{
+    VsockUserLink *l = opaque;
+
+    l->out_watch = 0;
+    vsock_link_flush(l);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
+                              gpointer opaque);
+
+/*
+ * Only past the TLS handshake (in LINK_HELLO or LINK_UP) is there
+ * anything to read: reading a TLS channel during its handshake fails and
+ * would drop the link.  Whoever asks for reads earlier (the guest drained
+ * its rx queue, or was reset) gets them once the handshake is done.
+ */
+void vsock_link_watch_in(VsockUserLink *l, bool on)
+{
+    if (on && !l->in_watch && l->ioc &&
+        (l->state == LINK_HELLO || l->state == LINK_UP)) {
+        l->in_watch = qio_channel_add_watch(l->ioc,
+                                            G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                            link_in_ready, l, NULL);
+    } else if (!on && l->in_watch) {
+        g_source_remove(l->in_watch);
+        l->in_watch = 0;
+    }
+}
+
+static void link_got_hello(VsockUserLink *l, LinkFrame *f)
+{
+    g_autofree char *msg = vsock_link_hello_refusal(l, &f->h, f->data);
+
+    if (msg) {
+        vsock_link_report_refusal(l, msg);
+        vsock_link_down(l, "hello refused");
+        return;
+    }
+    vsock_link_hello_accepted(l, &f->h, f->data);
+}
+
+/* A whole frame from the socket, by the link's state. */
+static void link_got_frame(VsockUserLink *l, LinkFrame *f)
+{
+    const VsockHdr *h = &f->h;
+    VsockUserLink *to = NULL;
+    unsigned flush;
+
+    trace_vsock_user_link_rx(vsock_link_id(l), h->src_cid, h->src_port,
+                             h->dst_cid, h->dst_port, vsock_op_str(h->op),
+                             h->len);
+    if (l->state == LINK_HELLO) {
+        link_got_hello(l, f);
+        g_free(f);
+        return;
+    }
+    if (h->dst_cid != l->owner.guest_cid) {
+        to = vsock_link_sibling(l, h->dst_cid);
+    }
+    flush = vsock_link_peer_frame(l, to, f);
+    if (flush & LINK_FLUSH_FROM) {
+        vsock_link_flush(l);
+    }
+    if (flush & LINK_FLUSH_TO) {
+        vsock_link_flush(to);
+    }
+}
+
+/*
+ * What one wakeup reads at most: frames of every kind (for the guest,
+ * relayed, refused, dropped, answered with an RST) and bytes, whichever
+ * runs out first.  Most frames never count towards max-queued, so without
+ * this a peer streaming them would hold the main loop (and with it the
+ * vCPUs, the monitor and every other device) for as long as it streams.
+ * The rest stays in the socket: the watch stays armed (a TLS channel's
+ * watch also fires for bytes it has decrypted already), so it is read at
+ * the next turn of the main loop.
+ */
+#define LINK_READ_BUDGET_FRAMES 256
+#define LINK_READ_BUDGET_BYTES  (256 * KiB)
+
+static void link_read(VsockUserLink *l)
+{
+    unsigned frames = 0;
+    size_t bytes = 0;
+
+    while (l->ioc && !vsock_link_rx_full(l)) {
+        g_autofree char *why = NULL;
+        LinkFrame *f = NULL;
+
+        switch (vsock_link_read(l, &f, &bytes, &why)) {
+        case LINK_READ_BLOCKED:
+            return;
+        case LINK_READ_CLOSED:
+            vsock_link_down(l, why);
+            return;
+        case LINK_READ_FRAME:
+            link_got_frame(l, f);
+            frames++;
+            break;
+        case LINK_READ_MORE:
+            break;
+        }
+        if (frames >= LINK_READ_BUDGET_FRAMES ||
+            bytes >= LINK_READ_BUDGET_BYTES) {
+            trace_vsock_user_link_read_budget(vsock_link_id(l), frames,
+                                              bytes);
+            break;
+        }
+    }
+    if (l->ioc && vsock_link_rx_full(l)) {
+        trace_vsock_user_link_rx_full(vsock_link_id(l), l->rxq_bytes);
+        vsock_link_watch_in(l, false);
+    }
+}
+
+static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
+                              gpointer opaque)
+{
+    VsockUserLink *l = opaque;
+
+    link_read(l);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- the connection ----------------------------------------------------- */
 
 void vsock_link_close_channel(VsockUserLink *l)
 {
@@ -78,7 +261,12 @@ void vsock_link_down(VsockUserLink *l, const char *why)
                                     k->guest_port, c->type, false);
             n++;
         } else {
-            vsock_link_relay_lost(l, k, c->type);
+            VsockUserLink *o = vsock_link_sibling(l, k->local_cid);
+
+            if (o && o != l) {
+                vsock_link_relay_lost(o, k, c->type);
+                vsock_link_flush(o);
+            }
         }
     }
     l->stats.resets += n;
@@ -103,41 +291,11 @@ static void link_established(VsockUserLink *l)
 {
     l->state = LINK_HELLO;
     trace_vsock_user_link_hello(vsock_link_id(l), l->addr_str);
-    vsock_link_send_hello(l);
+    vsock_link_queue_hello(l);
+    vsock_link_flush(l);
     if (l->ioc) {
         vsock_link_watch_in(l, true);
     }
-}
-
-/* Counted always, reported once until a link comes up. */
-void vsock_link_tls_failed(VsockUserLink *l, Error *err)
-{
-    l->stats.tls_failures++;
-    if (!l->tls_warned) {
-        error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
-                     "(check tls-creds at both ends; further failures "
-                     "count in tls-failures)", vsock_link_id(l),
-                     vsock_link_peer_desc(l), l->addr_str,
-                     error_get_pretty(err));
-        l->tls_warned = true;
-    }
-}
-
-QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
-                               Error **errp)
-{
-    const char *host = NULL;
-
-    if (l->server) {
-        return QIO_CHANNEL(qio_channel_tls_new_server(QIO_CHANNEL(sioc),
-                                                      l->tls_creds, NULL,
-                                                      errp));
-    }
-    if (l->addr->type == SOCKET_ADDRESS_TYPE_INET) {
-        host = l->addr->u.inet.host;
-    }
-    return QIO_CHANNEL(qio_channel_tls_new_client(QIO_CHANNEL(sioc),
-                                                  l->tls_creds, host, errp));
 }
 
 /* TLS failed on the link's connection: count, report, drop it; frees @err */
@@ -169,22 +327,6 @@ static void link_tls_done(QIOTask *task, gpointer opaque)
 static void link_unref(gpointer opaque)
 {
     object_unref(OBJECT(opaque));
-}
-
-/*
- * A link's frames are small and each one matters now (a SHUTDOWN, a
- * credit update, a one-byte RW): over TCP they go out at once, without
- * waiting for the ACK of the previous one (Nagle).  With TLS, the socket
- * under it.
- */
-void vsock_link_socket_setup(QIOChannelSocket *sioc)
-{
-    int family = sioc->localAddr.ss_family;
-
-    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
-    if (family == AF_INET || family == AF_INET6) {
-        qio_channel_set_delay(QIO_CHANNEL(sioc), false);
-    }
 }
 
 /* Take a connected socket (ours, or accepted) as the link's. */
@@ -321,6 +463,84 @@ void vsock_link_hello_timeout_cb(void *opaque)
     vsock_link_down(l, why);
 }
 
+/* ---- candidates: accepted while the link has a connection --------------- */
+
+static gboolean link_candidate_in_ready(QIOChannel *ioc, GIOCondition cond,
+                                        gpointer opaque)
+{
+    LinkCandidate *c = opaque;
+    VsockUserLink *l = c->l;
+    uint8_t cids[LINK_MAX_CIDS * 8];
+    VsockHdr h;
+
+    switch (vsock_link_candidate_read(c, &h)) {
+    case LINK_CAND_BLOCKED:
+        return G_SOURCE_CONTINUE;
+    case LINK_CAND_GONE:
+        return G_SOURCE_REMOVE;
+    case LINK_CAND_HELLO:
+        break;
+    }
+    memcpy(cids, c->in + VSOCK_HDR_SIZE, h.len);
+    /* the connections over the old socket ended with the other QEMU */
+    vsock_link_down(l, "replaced by a new connection that completed its "
+                    "hello");
+    vsock_link_candidate_promote(c);
+    vsock_link_hello_accepted(l, &h, cids);
+    vsock_link_flush(l);
+    if (l->ioc) {
+        vsock_link_watch_in(l, true);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void link_candidate_established(LinkCandidate *c)
+{
+    if (!vsock_link_candidate_hello(c)) {
+        return;
+    }
+    c->in_watch = qio_channel_add_watch(c->ioc, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                        link_candidate_in_ready, c, NULL);
+}
+
+static void link_candidate_tls_done(QIOTask *task, gpointer opaque)
+{
+    VsockUserLink *l = opaque;
+    LinkCandidate *c = vsock_link_candidate_find(l,
+                                    QIO_CHANNEL(qio_task_get_source(task)));
+    Error *err = NULL;
+
+    if (qio_task_propagate_error(task, &err)) {
+        if (c) {
+            vsock_link_tls_failed(l, err);
+            vsock_link_candidate_drop(c, "TLS handshake failed");
+        }
+        error_free(err);
+        return;
+    }
+    if (c) {
+        c->tls_done = true;
+        link_candidate_established(c);
+    }
+}
+
+/* Takes @sioc. */
+static void link_candidate_start(VsockUserLink *l, QIOChannelSocket *sioc)
+{
+    LinkCandidate *c = vsock_link_candidate_new(l, sioc);
+
+    if (!c) {
+        return;
+    }
+    if (!l->tls_creds) {
+        link_candidate_established(c);
+        return;
+    }
+    object_ref(OBJECT(l));
+    qio_channel_tls_handshake(QIO_CHANNEL_TLS(c->ioc), link_candidate_tls_done,
+                              l, link_unref, NULL);
+}
+
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                         gpointer opaque)
 {
@@ -339,8 +559,57 @@ void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,
          * perhaps anybody who can reach the address: the new connection
          * replaces ours only once it has proven itself.
          */
-        vsock_link_candidate_new(l, sioc);
+        link_candidate_start(l, sioc);
         return;
     }
     link_start(l, sioc);
 }
+
+/* ---- the device's calls: the link as one of its backends ---------------- */
+
+static void link_tx(VsockBackend *b, const VsockHdr *h,
+                    const struct iovec *iov, unsigned iov_cnt)
+{
+    VsockUserLink *l = vsock_link_of(b);
+
+    if (vsock_link_guest_packet(l, h, iov, iov_cnt)) {
+        vsock_link_flush(l);
+    }
+}
+
+static bool link_fill_rx(VsockBackend *b, const struct iovec *iov,
+                         unsigned iov_cnt, size_t *len)
+{
+    VsockUserLink *l = vsock_link_of(b);
+    bool resume = false;
+    bool filled = vsock_link_fill_rx(l, iov, iov_cnt, len, &resume);
+
+    if (resume) {
+        vsock_link_watch_in(l, true);
+    }
+    return filled;
+}
+
+/*
+ * The guest was reset (or its state replaced by loadvm): tell the other
+ * end, with an RST per connection of this guest that crossed the link,
+ * and forget the packets still waiting for it.
+ */
+static void link_reset(VsockBackend *b)
+{
+    VsockUserLink *l = vsock_link_of(b);
+
+    vsock_link_guest_reset(l);
+    vsock_link_flush(l);
+    vsock_link_watch_in(l, true);
+}
+
+const VsockBackendOps vsock_link_backend_ops = {
+    .route = vsock_link_route,
+    .tx = link_tx,
+    .rx_pending = vsock_link_rx_pending,
+    .fill_rx = link_fill_rx,
+    .reset = link_reset,
+    .set_seqpacket = vsock_link_set_seqpacket,
+    .foreach_conn = vsock_link_foreach_conn,
+};

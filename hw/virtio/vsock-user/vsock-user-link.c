@@ -30,9 +30,11 @@
  * max-connections): when the socket goes, each gets an RST in the local
  * guest; when the local guest is reset, each gets an RST at the other end.
  *
- * This file: the frames, the hello, reading and writing the socket.  The
- * link's state (connecting, accepting, TLS, the hello timeout, link loss)
- * is in vsock-user-link-state.c; the object in vsock-user-link-object.c.
+ * This file, the lowest of the link's: the frames, the hello, reading and
+ * writing the socket, the connections and the queues.  It calls nothing
+ * above it: a read step and a write return what happened, and the link's
+ * state (vsock-user-link-state.c) decides what follows; the object is in
+ * vsock-user-link-object.c.
  *
  * Copyright (c) 2026 The virtio-vsock-user authors
  *
@@ -183,7 +185,7 @@ void vsock_link_wake_owner(VsockUserLink *l)
     vsock_backend_wake(&l->backend);
 }
 
-static void link_rxq_push(VsockUserLink *l, LinkFrame *f)
+void vsock_link_rxq_push(VsockUserLink *l, LinkFrame *f)
 {
     g_queue_push_tail(&l->rxq, f);
     l->rxq_bytes += sizeof(*f) + f->h.len;
@@ -214,7 +216,7 @@ void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
     f->h.dst_port = guest_port;
     f->h.type = type;
     f->h.op = VIRTIO_VSOCK_OP_RST;
-    link_rxq_push(l, f);
+    vsock_link_rxq_push(l, f);
     trace_vsock_user_link_rst_guest(vsock_link_id(l), peer_cid, peer_port,
                                     guest_port);
 }
@@ -222,10 +224,7 @@ void vsock_link_rst_to_guest(VsockUserLink *l, uint64_t peer_cid,
 /* ---- towards the socket ------------------------------------------------- */
 
 
-static gboolean link_out_ready(QIOChannel *ioc, GIOCondition cond,
-                               gpointer opaque);
-
-void vsock_link_flush(VsockUserLink *l)
+bool vsock_link_write(VsockUserLink *l, char **why)
 {
     LinkOut *o;
 
@@ -238,11 +237,9 @@ void vsock_link_flush(VsockUserLink *l)
             break;
         }
         if (n < 0) {
-            g_autofree char *why = g_strdup_printf("write: %s",
-                                                   error_get_pretty(err));
+            *why = g_strdup_printf("write: %s", error_get_pretty(err));
             error_free(err);
-            vsock_link_down(l, why);
-            return;
+            return false;
         }
         o->off += n;
         if (o->off == o->len) {
@@ -251,26 +248,7 @@ void vsock_link_flush(VsockUserLink *l)
             g_free(o);
         }
     }
-    if (!l->ioc) {
-        return;
-    }
-    if (!g_queue_is_empty(&l->txq) && !l->out_watch) {
-        l->out_watch = qio_channel_add_watch(l->ioc, G_IO_OUT,
-                                             link_out_ready, l, NULL);
-    } else if (g_queue_is_empty(&l->txq) && l->out_watch) {
-        g_source_remove(l->out_watch);
-        l->out_watch = 0;
-    }
-}
-
-static gboolean link_out_ready(QIOChannel *ioc, GIOCondition cond,
-                               gpointer opaque)
-{
-    VsockUserLink *l = opaque;
-
-    l->out_watch = 0;
-    vsock_link_flush(l);
-    return G_SOURCE_REMOVE;
+    return true;
 }
 
 void vsock_link_queue_frame(VsockUserLink *l, const VsockHdr *h,
@@ -335,7 +313,7 @@ size_t vsock_link_hello_encode(VsockUserLink *l, uint8_t *buf)
     return VSOCK_HDR_SIZE + h.len;
 }
 
-void vsock_link_send_hello(VsockUserLink *l)
+void vsock_link_queue_hello(VsockUserLink *l)
 {
     LinkOut *o = g_malloc(sizeof(*o) + LINK_HELLO_MAX);
 
@@ -343,32 +321,9 @@ void vsock_link_send_hello(VsockUserLink *l)
     o->off = 0;
     g_queue_push_tail(&l->txq, o);
     l->txq_bytes += o->len;
-    vsock_link_flush(l);
 }
 
 /* ---- reading the socket ------------------------------------------------- */
-
-static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
-                              gpointer opaque);
-
-/*
- * Only past the TLS handshake (in LINK_HELLO or LINK_UP) is there
- * anything to read: reading a TLS channel during its handshake fails and
- * would drop the link.  Whoever asks for reads earlier (the guest drained
- * its rx queue, or was reset) gets them once the handshake is done.
- */
-void vsock_link_watch_in(VsockUserLink *l, bool on)
-{
-    if (on && !l->in_watch && l->ioc &&
-        (l->state == LINK_HELLO || l->state == LINK_UP)) {
-        l->in_watch = qio_channel_add_watch(l->ioc,
-                                            G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                            link_in_ready, l, NULL);
-    } else if (!on && l->in_watch) {
-        g_source_remove(l->in_watch);
-        l->in_watch = 0;
-    }
-}
 
 bool vsock_link_rx_full(VsockUserLink *l)
 {
@@ -500,18 +455,6 @@ void vsock_link_hello_accepted(VsockUserLink *l, const VsockHdr *h,
                              h->src_cid, theirs);
 }
 
-static void link_got_hello(VsockUserLink *l, LinkFrame *f)
-{
-    g_autofree char *msg = vsock_link_hello_refusal(l, &f->h, f->data);
-
-    if (msg) {
-        vsock_link_report_refusal(l, msg);
-        vsock_link_down(l, "hello refused");
-        return;
-    }
-    vsock_link_hello_accepted(l, &f->h, f->data);
-}
-
 const char *vsock_link_check_hello(const VsockHdr *h)
 {
     if (h->op != VIRTIO_VSOCK_OP_INVALID || h->src_port != LINK_HELLO_MAGIC) {
@@ -549,148 +492,98 @@ static const char *link_check_hdr(VsockUserLink *l, const VsockHdr *h)
     return NULL;
 }
 
-static void link_got_frame(VsockUserLink *l, LinkFrame *f)
+LinkRead vsock_link_read(VsockUserLink *l, LinkFrame **frame, size_t *bytes,
+                         char **why)
 {
-    const VsockHdr *h = &f->h;
-    LinkConnKey k = vsock_link_key(l, h->src_cid, l->owner.guest_cid,
-                                   h->dst_port, h->src_port);
+    size_t total = VSOCK_HDR_SIZE + (l->in_frame ? l->in_frame->h.len : 0);
+    uint8_t *dst = l->got < VSOCK_HDR_SIZE ? l->hdr_buf + l->got :
+                   l->in_frame->data + (l->got - VSOCK_HDR_SIZE);
+    Error *err = NULL;
+    ssize_t n;
 
-    trace_vsock_user_link_rx(vsock_link_id(l), h->src_cid, h->src_port,
-                             h->dst_cid, h->dst_port, vsock_op_str(h->op),
-                             h->len);
-    if (l->state == LINK_HELLO) {
-        link_got_hello(l, f);
-        g_free(f);
-        return;
+    n = qio_channel_read(l->ioc, (char *)dst, total - l->got, &err);
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
+        return LINK_READ_BLOCKED;
     }
-    if (!vsock_link_carries(l, h->src_cid)) {
-        l->stats.refused++;
-        trace_vsock_user_link_drop(vsock_link_id(l),
-                                   "src_cid not carried by the link");
-        g_free(f);
-        return;
+    if (n <= 0) {
+        *why = n ? g_strdup_printf("read: %s", error_get_pretty(err)) :
+                   g_strdup("the other end closed the link");
+        error_free(err);
+        return LINK_READ_CLOSED;
     }
-    if (h->dst_cid != l->owner.guest_cid) {
-        vsock_link_relay(l, f);
-        return;
-    }
-    if (!vsock_link_type_ok(l, h->type)) {
-        /* as the guest's own transport would: RST, of the same type */
-        l->stats.refused++;
-        trace_vsock_user_link_drop(vsock_link_id(l),
-                                   "socket type the guest does not speak");
-        if (h->op != VIRTIO_VSOCK_OP_RST) {
-            vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
-                                   h->type);
-            vsock_link_flush(l);
+    l->got += n;
+    *bytes += n;
+    if (l->got == VSOCK_HDR_SIZE && !l->in_frame) {
+        VsockHdr h;
+        const char *bad;
+
+        vsock_hdr_decode(&h, l->hdr_buf);
+        bad = link_check_hdr(l, &h);
+        if (bad) {
+            *why = g_strdup_printf("garbage from the other end (%s): op %u "
+                                   "type %u len %u", bad, h.op, h.type,
+                                   h.len);
+            l->stats.garbage++;
+            return LINK_READ_CLOSED;
         }
-        g_free(f);
-        return;
+        l->in_frame = g_malloc(sizeof(LinkFrame) + h.len);
+        l->in_frame->h = h;
+        l->in_frame->off = 0;
     }
-    if (h->op == VIRTIO_VSOCK_OP_RST) {
-        g_hash_table_remove(l->conns, &k);
-    } else if (h->op == VIRTIO_VSOCK_OP_RESPONSE) {
-        vsock_link_established(l, &k);
-    } else if (h->op == VIRTIO_VSOCK_OP_REQUEST &&
-               !vsock_link_track(l, &k, h->type, true)) {
-        l->stats.resets++;
-        trace_vsock_user_link_drop(vsock_link_id(l),
-                                   "REQUEST over max-connections");
-        vsock_link_rst_to_peer(l, h->dst_port, h->src_cid, h->src_port,
-                               h->type);
-        vsock_link_flush(l);
-        g_free(f);
-        return;
+    if (l->in_frame && l->got == VSOCK_HDR_SIZE + l->in_frame->h.len) {
+        *frame = l->in_frame;
+        l->in_frame = NULL;
+        l->got = 0;
+        return LINK_READ_FRAME;
     }
-    l->stats.rx_pkts++;
-    l->stats.rx_bytes += h->len;
-    link_rxq_push(l, f);
-    vsock_link_wake_owner(l);
+    return LINK_READ_MORE;
 }
+
+/* ---- the socket and its TLS --------------------------------------------- */
 
 /*
- * What one wakeup reads at most: frames of every kind (for the guest,
- * relayed, refused, dropped, answered with an RST) and bytes, whichever
- * runs out first.  Most frames never count towards max-queued, so without
- * this a peer streaming them would hold the main loop (and with it the
- * vCPUs, the monitor and every other device) for as long as it streams.
- * The rest stays in the socket: the watch stays armed (a TLS channel's
- * watch also fires for bytes it has decrypted already), so it is read at
- * the next turn of the main loop.
+ * A link's frames are small and each one matters now (a SHUTDOWN, a
+ * credit update, a one-byte RW): over TCP they go out at once, without
+ * waiting for the ACK of the previous one (Nagle).  With TLS, the socket
+ * under it.
  */
-#define LINK_READ_BUDGET_FRAMES 256
-#define LINK_READ_BUDGET_BYTES  (256 * KiB)
-
-static void link_read(VsockUserLink *l)
+void vsock_link_socket_setup(QIOChannelSocket *sioc)
 {
-    unsigned frames = 0;
-    size_t bytes = 0;
+    int family = sioc->localAddr.ss_family;
 
-    while (l->ioc && !vsock_link_rx_full(l)) {
-        size_t total = VSOCK_HDR_SIZE + (l->in_frame ? l->in_frame->h.len : 0);
-        uint8_t *dst = l->got < VSOCK_HDR_SIZE ? l->hdr_buf + l->got :
-                       l->in_frame->data + (l->got - VSOCK_HDR_SIZE);
-        Error *err = NULL;
-        ssize_t n;
-
-        n = qio_channel_read(l->ioc, (char *)dst, total - l->got, &err);
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
-            return;
-        }
-        if (n <= 0) {
-            g_autofree char *why = n ? g_strdup_printf("read: %s",
-                                       error_get_pretty(err)) :
-                                   g_strdup("the other end closed the link");
-            error_free(err);
-            vsock_link_down(l, why);
-            return;
-        }
-        l->got += n;
-        bytes += n;
-        if (l->got == VSOCK_HDR_SIZE && !l->in_frame) {
-            VsockHdr h;
-            const char *bad;
-
-            vsock_hdr_decode(&h, l->hdr_buf);
-            bad = link_check_hdr(l, &h);
-            if (bad) {
-                g_autofree char *why = g_strdup_printf("garbage from the "
-                    "other end (%s): op %u type %u len %u", bad, h.op,
-                    h.type, h.len);
-                l->stats.garbage++;
-                vsock_link_down(l, why);
-                return;
-            }
-            l->in_frame = g_malloc(sizeof(LinkFrame) + h.len);
-            l->in_frame->h = h;
-            l->in_frame->off = 0;
-        }
-        if (l->in_frame && l->got == VSOCK_HDR_SIZE + l->in_frame->h.len) {
-            LinkFrame *f = l->in_frame;
-
-            l->in_frame = NULL;
-            l->got = 0;
-            link_got_frame(l, f);
-            frames++;
-        }
-        if (frames >= LINK_READ_BUDGET_FRAMES ||
-            bytes >= LINK_READ_BUDGET_BYTES) {
-            trace_vsock_user_link_read_budget(vsock_link_id(l), frames,
-                                              bytes);
-            break;
-        }
-    }
-    if (l->ioc && vsock_link_rx_full(l)) {
-        trace_vsock_user_link_rx_full(vsock_link_id(l), l->rxq_bytes);
-        vsock_link_watch_in(l, false);
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    if (family == AF_INET || family == AF_INET6) {
+        qio_channel_set_delay(QIO_CHANNEL(sioc), false);
     }
 }
 
-static gboolean link_in_ready(QIOChannel *ioc, GIOCondition cond,
-                              gpointer opaque)
+/* Counted always, reported once until a link comes up. */
+void vsock_link_tls_failed(VsockUserLink *l, Error *err)
 {
-    VsockUserLink *l = opaque;
+    l->stats.tls_failures++;
+    if (!l->tls_warned) {
+        error_report("vsock-user-link '%s': TLS with %s %s failed: %s "
+                     "(check tls-creds at both ends; further failures "
+                     "count in tls-failures)", vsock_link_id(l),
+                     vsock_link_peer_desc(l), l->addr_str,
+                     error_get_pretty(err));
+        l->tls_warned = true;
+    }
+}
 
-    link_read(l);
-    return G_SOURCE_CONTINUE;
+QIOChannel *vsock_link_tls_new(VsockUserLink *l, QIOChannelSocket *sioc,
+                               Error **errp)
+{
+    const char *host = NULL;
+
+    if (l->server) {
+        return QIO_CHANNEL(qio_channel_tls_new_server(QIO_CHANNEL(sioc),
+                                                      l->tls_creds, NULL,
+                                                      errp));
+    }
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_INET) {
+        host = l->addr->u.inet.host;
+    }
+    return QIO_CHANNEL(qio_channel_tls_new_client(QIO_CHANNEL(sioc),
+                                                  l->tls_creds, host, errp));
 }
