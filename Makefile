@@ -177,6 +177,7 @@ docs: qemu-src
 check: qemu unit docs
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
+	@python3 $(TOP)/scripts/file-graph.py --quiet $(QEMU_BUILD)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
 		--unit-build $(QEMU_BUILD) --qtests "$(QTESTS)"
 
