@@ -1,7 +1,8 @@
 # virtio-vsock-user: build QEMU 10.2.2 with our device, run the tests.
 #
 #   make            install what is missing, fetch, verify, build
-#   make check      ... and run every test tier (unit, qtest, functional)
+#   make check      ... and run every test tier (static, unit, qtest,
+#                   functional)
 #   make check-fresh  make check and make run in a clean Debian root (as
 #                     root; RELEASE=trixie, the default, or bookworm)
 #   make run        boot the demo enclave
@@ -65,14 +66,15 @@ UNIT_BINS := tests/unit/test-vsock-user-engine \
 	tests/bench/vsock-user-engine-bench
 ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 
-.PHONY: all deps qemu-src qemu unit docs check check-unit check-qtest \
+.PHONY: all deps qemu-src qemu unit docs check check-static check-unit \
+	check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
 	distclean help fuzz-qemu fuzz-device asan-qemu check-asan series
 
 all: qemu unit
 
 help:
-	@sed -n '3,14p' $(TOP)/Makefile | sed 's/^# //'
+	@sed -n '3,15p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -174,12 +176,25 @@ docs: qemu-src
 		{ echo "docs: the manual has warnings (above); they are errors"; \
 		  exit 1; }
 
+# The bench smoke test in the functional tier runs the vhost-device-vsock
+# channel too: the daemon is fetched (apt, as make bench does) before it,
+# and a smoke run without it fails instead of skipping.
+VHOST_DAEMON := bash $(TOP)/scripts/vhost-device-vsock.sh >/dev/null
+
+# FUNCTIONAL_ARGS go to tests/functional/vsock-user/run.py, e.g.
+# FUNCTIONAL_ARGS="--only 'eif-*'".
 check: qemu unit docs
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)
 	@python3 $(TOP)/scripts/file-graph.py --quiet $(QEMU_BUILD)
+	@$(VHOST_DAEMON)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
-		--unit-build $(QEMU_BUILD) --qtests "$(QTESTS)"
+		--unit-build $(QEMU_BUILD) --qtests "$(QTESTS)" \
+		--functional-args "$(FUNCTIONAL_ARGS)"
+
+# Needs no build: check.py's self-test and the generated figures.
+check-static:
+	@python3 $(TOP)/scripts/check.py --tiers static
 
 check-unit: unit
 	@python3 $(TOP)/scripts/check.py --unit-build $(QEMU_BUILD) \
@@ -192,8 +207,9 @@ check-qtest: qemu
 		--qtests "$(QTESTS)" --tiers qtest
 
 check-functional: qemu
+	@$(VHOST_DAEMON)
 	@python3 $(TOP)/scripts/check.py --qemu-build $(QEMU_BUILD) \
-		--tiers functional
+		--tiers functional --functional-args "$(FUNCTIONAL_ARGS)"
 
 # The README's make check and make run in a clean Debian root (RELEASE)
 # made by mmdebstrap, with nothing from this machine

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Run the test tiers of `make check` and print one summary.
 
+Tier 0 (static):     this driver's own self-test (--self-test) and the
+                     generated figures of README.md and the bench docs
+                     against the committed results file
+                     (scripts/bench_tables.py --check)
 Tier 1 (unit):       our unit tests, built by QEMU's build
                      (tests/unit/test-vsock-user-*), and the EIF tool's
                      (tests/unit/test_eif.py)
@@ -15,6 +19,17 @@ individual cases, keeps each program's full output in build/test-logs/ and
 prints the tail of it when something fails.  The last line it prints is
 "N passed, N failed, N skipped"; it exits 1 if anything failed.
 
+What counts as a failure, besides a failing case:
+- a skip whose reason names none of SKIP_REASONS (the README lists them):
+  a skip for any other reason (a machine or device QEMU lacks, a tool not
+  installed) is something broken that would otherwise pass unnoticed;
+- a TAP plan not met: "1..43" and 5 results is 38 missing cases, a failure;
+- a program that reports no case at all, a tier that ran no test, a
+  runner that is not there;
+- a timeout: the program was started in a session of its own, and its
+  whole process group (QEMUs included) is killed; the report names the
+  last test line it printed.
+
 With --sanitizers (make check-asan, QEMU built with --enable-asan
 --enable-ubsan) every ASan or UBSan report fails the program that caused
 it: the sanitizers halt at the first report, write it to a file of their
@@ -28,6 +43,8 @@ import importlib.util
 import json
 import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +60,26 @@ SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
                           r"runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
 SUMMARY_RE = re.compile(
     r"^(?:\w+:\s*)?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
+TAP_PLAN_RE = re.compile(r"^1\.\.(\d+)\b", re.M)
+# The skip lines of the three kinds of program: TAP "ok N name # SKIP why",
+# the functional runner's "SKIP name: why", unittest -v's
+# "test (mod.Class) ... skipped 'why'".
+TAP_SKIP_RE = re.compile(r"^ok\b[^#]*#\s*SKIP\b:?\s*(.*)$", re.M | re.I)
+RUNNER_SKIP_RE = re.compile(r"^SKIP (\S+): (.*)$", re.M)
+UNITTEST_SKIP_RE = re.compile(r"^(\S+) \([\w.]+\)(?: \.\.\.)? skipped "
+                              r"['\"](.*)['\"]$", re.M)
+# A test line: what the report of a timeout names as the last one seen.
+TEST_LINE_RE = re.compile(r"^(ok|not ok|PASS|FAIL|SKIP)\b|"
+                          r"^# Start of |\.\.\. (ok|FAIL|ERROR|skipped)")
+
+# The only reasons a test may skip for and leave make check green: what
+# the host cannot give, never what our build or QEMU's lacks.  README.md
+# ("Tests") lists each one; the static tier checks it still does.
+SKIP_REASONS = (
+    "no /dev/kvm",
+    "host lacks SOCK_SEQPACKET",
+    "one CPU",
+)
 
 
 # qos-test runs every graph test of every device; ours are enough here.
@@ -64,6 +101,34 @@ class Counts:
     def __str__(self):
         return "%d passed, %d failed, %d skipped" % (
             self.passed, self.failed, self.skipped)
+
+
+def skip_reasons(text):
+    """Every skip's reason in one program's output."""
+    reasons = [m.group(1).strip() for m in TAP_SKIP_RE.finditer(text)]
+    reasons += ["%s: %s" % (m.group(1), m.group(2).strip())
+                for m in RUNNER_SKIP_RE.finditer(text)]
+    reasons += ["%s: %s" % (m.group(1), m.group(2))
+                for m in UNITTEST_SKIP_RE.finditer(text)]
+    return reasons
+
+
+def skip_allowed(reason):
+    return any(r.lower() in reason.lower() for r in SKIP_REASONS)
+
+
+def tap_missing(text, counts):
+    """Cases a TAP plan announced that never reported (0 without a plan)."""
+    m = TAP_PLAN_RE.search(text)
+    if not m:
+        return 0
+    return max(0, int(m.group(1)) -
+               (counts.passed + counts.failed + counts.skipped))
+
+
+def last_test_line(text):
+    lines = [line for line in text.splitlines() if TEST_LINE_RE.search(line)]
+    return lines[-1].strip() if lines else None
 
 
 def parse_tap(text):
@@ -146,6 +211,53 @@ def sanitizer_reports(name, out):
     return reports
 
 
+def kill_group(proc):
+    """SIGTERM, then SIGKILL, to every process of proc's session."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_in_session(cmd, env, cwd, timeout):
+    """Run cmd in a session (process group) of its own; return (output,
+    exit status or None, timed out).  On a timeout the whole group goes,
+    so the QEMUs a runner started go with it; so do any it left behind."""
+    try:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as e:
+        return "*** cannot run %s: %s\n" % (cmd[0], e), None, False
+    timed_out = False
+    try:
+        raw, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(proc)
+        try:
+            raw, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            # something outside the group still holds the pipe
+            raw = b""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)   # leftovers of a clean exit
+    except (ProcessLookupError, PermissionError):
+        pass
+    out = (raw or b"").decode("utf-8", "replace")
+    if timed_out:
+        out += "\n*** timed out after %d s\n" % timeout
+        return out, None, True
+    return out, proc.returncode, False
+
+
 def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
     """Run one test program; return its Counts."""
     os.makedirs(LOGS, exist_ok=True)
@@ -159,19 +271,7 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
             if f.startswith(safe + "."):
                 os.unlink(os.path.join(SANITIZER_LOGS, f))
         full_env.update(sanitizer_env(safe))
-    try:
-        proc = subprocess.run(cmd, env=full_env, cwd=cwd, timeout=timeout,
-                              stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
-        out = proc.stdout.decode("utf-8", "replace")
-        rc = proc.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        out += "\n*** timed out after %d s\n" % timeout
-        rc = None
-    except OSError as e:
-        out, rc = "*** cannot run %s: %s\n" % (cmd[0], e), None
+    out, rc, timed_out = run_in_session(cmd, full_env, cwd, timeout)
     with open(log, "w", encoding="utf-8") as f:
         f.write("$ %s\n%s" % (" ".join(cmd), out))
     elapsed = time.monotonic() - start
@@ -202,6 +302,22 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
                 counts.passed = int(m.group(1))
                 counts.failed = int(m.group(2))
                 counts.skipped = int(m.group(3) or 0)
+    # A TAP plan is a promise: a program that dies at case 5 of 43 has
+    # 38 cases nobody ran, and they are failures, not silence.
+    missing = tap_missing(out, counts)
+    if missing:
+        counts.failed += missing
+        failures.append("TAP plan not met: %d missing" % missing)
+    if timed_out:
+        last = last_test_line(out)
+        failures.append("timed out after %d s; process group killed; last "
+                        "test line: %s" % (timeout, last or "(none)"))
+    # A skip is a failure unless the host, not our build, is the reason.
+    for reason in skip_reasons(out):
+        if not skip_allowed(reason):
+            counts.failed += 1
+            failures.append("skip for a reason not in SKIP_REASONS: %s"
+                            % reason)
     # A program that failed without reporting a failing case (a crash, an
     # abort, a timeout, a build problem) still counts as one failure.
     if rc != 0 and counts.failed == 0:
@@ -220,12 +336,10 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
             if m:
                 line = r[r.rfind("\n", 0, m.start()) + 1:].split("\n")[0]
                 failures.append(line.strip())
-    if rc == 0 and counts.passed + counts.failed + counts.skipped == 0:
-        if re.search(r"^1\.\.0\b", out, re.M):
-            counts.failed = 1
-            failures.append("ran no test")
-        else:
-            counts.passed = 1     # a plain program that exited 0
+    if counts.passed + counts.failed + counts.skipped == 0:
+        # "0 passed, 0 failed", "1..0" or nothing at all: it proved nothing
+        counts.failed = 1
+        failures.append("reported no test result")
 
     status = "FAIL" if counts.failed else "ok"
     print("  %-4s %-40s %s (%.1fs)" % (status, name, counts, elapsed),
@@ -242,8 +356,9 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
 
 def tier_unit(args):
     counts = meson_tests(args.unit_build, prefix="test-vsock-user-")
+    # -v: unittest names each skip's reason only when verbose
     counts.add(run_program("unit/eif", [sys.executable, os.path.join(
-        TOP, "tests", "unit", "test_eif.py")], timeout=120))
+        TOP, "tests", "unit", "test_eif.py"), "-v"], timeout=120))
     return counts
 
 
@@ -288,14 +403,22 @@ def tier_qtest(args):
     return counts
 
 
+FUNCTIONAL_RUNNER = os.path.join(TOP, "tests", "functional", "vsock-user",
+                                 "run.py")
+
+
 def tier_functional(args):
-    runner = os.path.join(TOP, "tests", "functional", "vsock-user", "run.py")
+    runner = FUNCTIONAL_RUNNER
     if not os.path.exists(runner):
-        print("  (no functional tests yet)")
-        return Counts()
+        print("  FAIL the functional runner %s is missing" %
+              os.path.relpath(runner, TOP))
+        counts = Counts()
+        counts.failed = 1
+        return counts
     qemu = os.path.join(args.qemu_build, "qemu-system-x86_64")
     counts = run_program("functional/vsock-user",
-                         [sys.executable, runner, "--qemu", qemu],
+                         [sys.executable, runner, "--qemu", qemu] +
+                         shlex.split(args.functional_args),
                          timeout=1800, summary=True)
     # make bench itself, with tiny sizes: it must keep working end to end
     smoke = os.path.join(TOP, "tests", "bench", "test-bench-smoke.py")
@@ -305,8 +428,32 @@ def tier_functional(args):
     return counts
 
 
-TIERS = [("unit", tier_unit), ("qtest", tier_qtest),
+def tier_static(args):
+    """Checks that need no build: this driver's self-test, and the
+    figures of README.md and the bench docs against the results file."""
+    return run_program("static/check-self-test",
+                       [sys.executable, os.path.abspath(__file__),
+                        "--self-test", "-v"], timeout=300)
+
+
+TIERS = [("static", tier_static), ("unit", tier_unit), ("qtest", tier_qtest),
          ("functional", tier_functional)]
+
+
+def run_tiers(args, wanted):
+    total = Counts()
+    for number, (name, fn) in enumerate(TIERS):
+        if name not in wanted:
+            continue
+        print("tier %d: %s" % (number, name), flush=True)
+        counts = fn(args)
+        if counts.passed + counts.failed + counts.skipped == 0:
+            # an empty tier proves nothing: no test found is a failure
+            print("  FAIL tier %s ran no test" % name)
+            counts.failed = 1
+        print("tier %d: %s: %s" % (number, name, counts), flush=True)
+        total.add(counts)
+    return total
 
 
 def main():
@@ -314,26 +461,29 @@ def main():
     p.add_argument("--unit-build", default=os.path.join(TOP, "build/qemu"))
     p.add_argument("--qemu-build", default=os.path.join(TOP, "build/qemu"))
     p.add_argument("--qtests", default="")
-    p.add_argument("--tiers", default="unit,qtest,functional")
+    p.add_argument("--tiers", default="static,unit,qtest,functional")
+    p.add_argument("--functional-args", default="",
+                   help="more arguments for the functional runner, e.g. "
+                   "\"--only 'eif-*'\"")
     p.add_argument("--sanitizers", action="store_true",
                    help="QEMU and the tests are built with ASan and UBSan: "
                    "halt at the first report and count it as a failure")
-    args = p.parse_args()
+    p.add_argument("--self-test", action="store_true",
+                   help="prove this driver fails what it must fail: fake "
+                   "programs that abort midway, skip, hang, report nothing")
+    args, rest = p.parse_known_args()
+    if args.self_test:
+        import check_selftest
+        return check_selftest.main(sys.modules[__name__], rest)
+    if rest:
+        p.error("unrecognized arguments: %s" % " ".join(rest))
 
     if args.sanitizers:
         global SANITIZER_LOGS
         SANITIZER_LOGS = os.path.join(LOGS, "sanitizers")
         os.makedirs(SANITIZER_LOGS, exist_ok=True)
 
-    total = Counts()
-    wanted = args.tiers.split(",")
-    for number, (name, fn) in enumerate(TIERS, 1):
-        if name not in wanted:
-            continue
-        print("tier %d: %s" % (number, name), flush=True)
-        counts = fn(args)
-        print("tier %d: %s: %s" % (number, name, counts), flush=True)
-        total.add(counts)
+    total = run_tiers(args, args.tiers.split(","))
     print(total)
     return 1 if total.failed else 0
 
