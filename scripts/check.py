@@ -431,9 +431,14 @@ def tier_functional(args):
 def tier_static(args):
     """Checks that need no build: this driver's self-test, and the
     figures of README.md and the bench docs against the results file."""
-    return run_program("static/check-self-test",
-                       [sys.executable, os.path.abspath(__file__),
-                        "--self-test", "-v"], timeout=300)
+    counts = run_program("static/check-self-test",
+                         [sys.executable, os.path.abspath(__file__),
+                          "--self-test", "-v"], timeout=300)
+    counts.add(run_program("static/bench-tables",
+                           [sys.executable, os.path.join(
+                               TOP, "scripts", "bench_tables.py"),
+                            "--check"], timeout=120))
+    return counts
 
 
 TIERS = [("static", tier_static), ("unit", tier_unit), ("qtest", tier_qtest),

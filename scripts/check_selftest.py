@@ -1,4 +1,5 @@
-"""check.py --self-test: the driver fails what it must fail.
+"""check.py --self-test: the driver fails what it must fail, and so does
+the check of the generated figures.
 
 Each case runs a fake test program (a few lines of Python written to a
 temporary directory) through check.py's own run_program, or a fake tier
@@ -12,6 +13,7 @@ Part of the static tier of make check.
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -228,6 +230,60 @@ class DriverSelfTest(unittest.TestCase):
             total = CHECK.run_tiers(None, ["empty"])
         self.assertCounts(total, 0, 1, 0)
         self.assertIn("tier empty ran no test", out.getvalue())
+
+
+class FiguresSelfTest(unittest.TestCase):
+    """scripts/bench_tables.py --check catches a figure edited by hand."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.join(CHECK.TOP, "scripts"))
+        import bench_tables
+        self.bt = bench_tables
+        self.tmp = tempfile.TemporaryDirectory(prefix="check-selftest-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def copy(self, rel, edit):
+        with open(os.path.join(CHECK.TOP, rel)) as f:
+            text = f.read()
+        new = edit(text)
+        self.assertNotEqual(new, text, "the edit changed nothing")
+        path = os.path.join(self.tmp.name, os.path.basename(rel))
+        with open(path, "w") as f:
+            f.write(new)
+        return path
+
+    def test_committed_files_pass(self):
+        for rel in ("README.md", "docs/devel/vsock-user-bench.rst"):
+            problems, n = self.bt.check_file(os.path.join(CHECK.TOP, rel))
+            self.assertEqual(problems, [], rel)
+            self.assertGreater(n, 0, rel)
+
+    def test_readme_figure_edited(self):
+        def bump(text):
+            # the first median in the headline table, one higher
+            start = text.index("<!-- bench_tables.py headline")
+            m = re.compile(r"\| (\d+) \(").search(text, start)
+            return text[:m.start(1)] + str(int(m.group(1)) + 1) + \
+                text[m.end(1):]
+        problems, _ = self.bt.check_file(self.copy("README.md", bump))
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("figures differ from their results file", problems[0])
+
+    def test_docs_figure_edited(self):
+        def bump(text):
+            start = text.index(".. bench_tables.py full")
+            m = re.compile(r"\[(met|MISSED)\]").search(text, start)
+            flip = "MISSED" if m.group(1) == "met" else "met"
+            return text[:m.start(1)] + flip + text[m.end(1):]
+        path = self.copy("docs/devel/vsock-user-bench.rst", bump)
+        problems, _ = self.bt.check_file(path)
+        self.assertEqual(len(problems), 1, problems)
+
+    def test_hand_typed_table(self):
+        path = self.copy("README.md", lambda t: t + "\n| g2h | 999 MiB/s |\n")
+        problems, _ = self.bt.check_file(path)
+        self.assertTrue(any("outside a generated block" in p
+                            for p in problems), problems)
 
 
 def alive(pid):

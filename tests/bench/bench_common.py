@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -208,3 +209,32 @@ def percentile(values, p):
     v = sorted(values)
     k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
     return v[k]
+
+
+def spread(values, fmt):
+    """"median (min-max)" of the runs, or the one value; None if none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt % med
+    return (fmt + " (" + fmt + "-" + fmt + ")") % (med, min(values),
+                                                    max(values))
+
+
+def lead_of(ours, theirs, higher=True):
+    """Who leads: "ours" or "theirs" only when the ranges of the runs do not
+    overlap (runs minutes apart differ up to 2x here, so a median alone
+    claims too much); "" when one side has no figure."""
+    ours = [v for v in ours if v is not None]
+    theirs = [v for v in theirs if v is not None]
+    if not ours or not theirs:
+        return ""
+    if not higher:
+        ours, theirs = [-v for v in ours], [-v for v in theirs]
+    if min(ours) > max(theirs):
+        return "ours"
+    if max(ours) < min(theirs):
+        return "theirs"
+    return "neither (ranges overlap)"

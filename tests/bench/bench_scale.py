@@ -33,6 +33,7 @@ import statistics
 import time
 
 import bench_vhost_user
+from bench_common import lead_of, spread
 
 MiB = 1024 * 1024
 
@@ -339,16 +340,21 @@ def report_lines(bench, args, md_table, stall_of):
         return []
     rows = []
 
+    def runs(ch, phase, key):
+        return [r[key] for r in res if r["channel"] == ch and
+                r["phase"] == phase and r.get(key) is not None]
+
     def row(label, phase, key, fmt, higher=True):
         v = [_get(res, ch, phase, key) for ch in chans]
-        cells = [fmt % x if x is not None else
+        cells = [spread(runs(ch, phase, key), fmt) or
                  (stall_of(bench.stalls, ch, phase) or "n/a")
-                 for x, ch in zip(v, chans)]
+                 for ch in chans]
         if len(chans) == 2:
             a, b = v
             if a is not None and b is not None and b > 0:
                 cells.append("%.2fx" % (a / b))
-                cells.append("ours" if (a >= b) == higher else "theirs")
+                cells.append(lead_of(runs("vsock", phase, key),
+                                     runs("vhost-user", phase, key), higher))
             else:
                 cells.append("n/a")
                 cells.append("ours (theirs stalls)"
@@ -402,12 +408,50 @@ def report_lines(bench, args, md_table, stall_of):
 
 
 def targets(res, target):
-    """Scale targets of our device (vsock-user's figures only)."""
+    """Scale targets of our device (vsock-user's figures only); each one is
+    reported, without figures ("no data") when the run lacks them."""
     idle = sorted((int(r["phase"].split("-")[1]), r) for r in res
                   if r["channel"] == "vsock" and
                   r["phase"].startswith("idle-"))
+    none = "not measured in this run"
     if not idle:
+        for name in ("idle connections < 1 KiB of QEMU memory each",
+                     "the last 100 idle connects as fast as the first 100",
+                     "packets per s with N open connections >= 0.8x with 1",
+                     "device CPU per packet with N open connections <= "
+                     "1.25x with 1"):
+            target(name, None, none)
         return []
+    n, r = idle[-1]
+    target("%d idle connections < 1 KiB of QEMU memory each" % n,
+           r["own_per_conn"] < 1024,
+           "%.0f B/conn of QEMU's own memory (VmRSS delta %.0f B/conn)"
+           % (r["own_per_conn"], r["vmrss_per_conn"]))
+    name = "the last 100 of %d connect as fast as the first 100 " \
+        "(median within 1.5x)" % n
+    if r.get("first_med_us") and r.get("last_med_us"):
+        target(name, r["last_med_us"] <= 1.5 * r["first_med_us"],
+               "%.0f vs %.0f us" % (r["last_med_us"], r["first_med_us"]))
+    else:
+        target(name, None, none)
+    p1 = _get(res, "vsock", "pps-1", "writes_per_s")
+    pn = _get(res, "vsock", "pps-%d" % n, "writes_per_s")
+    name = "packets per s with %d open connections >= 0.8x with 1" % n
+    if p1 and pn:
+        target(name, pn >= 0.8 * p1, "%.0f vs %.0f writes/s" % (pn, p1))
+    else:
+        target(name, None, none)
+    c1 = _get(res, "vsock", "pps-1", "device_us_per_write")
+    cn = _get(res, "vsock", "pps-%d" % n, "device_us_per_write")
+    name = "device CPU per packet with %d open connections <= 1.25x with 1" \
+        % n
+    if c1 and cn:
+        # the rate above follows the guest's vCPU, whose CPU time per
+        # write varies by half from run to run here; this is the device's
+        target(name, cn <= 1.25 * c1, "%.2f vs %.2f us per write" % (cn, c1))
+    else:
+        target(name, None, none)
+    return []
     n, r = idle[-1]
     target("%d idle connections < 1 KiB of QEMU memory each" % n,
            r["own_per_conn"] < 1024,

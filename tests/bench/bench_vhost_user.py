@@ -20,6 +20,8 @@ import os
 import subprocess
 import time
 
+from bench_common import lead_of
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 FETCH = os.path.join(ROOT, "scripts", "vhost-device-vsock.sh")
@@ -398,8 +400,7 @@ def report_lines(bench, args, md_table, agg, med, ratio, stall_of):
         if ma is not None and mb is None and cells[1].startswith("stalls"):
             lead = "ours (theirs stalls)"
         elif ma is not None and mb is not None and mb > 0 and ma > 0:
-            better = ma >= mb if higher else ma <= mb
-            lead = "ours" if better else "theirs"
+            lead = lead_of(a, b, higher)
         rows.append([label, cells[0], cells[1], r, lead])
 
     for size in args.sizes:

@@ -60,7 +60,8 @@ from bench_common import (BUILD_GUEST, CHANNELS, CMDLINE, CTL_PORT,
                           RATE_PORT, ROOT, BenchError, CpuSnap, Qmp, Stall,
                           log, memory, percentile, recv_exact_count,
                           thread_cpu, thread_name, unix_listener)
-from bench_report import engine_bench, machine_info, per_mib, report
+from bench_report import (engine_bench, machine_info, per_mib, report,
+                          results_json)
 
 # The CPUs this driver may use, before --pin narrows its own set: every
 # QEMU (and daemon) it starts must inherit all of them, not the share the
@@ -609,7 +610,11 @@ def main():
     ap.add_argument("--mem", default="256M", help="guest RAM (default 256M)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench",
                                                   "results.md"))
-    ap.add_argument("--json", help="also write every raw measurement here")
+    ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench",
+                                                   "results.json"),
+                    help="every raw measurement, the options and the "
+                    "machine, from which scripts/bench_tables.py renders "
+                    "the tables again (default build/bench/results.json)")
     ap.add_argument("--perf-dir", help="perf record -g each g2h, h2g and "
                     "ping phase of the first run, and the first run of each "
                     "scale phase (pps, ping, streams; both devices), into "
@@ -714,10 +719,11 @@ def main():
     with open(args.out, "w") as f:
         f.write(text)
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
+                    exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"info": info, "results": bench.results,
-                       "stalls": bench.stalls, "extra": bench.extra}, f,
-                      indent=1)
+            json.dump(results_json(bench, args, info, engine), f, indent=1)
+            f.write("\n")
     print()
     print(text)
     print("written to %s" % os.path.relpath(os.path.abspath(args.out),
