@@ -170,14 +170,20 @@ def headline(data, path):
     args = data["args"]
     targets = target_lines(data)
     met = sum(1 for t in targets if t.startswith("- [met]"))
-    out = ["Run `%s` (%s, tree %s, %s, guest Linux %s under TCG): %d runs "
-           "of each channel, vsock-user, virtio-serial and slirp in turns "
-           "in one QEMU, vhost-device-vsock after them in its own; %d MiB "
-           "per direction in %d-byte writes (slirp %d MiB); median "
+    if args.get("alternate"):
+        how = ("%d alternating rounds (A B A B), each in fresh QEMUs: "
+               "vsock-user, virtio-serial and slirp in turns in one, "
+               "vhost-device-vsock in its own" % args["repeat"])
+    else:
+        how = ("%d runs of each channel, vsock-user, virtio-serial and "
+               "slirp in turns in one QEMU, vhost-device-vsock after them "
+               "in its own" % args["repeat"])
+    out = ["Run `%s` (%s, tree %s, %s, guest Linux %s under TCG): %s; "
+           "%d MiB per direction in %d-byte writes (slirp %d MiB); median "
            "(min-max):" % (
                os.path.basename(path), info["date"], info.get("commit", "?"),
                info["qemu"].replace("QEMU emulator version", "QEMU"),
-               info["kernel"], args["repeat"], args["bytes"] >> 20,
+               info["kernel"], how, args["bytes"] >> 20,
                args["chunk"], args["slirp_bytes"] >> 20), ""]
     out += bench_report.md_table(header, rows)
     out += ["", "Targets: %d of %d met (each one, met or missed, in the "

@@ -201,23 +201,27 @@ def report(bench, args, info, engine):
     if rate:
         extra.append(["vsock connect+close per s (%d per run)" % args.conns,
                       agg(rate, "%.0f")])
-    if idle:
-        # run 1 is the honest figure: later runs reuse the heap run 1 grew
-        first = idle[0]
-        extra.append(["vsock idle connections (%d), run 1, B/conn: VmRSS "
-                      "delta" % args.idle, "%.0f" % first["vmrss_per_conn"]])
-        extra.append(["  of which guest RAM touched by the guest kernel",
-                      "%.0f" % first["guest_ram_per_conn"]])
-        extra.append(["  of which TCG translated code",
-                      "%.0f" % first["tcg_per_conn"]])
-        extra.append(["  QEMU's own memory (VmRSS - guest RAM - TCG code)",
-                      "%.0f" % first["own_per_conn"]])
-        extra.append(["  QEMU's own memory left after closing them",
-                      "%.0f" % first["own_after_release"]])
-        if len(idle) > 1:
-            extra.append(["  QEMU's own memory, runs 2.. (heap reuse)",
-                          agg([r["own_per_conn"] for r in idle[1:]],
-                              "%.0f")])
+    # the first run in each QEMU is the honest figure: later runs in the
+    # same QEMU reuse the heap the first one grew
+    fresh = [r for r in idle if r.get("rep", 0) == 0]
+    reused = [r for r in idle if r.get("rep", 0) != 0]
+    if fresh:
+        def idle_row(label, key):
+            extra.append([label, agg([r[key] for r in fresh], "%.0f")])
+        idle_row("vsock idle connections (%d), first run in its QEMU, "
+                 "B/conn: VmRSS delta" % args.idle, "vmrss_per_conn")
+        idle_row("  of which guest RAM touched by the guest kernel",
+                 "guest_ram_per_conn")
+        idle_row("  of which TCG translated code", "tcg_per_conn")
+        idle_row("  QEMU's own memory (VmRSS - guest RAM - TCG code)",
+                 "own_per_conn")
+        idle_row("  QEMU's own memory left after closing them",
+                 "own_after_release")
+    if reused:
+        extra.append(["  QEMU's own memory, later runs in the same QEMU "
+                      "(heap reuse)",
+                      agg([r["own_per_conn"] for r in reused], "%.0f")])
+
     def target(name, ok, detail):
         # every target is reported: met, missed, or without the figures
         # it needs in this run (a channel or phase not measured)
@@ -246,12 +250,12 @@ def report(bench, args, info, engine):
     check("median ping-pong <= virtio-serial", [(pmed, ("vsock", "serial"))],
           lambda: pmed["vsock"] <= pmed["serial"],
           lambda: "%.0f vs %.0f us" % (pmed["vsock"], pmed["serial"]))
-    if idle:
-        own = idle[0]["own_per_conn"]
+    if fresh:
+        own = med([r["own_per_conn"] for r in fresh])
         target("< 4 KiB of QEMU memory per idle connection", own < 4096,
-               "%.0f B/conn of QEMU's own memory in run 1 (the whole VmRSS "
-               "delta, with guest RAM and TCG code: %.0f B/conn)"
-               % (own, idle[0]["vmrss_per_conn"]))
+               "%.0f B/conn of QEMU's own memory, first run in its QEMU "
+               "(the whole VmRSS delta, with guest RAM and TCG code: %.0f "
+               "B/conn)" % (own, med([r["vmrss_per_conn"] for r in fresh])))
     else:
         target("< 4 KiB of QEMU memory per idle connection", None,
                "not measured in this run")
@@ -282,10 +286,16 @@ def report(bench, args, info, engine):
                          ",".join(map(str, sorted(bench.pinned[1])))))
     else:
         lines.append("- not pinned: threads float over the host's CPUs")
-    lines.append("- %d run(s) in one QEMU process; median (min-max). "
+    if getattr(args, "alternate", False):
+        runs = ("%d alternating rounds, each in fresh QEMUs: vsock-user, "
+                "virtio-serial and slirp in turns in one, then "
+                "vhost-device-vsock in its own (A B A B)" % args.repeat)
+    else:
+        runs = "%d run(s) in one QEMU process" % args.repeat
+    lines.append("- %s; median (min-max). "
                  "Throughput: %d MiB per direction (slirp: %d MiB) in "
                  "%d-byte writes; ping-pong: %d rounds of 1 byte"
-                 % (args.repeat, args.bytes // MiB, args.slirp_bytes // MiB,
+                 % (runs, args.bytes // MiB, args.slirp_bytes // MiB,
                     args.chunk, args.rounds))
     lines.append("- CPU: time on CPU (user+system, /proc/PID/task/TID/"
                  "schedstat) of QEMU's main-loop thread (tid == pid), its "

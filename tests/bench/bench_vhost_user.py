@@ -417,8 +417,8 @@ def report_lines(bench, args, md_table, agg, med, ratio, stall_of):
         lambda r: r["total"] / r["rounds"] * 1e6, "%.1f", higher=False)
     row("connect+close per s (%d per run)" % args.conns, "connrate", "rate",
         "%.0f")
-    row("idle connections (%d), run 1: B/conn of QEMU's own memory (+ "
-        "the daemon's VmRSS)" % args.idle, "idle", "device_per_conn", "%.0f",
+    row("idle connections (%d), first run in its QEMU: B/conn of QEMU's "
+        "own memory (+ the daemon's VmRSS)" % args.idle, "idle", "device_per_conn", "%.0f",
         ours_key="own_per_conn", higher=False)
     vh = bench.extra.get("vhost", {})
     out = ["%s %s against vsock-user (theirs: a second QEMU process with "

@@ -5,7 +5,8 @@ Runs tests/bench/vsock-user-bench.py once with tiny sizes (a few seconds of
 guest time) and checks what it measured and wrote: every channel and phase
 is there with the exact byte, round and connection counts asked for, the
 idle connections were all bridged and all closed again, and the table
-carries every row, ratio column and target line the README quotes.  It
+carries every row, ratio column and target line the generated tables in
+the README and the bench docs show.  It
 checks no speed: the figures of a run this small mean nothing, and speed
 targets belong to make bench, not to tests.
 
@@ -93,6 +94,22 @@ class BenchSmoke(unittest.TestCase):
         recs = self.records(channel, phase)
         self.assertEqual(len(recs), 1, "%s %s" % (channel, phase))
         return recs[0]
+
+    def test_json_renders_the_table(self):
+        """The results file alone gives the tables again, figure for
+        figure: what scripts/bench_tables.py relies on."""
+        sys.path.insert(0, HERE)
+        import bench_report
+        self.assertEqual(bench_report.report_from_json(self.data),
+                         self.table)
+
+    def test_rounds(self):
+        """--repeat 1: one round, and every main and vhost record says so."""
+        for r in self.data["results"]:
+            if r["channel"] in ("vsock", "serial", "slirp", "vhost-user") \
+                    and not r["phase"].startswith(("idle-", "streams-",
+                                                   "pps-", "ping-")):
+                self.assertEqual(r.get("round"), 0, r)
 
     def test_throughput_moved_exact_bytes(self):
         for ch, nbytes in (("vsock", BYTES), ("serial", BYTES),

@@ -564,6 +564,46 @@ def size_arg(s):
                               "G": GiB}[m.group(2).upper()]
 
 
+def run_rounds(drv, bench, args, tmp):
+    """The main QEMU's channels and vhost-device-vsock's: --repeat runs of
+    each in one QEMU per device, or (--alternate) --repeat rounds of one
+    run each, in fresh QEMUs, A B A B, so that a slow phase of the machine
+    falls on both sides.  Every record gets its round."""
+    rounds = args.repeat if args.alternate else 1
+    per = argparse.Namespace(**vars(args))
+    if args.alternate:
+        per.repeat = 1
+    restarts = 0
+    for rnd in range(rounds):
+        if rounds > 1:
+            log("# round %d of %d" % (rnd + 1, rounds))
+        n0 = len(bench.results)
+        if any(c in MAIN_CHANNELS for c in args.channels):
+            bench.args = per
+            try:
+                bench.run()
+            finally:
+                bench.stop_qemu()
+                bench.args = args
+        if "vhost-user" in args.channels:
+            vargs = argparse.Namespace(**vars(per))
+            vargs.timeout = args.stall_timeout
+            vargs.profile_cmd = vargs.sync_profile = None
+            vtmp = os.path.join(tmp, "round-%d" % rnd)
+            os.makedirs(vtmp, exist_ok=True)
+            vh = bench_vhost_user.run(drv, vargs, vtmp)
+            if vh:
+                bench.results += vh["results"]
+                bench.stalls += vh["stalls"]
+                restarts += vh["restarts"]
+                bench.extra["vhost"] = {"version": vh["version"],
+                                        "restarts": restarts}
+            else:
+                bench.extra["vhost"] = {"skipped": True}
+        for r in bench.results[n0:]:
+            r["round"] = rnd
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -590,7 +630,14 @@ def main():
                     " 0: skip; at most the device's max-connections 1024 "
                     "minus 2)")
     ap.add_argument("--repeat", type=int, default=3,
-                    help="runs of every phase in the same QEMU (default 3)")
+                    help="runs of every phase (default 3)")
+    ap.add_argument("--alternate", action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="run the compared channels in alternating rounds "
+                    "(A B A B), each round in fresh QEMUs: the main QEMU "
+                    "(vsock-user, virtio-serial, slirp in turns), then "
+                    "vhost-device-vsock's; --no-alternate: all --repeat "
+                    "runs in one QEMU per device (default: alternate)")
     ap.add_argument("--channels", default=",".join(CHANNELS),
                     help="comma-separated subset of %s" % ",".join(CHANNELS))
     ap.add_argument("--device-props", metavar="PROPS",
@@ -684,21 +731,7 @@ def main():
         log("# %s; %d MiB per direction (slirp %d MiB), %d runs"
             % (os.path.relpath(args.qemu, ROOT), args.bytes // MiB,
                args.slirp_bytes // MiB, args.repeat))
-        if any(c in MAIN_CHANNELS for c in args.channels):
-            bench.run()
-            bench.stop_qemu()
-        if "vhost-user" in args.channels:
-            vargs = argparse.Namespace(**vars(args))
-            vargs.timeout = args.stall_timeout
-            vargs.profile_cmd = vargs.sync_profile = None
-            vh = bench_vhost_user.run(drv, vargs, tmp)
-            if vh:
-                bench.results += vh["results"]
-                bench.stalls += vh["stalls"]
-                bench.extra["vhost"] = {"version": vh["version"],
-                                        "restarts": vh["restarts"]}
-            else:
-                bench.extra["vhost"] = {"skipped": True}
+        run_rounds(drv, bench, args, tmp)
         if args.scale:
             sc = bench_scale.run(drv, args, tmp)
             bench.results += sc["results"]
