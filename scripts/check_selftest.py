@@ -106,6 +106,15 @@ class DriverSelfTest(unittest.TestCase):
         self.assertIn("not in SKIP_REASONS: qemu has no machine "
                       "'nitro-enclave'", out)
 
+    def test_tap_todo_fails(self):
+        counts, out = self.run_fake("""
+            print("1..2")
+            print("ok 1 /a")
+            print("not ok 2 /b # TODO not written yet")
+        """)
+        self.assertCounts(counts, 1, 1, 0)
+        self.assertIn("not ok 2 /b # TODO", out)
+
     def test_tap_skip_allowed(self):
         counts, out = self.run_fake("""
             print("1..2")
