@@ -8,7 +8,8 @@
 #   make run        boot the demo enclave
 #   make docs       QEMU's manual, our pages included (warnings are errors)
 #   make fuzz       run the protocol engine's fuzzer (FUZZ_SECONDS=60)
-#   make bench      benchmarks (not tests)
+#   make check-static  the driver's self-test and the generated figures
+#   make bench      benchmarks (not tests); results JSON in build/bench/
 #   make series     the patch series for upstream QEMU, checkpatch-checked
 #   make fuzz-device  QEMU's generic-fuzz on the device, both transports
 #   make check-asan   qtest and functional tiers on an ASan/UBSan QEMU
@@ -74,7 +75,7 @@ ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 all: qemu unit
 
 help:
-	@sed -n '3,15p' $(TOP)/Makefile | sed 's/^# //'
+	@sed -n '3,16p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -238,9 +239,11 @@ fuzz: fuzz-build
 
 # Benchmarks, not tests: one TCG guest, vsock-user next to virtio-serial
 # and virtio-net/slirp; a second guest with vhost-user-vsock-device and
-# vhost-device-vsock (fetched into the cache by the benchmark itself); the
-# scale phases; then the engine micro-benchmark; the tables go to
-# build/bench/results.md.  Then vsock_perf between two guests whose devices
+# vhost-device-vsock (fetched into the cache by the benchmark itself), in
+# alternating rounds; the scale phases; then the engine micro-benchmark;
+# the tables go to build/bench/results.md, every measurement to
+# build/bench/results.json (scripts/bench_tables.py renders README.md's
+# and the bench docs' tables from a committed copy of one).  Then vsock_perf between two guests whose devices
 # are linked (vsock-user-link), both ways, and between the same guests as
 # vhost-device-vsock sibling VMs, into build/bench/links.md.
 # BENCH_ARGS go to the driver (see --help there),
