@@ -19,8 +19,10 @@ in Markdown, and in reStructuredText
 
 Kinds: "headline" (README: vsock-user beside the channels it is compared
 with, median and range, and who leads where the ranges do not overlap;
-the count of targets met) and "full" (the bench docs: make bench's whole
-report, every target met or missed, as a literal block).
+the count of targets met), "full" (the bench docs: make bench's whole
+report, every target met or missed, as a literal block) and "links" (the
+guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
+own results file).
 
     scripts/bench_tables.py --check    fail if a block differs from what its
                                        results file gives, or README.md has
@@ -46,7 +48,6 @@ sys.path.insert(0, os.path.join(TOP, "tests", "bench"))
 
 import bench_report      # noqa: E402  (after the path above)
 
-KINDS = ("headline", "full")
 MD_BEGIN = re.compile(r"^<!-- bench_tables\.py (\w+) (\S+) -->$")
 MD_END = "<!-- end bench_tables.py %s -->"
 RST_BEGIN = re.compile(r"^\.\. bench_tables\.py (\w+) (\S+)$")
@@ -206,7 +207,17 @@ def full(data, path):
     return out
 
 
-RENDER = {"headline": headline, "full": full}
+def links(data, path):
+    text = bench_report.links_report(data)
+    out = ["The table ``tests/bench/vsock-user-link-bench.py`` wrote in run "
+           "``%s`` (%s, tree %s), rendered again from that file::"
+           % (os.path.basename(path), data["info"]["date"],
+              data["info"]["commit"]), ""]
+    out += [("  " + line).rstrip() for line in text.splitlines()]
+    return out
+
+
+RENDER = {"headline": headline, "full": full, "links": links}
 
 
 # ---- blocks ------------------------------------------------------------------------

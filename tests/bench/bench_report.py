@@ -332,6 +332,43 @@ def report(bench, args, info, engine):
     return "\n".join(lines) + "\n"
 
 
+def links_report(data):
+    """vsock-user-link-bench.py's table, from the figures it records
+    (--json), so that scripts/bench_tables.py renders it again."""
+    args = data["args"]
+
+    def mib(g):
+        return g * 1000 / 8 / 1.048576
+
+    def cell(pair):
+        return "%.0f / %.0f" % (mib(pair[0]), mib(pair[1])) \
+            if pair and pair[0] and pair[1] else None
+
+    lines = ["vsock_perf between two TCG guests (microvm, vsock buffer %d "
+             "KiB): linked virtio-vsock-user devices (unix link) against "
+             "sibling VMs of one vhost-device-vsock %s (%.0f s in all)" %
+             (args["vsk_size"] >> 10, data["version"] if data["daemon"]
+              else "(not run: %s)" % data["version"], data["elapsed"]), "",
+             "| direction | writes | vsock-user sender / receiver MiB/s | "
+             "vhost-device-vsock siblings sender / receiver MiB/s | "
+             "receiver ours / theirs |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in data["rows"]:
+        ours, theirs = r["ours"], r["theirs"]
+        if not data["daemon"]:
+            their = "not run"
+        elif cell(theirs):
+            their = cell(theirs)
+        else:
+            their = "stalls: nothing in %d s (QEMU exit %s)" % (
+                args["vhost_timeout"], r["status"])
+        ratio = "%.2fx" % (ours[1] / theirs[1]) \
+            if cell(ours) and cell(theirs) else "-"
+        lines.append("| %s | %s | %s | %s | %s |" % (
+            r["direction"], r["writes"], cell(ours) or "-", their, ratio))
+    return "\n".join(lines) + "\n"
+
+
 def stall_of(stalls, ch, phase):
     """"stalls at N of M B" for CH's PHASE, if it stalled."""
     for st in stalls:

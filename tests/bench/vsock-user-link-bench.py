@@ -12,6 +12,7 @@ build/bench/links.md.  Part of make bench.
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -20,6 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_report  # noqa: E402  (source_commit, links_report)
 import bench_vhost_user  # noqa: E402  (find_daemon)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -148,6 +150,11 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench",
                                                   "links.md"))
+    ap.add_argument("--json", default=os.path.join(ROOT, "build", "bench",
+                                                   "links.json"),
+                    help="the run's figures, from which scripts/"
+                    "bench_tables.py renders the table again (default "
+                    "build/bench/links.json)")
     ap.add_argument("--vhost-timeout", type=int, default=60,
                     help="seconds the vhost-device-vsock siblings have for "
                     "both directions of one write size (default 60)")
@@ -184,36 +191,22 @@ def main():
             rows.append((d, label, ours[i], theirs[i] if theirs else None,
                          vstatus))
     elapsed = time.monotonic() - t0
+    data = {"info": {"date": time.strftime("%Y-%m-%d %H:%M"),
+                     "commit": bench_report.source_commit()},
+            "args": {"vsk_size": args.vsk_size,
+                     "vhost_timeout": args.vhost_timeout,
+                     "bytes": args.bytes, "small_buf": args.small_buf,
+                     "small_bytes": args.small_bytes},
+            "daemon": bool(daemon), "version": ver, "elapsed": elapsed,
+            "rows": [{"direction": d, "writes": label, "ours": ours,
+                      "theirs": theirs, "status": vstatus}
+                     for d, label, ours, theirs, vstatus in rows]}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+    text = bench_report.links_report(data)
 
-    def mib(g):
-        return g * 1000 / 8 / 1.048576
-
-    def cell(pair):
-        return "%.0f / %.0f" % (mib(pair[0]), mib(pair[1])) \
-            if pair and pair[0] and pair[1] else None
-
-    lines = ["vsock_perf between two TCG guests (microvm, vsock buffer %d "
-             "KiB): linked virtio-vsock-user devices (unix link) against "
-             "sibling VMs of one vhost-device-vsock %s (%.0f s in all)" %
-             (args.vsk_size >> 10, ver if daemon else "(not run: %s)" % ver,
-              elapsed), "",
-             "| direction | writes | vsock-user sender / receiver MiB/s | "
-             "vhost-device-vsock siblings sender / receiver MiB/s | "
-             "receiver ours / theirs |",
-             "| --- | --- | --- | --- | --- |"]
-    for d, label, ours, theirs, vstatus in rows:
-        if not daemon:
-            their = "not run"
-        elif cell(theirs):
-            their = cell(theirs)
-        else:
-            their = "stalls: nothing in %d s (QEMU exit %s)" % (
-                args.vhost_timeout, vstatus)
-        ratio = "%.2fx" % (ours[1] / theirs[1]) \
-            if cell(ours) and cell(theirs) else "-"
-        lines.append("| %s | %s | %s | %s | %s |" % (
-            d, label, cell(ours) or "-", their, ratio))
-    text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
