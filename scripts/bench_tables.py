@@ -179,10 +179,11 @@ def headline(data, path):
         how = ("%d runs of each channel, vsock-user, virtio-serial and "
                "slirp in turns in one QEMU, vhost-device-vsock after them "
                "in its own" % args["repeat"])
-    out = ["Run `%s` (%s, tree %s, %s, guest Linux %s under TCG): %s; "
-           "%d MiB per direction in %d-byte writes (slirp %d MiB); median "
-           "(min-max):" % (
-               os.path.basename(path), info["date"], info.get("commit", "?"),
+    out = ["Run `%s` (%s, device code of %s, %s, guest Linux %s under "
+           "TCG): %s; %d MiB per direction in %d-byte writes (slirp %d "
+           "MiB); median (min-max):" % (
+               os.path.basename(path), info["date"],
+               info.get("device_commit") or "tree " + info.get("commit", "?"),
                info["qemu"].replace("QEMU emulator version", "QEMU"),
                info["kernel"], how, args["bytes"] >> 20,
                args["chunk"], args["slirp_bytes"] >> 20), ""]
@@ -210,9 +211,10 @@ def full(data, path):
 def links(data, path):
     text = bench_report.links_report(data)
     out = ["The table ``tests/bench/vsock-user-link-bench.py`` wrote in run "
-           "``%s`` (%s, tree %s), rendered again from that file::"
+           "``%s`` (%s, device code of %s), rendered again from that file::"
            % (os.path.basename(path), data["info"]["date"],
-              data["info"]["commit"]), ""]
+              data["info"].get("device_commit") or
+              "tree " + data["info"]["commit"]), ""]
     out += [("  " + line).rstrip() for line in text.splitlines()]
     return out
 

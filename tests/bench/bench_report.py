@@ -60,17 +60,30 @@ def engine_bench():
     return vals, out
 
 
+DEVICE_PATHS = ("hw", "include", "chardev", "qapi", "subprojects")
+
+
+def git(*a):
+    return subprocess.run(["git", "-C", ROOT] + list(a),
+                          capture_output=True, text=True).stdout.strip()
+
+
 def source_commit():
-    """The commit the measured tree was built from, "+dirty" if changed."""
-    def git(*a):
-        return subprocess.run(["git", "-C", ROOT] + list(a),
-                              capture_output=True, text=True).stdout.strip()
+    """The commit the measured tree was built from, "+dirty" if its device
+    code had uncommitted changes."""
     head = git("rev-parse", "--short=12", "HEAD")
     if not head:
         return "?"
-    return head + ("+dirty" if git("status", "--porcelain", "--", "hw",
-                                   "include", "chardev", "qapi",
-                                   "subprojects") else "")
+    return head + ("+dirty" if git("status", "--porcelain", "--",
+                                   *DEVICE_PATHS) else "")
+
+
+def device_commit():
+    """The last commit that changed the device code (what the figures
+    measure): it stays the same across a rebase of later commits that
+    touch only tests or docs, as HEAD does not."""
+    return git("log", "-1", "--format=%h", "--abbrev=12", "--",
+               *DEVICE_PATHS) or "?"
 
 
 def results_json(bench, args, info, engine):
@@ -123,6 +136,7 @@ def machine_info(qemu, console):
         pass
     return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "commit": source_commit(),
+            "device_commit": device_commit(),
             "qemu": ver[0] if ver else "?", "kernel": kernel,
             "host": "%s %s, %d CPUs (%s), load %.2f" % (
                 platform.system(), platform.release(), os.cpu_count(), cpu,
@@ -278,7 +292,8 @@ def report(bench, args, info, engine):
     lines.append("- %s; guest kernel %s; TCG, microvm acpi=off, -smp 1, "
                  "-m %s" % (info["qemu"], info["kernel"], args.mem))
     lines.append("- host: %s" % info["host"])
-    lines.append("- measured tree: %s" % info.get("commit", "?"))
+    lines.append("- measured tree: %s; device code of %s" % (
+        info.get("commit", "?"), info.get("device_commit", "?")))
     if bench.pinned:
         lines.append("- pinned: vCPU thread on CPU %s; QEMU's other threads "
                      "and the host peers on CPU %s" % (

@@ -192,7 +192,8 @@ def main():
                          vstatus))
     elapsed = time.monotonic() - t0
     data = {"info": {"date": time.strftime("%Y-%m-%d %H:%M"),
-                     "commit": bench_report.source_commit()},
+                     "commit": bench_report.source_commit(),
+                     "device_commit": bench_report.device_commit()},
             "args": {"vsk_size": args.vsk_size,
                      "vhost_timeout": args.vhost_timeout,
                      "bytes": args.bytes, "small_buf": args.small_buf,
