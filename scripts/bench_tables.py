@@ -22,7 +22,8 @@ with, median and range, and who leads where the ranges do not overlap;
 the count of targets met), "full" (the bench docs: make bench's whole
 report, every target met or missed, as a literal block) and "links" (the
 guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
-own results file).
+own results file) and "stall" (the longest main-loop stall under each
+hostile link peer, tests/bench/vsock-user-link-stall.py's table).
 
     scripts/bench_tables.py --check    fail if a block differs from what its
                                        results file gives, or README.md has
@@ -37,6 +38,7 @@ own results file).
 import argparse
 import difflib
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -219,7 +221,19 @@ def links(data, path):
     return out
 
 
-RENDER = {"headline": headline, "full": full, "links": links}
+def stall(data, path):
+    """tests/bench/vsock-user-link-stall.py's table, as a literal block."""
+    spec = importlib.util.spec_from_file_location(
+        "link_stall", os.path.join(TOP, "tests", "bench",
+                                   "vsock-user-link-stall.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return ["::", ""] + [("    " + line).rstrip()
+                         for line in mod.table(data).splitlines()]
+
+
+RENDER = {"headline": headline, "full": full, "links": links,
+          "stall": stall}
 
 
 # ---- blocks ------------------------------------------------------------------------
