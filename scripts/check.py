@@ -67,8 +67,9 @@ TAP_PLAN_RE = re.compile(r"^1\.\.(\d+)\b", re.M)
 # "test (mod.Class) ... skipped 'why'".
 TAP_SKIP_RE = re.compile(r"^ok\b[^#]*#\s*SKIP\b:?\s*(.*)$", re.M | re.I)
 RUNNER_SKIP_RE = re.compile(r"^SKIP (\S+): (.*)$", re.M)
-UNITTEST_SKIP_RE = re.compile(r"^(\S+) \([\w.]+\)(?: \.\.\.)? skipped "
-                              r"['\"](.*)['\"]$", re.M)
+# (-v puts a test's docstring, when it has one, between its name and
+# "... skipped": the name may be on the line before)
+UNITTEST_SKIP_RE = re.compile(r"^(.*?) \.\.\. skipped ['\"](.*)['\"]$", re.M)
 # A test line: what the report of a timeout names as the last one seen.
 TEST_LINE_RE = re.compile(r"^(ok|not ok|PASS|FAIL|SKIP)\b|"
                           r"^# Start of |\.\.\. (ok|FAIL|ERROR|skipped)")
@@ -109,7 +110,7 @@ def skip_reasons(text):
     reasons = [m.group(1).strip() for m in TAP_SKIP_RE.finditer(text)]
     reasons += ["%s: %s" % (m.group(1), m.group(2).strip())
                 for m in RUNNER_SKIP_RE.finditer(text)]
-    reasons += ["%s: %s" % (m.group(1), m.group(2))
+    reasons += ["%s: %s" % (m.group(1).split(" (")[0], m.group(2))
                 for m in UNITTEST_SKIP_RE.finditer(text)]
     return reasons
 

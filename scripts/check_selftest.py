@@ -150,6 +150,8 @@ class DriverSelfTest(unittest.TestCase):
                 def test_ok(self):
                     pass
                 def test_vhost(self):
+                    'A docstring: -v prints it before the verdict.'
+
                     self.skipTest("vhost-device-vsock not cached")
                 def test_pin(self):
                     self.skipTest("one CPU")
@@ -157,7 +159,8 @@ class DriverSelfTest(unittest.TestCase):
         """
         counts, out = self.run_fake(body, args=["-v"])
         self.assertCounts(counts, 1, 1, 2)
-        self.assertIn("test_vhost: vhost-device-vsock not cached", out)
+        self.assertIn("A docstring: -v prints it before the verdict.: "
+                      "vhost-device-vsock not cached", out)
         self.assertNotIn("test_pin: one CPU", out)
 
     def test_readme_states_every_reason(self):
