@@ -23,7 +23,8 @@ the count of targets met), "full" (the bench docs: make bench's whole
 report, every target met or missed, as a literal block) and "links" (the
 guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
 own results file) and "stall" (the longest main-loop stall under each
-hostile link peer, tests/bench/vsock-user-link-stall.py's table).
+hostile link peer, tests/bench/vsock-user-link-stall.py's table) and
+"fuzz" (a fuzzing run's figures, tests/fuzz/fuzz-results.py's table).
 
     scripts/bench_tables.py --check    fail if a block differs from what its
                                        results file gives, or README.md has
@@ -232,8 +233,20 @@ def stall(data, path):
                          for line in mod.table(data).splitlines()]
 
 
+def fuzz(data, path):
+    """tests/fuzz/fuzz-results.py's table of a fuzzing run."""
+    spec = importlib.util.spec_from_file_location(
+        "fuzz_results", os.path.join(TOP, "tests", "fuzz",
+                                     "fuzz-results.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return ["Figures written %s, commit %s::"
+            % (data["info"]["date"], data["info"]["commit"]), ""] + \
+        [("    " + line).rstrip() for line in mod.table(data).splitlines()]
+
+
 RENDER = {"headline": headline, "full": full, "links": links,
-          "stall": stall}
+          "stall": stall, "fuzz": fuzz}
 
 
 # ---- blocks ------------------------------------------------------------------------

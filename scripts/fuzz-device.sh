@@ -9,6 +9,7 @@
 #   corpus/TARGET/   what libFuzzer found interesting, kept between runs
 #   crashes/TARGET/  crash-*, timeout-* (libFuzzer's -timeout), oom-*
 #   TARGET.log       libFuzzer's output
+#   results.json     the figures of the run (tests/fuzz/fuzz-results.py)
 # Each crash file gets a one-line reproducer; any of them fails the run.
 
 set -uo pipefail
@@ -37,6 +38,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 python3 "$gen" --dict "$dict" --check || exit 1
 
 status=0
+commit=$(git -C "$top" rev-parse HEAD 2>/dev/null)
 for t in "${targets[@]}"; do
     seeds=$out/seeds/$t corpus=$out/corpus/$t crashes=$out/crashes/$t
     log=$out/$t.log
@@ -60,6 +62,7 @@ for t in "${targets[@]}"; do
         "$corpus" "$seeds" > "$log" 2>&1
     rc=$?
     end=$(date +%s)
+    echo $((end - start)) > "$out/$t.seconds"
     cov=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
@@ -80,4 +83,7 @@ for t in "${targets[@]}"; do
         status=1
     fi
 done
+python3 "$top/tests/fuzz/fuzz-results.py" --dir "$out" \
+    --out "$out/results.json" ${commit:+--commit "$commit"} "${targets[@]}" > /dev/null
+echo "fuzz-device: figures in ${out#"$top"/}/results.json"
 exit $status
