@@ -112,6 +112,33 @@ static void test_default_cid(const void *data)
     }
 }
 
+/* A Unix socket path one byte too long for sockaddr_un (107 at most). */
+static char *long_unix_path(void)
+{
+    g_autofree char *name = g_strnfill(108 - strlen("/tmp/"), 'x');
+
+    return g_strconcat("/tmp/", name, NULL);
+}
+
+/* Device properties out of range: each refused with its own message. */
+static void test_prop_errors(const void *data)
+{
+    g_autofree char *path = long_unix_path();
+    g_autofree char *long_uds = g_strdup_printf("uds-path=%s", path);
+    g_autofree char *long_msg = g_strdup_printf(
+        "uds-path: Unix socket path '%s' is too long (at most 107 bytes)",
+        path);
+
+    assert_device_error(data, "max-connections=0",
+                        "max-connections 0 is out of range 1..65536");
+    assert_device_error(data, "max-connections=65537",
+                        "max-connections 65537 is out of range 1..65536");
+    assert_device_error(data, "uds-path=", "uds-path must not be empty");
+    assert_device_error(data, "uds-connect-timeout=0",
+                        "uds-connect-timeout must be at least 1 ms");
+    assert_device_error(data, long_uds, long_msg);
+}
+
 static void test_cid_errors(const void *data)
 {
     static const char *const reserved = "is reserved (0, 1 and 2 are the "
@@ -357,13 +384,91 @@ static void test_forward_type_errors(const void *data)
     }
 }
 
+/*
+ * Forwards and links with a missing, contradictory or impossible option:
+ * QEMU stops with exactly one message.  QAPI's own errors name the
+ * option they come from; the objects' checks name the object.  The
+ * device is there so that forwards and links attach (where a duplicate
+ * guest port is found); no socket is opened before every check passed.
+ */
+static void test_object_errors(const void *data)
+{
+    g_autofree char *path = long_unix_path();
+    g_autofree char *fwd_long = g_strdup_printf(
+        "vsock-user-forward,id=f,guest-port=5,connect=unix:%s", path);
+    g_autofree char *fwd_long_msg = g_strdup_printf(
+        "vsock-user-forward 'f': Unix socket path '%s' is too long (at "
+        "most 107 bytes)", path);
+    g_autofree char *link_long = g_strdup_printf(
+        "vsock-user-link,id=l0,addr=unix:%s,cids=6", path);
+    g_autofree char *link_long_srv = g_strdup_printf(
+        "vsock-user-link,id=l0,addr=unix:%s,cids=6,server=on", path);
+    g_autofree char *link_long_msg = g_strdup_printf(
+        "vsock-user-link 'l0': addr: Unix socket path '%s' is too long (at "
+        "most 107 bytes)", path);
+    const struct {
+        const char *objects;        /* -object ... (space separated) */
+        bool located;               /* prefixed with "-object OBJECTS:" */
+        const char *msg;
+    } cases[] = {
+        { "vsock-user-forward,id=f,connect=unix:/nonexistent/a", true,
+          "Parameter 'guest-port' is missing" },
+        { "vsock-user-forward,id=f,guest-port=5,connect=unix:/nonexistent/a,"
+          "listen=unix:/nonexistent/b", false,
+          "vsock-user-forward 'f': set exactly one of connect=ADDRESS "
+          "(guest to host) and listen=ADDRESS (host to guest)" },
+        { "vsock-user-forward,id=f,guest-port=5", false,
+          "vsock-user-forward 'f': set exactly one of connect=ADDRESS "
+          "(guest to host) and listen=ADDRESS (host to guest)" },
+        /* forwards attach in reverse order: the first one finds the port */
+        { "vsock-user-forward,id=f1,guest-port=5,connect=unix:/nonexistent/a "
+          "-object vsock-user-forward,id=f2,guest-port=5,"
+          "connect=unix:/nonexistent/b", false,
+          "vsock-user-forward 'f1': guest port 5 is already forwarded" },
+        { fwd_long, false, fwd_long_msg },
+        { "vsock-user-link,id=l0,cids=6", true,
+          "Parameter 'addr' is missing" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock", true,
+          "Parameter 'cids' is missing" },
+        { "vsock-user-link,id=l0,addr=unix:/nonexistent/l.sock,cids=6,"
+          "reconnect-ms=0", false,
+          "vsock-user-link 'l0': reconnect-ms must be at least 1" },
+        { link_long, false, link_long_msg },
+        { link_long_srv, false, link_long_msg },
+    };
+    const char *m = data;
+    g_autofree char *prog = qemu_progname();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *args = g_strdup_printf("%s -object %s -device %s",
+                                                machine_args(m),
+                                                cases[i].objects,
+                                                device_name(m));
+        g_autofree char *want = NULL;
+        CliRun r;
+
+        if (cases[i].located) {
+            want = g_strdup_printf("%s: -object %s: %s\n", prog,
+                                   cases[i].objects, cases[i].msg);
+        } else {
+            want = g_strdup_printf("%s: %s\n", prog, cases[i].msg);
+        }
+        cli_run(&r, args);
+        g_assert_false(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        g_assert_cmpstr(r.err, ==, want);
+        cli_free(&r);
+    }
+}
+
 static const QVsockTestCase tests[] = {
     { "default-cid", test_default_cid },
     { "cid-errors", test_cid_errors },
+    { "prop-errors", test_prop_errors },
     { "multiple-warning", test_multiple_warning },
     { "help", test_help },
     { "link-errors", test_link_errors },
     { "forward-type-errors", test_forward_type_errors },
+    { "object-errors", test_object_errors },
 };
 
 int main(int argc, char **argv)

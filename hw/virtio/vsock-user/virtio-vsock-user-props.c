@@ -121,6 +121,10 @@ static bool vsock_user_check_values(VirtIOVsockUser *s, Error **errp)
         error_setg(errp, "uds-path must not be empty");
         return false;
     }
+    if (s->uds_path && !vsock_unix_path_fits(s->uds_path, errp)) {
+        error_prepend(errp, "uds-path: ");
+        return false;
+    }
     if (s->uds_path && s->seqpacket == ON_OFF_AUTO_ON &&
         !vsock_unix_has_seqpacket()) {
         error_setg(errp, "seqpacket=on with uds-path needs Unix "

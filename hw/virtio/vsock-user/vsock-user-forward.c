@@ -148,6 +148,11 @@ static void forward_complete(UserCreatable *uc, Error **errp)
         error_prepend(errp, "vsock-user-forward '%s': ", id);
         return;
     }
+    if (f->addr->type == SOCKET_ADDRESS_TYPE_UNIX &&
+        !vsock_unix_path_fits(f->addr->u.q_unix.path, errp)) {
+        error_prepend(errp, "vsock-user-forward '%s': ", id);
+        return;
+    }
     if (forward_type(f) == VIRTIO_VSOCK_TYPE_SEQPACKET &&
         f->addr->type != SOCKET_ADDRESS_TYPE_UNIX) {
         error_setg(errp, "vsock-user-forward '%s': socket-type=seqpacket "

@@ -38,6 +38,7 @@
 #include "system/system.h"
 #include "standard-headers/linux/virtio_vsock.h"
 #include "vsock-user-link-int.h"
+#include "vsock-user-unix.h"
 #include "trace.h"
 
 /* ---- attaching to the device ------------------------------------------ */
@@ -210,6 +211,11 @@ static void link_complete(UserCreatable *uc, Error **errp)
     }
     l->addr = socket_parse(l->addr_str, errp);
     if (!l->addr) {
+        error_prepend(errp, "vsock-user-link '%s': addr: ", id);
+        return;
+    }
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_UNIX &&
+        !vsock_unix_path_fits(l->addr->u.q_unix.path, errp)) {
         error_prepend(errp, "vsock-user-link '%s': addr: ", id);
         return;
     }

@@ -31,6 +31,18 @@ bool vsock_unix_has_seqpacket(void)
     return true;
 }
 
+bool vsock_unix_path_fits(const char *path, Error **errp)
+{
+    struct sockaddr_un un;
+
+    if (strlen(path) >= sizeof(un.sun_path)) {
+        error_setg(errp, "Unix socket path '%s' is too long (at most %zu "
+                   "bytes)", path, sizeof(un.sun_path) - 1);
+        return false;
+    }
+    return true;
+}
+
 QIONetListener *vsock_unix_seqpacket_listen(const char *path,
                                             const char *name, Error **errp)
 {
@@ -39,8 +51,7 @@ QIONetListener *vsock_unix_seqpacket_listen(const char *path,
     QIONetListener *l;
     int fd;
 
-    if (strlen(path) >= sizeof(un.sun_path)) {
-        error_setg(errp, "Unix socket path '%s' is too long", path);
+    if (!vsock_unix_path_fits(path, errp)) {
         return NULL;
     }
     pstrcpy(un.sun_path, sizeof(un.sun_path), path);
@@ -76,8 +87,7 @@ int vsock_unix_connect_now(const char *path, int type, Error **errp)
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     int fd, ret;
 
-    if (strlen(path) >= sizeof(un.sun_path)) {
-        error_setg(errp, "Unix socket path '%s' is too long", path);
+    if (!vsock_unix_path_fits(path, errp)) {
         errno = ENAMETOOLONG;
         return -1;
     }

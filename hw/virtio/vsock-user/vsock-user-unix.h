@@ -31,6 +31,14 @@
 bool vsock_unix_has_seqpacket(void);
 
 /*
+ * Whether @path fits a sockaddr_un; otherwise an error naming it.
+ * Addresses that are connected to only later (forwards, links) are
+ * checked when they are given, so that a path that can never work is
+ * refused at once instead of failing at every connection.
+ */
+bool vsock_unix_path_fits(const char *path, Error **errp);
+
+/*
  * A SOCK_SEQPACKET listener on @path (replacing a stale socket file) for
  * QIONetListener clients, named @name.
  */
