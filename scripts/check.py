@@ -40,6 +40,7 @@ are scanned for reports.
 """
 
 import argparse
+import glob
 import importlib.util
 import json
 import os
@@ -422,11 +423,35 @@ def tier_functional(args):
                          [sys.executable, runner, "--qemu", qemu] +
                          shlex.split(args.functional_args),
                          timeout=1800, summary=True)
+    counts.add(functional_qemu_test(args, qemu))
     # make bench itself, with tiny sizes: it must keep working end to end
     smoke = os.path.join(TOP, "tests", "bench", "test-bench-smoke.py")
     counts.add(run_program("functional/bench-smoke",
                            [sys.executable, smoke, "--qemu", qemu],
                            timeout=900))
+    return counts
+
+
+def functional_qemu_test(args, qemu):
+    """Our tests on QEMU's qemu_test framework, run as QEMU's meson runs
+    them (from its tree, TAP output), one file at a time."""
+    counts = Counts()
+    tree = os.path.join(TOP, "build", "src", "qemu")
+    python = os.path.join(args.qemu_build, "pyvenv", "bin", "python3")
+    env = {
+        "QEMU_TEST_QEMU_BINARY": qemu,
+        "QEMU_BUILD_ROOT": args.qemu_build,
+        "PYTHONPATH": os.path.join(tree, "python") + ":" +
+                      os.path.join(tree, "tests", "functional"),
+    }
+    pattern = os.path.join(TOP, "tests", "functional", "*",
+                           "test_vsock_user_*.py")
+    for path in sorted(glob.glob(pattern)):
+        rel = os.path.relpath(path, TOP)
+        name = os.path.splitext(os.path.basename(path))[0]
+        counts.add(run_program("functional/" + name,
+                               [python, os.path.join(tree, rel)],
+                               env=env, cwd=args.qemu_build, timeout=1800))
     return counts
 
 

@@ -11,7 +11,8 @@
 #  2. a copy of that base (mtimes kept) with our patch series
 #     subprojects/packagefiles/qemu/*.patch applied in order;
 #  3. our own files (hw/, include/, chardev/, tests/qtest/, docs/, qapi/,
-#     and our C files in tests/unit/ and tests/bench/) linked in at the
+#     our C files in tests/unit/ and tests/bench/, our Python files in
+#     tests/functional/) linked in at the
 #     same relative paths, so that editing one of them rebuilds only it.
 #
 # Re-running is cheap: nothing is fetched or copied again, only a changed
@@ -234,11 +235,14 @@ link_in() {  # our file, its path in the tree
         ln -sfn "$top/$1" "$tree/$2"
     fi
 }
-# Whole directories, and our files among QEMU's unit tests and benchmarks.
-for d in hw include chardev tests/qtest docs qapi tests/unit tests/bench; do
+# Whole directories, and our files among QEMU's unit tests, benchmarks
+# and functional tests.
+for d in hw include chardev tests/qtest docs qapi tests/unit tests/bench \
+         tests/functional; do
     [ -d "$top/$d" ] || continue
     case $d in
         tests/unit|tests/bench) pat='*vsock-user*.[ch]' ;;
+        tests/functional) pat='*vsock_user*.py' ;;
         *) pat='*' ;;
     esac
     while IFS= read -r -d '' f; do

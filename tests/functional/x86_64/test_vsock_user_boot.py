@@ -1,12 +1,18 @@
-"""Guests that boot and talk to the device: boot on microvm and pc, the
-loopback transport, the heartbeat, a connect that gets RST, 200 rounds of
-the heartbeat's handshake against a host peer that closes (no lingering
-closes) and the EIF images on QEMU's loader and -M nitro-enclave.
-
-Loaded by run.py (tests(run) -> [(name, fn)]).  Each test gets (runner,
-tmpdir) and returns an optional note for the PASS line; it raises
-run.Fail or run.Skip.
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: boot, heartbeat, EIF
+#
+# Guests that boot and talk to the device: boot on microvm and pc, the
+# loopback transport, the heartbeat, a connect that gets RST, 200 rounds of
+# the heartbeat's handshake against a host peer that closes (no lingering
+# closes) and the EIF images on QEMU's loader and -M nitro-enclave.
+#
+# Each check_* function gets the test and its directory for sockets and
+# logs (vsock_user.VsockUserTest) and returns a note for the test's log.
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
 import re
@@ -15,41 +21,42 @@ import subprocess
 import sys
 import threading
 
-run = None      # the runner module, set by tests()
+import vsock_user as vsu
+
 
 VSOCK_MMIO = ["-device", "virtio-vsock-user,guest-cid=16,parent-cid=3"]
 VSOCK_PCI = ["-device", "virtio-vsock-user-pci,guest-cid=16,parent-cid=3"]
 
 
-def test_boot_microvm(r, tmp):
+def check_boot_microvm(r, tmp):
     b = r.boot(tmp, "microvm", "boot", timeout=60)
     r.expect_pass(b, "boot")
     return "init at %ss guest uptime" % b.uptime_at_init
 
 
-def test_boot_pc(r, tmp):
+def check_boot_pc(r, tmp):
     b = r.boot(tmp, "pc", "boot", timeout=90)
     r.expect_pass(b, "boot")
     return "init at %ss guest uptime" % b.uptime_at_init
 
 
-def test_loopback_microvm(r, tmp):
+def check_loopback_microvm(r, tmp):
     """Guest tools against each other on the loopback transport (CID 1)."""
     b = r.boot(tmp, "microvm", "loopback", timeout=90)
     r.expect_pass(b, "loopback")
     if "STREAM-CHECK OK" not in b.serial:
-        raise run.Fail("no STREAM-CHECK OK line")
-    rate = run.guest_value(b.serial, "STREAM mode=recv", "mib_per_s")
+        raise vsu.Fail("no STREAM-CHECK OK line")
+    rate = vsu.guest_value(b.serial, "STREAM mode=recv", "mib_per_s")
     return "4 MiB stream at %s MiB/s" % rate
 
 
-def test_heartbeat_microvm(r, tmp):
+def check_heartbeat_microvm(r, tmp):
     r.need_device("virtio-vsock-user")
     b = r.boot(tmp, "microvm", "heartbeat", VSOCK_MMIO, timeout=60)
     r.expect_pass(b, "heartbeat")
 
 
-def test_connect_reset_microvm(r, tmp):
+def check_connect_reset_microvm(r, tmp):
     r.need_device("virtio-vsock-user")
     b = r.boot(tmp, "microvm", "connect-reset", VSOCK_MMIO, timeout=60,
                params={"max_ms": 500, "unbound_port": 9999})
@@ -99,57 +106,57 @@ def check_heartbeat_many(r, tmp, machine, device):
     finally:
         lsock.close()
     if errors:
-        raise run.Fail(errors[0])
+        raise vsu.Fail(errors[0])
     r.expect_pass(b, "heartbeat-many")
     runs = re.findall(r"HEARTBEAT OK count=(\d+) total_ms=([0-9.]+) "
                       r"avg_ms=([0-9.]+) max_ms=([0-9.]+) "
                       r"max_close_ms=([0-9.]+)", b.serial)
     if len(runs) != 2:
-        raise run.Fail("expected 2 HEARTBEAT OK lines, found %d" % len(runs))
+        raise vsu.Fail("expected 2 HEARTBEAT OK lines, found %d" % len(runs))
     if "LINGER-CHECK OK" not in b.serial:
-        raise run.Fail("no LINGER-CHECK OK line")
+        raise vsu.Fail("no LINGER-CHECK OK line")
     notes = []
     for (n, total, avg, mx, mxc), what in zip(runs, ["close", "SO_LINGER"]):
         total = float(total)
         if int(n) != count:
-            raise run.Fail("ran %s heartbeats, wanted %d" % (n, count))
+            raise vsu.Fail("ran %s heartbeats, wanted %d" % (n, count))
         # 200 x 8 s would be a lingering close; allow TCG slowness.
         if total > 60000:
-            raise run.Fail("%d heartbeats (%s) took %.1f s: closes linger?"
+            raise vsu.Fail("%d heartbeats (%s) took %.1f s: closes linger?"
                        % (count, what, total / 1000))
         notes.append("%s: %d in %.2f s, max close %.1f ms"
                      % (what, count, total / 1000, float(mxc)))
     return "; ".join(notes)
 
 
-def test_close_200_microvm(r, tmp):
+def check_close_200_microvm(r, tmp):
     r.need_device("virtio-vsock-user")
     return check_heartbeat_many(r, tmp, "microvm", "virtio-vsock-user")
 
 
-def test_heartbeat_pc(r, tmp):
+def check_heartbeat_pc(r, tmp):
     r.need_device("virtio-vsock-user-pci")
     b = r.boot(tmp, "pc", "heartbeat", VSOCK_PCI, timeout=90)
     r.expect_pass(b, "heartbeat")
 
 
-def test_close_200_pc(r, tmp):
+def check_close_200_pc(r, tmp):
     r.need_device("virtio-vsock-user-pci")
     return check_heartbeat_many(r, tmp, "pc", "virtio-vsock-user-pci")
 
 
-def test_eif_qemu_loader(r, tmp):
+def check_eif_qemu_loader(r, tmp):
     """QEMU's own EIF loader (nitro-enclave machine) accepts our EIF."""
     r.need_machine("nitro-enclave")
     good = os.path.join(tmp, "guest.eif")
     bad = os.path.join(tmp, "corrupt.eif")
-    p = subprocess.run([sys.executable, run.EIF_PY, "build",
+    p = subprocess.run([sys.executable, vsu.EIF_PY, "build",
                         "--kernel", r.args.kernel,
-                        "--cmdline", run.CMDLINE_MICROVM,
+                        "--cmdline", vsu.CMDLINE_MICROVM,
                         "--ramdisk", r.args.initramfs, "-o", good],
                        capture_output=True, text=True)
     if p.returncode:
-        raise run.Fail("eif.py build failed: %s" % p.stderr.strip())
+        raise vsu.Fail("eif.py build failed: %s" % p.stderr.strip())
     with open(good, "rb") as f:
         data = bytearray(f.read())
     data[-1] ^= 0xff
@@ -179,28 +186,28 @@ def test_eif_qemu_loader(r, tmp):
 
     _, out_bad = try_load(bad)
     if "CRC mismatch" not in out_bad:
-        raise run.Fail("QEMU did not reject a corrupt EIF with 'CRC mismatch': "
-                   "%s" % run.last_line(out_bad))
+        raise vsu.Fail("QEMU did not reject a corrupt EIF with 'CRC mismatch': "
+                   "%s" % vsu.last_line(out_bad))
     _, out_good = try_load(good)
     for word in ("EIF", "CRC", "section", "Magic"):
         if word in out_good:
-            raise run.Fail("QEMU rejected our EIF: %s" % run.last_line(out_good))
-    return "QEMU: %s" % (run.last_line(out_good)[:100] if out_good.strip()
+            raise vsu.Fail("QEMU rejected our EIF: %s" % vsu.last_line(out_good))
+    return "QEMU: %s" % (vsu.last_line(out_good)[:100] if out_good.strip()
                          else "accepted")
 
 
-def test_eif_nitro_enclave_heartbeat(r, tmp):
+def check_eif_nitro_enclave_heartbeat(r, tmp):
     """Our EIF on -M nitro-enclave with no vhost (standalone mode)."""
     r.need_machine("nitro-enclave")
     r.need_device("virtio-vsock-user")
     path = os.path.join(tmp, "guest.eif")
-    p = subprocess.run([sys.executable, run.EIF_PY, "build",
+    p = subprocess.run([sys.executable, vsu.EIF_PY, "build",
                         "--kernel", r.args.kernel,
-                        "--cmdline", run.CMDLINE_MICROVM,
+                        "--cmdline", vsu.CMDLINE_MICROVM,
                         "--ramdisk", r.args.initramfs, "-o", path],
                        capture_output=True, text=True)
     if p.returncode:
-        raise run.Fail("eif.py build failed: %s" % p.stderr.strip())
+        raise vsu.Fail("eif.py build failed: %s" % p.stderr.strip())
     # QEMU appends -append to the EIF's own command line.
     b = r.boot(tmp, "microvm", "heartbeat",
                ["-trace", "nitro_heartbeat_done"], timeout=90, kernel=path,
@@ -208,30 +215,50 @@ def test_eif_nitro_enclave_heartbeat(r, tmp):
                cmdline="")
     if b.result is None and ("vhost-user-vsock" in b.qemu_log or
                              "'vsock' machine option" in b.qemu_log):
-        raise run.Skip("nitro-enclave still needs vsock=<chardev> for "
+        raise vsu.Skip("nitro-enclave still needs vsock=<chardev> for "
                    "vhost-user-vsock (standalone mode not built yet)")
     r.expect_pass(b, "heartbeat")
     # answered by the nitro-heartbeat device model, once
     done = re.findall(r"\bnitro_heartbeat_done\b", b.qemu_log)
     if len(done) != 1:
-        raise run.Fail("trace event nitro_heartbeat_done seen %d times, "
+        raise vsu.Fail("trace event nitro_heartbeat_done seen %d times, "
                        "expected once" % len(done))
     return "init at %ss guest uptime, answered by nitro-heartbeat" % \
         b.uptime_at_init
 
 
-def tests(runner_module):
-    global run
-    run = runner_module
-    return [
-        ("boot-microvm", test_boot_microvm),
-        ("boot-pc", test_boot_pc),
-        ("loopback-microvm", test_loopback_microvm),
-        ("eif-qemu-loader", test_eif_qemu_loader),
-        ("heartbeat-microvm", test_heartbeat_microvm),
-        ("connect-reset-microvm", test_connect_reset_microvm),
-        ("close-200-microvm", test_close_200_microvm),
-        ("heartbeat-pc", test_heartbeat_pc),
-        ("close-200-pc", test_close_200_pc),
-        ("eif-nitro-enclave-heartbeat", test_eif_nitro_enclave_heartbeat),
-    ]
+class VsockUserBoot(vsu.VsockUserTest):
+
+    def test_boot_microvm(self):
+        self.note(check_boot_microvm(self, self.tmp))
+
+    def test_boot_pc(self):
+        self.note(check_boot_pc(self, self.tmp))
+
+    def test_loopback_microvm(self):
+        self.note(check_loopback_microvm(self, self.tmp))
+
+    def test_eif_qemu_loader(self):
+        self.note(check_eif_qemu_loader(self, self.tmp))
+
+    def test_heartbeat_microvm(self):
+        self.note(check_heartbeat_microvm(self, self.tmp))
+
+    def test_connect_reset_microvm(self):
+        self.note(check_connect_reset_microvm(self, self.tmp))
+
+    def test_close_200_microvm(self):
+        self.note(check_close_200_microvm(self, self.tmp))
+
+    def test_heartbeat_pc(self):
+        self.note(check_heartbeat_pc(self, self.tmp))
+
+    def test_close_200_pc(self):
+        self.note(check_close_200_pc(self, self.tmp))
+
+    def test_eif_nitro_enclave_heartbeat(self):
+        self.note(check_eif_nitro_enclave_heartbeat(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()
