@@ -509,11 +509,35 @@ static void test_rx_full_pauses_tx(const void *data)
 
 static void test_broken_ring(const void *data)
 {
+    QVsockHdr h = qvsock_pkt(QVSOCK_USER_PARENT_CID, 1000, QVSOCK_HB_PORT,
+                             VIRTIO_VSOCK_OP_REQUEST, 0);
+    uint8_t b[QVSOCK_HDR_SIZE];
+    uint32_t head, len;
+    uint64_t addr;
     QVsockTest t;
 
     test_init(&t, data);
     /* An avail entry naming a descriptor beyond the ring. */
     qvirtqueue_kick(t.qts, t.vdev, t.tx, t.tx->size + 5);
+    /*
+     * The device stops: a valid REQUEST after it is never taken from the
+     * ring nor answered, and with virtio 1.x the device says so
+     * (DEVICE_NEEDS_RESET in its status); QEMU runs on.
+     */
+    qvsock_hdr_encode(&h, b);
+    addr = guest_alloc(&t.alloc, sizeof(b));
+    qtest_memwrite(t.qts, addr, b, sizeof(b));
+    qvsock_desc_reserve(t.tx, 1);
+    head = qvirtqueue_add(t.qts, t.tx, addr, sizeof(b), false, false);
+    qvirtqueue_kick(t.qts, t.vdev, t.tx, head);
+    g_assert_false(qvsock_try_recv(&t, &h, NULL, QVSOCK_TIMEOUT_US / 10));
+    g_assert_false(qvirtqueue_get_buf(t.qts, t.tx, &head, &len));
+    if (t.pdev) {
+        g_assert_cmphex(t.vdev->bus->get_status(t.vdev) &
+                        VIRTIO_CONFIG_S_NEEDS_RESET, ==,
+                        VIRTIO_CONFIG_S_NEEDS_RESET);
+    }
+    g_assert_cmpuint(qvsock_stat(&t, "connections"), ==, 0);
     qtest_qmp_assert_success(t.qts, "{'execute': 'query-status'}");
     /* The device is broken until the driver resets it; then it works. */
     qvirtio_reset(t.vdev);
