@@ -182,8 +182,8 @@ docs: qemu-src
 # and a smoke run without it fails instead of skipping.
 VHOST_DAEMON := bash $(TOP)/scripts/vhost-device-vsock.sh >/dev/null
 
-# FUNCTIONAL_ARGS go to tests/functional/vsock-user/run.py, e.g.
-# FUNCTIONAL_ARGS="--only 'eif-*'".
+# FUNCTIONAL_ARGS go to each tests/functional/x86_64/test_vsock_user_*.py
+# (unittest's), e.g. FUNCTIONAL_ARGS="-k eif".
 check: qemu unit docs
 	@flock /tmp/vsock-user-heavy.lock \
 		ninja -C $(QEMU_BUILD) -j $(NINJA_JOBS) $(QTEST_BINS)

@@ -9,11 +9,12 @@ Tier 1 (unit):       our unit tests, built by QEMU's build
                      (tests/unit/test-vsock-user-*), and the EIF tool's
                      (tests/unit/test_eif.py)
 Tier 2 (qtest):      QEMU qtests run against build/qemu/qemu-system-x86_64
-Tier 3 (functional): real Linux guests, tests/functional/vsock-user/run.py,
-                     and a smoke run of make bench
+Tier 3 (functional): real Linux guests on QEMU's qemu_test framework,
+                     tests/functional/x86_64/test_vsock_user_*.py, and a
+                     smoke run of make bench
                      (tests/bench/test-bench-smoke.py)
 
-Every test program speaks TAP (glib's --tap) or, for the functional runner,
+Every test program speaks TAP (glib's --tap, pycotap's in qemu_test) or
 ends with a "N passed, N failed, N skipped" line; this script counts the
 individual cases, keeps each program's full output in build/test-logs/ and
 prints the tail of it when something fails.  The last line it prints is
@@ -40,6 +41,7 @@ are scanned for reports.
 """
 
 import argparse
+import fnmatch
 import glob
 import importlib.util
 import json
@@ -406,24 +408,9 @@ def tier_qtest(args):
     return counts
 
 
-FUNCTIONAL_RUNNER = os.path.join(TOP, "tests", "functional", "vsock-user",
-                                 "run.py")
-
-
 def tier_functional(args):
-    runner = FUNCTIONAL_RUNNER
-    if not os.path.exists(runner):
-        print("  FAIL the functional runner %s is missing" %
-              os.path.relpath(runner, TOP))
-        counts = Counts()
-        counts.failed = 1
-        return counts
     qemu = os.path.join(args.qemu_build, "qemu-system-x86_64")
-    counts = run_program("functional/vsock-user",
-                         [sys.executable, runner, "--qemu", qemu] +
-                         shlex.split(args.functional_args),
-                         timeout=1800, summary=True)
-    counts.add(functional_qemu_test(args, qemu))
+    counts = functional_qemu_test(args, qemu)
     # make bench itself, with tiny sizes: it must keep working end to end
     smoke = os.path.join(TOP, "tests", "bench", "test-bench-smoke.py")
     counts.add(run_program("functional/bench-smoke",
@@ -436,23 +423,51 @@ def functional_qemu_test(args, qemu):
     """Our tests on QEMU's qemu_test framework, run as QEMU's meson runs
     them (from its tree, TAP output), one file at a time."""
     counts = Counts()
+    build = os.path.abspath(args.qemu_build)
     tree = os.path.join(TOP, "build", "src", "qemu")
-    python = os.path.join(args.qemu_build, "pyvenv", "bin", "python3")
+    python = os.path.join(build, "pyvenv", "bin", "python3")
     env = {
-        "QEMU_TEST_QEMU_BINARY": qemu,
-        "QEMU_BUILD_ROOT": args.qemu_build,
+        "QEMU_TEST_QEMU_BINARY": os.path.abspath(qemu),
+        "QEMU_BUILD_ROOT": build,
         "PYTHONPATH": os.path.join(tree, "python") + ":" +
                       os.path.join(tree, "tests", "functional"),
     }
     pattern = os.path.join(TOP, "tests", "functional", "*",
                            "test_vsock_user_*.py")
-    for path in sorted(glob.glob(pattern)):
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+        print("  FAIL no tests/functional/*/test_vsock_user_*.py")
+        counts.failed = 1
+        return counts
+    extra = shlex.split(args.functional_args)
+    for path in functional_selected(paths, extra):
         rel = os.path.relpath(path, TOP)
         name = os.path.splitext(os.path.basename(path))[0]
         counts.add(run_program("functional/" + name,
-                               [python, os.path.join(tree, rel)],
-                               env=env, cwd=args.qemu_build, timeout=1800))
+                               [python, os.path.join(tree, rel)] + extra,
+                               env=env, cwd=build, timeout=1800))
     return counts
+
+
+def functional_selected(paths, extra):
+    """The test files that have a test unittest's -k PATTERNs in EXTRA
+    select (every file without -k), so that a file with none is not run
+    to report no test at all."""
+    pats = [extra[i + 1] for i in range(len(extra) - 1) if extra[i] == "-k"]
+    if not pats:
+        return paths
+    keep = []
+    for path in paths:
+        module = os.path.splitext(os.path.basename(path))[0]
+        with open(path, encoding="utf-8") as f:
+            methods = re.findall(r"^    def (test_\w+)\(", f.read(), re.M)
+        ids = ["%s.%s" % (module, m) for m in methods]
+        for pat in pats:
+            glob_pat = pat if any(c in pat for c in "*?[") else "*%s*" % pat
+            if any(fnmatch.fnmatchcase(i, glob_pat) for i in ids):
+                keep.append(path)
+                break
+    return keep
 
 
 def tier_static(args):
@@ -495,8 +510,9 @@ def main():
     p.add_argument("--qtests", default="")
     p.add_argument("--tiers", default="static,unit,qtest,functional")
     p.add_argument("--functional-args", default="",
-                   help="more arguments for the functional runner, e.g. "
-                   "\"--only 'eif-*'\"")
+                   help="more arguments for each functional test file "
+                   "(unittest's), e.g. \"-k eif\"; files with no test "
+                   "that -k selects are not run")
     p.add_argument("--sanitizers", action="store_true",
                    help="QEMU and the tests are built with ASan and UBSan: "
                    "halt at the first report and count it as a failure")

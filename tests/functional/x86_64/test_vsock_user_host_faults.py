@@ -1,17 +1,24 @@
-"""Host endpoints when peers die or the guest reboots, with real guests.
-
-Loaded by run.py (tests(run) -> [(name, fn)]); the helpers are hostlib's.
-
-  hs-kill-microvm    host peers SIGKILLed mid-transfer -> the guest writer
-                     gets EPIPE/ECONNRESET, the guest reader EOF; guest
-                     processes SIGKILLed -> the host sees EOF or reset; all
-                     within 2 s
-  hs-reboot-microvm  guest "reboot -f", then QMP system_reset, each with 17
-                     connections open (4 per path + control): QEMU's
-                     sockets back to the baseline and counters to 0 within
-                     2 s, Unix peers see EOF, TCP peers ECONNRESET; all fds
-                     equal to the baseline once the last boot idles
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: host peer faults
+#
+# Host endpoints when peers die or the guest reboots, with real guests.
+#
+# The helpers are in ../vsock_user_host.py.
+#
+#   hs-kill-microvm    host peers SIGKILLed mid-transfer -> the guest writer
+#                      gets EPIPE/ECONNRESET, the guest reader EOF; guest
+#                      processes SIGKILLed -> the host sees EOF or reset; all
+#                      within 2 s
+#   hs-reboot-microvm  guest "reboot -f", then QMP system_reset, each with 17
+#                      connections open (4 per path + control): QEMU's
+#                      sockets back to the baseline and counters to 0 within
+#                      2 s, Unix peers see EOF, TCP peers ECONNRESET; all fds
+#                      equal to the baseline once the last boot idles
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import errno
 import json
@@ -24,10 +31,9 @@ import sys
 import threading
 import time
 
-from hostlib import *  # noqa: F401,F403  (the shared helpers)
-import hostlib
+import vsock_user as vsu
+from vsock_user_host import *  # noqa: F401,F403  (the shared helpers)
 
-run = None      # the runner module, set by tests()
 
 PEER_KILLER = r"""
 import os, signal, socket, sys
@@ -83,9 +89,9 @@ def wait_killed(g, p, what):
     try:
         p.wait(timeout=max(1, g.deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        raise run.Fail("%s never finished its transfer" % what)
+        raise vsu.Fail("%s never finished its transfer" % what)
     if p.returncode != -9:
-        raise run.Fail("%s exited with %s, not SIGKILL" % (what,
+        raise vsu.Fail("%s exited with %s, not SIGKILL" % (what,
                                                           p.returncode))
     return time.monotonic()
 
@@ -129,11 +135,11 @@ def write_until_error(g, connect, res):
                     res["result"] = err_name(e)
                     break
         res.update(done=True, bytes=n, end=time.monotonic())
-    except (OSError, run.Fail) as e:
+    except (OSError, vsu.Fail) as e:
         res["error"] = str(e)
 
 
-def test_kill_microvm(r, tmp):
+def check_kill_microvm(r, tmp):
     """Host peer killed -> guest write fails; guest killed -> host sees it."""
     r.need_device("virtio-vsock-user")
     limit = 1024 * 1024
@@ -173,10 +179,10 @@ def test_kill_microvm(r, tmp):
         result = "EOF" if m.group(1) else m.group(3)
         if result not in ("EOF", "ECONNRESET") or \
                 (result == "EOF" and int(m.group(1)) != limit):
-            raise run.Fail("port 6301: the guest reader of a killed host "
+            raise vsu.Fail("port 6301: the guest reader of a killed host "
                            "writer saw %s" % m.group(0))
         if seen >= KILL_LIMIT_S + 0.5:
-            raise run.Fail("port 6301: the guest reader noticed the dead "
+            raise vsu.Fail("port 6301: the guest reader noticed the dead "
                            "host writer after %.2f s" % seen)
         notes.append("6301: %s" % result)
 
@@ -189,14 +195,14 @@ def test_kill_microvm(r, tmp):
             seen = time.monotonic() - t_dead
             result, stall = m.group(1), float(m.group(3)) / 1000
             if result not in ("EPIPE", "ECONNRESET"):
-                raise run.Fail("port %d: guest write after the host peer "
+                raise vsu.Fail("port %d: guest write after the host peer "
                                "died: %s, expected EPIPE or ECONNRESET" %
                                (port, result))
             if int(m.group(2)) < limit:
-                raise run.Fail("port %d: guest wrote %s bytes, the peer "
+                raise vsu.Fail("port %d: guest wrote %s bytes, the peer "
                                "read %d" % (port, m.group(2), limit))
             if stall >= KILL_LIMIT_S or seen >= KILL_LIMIT_S + 0.5:
-                raise run.Fail("port %d: the guest noticed the dead peer "
+                raise vsu.Fail("port %d: the guest noticed the dead peer "
                                "after %.2f s (stall %.2f s)" %
                                (port, seen, stall))
             notes.append("%d: %s (read %s) %.0f ms" %
@@ -208,15 +214,15 @@ def test_kill_microvm(r, tmp):
         threads[0].join(timeout=KILL_LIMIT_S + 5)
         check_errors({"reader 5301": res_reader})
         if res_reader["result"] not in ("EOF", "ECONNRESET"):
-            raise run.Fail("host reader of the killed guest writer: %s" %
+            raise vsu.Fail("host reader of the killed guest writer: %s" %
                            res_reader["result"])
         if res_reader["result"] == "EOF" and \
                 res_reader["bytes"] != int(m.group(1)):
-            raise run.Fail("host read %d bytes then EOF; the guest wrote %s"
+            raise vsu.Fail("host read %d bytes then EOF; the guest wrote %s"
                            % (res_reader["bytes"], m.group(1)))
         late = res_reader["end"] - max(t_marker, res_reader["last_data"])
         if late >= KILL_LIMIT_S:
-            raise run.Fail("host reader saw %s %.2f s after the guest "
+            raise vsu.Fail("host reader saw %s %.2f s after the guest "
                            "writer died" % (res_reader["result"], late))
         notes.append("5301: %s after %d bytes" % (res_reader["result"],
                                                   res_reader["bytes"]))
@@ -227,11 +233,11 @@ def test_kill_microvm(r, tmp):
         threads[1].join(timeout=KILL_LIMIT_S + 5)
         check_errors({"writer 6300": res_writer})
         if res_writer["result"] not in ("EPIPE", "ECONNRESET"):
-            raise run.Fail("host writer to the killed guest reader: %s" %
+            raise vsu.Fail("host writer to the killed guest reader: %s" %
                            res_writer["result"])
         late = res_writer["end"] - t_marker
         if late >= KILL_LIMIT_S:
-            raise run.Fail("host writer saw %s %.2f s after the guest "
+            raise vsu.Fail("host writer saw %s %.2f s after the guest "
                            "reader died" % (res_writer["result"], late))
         notes.append("6300: %s" % res_writer["result"])
         g.wait_for(r"K6301 exit=0")
@@ -252,10 +258,10 @@ def ctl_run(c, line):
     while not reply.endswith(b"\n"):
         d = c.recv(1)
         if not d:
-            raise run.Fail("control connection closed after %r" % line)
+            raise vsu.Fail("control connection closed after %r" % line)
         reply += d
     if reply != b"rc=0\n":
-        raise run.Fail("guest command %r: %r" % (line, reply))
+        raise vsu.Fail("guest command %r: %r" % (line, reply))
 
 
 def hold_accept(lsock, n, out, res):
@@ -277,7 +283,7 @@ def hello(s):
     s.settimeout(10)
     s.sendall(b"hello\n")
     if recv_exact(s, 6) != b"hello\n":
-        raise run.Fail("no hello from the guest")
+        raise vsu.Fail("no hello from the guest")
     return s
 
 
@@ -293,7 +299,7 @@ def peer_end(s):
         s.close()
 
 
-def test_reboot_microvm(r, tmp):
+def check_reboot_microvm(r, tmp):
     """Guest reboot -f, then QMP system_reset, with 17 connections open."""
     r.need_device("virtio-vsock-user")
     n = 4
@@ -316,7 +322,7 @@ def test_reboot_microvm(r, tmp):
     notes = []
     try:
         if g.stats() != {"connections": 0, "host-sockets": 0}:
-            raise run.Fail("counters before boot: %s" % g.stats())
+            raise vsu.Fail("counters before boot: %s" % g.stats())
         g.qmp.cmd("cont")
         cycles = ("guest reboot -f", "QMP system_reset")
         base = None
@@ -358,11 +364,11 @@ def test_reboot_microvm(r, tmp):
             total = 4 * n + 1
             got = g.stats()
             if got != {"connections": total, "host-sockets": total}:
-                raise run.Fail("cycle %d, %d open: counters %s" %
+                raise vsu.Fail("cycle %d, %d open: counters %s" %
                                (k, total, got))
             fds, socks = g.fds()
             if (fds, socks) != (base + total, base_socks + total):
-                raise run.Fail("cycle %d: QEMU has %d fds (%d sockets) with "
+                raise vsu.Fail("cycle %d: QEMU has %d fds (%d sockets) with "
                                "%d connections open, baseline %d (%d)" %
                                (k, fds, socks, total, base, base_socks))
             t0 = time.monotonic()
@@ -389,7 +395,7 @@ def test_reboot_microvm(r, tmp):
                         select.select(tcp_socks, [], [], 0)[0]:
                     t_peer = now - t0
                 if now > end:
-                    raise run.Fail("%s: 2 s later QEMU has %d sockets "
+                    raise vsu.Fail("%s: 2 s later QEMU has %d sockets "
                                    "(baseline %d), counters %s" %
                                    (how, g.fds()[1], base_socks,
                                     g.stats()))
@@ -398,7 +404,7 @@ def test_reboot_microvm(r, tmp):
             ends = [peer_end(s) for s in unix_socks + [ctl]]
             tends = [peer_end(s) for s in tcp_socks]
             if set(ends) != {"EOF"} or set(tends) != {"ECONNRESET"}:
-                raise run.Fail("%s: Unix peers saw %s (expected EOF), TCP "
+                raise vsu.Fail("%s: Unix peers saw %s (expected EOF), TCP "
                                "peers saw %s (expected ECONNRESET)" %
                                (how, sorted(set(ends)),
                                 sorted(set(tends))))
@@ -408,11 +414,11 @@ def test_reboot_microvm(r, tmp):
         g.wait_for(r"VSOCKTEST-IDLE", count=1)
         if g.fds() != (base, base_socks) or \
                 g.stats() != {"connections": 0, "host-sockets": 0}:
-            raise run.Fail("after the last boot: %d fds, %d sockets "
+            raise vsu.Fail("after the last boot: %d fds, %d sockets "
                            "(baseline %d, %d), counters %s" %
                            (g.fds() + (base, base_socks, g.stats())))
         if len(re.findall(r"VSOCKTEST-START", g.serial())) != 3:
-            raise run.Fail("expected 3 boots, saw %d" %
+            raise vsu.Fail("expected 3 boots, saw %d" %
                            len(re.findall(r"VSOCKTEST-START", g.serial())))
         g.qmp.cmd("quit")
         g.proc.wait(timeout=10)
@@ -426,10 +432,14 @@ def test_reboot_microvm(r, tmp):
 # ---- 5. pc variant of the SHA-256 streams -----------------------------------
 
 
-def tests(runner_module):
-    global run
-    run = hostlib.run = runner_module
-    return [
-        ("hs-kill-microvm", test_kill_microvm),
-        ("hs-reboot-microvm", test_reboot_microvm),
-    ]
+class VsockUserHostFaults(vsu.VsockUserTest):
+
+    def test_hs_kill_microvm(self):
+        self.note(check_kill_microvm(self, self.tmp))
+
+    def test_hs_reboot_microvm(self):
+        self.note(check_reboot_microvm(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()

@@ -1,12 +1,15 @@
-"""Host-side helpers of the host endpoint tests with real guests.
-
-Host peers over Unix and TCP loopback sockets (never host AF_VSOCK), the
-device's QMP, a Guest booted with a tests/guest/scenarios script, and the
-request/response rounds shared with the guest program vsock-rr
-(tests/guest/src/vsock-rr.c): request(tag, i, size), and "ok " + request
-as the reply.  Used by tests_host_streams.py, tests_host_faults.py and
-tests_links.py; the test modules set run, the runner module.
-"""
+# Host-side helpers of virtio-vsock-user's functional tests
+#
+# Host peers over Unix and TCP loopback sockets (never host AF_VSOCK), the
+# device's QMP, a Guest booted with a tests/guest/scenarios script that
+# runs while the test acts, and the request/response rounds shared with
+# the guest program vsock-rr (tests/guest/src/vsock-rr.c):
+# request(tag, i, size), and "ok " + request as the reply.  Used by the
+# host stream, host fault and link tests (x86_64/test_vsock_user_*.py).
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import errno
 import json
@@ -19,7 +22,8 @@ import sys
 import threading
 import time
 
-run = None      # the runner module, set by the test modules
+import vsock_user as vsu
+
 
 PARENT_CID = 3
 DEV_ID = "vsock0"
@@ -86,11 +90,11 @@ def hybrid_connect(uds, port, timeout=30, early=None):
         c = s.recv(1)
         if not c:
             s.close()
-            raise run.Fail("CONNECT %d: closed after %r" % (port, line))
+            raise vsu.Fail("CONNECT %d: closed after %r" % (port, line))
         line += c
     if not re.fullmatch(rb"OK \d+\n", line):
         s.close()
-        raise run.Fail("CONNECT %d: answer %r" % (port, line))
+        raise vsu.Fail("CONNECT %d: answer %r" % (port, line))
     return s
 
 
@@ -138,7 +142,7 @@ class Qmp:
             except OSError:
                 s.close()
                 if time.monotonic() > deadline:
-                    raise run.Fail("no QMP socket at %s" % path)
+                    raise vsu.Fail("no QMP socket at %s" % path)
                 time.sleep(0.05)
         self.f = self.sock.makefile("rwb")
         self._read()                     # greeting
@@ -147,7 +151,7 @@ class Qmp:
     def _read(self):
         line = self.f.readline()
         if not line:
-            raise run.Fail("QMP connection closed")
+            raise vsu.Fail("QMP connection closed")
         return json.loads(line)
 
     def cmd(self, name, **args):
@@ -161,7 +165,7 @@ class Qmp:
             if "return" in r:
                 return r["return"]
             if "error" in r:
-                raise run.Fail("QMP %s: %s" % (name, r["error"]["desc"]))
+                raise vsu.Fail("QMP %s: %s" % (name, r["error"]["desc"]))
 
     def close(self):
         try:
@@ -174,8 +178,8 @@ class Qmp:
 class Guest:
     """One QEMU running a scenario, with QMP, driven by the host side.
 
-    Unlike Runner.boot() this returns at once so the test can act while
-    the guest runs; finish() waits and returns a run.Boot.
+    Unlike VsockUserTest.boot() this returns at once so the test can act while
+    the guest runs; finish() waits and returns a vsu.Boot.
     """
 
     def __init__(self, r, tmp, machine, scenario, devices, params=None,
@@ -198,11 +202,11 @@ class Guest:
                      "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path] +
                     (["-no-reboot"] if no_reboot else []) +
                     (["-S"] if paused else []) +
-                    run.DEBUG_EXIT + r.fw_args +
+                    vsu.DEBUG_EXIT + r.fw_args +
                     ["-kernel", r.args.kernel, "-initrd", r.args.initramfs,
                      "-append", cmdline] + list(devices))
         with open(os.path.join(tmp, "cmdline.txt"), "w") as f:
-            f.write(" ".join(run.shell_quote(a) for a in self.cmd) + "\n")
+            f.write(" ".join(vsu.shell_quote(a) for a in self.cmd) + "\n")
         self.qlog_path = os.path.join(tmp, "qemu.log")
         self.t0 = time.monotonic()
         with open(self.qlog_path, "w") as qlog:
@@ -214,7 +218,7 @@ class Guest:
         self.qmp = Qmp(self.qmp_path, self.deadline)
 
     def serial(self):
-        return run.read_text(self.serial_path)
+        return vsu.read_text(self.serial_path)
 
     def wait_for(self, pattern, timeout=None, count=1):
         """Wait until PATTERN (a regex) matched COUNT times; last match."""
@@ -227,13 +231,13 @@ class Guest:
                 return found[count - 1]
             if "VSOCKTEST-RESULT" in self.serial() and \
                     "VSOCKTEST-RESULT" not in pattern:
-                raise run.Fail("guest finished before /%s/: %s" % (
-                    pattern, run.guest_failure_hint(self.serial())))
+                raise vsu.Fail("guest finished before /%s/: %s" % (
+                    pattern, vsu.guest_failure_hint(self.serial())))
             if self.proc.poll() is not None:
-                raise run.Fail("QEMU exited (%s) before /%s/ on the serial "
+                raise vsu.Fail("QEMU exited (%s) before /%s/ on the serial "
                                "console" % (self.proc.returncode, pattern))
             if time.monotonic() > end:
-                raise run.Fail("timeout waiting for /%s/ on the serial "
+                raise vsu.Fail("timeout waiting for /%s/ on the serial "
                                "console" % pattern)
             time.sleep(0.02)
 
@@ -249,12 +253,12 @@ class Guest:
             try:
                 got = self.stats()
             except OSError as e:
-                raise run.Fail("cannot read the device counters (QEMU "
+                raise vsu.Fail("cannot read the device counters (QEMU "
                                "exit status %s): %s" % (self.proc.poll(), e))
             if got == want:
                 return
             if time.monotonic() > end:
-                raise run.Fail("device counters %s, expected %s" % (got, want))
+                raise vsu.Fail("device counters %s, expected %s" % (got, want))
             time.sleep(0.05)
 
     def fds(self):
@@ -271,8 +275,8 @@ class Guest:
         return n, sockets
 
     def finish(self):
-        """Wait for QEMU to exit; a run.Boot for Runner.expect_pass()."""
-        b = run.Boot()
+        """Wait for QEMU to exit; a vsu.Boot for VsockUserTest.expect_pass()."""
+        b = vsu.Boot()
         b.cmd = self.cmd
         try:
             b.status = self.proc.wait(
@@ -283,9 +287,9 @@ class Guest:
         self.qmp.close()
         b.elapsed = time.monotonic() - self.t0
         b.serial = self.serial()
-        b.qemu_log = run.read_text(self.qlog_path)
+        b.qemu_log = vsu.read_text(self.qlog_path)
         m = None
-        for m in run.RESULT_RE.finditer(b.serial):
+        for m in vsu.RESULT_RE.finditer(b.serial):
             pass
         if m and m.group(1) == self.scenario:
             b.result = m.group(2)
@@ -302,9 +306,9 @@ class Guest:
 def check_errors(results):
     for name, res in results.items():
         if "error" in res:
-            raise run.Fail("%s: %s" % (name, res["error"]))
+            raise vsu.Fail("%s: %s" % (name, res["error"]))
         if not res.get("done"):
-            raise run.Fail("%s: host side did not finish" % name)
+            raise vsu.Fail("%s: host side did not finish" % name)
 
 
 # ---- 1. request / SHUT_WR / response ----------------------------------------
@@ -369,7 +373,7 @@ def rr_client(g, connect, tag, rounds, size, big, res, pipelined=False):
                 return
             worst = max(worst, time.monotonic() - t0)
         res.update(done=True, max=worst)
-    except (OSError, run.Fail) as e:
+    except (OSError, vsu.Fail) as e:
         res["error"] = "round %d: %s" % (i, err_name(e) if
                                          isinstance(e, OSError) else e)
 
@@ -432,12 +436,12 @@ def check_rr(r, tmp, machine):
         m = re.search(r"RR %s port=%d rounds=(\d+) max_ms=([0-9.]+) "
                       r"avg_ms=([0-9.]+)" % (role, port), b.serial)
         if not m or int(m.group(1)) != rounds:
-            raise run.Fail("%s: no 'RR %s port=%d rounds=%d' line" %
+            raise vsu.Fail("%s: no 'RR %s port=%d rounds=%d' line" %
                            (name, role, port, rounds))
         guest_max = float(m.group(2)) / 1000
         host_max = res[name]["max"]
         if max(guest_max, host_max) >= ROUND_LIMIT_S:
-            raise run.Fail("%s: slowest round took %.3f s (guest) / %.3f s "
+            raise vsu.Fail("%s: slowest round took %.3f s (guest) / %.3f s "
                            "(host), limit %.3g s: a stall" %
                            (name, guest_max, host_max, ROUND_LIMIT_S))
         notes.append("%s max %.0f ms" % (name, max(guest_max, host_max)
@@ -452,7 +456,7 @@ def accept_n(lsock, n, deadline):
         try:
             c, _ = lsock.accept()
         except socket.timeout:
-            raise run.Fail("accepted %d of %d guest connections" %
+            raise vsu.Fail("accepted %d of %d guest connections" %
                            (len(conns), n))
         c.settimeout(20)
         conns.append(c)
@@ -468,9 +472,9 @@ def serve_many(conns, n, what):
             m = re.match(rb"req (\d+) 0 ", got)
             tag = int(m.group(1)) if m else -1
             if not m or got != request(tag, 0, 64) or tag in tags:
-                raise run.Fail("%s: bad request %r" % (what, got[:30]))
+                raise vsu.Fail("%s: bad request %r" % (what, got[:30]))
             tags.add(tag)
             c.sendall(b"ok " + got)
     if tags != set(range(n)):
-        raise run.Fail("%s: request tags %d..%d, not 0..%d" %
+        raise vsu.Fail("%s: request tags %d..%d, not 0..%d" %
                        (what, min(tags), max(tags), n - 1))

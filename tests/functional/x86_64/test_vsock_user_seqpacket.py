@@ -1,31 +1,37 @@
-"""SOCK_SEQPACKET through the host endpoints, with real guests.
-
-Loaded by run.py (tests(run) -> [(name, fn)]).  The guest runs
-tests/guest/scenarios/seqpacket (the guest program vsock-seqpacket,
-tests/guest/src/vsock-seqpacket.c); this module plays the host peers over
-Unix SOCK_SEQPACKET sockets (never host AF_VSOCK):
-
-  seqpacket-host-microvm   four connections, each carrying messages of
-  seqpacket-host-pc        1, 3733, 65536, 65537 and 200000 bytes both
-                           ways, the receiver sleeping before every
-                           message: guest -> host through uds-path
-                           (PATH_<port>) and a connect=...,type=seqpacket
-                           forward, host -> guest through PATH.seqpacket
-                           (CONNECT line) and a listen=...,type=seqpacket
-                           forward; every message checked (length and
-                           content) and counted at both ends, then
-                           MSG_TRUNC in the guest (plain and with the
-                           MSG_TRUNC flag), and a host message larger than
-                           the guest's buffer ending its connection
-  seqpacket-socat-microvm  the socat command lines of the docs, both
-                           directions, as written there
-  seqpacket-off-microvm    seqpacket=off: the guest's SEQPACKET connect()
-                           fails with ESOCKTNOSUPPORT, no PATH.seqpacket,
-                           streams still work
-
-Message i of size n is pattern(i, n): byte k = (131 k + 29 i + 7 n) mod 251,
-as in vsock-seqpacket.c.
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: SOCK_SEQPACKET
+#
+# SOCK_SEQPACKET through the host endpoints, with real guests.
+#
+# The guest runs tests/guest/scenarios/seqpacket (the guest program
+# vsock-seqpacket, tests/guest/src/vsock-seqpacket.c); this module plays
+# the host peers over Unix SOCK_SEQPACKET sockets (never host AF_VSOCK):
+#
+#   seqpacket-host-microvm   four connections, each carrying messages of
+#   seqpacket-host-pc        1, 3733, 65536, 65537 and 200000 bytes both
+#                            ways, the receiver sleeping before every
+#                            message: guest -> host through uds-path
+#                            (PATH_<port>) and a connect=...,type=seqpacket
+#                            forward, host -> guest through PATH.seqpacket
+#                            (CONNECT line) and a listen=...,type=seqpacket
+#                            forward; every message checked (length and
+#                            content) and counted at both ends, then
+#                            MSG_TRUNC in the guest (plain and with the
+#                            MSG_TRUNC flag), and a host message larger than
+#                            the guest's buffer ending its connection
+#   seqpacket-socat-microvm  the socat command lines of the docs, both
+#                            directions, as written there
+#   seqpacket-off-microvm    seqpacket=off: the guest's SEQPACKET connect()
+#                            fails with ESOCKTNOSUPPORT, no PATH.seqpacket,
+#                            streams still work
+#
+# Message i of size n is pattern(i, n): byte k = (131 k + 29 i + 7 n) mod 251,
+# as in vsock-seqpacket.c.
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
 import re
@@ -36,11 +42,10 @@ import socket
 import subprocess
 import time
 
-from hostlib import PARENT_CID, Guest, device_arg, start_thread, \
-    check_errors, unix_listener
-import hostlib
+import vsock_user as vsu
+from vsock_user_host import (PARENT_CID, Guest, device_arg, start_thread,
+                             check_errors, unix_listener)
 
-run = None      # the runner module, set by tests()
 
 SIZES = [1, 3733, 65536, 65537, 200000]
 # received by the guest after SIZES: half buffers (vsock-seqpacket's Nt,
@@ -89,7 +94,7 @@ def send_all(s, sizes, what):
     for i, n in enumerate(sizes):
         sent = s.send(pattern(i, n))
         if sent != n:
-            raise run.Fail("%s: message %d of %d bytes: send returned %d" %
+            raise vsu.Fail("%s: message %d of %d bytes: send returned %d" %
                            (what, i, n, sent))
 
 
@@ -99,15 +104,15 @@ def recv_all(s, sizes, what):
         time.sleep(HOST_DELAY_S)
         data, _, flags, _ = s.recvmsg(n + 4096)
         if flags & socket.MSG_TRUNC:
-            raise run.Fail("%s: message %d: longer than %d bytes" %
+            raise vsu.Fail("%s: message %d: longer than %d bytes" %
                            (what, i, n + 4096))
         if len(data) != n:
-            raise run.Fail("%s: message %d is %d bytes, expected %d%s" %
+            raise vsu.Fail("%s: message %d is %d bytes, expected %d%s" %
                            (what, i, len(data), n,
                             " (EOF)" if not data else ""))
         if data != pattern(i, n):
             k = next(k for k in range(n) if data[k] != pattern(i, n)[k])
-            raise run.Fail("%s: message %d of %d bytes differs at byte %d" %
+            raise vsu.Fail("%s: message %d of %d bytes differs at byte %d" %
                            (what, i, n, k))
 
 
@@ -116,7 +121,7 @@ def expect_quiet(s, what, wait=0.5):
     s.settimeout(wait)
     try:
         data = s.recv(65536)
-        raise run.Fail("%s: unexpected %s after the last message" %
+        raise vsu.Fail("%s: unexpected %s after the last message" %
                        (what, "EOF" if not data else
                         "message of %d bytes" % len(data)))
     except socket.timeout:
@@ -132,7 +137,7 @@ def seq_hybrid_connect(uds, port):
     line = s.recv(64)
     if not re.fullmatch(rb"OK \d+\n", line):
         s.close()
-        raise run.Fail("CONNECT %d on %s.seqpacket: answer %r" %
+        raise vsu.Fail("CONNECT %d on %s.seqpacket: answer %r" %
                        (port, os.path.basename(uds), line))
     return s
 
@@ -148,7 +153,7 @@ def g2h_peer(lsock, what, res):
             expect_quiet(conn, what)
             send_all(conn, SIZES + EXTRA, what)
         res["done"] = True
-    except (OSError, run.Fail) as e:
+    except (OSError, vsu.Fail) as e:
         res["error"] = str(e)
 
 
@@ -161,7 +166,7 @@ def h2g_peer(g, connect, what, res):
             recv_all(s, SIZES, what)
             expect_quiet(s, what)
         res["done"] = True
-    except (OSError, run.Fail) as e:
+    except (OSError, vsu.Fail) as e:
         res["error"] = str(e)
 
 
@@ -184,10 +189,10 @@ def oversize_peer(g, uds, port, res):
             except ConnectionResetError:
                 data = b""
             if data:
-                raise run.Fail("oversize: the device sent %d bytes" %
+                raise vsu.Fail("oversize: the device sent %d bytes" %
                                len(data))
         res["done"] = True
-    except (OSError, run.Fail) as e:
+    except (OSError, vsu.Fail) as e:
         res["error"] = str(e)
 
 
@@ -246,27 +251,27 @@ def check_host(r, tmp, machine):
                       nbytes + sum(EXTRA)),
                      "SEQPACKET eof port=%d" % port):
             if line not in b.serial:
-                raise run.Fail("no '%s' line from the guest" % line)
+                raise vsu.Fail("no '%s' line from the guest" % line)
     # the oversize connection: the first message, then EOF, nothing else
     for line in ("SEQPACKET recv port=6302 n=1 bytes=100",
                  "SEQPACKET eof port=6302"):
         if line not in b.serial:
-            raise run.Fail("oversize: no '%s' line from the guest" % line)
+            raise vsu.Fail("oversize: no '%s' line from the guest" % line)
     trunc = re.findall(r"SEQ recv i=(\d+) size=(\d+) ret=(\d+) "
                        r"flags=(\S*)", b.serial)
     if len(trunc) != 4 * (len(SIZES) + len(EXTRA)) + 1:
-        raise run.Fail("the guest received %d messages, expected %d" %
+        raise vsu.Fail("the guest received %d messages, expected %d" %
                        (len(trunc), 4 * (len(SIZES) + len(EXTRA)) + 1))
     return ("4 connections x %d messages each way (%d bytes), every one "
             "exact; MSG_TRUNC both ways; a %d-byte host message reset its "
             "connection" % (len(SIZES), nbytes, OVERSIZE))
 
 
-def test_host_microvm(r, tmp):
+def check_host_microvm(r, tmp):
     return check_host(r, tmp, "microvm")
 
 
-def test_host_pc(r, tmp):
+def check_host_pc(r, tmp):
     return check_host(r, tmp, "pc")
 
 
@@ -294,11 +299,11 @@ def read_pipe(f, done, timeout):
     return data
 
 
-def test_socat_microvm(r, tmp):
+def check_socat_microvm(r, tmp):
     """The docs' socat examples, both directions, against a real guest."""
     r.need_device("virtio-vsock-user")
     if not shutil.which("socat"):
-        raise run.Skip("socat not installed (Debian package 'socat')")
+        raise vsu.Skip("socat not installed (Debian package 'socat')")
     uds = os.path.join(tmp, "v.sock")
     out_path = os.path.join(tmp, "g2h.bin")
     with open(out_path, "wb") as out:
@@ -309,7 +314,7 @@ def test_socat_microvm(r, tmp):
     end = time.monotonic() + 10
     while not os.path.exists(uds + "_5000"):
         if g2h.poll() is not None or time.monotonic() > end:
-            raise run.Fail("socat did not listen on %s_5000" %
+            raise vsu.Fail("socat did not listen on %s_5000" %
                            os.path.basename(uds))
         time.sleep(0.05)
     sizes = ",".join(map(str, SOCAT_SIZES))
@@ -331,7 +336,7 @@ def test_socat_microvm(r, tmp):
         h2g.stdin.flush()
         line = read_pipe(h2g.stdout, lambda d: d.endswith(b"\n"), 60)
         if not re.fullmatch(rb"OK \d+\n", line):
-            raise run.Fail("socat CONNECT 6000: answer %r" % line)
+            raise vsu.Fail("socat CONNECT 6000: answer %r" % line)
         for i, n in enumerate(SOCAT_SIZES):
             time.sleep(0.3)         # socat's previous read() is over
             h2g.stdin.write(pattern(i, n))
@@ -339,7 +344,7 @@ def test_socat_microvm(r, tmp):
         want = b"".join(pattern(i, n) for i, n in enumerate(SOCAT_SIZES))
         got = read_pipe(h2g.stdout, lambda d: len(d) >= len(want), 60)
         if got != want:
-            raise run.Fail("guest -> socat: %d bytes, expected the %d of "
+            raise vsu.Fail("guest -> socat: %d bytes, expected the %d of "
                            "the guest's messages" % (len(got), len(want)))
         h2g.stdin.close()           # socat shuts down: the guest's EOF
         b = g.finish()
@@ -350,18 +355,18 @@ def test_socat_microvm(r, tmp):
     with open(out_path, "rb") as f:
         data = f.read()
     if data != want:
-        raise run.Fail("socat UNIX-LISTEN wrote %d bytes, expected the %d "
+        raise vsu.Fail("socat UNIX-LISTEN wrote %d bytes, expected the %d "
                        "of the guest's messages" % (len(data), len(want)))
     for line in ("SEQPACKET send port=5000 n=4 bytes=%d" % len(want),
                  "SEQPACKET recv port=6000 n=4 bytes=%d" % len(want),
                  "SEQPACKET eof port=6000"):
         if line not in b.serial:
-            raise run.Fail("no '%s' line from the guest" % line)
+            raise vsu.Fail("no '%s' line from the guest" % line)
     return "both socat lines of the docs work; %d messages each way" % \
         len(SOCAT_SIZES)
 
 
-def test_off_microvm(r, tmp):
+def check_off_microvm(r, tmp):
     """seqpacket=off: no feature, no PATH.seqpacket, streams as before."""
     r.need_device("virtio-vsock-user")
     uds = os.path.join(tmp, "v.sock")
@@ -393,24 +398,32 @@ def test_off_microvm(r, tmp):
     r.expect_pass(b, "seqpacket-off")
     check_errors({"stream accept": res})
     if seq_path_exists:
-        raise run.Fail("seqpacket=off, but %s.seqpacket exists" %
+        raise vsu.Fail("seqpacket=off, but %s.seqpacket exists" %
                        os.path.basename(uds))
     m = re.search(r"CONNECT cid=%d port=5300 result=(\S+)" % PARENT_CID,
                   b.serial)
     if not m or m.group(1) != "ESOCKTNOSUPPORT":
-        raise run.Fail("guest SEQPACKET connect: %s, expected "
+        raise vsu.Fail("guest SEQPACKET connect: %s, expected "
                        "ESOCKTNOSUPPORT" % (m.group(1) if m else "no line"))
     if "CONNECT cid=%d port=5300 result=OK" % PARENT_CID not in b.serial:
-        raise run.Fail("the guest's stream connect to 5300 failed")
+        raise vsu.Fail("the guest's stream connect to 5300 failed")
     return "SEQPACKET connect: ESOCKTNOSUPPORT; stream connect: OK"
 
 
-def tests(runner_module):
-    global run
-    run = hostlib.run = runner_module
-    return [
-        ("seqpacket-host-microvm", test_host_microvm),
-        ("seqpacket-host-pc", test_host_pc),
-        ("seqpacket-socat-microvm", test_socat_microvm),
-        ("seqpacket-off-microvm", test_off_microvm),
-    ]
+class VsockUserSeqpacket(vsu.VsockUserTest):
+
+    def test_seqpacket_host_microvm(self):
+        self.note(check_host_microvm(self, self.tmp))
+
+    def test_seqpacket_host_pc(self):
+        self.note(check_host_pc(self, self.tmp))
+
+    def test_seqpacket_socat_microvm(self):
+        self.note(check_socat_microvm(self, self.tmp))
+
+    def test_seqpacket_off_microvm(self):
+        self.note(check_off_microvm(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()

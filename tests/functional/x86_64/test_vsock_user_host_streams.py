@@ -1,26 +1,32 @@
-"""Host endpoint stream semantics with real guests.
-
-Loaded by run.py (tests(run) -> [(name, fn)]).  Each test boots one guest
-that runs a tests/guest/scenarios/hs-* script built on the guest program
-vsock-rr (tests/guest/src/vsock-rr.c), while this module plays the host
-peers over Unix and TCP loopback sockets (never host AF_VSOCK) and reads
-the device's counters over QMP:
-
-  hs-rr-microvm      request / SHUT_WR / response, 50 rounds on each of
-  hs-rr-pc           uds-path, connect= forward, CONNECT (every other round
-                     pipelined: CONNECT line, request and SHUT_WR in one go)
-                     and listen= forward; exact bytes, each round < 1 s
-  hs-many-microvm    200 connections open at once each way: device counters
-                     exactly 200 while open, 0 afterwards
-  host-endpoints-microvm  4 MiB (VSOCK_USER_HOST_BYTES) each way through
-                     uds-path and both kinds of forward, SHA-256 on both
-                     sides, a slow host reader for backpressure
-  hs-stream-pc       the same four streams on -M pc with
-                     virtio-vsock-user-pci
-
-The helpers are hostlib's (tests_host_faults.py has the peer-death and
-reboot tests); Guest and Qmp stay importable from here.
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: host streams
+#
+# Host endpoint stream semantics with real guests.
+#
+# Each test boots one guest that runs a tests/guest/scenarios/hs-* script
+# built on the guest program vsock-rr (tests/guest/src/vsock-rr.c), while
+# this module plays the host peers over Unix and TCP loopback sockets
+# (never host AF_VSOCK) and reads the device's counters over QMP:
+#
+#   hs-rr-microvm      request / SHUT_WR / response, 50 rounds on each of
+#   hs-rr-pc           uds-path, connect= forward, CONNECT (every other round
+#                      pipelined: CONNECT line, request and SHUT_WR in one go)
+#                      and listen= forward; exact bytes, each round < 1 s
+#   hs-many-microvm    200 connections open at once each way: device counters
+#                      exactly 200 while open, 0 afterwards
+#   host-endpoints-microvm  4 MiB (VSOCK_USER_HOST_BYTES) each way through
+#                      uds-path and both kinds of forward, SHA-256 on both
+#                      sides, a slow host reader for backpressure
+#   hs-stream-pc       the same four streams on -M pc with
+#                      virtio-vsock-user-pci
+#
+# The helpers are in ../vsock_user_host.py (test_vsock_user_host_faults.py
+# has the peer-death and reboot tests).
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import errno
 import hashlib
@@ -35,23 +41,21 @@ import sys
 import threading
 import time
 
-from hostlib import *  # noqa: F401,F403  (the shared helpers)
-from hostlib import Guest, Qmp  # noqa: F401  (for tests_links.py)
-import hostlib
+import vsock_user as vsu
+from vsock_user_host import *  # noqa: F401,F403  (the shared helpers)
 
-run = None      # the runner module, set by tests()
 
-def test_rr_microvm(r, tmp):
+def check_rr_microvm(r, tmp):
     return check_rr(r, tmp, "microvm")
 
 
-def test_rr_pc(r, tmp):
+def check_rr_pc(r, tmp):
     return check_rr(r, tmp, "pc")
 
 
 # ---- 2. 200 concurrent connections ------------------------------------------
 
-def test_many_microvm(r, tmp):
+def check_many_microvm(r, tmp):
     """200 connections open at once each way; counters back to 0."""
     r.need_device("virtio-vsock-user")
     n = 100                                 # per path, 2 paths per way
@@ -86,8 +90,8 @@ def test_many_microvm(r, tmp):
         serve_many(c_hybrid, n, "guest->host uds-path")
         serve_many(c_fwd, n, "guest->host forward")
         if g.wait_for(r"VSOCKTEST-G2H-DONE rc=(\d+)").group(1) != "0":
-            raise run.Fail("guest->host: guest clients failed: %s" %
-                           run.guest_failure_hint(g.serial()))
+            raise vsu.Fail("guest->host: guest clients failed: %s" %
+                           vsu.guest_failure_hint(g.serial()))
         g.wait_stats({"connections": 0, "host-sockets": 0})
         notes.append("guest->host %d in %.1f s" % (2 * n,
                                                    time.monotonic() - t0))
@@ -100,7 +104,7 @@ def test_many_microvm(r, tmp):
         g.wait_for(r"VSOCKTEST-H2G-ACCEPTED", timeout=60)
         got = g.stats()
         if got != {"connections": 2 * n, "host-sockets": 2 * n}:
-            raise run.Fail("host->guest, %d open: device counters %s" %
+            raise vsu.Fail("host->guest, %d open: device counters %s" %
                            (2 * n, got))
         for j, s in enumerate(socks):
             s.settimeout(20)
@@ -111,7 +115,7 @@ def test_many_microvm(r, tmp):
                 want = b"ok " + request(j % n, 0, 64)
                 reply = recv_to_eof(s, len(want))
                 if reply != want:
-                    raise run.Fail("host->guest connection %d: reply %r" %
+                    raise vsu.Fail("host->guest connection %d: reply %r" %
                                    (j, reply[:30]))
         # the guest's last connection waits for this check
         l_sync.settimeout(30)
@@ -127,10 +131,10 @@ def test_many_microvm(r, tmp):
     r.expect_pass(b, "hs-many")
     for port in (5200, 8200):
         if not re.search(r"MANY client port=%d ok=%d " % (port, n), b.serial):
-            raise run.Fail("no 'MANY client port=%d ok=%d' line" % (port, n))
+            raise vsu.Fail("no 'MANY client port=%d ok=%d' line" % (port, n))
     for port in (6200, 6201):
         if not re.search(r"MANY server port=%d ok=%d " % (port, n), b.serial):
-            raise run.Fail("no 'MANY server port=%d ok=%d' line" % (port, n))
+            raise vsu.Fail("no 'MANY server port=%d ok=%d' line" % (port, n))
     notes.append("host->guest %d in %.1f s" % (2 * n, time.monotonic() - t0))
     return ", ".join(notes) + "; counters 200 while open, then 0"
 
@@ -139,7 +143,7 @@ def test_many_microvm(r, tmp):
 
 # A host peer that reads LIMIT bytes from the first client of the listening
 # socket it inherits, then SIGKILLs itself with the connection open.
-def test_stream_pc(r, tmp):
+def check_stream_pc(r, tmp):
     """host-endpoints-microvm's four streams on -M pc, PCI transport."""
     return check_host_streams(r, tmp, "pc", seed=11)
 
@@ -171,7 +175,7 @@ def _host_sink(lsock, result, slow):
 
 def _wait_serial(path, marker, deadline):
     while time.monotonic() < deadline:
-        if marker in run.read_text(path):
+        if marker in vsu.read_text(path):
             return True
         time.sleep(0.1)
     return False
@@ -279,31 +283,41 @@ def check_host_streams(r, tmp, machine, seed=7):
                          ("h2g-forward", "H2G-FORWARD")):
         host = res[name]
         if "error" in host or "sha256" not in host:
-            raise run.Fail("%s: host side: %s" % (name, host.get("error",
+            raise vsu.Fail("%s: host side: %s" % (name, host.get("error",
                                                               "no result")))
-        guest_sha = run.guest_value(b.serial, prefix, "sha256")
+        guest_sha = vsu.guest_value(b.serial, prefix, "sha256")
         if guest_sha != host["sha256"] or host["bytes"] != nbytes:
-            raise run.Fail("%s: guest sha256 %s, host sha256 %s bytes %d" %
+            raise vsu.Fail("%s: guest sha256 %s, host sha256 %s bytes %d" %
                        (name, guest_sha, host["sha256"], host["bytes"]))
-        notes.append("%s %s MiB/s" % (name, run.guest_value(b.serial, prefix,
+        notes.append("%s %s MiB/s" % (name, vsu.guest_value(b.serial, prefix,
                                                          "mib_per_s")))
     if os.path.exists(uds):
-        raise run.Fail("%s left behind after QEMU exited" % uds)
+        raise vsu.Fail("%s left behind after QEMU exited" % uds)
     return "%d bytes each way, sha256 equal: %s" % (nbytes,
                                                     ", ".join(notes))
 
 
-def test_host_endpoints_microvm(r, tmp):
+def check_host_endpoints_microvm(r, tmp):
     return check_host_streams(r, tmp, "microvm")
 
 
-def tests(runner_module):
-    global run
-    run = hostlib.run = runner_module
-    return [
-        ("host-endpoints-microvm", test_host_endpoints_microvm),
-        ("hs-rr-microvm", test_rr_microvm),
-        ("hs-rr-pc", test_rr_pc),
-        ("hs-many-microvm", test_many_microvm),
-        ("hs-stream-pc", test_stream_pc),
-    ]
+class VsockUserHostStreams(vsu.VsockUserTest):
+
+    def test_host_endpoints_microvm(self):
+        self.note(check_host_endpoints_microvm(self, self.tmp))
+
+    def test_hs_rr_microvm(self):
+        self.note(check_rr_microvm(self, self.tmp))
+
+    def test_hs_rr_pc(self):
+        self.note(check_rr_pc(self, self.tmp))
+
+    def test_hs_many_microvm(self):
+        self.note(check_many_microvm(self, self.tmp))
+
+    def test_hs_stream_pc(self):
+        self.note(check_stream_pc(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()

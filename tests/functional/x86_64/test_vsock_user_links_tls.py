@@ -1,17 +1,23 @@
-"""Links between two QEMUs over TCP on 127.0.0.1 with TLS.
-
-Loaded by run.py (tests(run) -> [(name, fn)]); the guests and the link
-helpers are tests_links.py's.
-
-  links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
-                            tls-creds-psk: 4 MiB cross intact; a peer
-                            without TLS never brings the link up, and one
-                            that connects while the link is up is dropped
-                            without touching it
-  links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
-                            counted, the guests' connects get ECONNRESET
-  links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: links over TLS
+#
+# Links between two QEMUs over TCP on 127.0.0.1 with TLS.
+#
+# The guests' and the link's helpers are in ../vsock_user_link.py.
+#
+#   links-tls-microvm         two QEMUs linked over TCP on 127.0.0.1 with
+#                             tls-creds-psk: 4 MiB cross intact; a peer
+#                             without TLS never brings the link up, and one
+#                             that connects while the link is up is dropped
+#                             without touching it
+#   links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
+#                             counted, the guests' connects get ECONNRESET
+#   links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
 import shutil
@@ -20,13 +26,11 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tests_host_streams as hs  # noqa: E402  (Guest)
-import tests_links as tl  # noqa: E402  (link helpers)
-from tests_links import (closed_by_qemu, expect_same_stream,  # noqa: E402
-                         guest_args, hello, link_stat, wait_link)
+import vsock_user as vsu
+import vsock_user_host as hs
+from vsock_user_link import (closed_by_qemu, expect_same_stream, guest_args,
+                             hello, link_stat, wait_link)
 
-run = None
 
 
 def free_port():
@@ -68,14 +72,14 @@ def check_tls(r, tmp):
             break
         except OSError:
             if time.monotonic() > end:
-                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+                raise vsu.Fail("nothing listens on 127.0.0.1:%d" % port)
             time.sleep(0.05)
     plain.sendall(hello(6, [5]))
     if not closed_by_qemu(plain):
-        raise run.Fail("QEMU kept a plain-text peer on a TLS link")
+        raise vsu.Fail("QEMU kept a plain-text peer on a TLS link")
     plain.close()
     if link_stat(a, "state") == "up":
-        raise run.Fail("a plain-text peer brought a TLS link up")
+        raise vsu.Fail("a plain-text peer brought a TLS link up")
     b = hs.Guest(r, db, "microvm", "link-recv",
                  creds("client") +
                  ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
@@ -88,12 +92,12 @@ def check_tls(r, tmp):
     stranger = socket.create_connection(("127.0.0.1", port), timeout=5)
     stranger.sendall(hello(6, [5]))
     if not closed_by_qemu(stranger):
-        raise run.Fail("QEMU kept a plain-text peer next to its TLS link")
+        raise vsu.Fail("QEMU kept a plain-text peer next to its TLS link")
     stranger.close()
     after = {k: link_stat(a, k) for k in ("state", "reconnects",
                                           "tls-failures")}
     if after != {"state": "up", "reconnects": 0, "tls-failures": 2}:
-        raise run.Fail("after a plain peer next to the TLS link: %s, "
+        raise vsu.Fail("after a plain peer next to the TLS link: %s, "
                        "expected up, 0 reconnects, 2 TLS failures" % after)
     ba = a.finish()
     bb = b.finish()
@@ -110,7 +114,7 @@ def wait_listen_tcp(port, timeout=20):
             return
         except OSError:
             if time.monotonic() > end:
-                raise run.Fail("nothing listens on 127.0.0.1:%d" % port)
+                raise vsu.Fail("nothing listens on 127.0.0.1:%d" % port)
             time.sleep(0.05)
 
 
@@ -152,11 +156,11 @@ def check_tls_wrong_key(r, tmp):
     for boot in (ba, bb):
         r.expect_pass(boot, "link-refused")
     for g, who in ((a, "that connected to"), (b, "listening on")):
-        log = run.read_text(g.qlog_path)
+        log = vsu.read_text(g.qlog_path)
         want = "TLS with the QEMU %s 127.0.0.1:%d failed" % (who, port)
         if log.count(want) != 1:
-            raise run.Fail("'%s' reported %d times, expected once: %s" %
-                           (want, log.count(want), run.last_line(log)))
+            raise vsu.Fail("'%s' reported %d times, expected once: %s" %
+                           (want, log.count(want), vsu.last_line(log)))
     return "wrong PSK: link never up, TLS failures counted on both, both " \
         "guests' connects refused with ECONNRESET"
 
@@ -165,7 +169,7 @@ def openssl(args, cwd):
     p = subprocess.run(["openssl"] + args, cwd=cwd, capture_output=True,
                        text=True, timeout=60)
     if p.returncode != 0:
-        raise run.Fail("openssl %s: %s" % (args[0], run.last_line(p.stderr)))
+        raise vsu.Fail("openssl %s: %s" % (args[0], vsu.last_line(p.stderr)))
 
 
 def make_x509(d):
@@ -199,7 +203,7 @@ def check_tls_x509(r, tmp):
     """tls-creds-x509 (verify-peer at both ends) over TCP on 127.0.0.1."""
     r.need_device("virtio-vsock-user")
     if not shutil.which("openssl"):
-        raise run.Skip("no openssl (scripts/install-deps.sh installs it)")
+        raise vsu.Skip("no openssl (scripts/install-deps.sh installs it)")
     da, db, pki = (os.path.join(tmp, d) for d in ("a", "b", "pki"))
     for d in (da, db, pki):
         os.mkdir(d)
@@ -230,12 +234,17 @@ def check_tls_x509(r, tmp):
         "cert) on 127.0.0.1, sha256 equal"
 
 
-def tests(run_mod):
-    global run
-    run = run_mod
-    tl.tests(run_mod)           # sets run for the link helpers
-    return [
-        ("links-tls-microvm", check_tls),
-        ("links-tls-wrong-key-microvm", check_tls_wrong_key),
-        ("links-tls-x509-microvm", check_tls_x509),
-    ]
+class VsockUserLinksTls(vsu.VsockUserTest):
+
+    def test_links_tls_microvm(self):
+        self.note(check_tls(self, self.tmp))
+
+    def test_links_tls_wrong_key_microvm(self):
+        self.note(check_tls_wrong_key(self, self.tmp))
+
+    def test_links_tls_x509_microvm(self):
+        self.note(check_tls_x509(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()

@@ -1,56 +1,64 @@
-"""Links between the devices of two QEMUs (-object vsock-user-link).
-
-Loaded by run.py (tests(run) -> [(name, fn)]).  Two QEMUs, each a TCG
-guest with a virtio-vsock-user device, linked over a Unix socket in the
-test's directory; their guests talk AF_VSOCK to each other:
-
-  links-vsock-test-microvm  the kernel's vsock_test (tools/testing/vsock),
-  links-vsock-test-pc       server in one guest, client in the other, one
-                            round per SOCK_STREAM test, then
-                            vsock_diag_test; every round must pass on both
-                            sides; per-test results and the duration go to
-                            the log.  Control channel: virtio-net over
-                            -netdev dgram between the two QEMUs.
-  links-validation-microvm  the test itself is the other end of the link:
-                            a spoofed src_cid is dropped, a foreign
-                            dst_cid gets an RST back, both counted; 64 KiB
-                            packets reach the guest intact (split into its
-                            rx buffers); oversized len, garbage, a frame
-                            before the hello and a duplicate CID end the
-                            link, QEMU keeps running; a peer that stops
-                            reading makes the guest's stream end with
-                            ECONNRESET, and the heartbeat still works
-  links-kill-microvm        SIGKILL of one QEMU mid-stream (both ways): the
-                            other guest's streams are reset, its connection
-                            to a host socket stays open, the heartbeat
-                            works, and once the killed QEMU is back a new
-                            connection crosses the link
-  links-server-restart-microvm  the listening QEMU killed and started
-                            again: the connecting one reconnects (timer)
-                            and a stream crosses
-  links-reset-microvm       system_reset of a guest with a connection over
-                            the link (the test is the other end): the
-                            other end gets its RST, the link stays up and
-                            the rebooted guest connects again; savevm +
-                            loadvm: the other end gets that one's RST
-  links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
-                            to a parent VM (guest CID 3) whose own
-                            listeners answer the heartbeat on 3:9000 and
-                            take the greeting on 3:5005
-  links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
-                            each reaches the parent, enclave to enclave is
-                            refused by the parent with RST (no relay-cids)
-  links-relay-microvm       the same with relay-cids on the parent's links:
-                            1 MiB from enclave 16 to enclave 17
-  links-relay-bounds-microvm  the test plays enclave 17: a relayed stream
-                            it stops reading is reset (max-queued), and
-                            closing its link resets the relayed stream
-  links-fd-microvm          addr=fd:N, listening and connected sockets
-                            inherited from the test
-The tests whose other end is the test itself pretending to be a QEMU
-(hello timeouts, connections next to a working link) are in
-tests_links_peers.py, the links over TLS in tests_links_tls.py.
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: links
+#
+# Links between the devices of two QEMUs (-object vsock-user-link).
+#
+# Two QEMUs, each a TCG guest with a virtio-vsock-user device, linked over
+# a Unix socket in the test's directory; their guests talk AF_VSOCK to
+# each other:
+#
+#   links-vsock-test-microvm  the kernel's vsock_test (tools/testing/vsock),
+#   links-vsock-test-pc       server in one guest, client in the other, one
+#                             round per SOCK_STREAM test, then
+#                             vsock_diag_test; every round must pass on both
+#                             sides; per-test results and the duration go to
+#                             the log.  Control channel: virtio-net over
+#                             -netdev dgram between the two QEMUs.
+#   links-validation-microvm  the test itself is the other end of the link:
+#                             a spoofed src_cid is dropped, a foreign
+#                             dst_cid gets an RST back, both counted; 64 KiB
+#                             packets reach the guest intact (split into its
+#                             rx buffers); oversized len, garbage, a frame
+#                             before the hello and a duplicate CID end the
+#                             link, QEMU keeps running; a peer that stops
+#                             reading makes the guest's stream end with
+#                             ECONNRESET, and the heartbeat still works
+#   links-kill-microvm        SIGKILL of one QEMU mid-stream (both ways): the
+#                             other guest's streams are reset, its connection
+#                             to a host socket stays open, the heartbeat
+#                             works, and once the killed QEMU is back a new
+#                             connection crosses the link
+#   links-server-restart-microvm  the listening QEMU killed and started
+#                             again: the connecting one reconnects (timer)
+#                             and a stream crosses
+#   links-reset-microvm       system_reset of a guest with a connection over
+#                             the link (the test is the other end): the
+#                             other end gets its RST, the link stays up and
+#                             the rebooted guest connects again; savevm +
+#                             loadvm: the other end gets that one's RST
+#   links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
+#                             to a parent VM (guest CID 3) whose own
+#                             listeners answer the heartbeat on 3:9000 and
+#                             take the greeting on 3:5005
+#   links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
+#                             each reaches the parent, enclave to enclave is
+#                             refused by the parent with RST (no relay-cids)
+#   links-relay-microvm       the same with relay-cids on the parent's links:
+#                             1 MiB from enclave 16 to enclave 17
+#   links-relay-bounds-microvm  the test plays enclave 17: a relayed stream
+#                             it stops reading is reset (max-queued), and
+#                             closing its link resets the relayed stream
+#   links-fd-microvm          addr=fd:N, listening and connected sockets
+#                             inherited from the test
+# The tests whose other end is the test itself pretending to be a QEMU
+# (hello timeouts, connections next to a working link) are in
+# test_vsock_user_links_peers.py, the links over TLS in
+# test_vsock_user_links_tls.py; the helpers are in ../vsock_user_link.py.
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import hashlib
 import os
@@ -61,15 +69,16 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tests_host_streams as hs  # noqa: E402  (Guest, Qmp)
+import vsock_user as vsu
+import vsock_user_host as hs
+from vsock_user_link import (HDR, HELLO_MAGIC, OP_CREDIT_UPDATE, OP_REQUEST,
+                             OP_RESPONSE, OP_RST, OP_RW, OP_SHUTDOWN,
+                             closed_by_qemu, expect_same_stream, fake_connect,
+                             fake_up, frame, guest_args, hello, link_args,
+                             link_stat, machine_devices, net_args, obj_stat,
+                             read_frame, recv_exact, wait_link, wait_obj)
 
-run = None
 
-HDR = struct.Struct("<QQIIIHHIII")
-HELLO_MAGIC = 0x4b4e4c56
-OP_REQUEST, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE = \
-    1, 2, 3, 4, 5, 6
 SUITE_RE = re.compile(r"^SUITE-RESULT (\d+) (ok|FAIL) rc=(\d+) secs=([0-9.]+) "
                       r"(.*)$", re.M)
 EXCLUDED_RE = re.compile(r"^SUITE-EXCLUDED (\d+) (.*)$", re.M)
@@ -78,61 +87,7 @@ EXCLUDED_RE = re.compile(r"^SUITE-EXCLUDED (\d+) (.*)$", re.M)
 SUITE_EXCLUDE = {}
 
 
-def machine_devices(machine):
-    if machine == "microvm":
-        return "virtio-vsock-user", "virtio-net-device"
-    return "virtio-vsock-user-pci", "virtio-net-pci"
-
-
-def link_args(link_path, server, cids, extra=""):
-    return ["-object",
-            "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,server=%s,%s%s" %
-            (hs.DEV_ID, link_path, "on" if server else "off",
-             ",".join("cids=%d" % c for c in cids), extra)]
-
-
-def guest_args(machine, cid, parent=2, extra=""):
-    dev, _ = machine_devices(machine)
-    return ["-device", "%s,id=%s,guest-cid=%d,parent-cid=%d%s" %
-            (dev, hs.DEV_ID, cid, parent, extra)]
-
-
-def net_args(machine, mine, theirs, k):
-    _, net = machine_devices(machine)
-    return ["-netdev", "dgram,id=n0,local.type=unix,local.path=%s,"
-            "remote.type=unix,remote.path=%s" % (mine, theirs),
-            "-device", "%s,netdev=n0,mac=52:54:00:12:34:%02x" % (net, k)]
-
-
-def link_stat(g, name):
-    return g.qmp.cmd("qom-get", path="/objects/l0", property=name)
-
-
-def wait_link(g, prop, pred, timeout=60, what=""):
-    end = time.monotonic() + timeout
-    while True:
-        v = link_stat(g, prop)
-        if pred(v):
-            return v
-        if time.monotonic() > end:
-            raise run.Fail("link %s is %r, waited for %s" % (prop, v, what))
-        time.sleep(0.05)
-
-
 # ---- the kernel's vsock_test ------------------------------------------------
-
-def expect_same_stream(r, sender, receiver):
-    """The sending guest passed link-send, the receiving one link-recv, and
-    both counted the same bytes and sha256."""
-    r.expect_pass(sender, "link-send")
-    r.expect_pass(receiver, "link-recv")
-    sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
-                     sender.serial)
-    got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)",
-                    receiver.serial)
-    if not sent or not got or sent.groups() != got.groups():
-        raise run.Fail("sent %s, received %s" % (
-            sent.groups() if sent else None, got.groups() if got else None))
 
 
 def check_suite(r, tmp, machine):
@@ -198,7 +153,7 @@ def check_suite(r, tmp, machine):
     for tid, name in excluded:
         want, why = SUITE_EXCLUDE.get(int(tid), (None, "not in the list"))
         if want != name:
-            raise run.Fail("vsock_test %s is %r, the exclusion list says "
+            raise vsu.Fail("vsock_test %s is %r, the exclusion list says "
                            "%r" % (tid, name, want))
         print("#     %2s %-48s excluded: %s" % (tid, name, why))
     m = re.search(r"^DIAG-RESULT (\S+) .*passed=(\d+)", bb.serial, re.M)
@@ -211,14 +166,14 @@ def check_suite(r, tmp, machine):
           ", ".join("%s %d" % kv for kv in crossed.items()))
     if not crossed["tx-packets"] or not crossed["rx-packets"] or \
             crossed["refused"] or crossed["garbage"]:
-        raise run.Fail("link counters %s: expected traffic both ways, no "
+        raise vsu.Fail("link counters %s: expected traffic both ways, no "
                        "refused or garbage frames" % crossed)
     if not res:
-        raise run.Fail("no vsock_test result: %s / %s" % (
-            run.guest_failure_hint(ba.serial),
-            run.guest_failure_hint(bb.serial)))
+        raise vsu.Fail("no vsock_test result: %s / %s" % (
+            vsu.guest_failure_hint(ba.serial),
+            vsu.guest_failure_hint(bb.serial)))
     if failed:
-        raise run.Fail("vsock_test failed: %s" % "; ".join(failed))
+        raise vsu.Fail("vsock_test failed: %s" % "; ".join(failed))
     r.expect_pass(ba, "vsock-suite")
     r.expect_pass(bb, "vsock-suite")
     nseq = sum(1 for t in res.values()
@@ -228,71 +183,6 @@ def check_suite(r, tmp, machine):
 
 
 # ---- a fake peer ------------------------------------------------------------
-
-def frame(src, sport, dst, dport, op, payload=b"", buf_alloc=262144,
-          fwd_cnt=0, type_=1, length=None):
-    return HDR.pack(src, dst, sport, dport,
-                    len(payload) if length is None else length, type_, op, 0,
-                    buf_alloc, fwd_cnt) + payload
-
-
-def hello(cid, cids):
-    return HDR.pack(cid, 0, HELLO_MAGIC, 1, 8 * len(cids), 0, 0, 0, 0, 0) + \
-        b"".join(struct.pack("<Q", c) for c in cids)
-
-
-def recv_exact(s, n):
-    data = b""
-    while len(data) < n:
-        d = s.recv(n - len(data))
-        if not d:
-            raise EOFError
-        data += d
-    return data
-
-
-def read_frame(s):
-    h = HDR.unpack(recv_exact(s, HDR.size))
-    return h, recv_exact(s, h[4]) if h[4] else b""
-
-
-def closed_by_qemu(s, timeout=60):
-    """True once QEMU closed the link (whatever it sent before)."""
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-        return True
-    except socket.timeout:
-        return False
-    except OSError:
-        return True
-
-
-def fake_connect(path, deadline=20):
-    end = time.monotonic() + deadline
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            s.settimeout(20)
-            return s
-        except OSError:
-            s.close()
-            if time.monotonic() > end:
-                raise run.Fail("cannot connect to the link at %s" % path)
-            time.sleep(0.05)
-
-
-def fake_up(g, path):
-    """Connect, check QEMU's hello, answer ours; the link is up."""
-    s = fake_connect(path)
-    h, payload = read_frame(s)
-    if h[0] != 5 or h[2] != HELLO_MAGIC or payload != struct.pack("<Q", 6):
-        raise run.Fail("unexpected hello from QEMU: %r %r" % (h, payload))
-    s.sendall(hello(6, [5]))
-    wait_link(g, "state", lambda v: v == "up", what="up")
-    return s
 
 
 def check_validation(r, tmp):
@@ -321,7 +211,7 @@ def check_validation(r, tmp):
         if h[6] == OP_RESPONSE and h[2] == 7000 and h[3] == 1234:
             break
         if h[6] == OP_RST and h[0] == 5 and h[2] == 7000:
-            raise run.Fail("the guest refused the connection over the link")
+            raise vsu.Fail("the guest refused the connection over the link")
     data = os.urandom(131072)
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, data[:65536]) +
               frame(6, 1234, 5, 7000, OP_RW, data[65536:]) +
@@ -329,7 +219,7 @@ def check_validation(r, tmp):
     m = g.wait_for(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)")
     if m.group(1) != "131072" or \
             m.group(2) != hashlib.sha256(data).hexdigest():
-        raise run.Fail("the guest got %s bytes, sha256 %s: not what was "
+        raise vsu.Fail("the guest got %s bytes, sha256 %s: not what was "
                        "sent" % (m.group(1), m.group(2)))
     # the guest ends the connection (RST, or SHUTDOWN when it still had
     # data to read, which we answer with RST as Linux does): then the link
@@ -346,7 +236,7 @@ def check_validation(r, tmp):
     # len over 64 KiB: the link ends, QEMU runs on
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, length=65537))
     if not closed_by_qemu(s):
-        raise run.Fail("QEMU kept a link whose peer sent len 65537")
+        raise vsu.Fail("QEMU kept a link whose peer sent len 65537")
     s.close()
     wait_link(g, "garbage", lambda v: v == 1, what="garbage == 1")
     # garbage (op 99), then a frame before the hello
@@ -359,20 +249,20 @@ def check_validation(r, tmp):
     ok = closed_by_qemu(s) and ok
     s.close()
     if not ok:
-        raise run.Fail("QEMU kept a link that sent garbage")
+        raise vsu.Fail("QEMU kept a link that sent garbage")
     wait_link(g, "garbage", lambda v: v == 3, what="garbage == 3")
     # the same CID at both ends: refused, with both ends named
     s = fake_connect(path)
     read_frame(s)
     s.sendall(hello(5, [5]))
     if not closed_by_qemu(s):
-        raise run.Fail("QEMU accepted a peer with its own guest's CID")
+        raise vsu.Fail("QEMU accepted a peer with its own guest's CID")
     s.close()
     msg = "both ends have guest CID 5"
     end = time.monotonic() + 30
-    while msg not in run.read_text(g.qlog_path):
+    while msg not in vsu.read_text(g.qlog_path):
         if time.monotonic() > end:
-            raise run.Fail("QEMU did not say '%s'" % msg)
+            raise vsu.Fail("QEMU did not say '%s'" % msg)
         time.sleep(0.05)
 
     # a peer that stops reading: the guest's stream to 6:8000 is reset
@@ -391,13 +281,13 @@ def check_validation(r, tmp):
         fwd = (link_stat(g, "tx-bytes") - tx0) & 0xffffffff
         s.sendall(frame(6, 8000, 5, gport, OP_CREDIT_UPDATE, fwd_cnt=fwd))
         if time.monotonic() > end:
-            raise run.Fail("the guest's stream into a stalled link did not "
+            raise vsu.Fail("the guest's stream into a stalled link did not "
                            "end")
         time.sleep(0.02)
     g.wait_for(r"KILL port=8000 result=(ECONNRESET|EPIPE)")
     resets = link_stat(g, "resets")
     if resets <= resets0:
-        raise run.Fail("resets did not count the stalled connection")
+        raise vsu.Fail("resets did not count the stalled connection")
     b = g.finish()
     s.close()
     r.expect_pass(b, "link-fake")
@@ -430,7 +320,7 @@ def check_kill(r, tmp, machine):
     conn, _ = lsock.accept()
     conn.settimeout(30)
     if recv_exact(conn, 6) != b"hello\n":
-        raise run.Fail("no hello from the guest's host connection")
+        raise vsu.Fail("no hello from the guest's host connection")
     conn.sendall(b"hello\n")
     a.wait_for("KILL-A-READY")
     # both streams flowing through the link
@@ -446,18 +336,18 @@ def check_kill(r, tmp, machine):
     reset_s = time.monotonic() - t_kill
     m = re.search(r"RX exit=(\d+)", a.serial())
     if not m or m.group(1) != "2":
-        raise run.Fail("the stream from the killed guest did not end short "
+        raise vsu.Fail("the stream from the killed guest did not end short "
                        "(exit %s, expected 2)" %
                        (m.group(1) if m else "?"))
     # the connection to the host socket is still open
     conn.settimeout(0.5)
     try:
         if conn.recv(1) == b"":
-            raise run.Fail("the host connection was closed by the kill")
+            raise vsu.Fail("the host connection was closed by the kill")
     except socket.timeout:
         pass
     if a.stat("host-sockets") != 1:
-        raise run.Fail("host-sockets is %s after the kill, expected 1" %
+        raise vsu.Fail("host-sockets is %s after the kill, expected 1" %
                        a.stat("host-sockets"))
     # the other QEMU comes back: a new connection crosses the link
     b2 = hs.Guest(r, db2, machine, "link-kill-b", b_args,
@@ -472,7 +362,7 @@ def check_kill(r, tmp, machine):
     r.expect_pass(ba, "link-kill-a")
     r.expect_pass(bb2, "link-kill-b")
     if reconnects < 1:
-        raise run.Fail("reconnects is %s, expected >= 1" % reconnects)
+        raise vsu.Fail("reconnects is %s, expected >= 1" % reconnects)
     return "streams reset %.2f s after the kill (resets %d), host " \
         "connection kept, reconnected" % (reset_s, resets)
 
@@ -536,7 +426,7 @@ def check_reset(r, tmp):
     gport = hold()
     g.wait_for(r"HOLD port=8100 n=1")
     if link_stat(g, "connections") != 1:
-        raise run.Fail("connections is %s with one open, expected 1" %
+        raise vsu.Fail("connections is %s with one open, expected 1" %
                        link_stat(g, "connections"))
     g.qmp.cmd("system_reset")
     t0 = time.monotonic()
@@ -557,7 +447,7 @@ def check_reset(r, tmp):
     while not any(j["status"] == "concluded"
                   for j in g.qmp.cmd("query-jobs")):
         if time.monotonic() > end:
-            raise run.Fail("qcow2 creation did not finish")
+            raise vsu.Fail("qcow2 creation did not finish")
         time.sleep(0.05)
     g.qmp.cmd("job-dismiss", id="mk")
     g.qmp.cmd("blockdev-add", driver="qcow2", file="f",
@@ -565,14 +455,14 @@ def check_reset(r, tmp):
     for hmp in ("savevm s1", "loadvm s1"):
         out = g.qmp.cmd("human-monitor-command", **{"command-line": hmp})
         if out.strip():
-            raise run.Fail("%s: %s" % (hmp, out.strip()))
+            raise vsu.Fail("%s: %s" % (hmp, out.strip()))
     until(lambda h, p: h[6] == OP_RST and h[2] == gport2 and h[3] == 8100)
     state = link_stat(g, "state")
     g.qmp.cmd("quit")
     g.proc.wait(timeout=30)
     s.close()
     if state != "up":
-        raise run.Fail("link %s after the guest reset, expected up" % state)
+        raise vsu.Fail("link %s after the guest reset, expected up" % state)
     return "RST for guest port %d %.2f s after system_reset; reconnected " \
         "from port %d, its RST after loadvm" % (gport, rst_s, gport2)
 
@@ -589,8 +479,8 @@ def check_nitro_parent(r, tmp):
                                                  "build.sh")],
                            capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
-        raise run.Fail("contrib/nitro-demo/build.sh failed: %s" %
-                       run.last_line(p.stderr))
+        raise vsu.Fail("contrib/nitro-demo/build.sh failed: %s" %
+                       vsu.last_line(p.stderr))
     eif_path = p.stdout.strip().splitlines()[-1]
     dp = os.path.join(tmp, "parent")
     os.mkdir(dp)
@@ -603,7 +493,7 @@ def check_nitro_parent(r, tmp):
            "-no-reboot", "-m", "512M", "-accel", r.accel or "tcg",
            "-object", "vsock-user-link,id=parent,addr=unix:%s,cids=3" % link]
     with open(os.path.join(tmp, "enclave-cmdline.txt"), "w") as f:
-        f.write(" ".join(run.shell_quote(a) for a in cmd) + "\n")
+        f.write(" ".join(vsu.shell_quote(a) for a in cmd) + "\n")
     e = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                            stdin=subprocess.DEVNULL)
     out = e.stdout + e.stderr
@@ -612,8 +502,8 @@ def check_nitro_parent(r, tmp):
     b = parent.finish()
     for want in ("enclave: heartbeat OK", "enclave: application exited"):
         if want not in out:
-            raise run.Fail("missing %r in the enclave's output: %s" %
-                           (want, run.last_line(out)))
+            raise vsu.Fail("missing %r in the enclave's output: %s" %
+                           (want, vsu.last_line(out)))
     r.expect_pass(b, "link-parent")
     m = re.search(r"PARENT-GREETING: (.*)", b.serial)
     return "the parent VM's own listeners served the heartbeat and got: %s" \
@@ -653,30 +543,16 @@ def check_two_enclaves(r, tmp):
     parent.qmp.cmd("quit")
     parent.proc.wait(timeout=30)
     if m.group(1) != "0":
-        raise run.Fail("the parent did not get both streams: %s" %
-                       run.guest_failure_hint(parent.serial()))
+        raise vsu.Fail("the parent did not get both streams: %s" %
+                       vsu.guest_failure_hint(parent.serial()))
     if refused != [1, 1] or relayed != [0, 0]:
-        raise run.Fail("parent links: refused %s, relayed %s; expected one "
+        raise vsu.Fail("parent links: refused %s, relayed %s; expected one "
                        "refusal each, nothing relayed" % (refused, relayed))
     return "64 KiB from each enclave to the parent; 16 <-> 17 refused by " \
         "the parent with RST (refused 1 + 1)"
 
 
 # ---- hello timeout -------------------------------------------------------------
-
-def obj_stat(g, obj, name):
-    return g.qmp.cmd("qom-get", path="/objects/" + obj, property=name)
-
-
-def wait_obj(g, obj, prop, pred, timeout=60, what=""):
-    end = time.monotonic() + timeout
-    while True:
-        v = obj_stat(g, obj, prop)
-        if pred(v):
-            return v
-        if time.monotonic() > end:
-            raise run.Fail("%s %s is %r, waited for %s" % (obj, prop, v, what))
-        time.sleep(0.05)
 
 
 # ---- relaying between two enclaves ----------------------------------------------
@@ -718,7 +594,7 @@ def check_relay(r, tmp):
     parent.proc.wait(timeout=30)
     expect_same_stream(r, b16, b17)
     if not relayed[0] or not relayed[1]:
-        raise run.Fail("relayed counters %s: expected frames both ways" %
+        raise vsu.Fail("relayed counters %s: expected frames both ways" %
                        (relayed,))
     return "1 MiB from enclave 16 to enclave 17 through the parent, " \
         "sha256 equal; relayed %d + %d frames" % relayed
@@ -747,7 +623,7 @@ def check_relay_bounds(r, tmp):
     s = fake_connect(l17)
     h, payload = read_frame(s)
     if h[0] != 3 or h[2] != HELLO_MAGIC or payload != struct.pack("<Q", 17):
-        raise run.Fail("unexpected hello from the parent: %r %r" %
+        raise vsu.Fail("unexpected hello from the parent: %r %r" %
                        (h, payload))
     s.sendall(hello(17, [3, 16]))
     wait_obj(parent, "l1", "state", lambda v: v == "up", what="l1 up")
@@ -768,13 +644,13 @@ def check_relay_bounds(r, tmp):
         fwd = (obj_stat(parent, "l1", "tx-bytes") - tx0) & 0xffffffff
         s.sendall(frame(17, 8000, 16, gport, OP_CREDIT_UPDATE, fwd_cnt=fwd))
         if time.monotonic() > end:
-            raise run.Fail("the relayed stream into a stalled link did not "
+            raise vsu.Fail("the relayed stream into a stalled link did not "
                            "end")
         time.sleep(0.02)
     e16.wait_for(r"KILL port=8000 result=(ECONNRESET|EPIPE)")
     resets = obj_stat(parent, "l1", "resets")
     if resets <= resets0:
-        raise run.Fail("l1 resets did not count the stalled relayed stream")
+        raise vsu.Fail("l1 resets did not count the stalled relayed stream")
     # 2. read again; a second stream, then enclave 17's link goes
     accept(8001)
     wait_obj(parent, "l1", "connections", lambda v: v == 1,
@@ -787,10 +663,10 @@ def check_relay_bounds(r, tmp):
         g.qmp.cmd("quit")
         g.proc.wait(timeout=30)
     if m.group(1) != "0":
-        raise run.Fail("enclave 16: %s" %
-                       run.guest_failure_hint(e16.serial()))
+        raise vsu.Fail("enclave 16: %s" %
+                       vsu.guest_failure_hint(e16.serial()))
     if l0_state != "up" or l0_conns != 0:
-        raise run.Fail("the parent's link to 16 is %s with %d connections "
+        raise vsu.Fail("the parent's link to 16 is %s with %d connections "
                        "after 17's went, expected up with 0" %
                        (l0_state, l0_conns))
     return "stalled far end: relayed stream reset (l1 resets %d); far link " \
@@ -839,21 +715,41 @@ def check_fd(r, tmp):
         "inherited connected fd:N: 1 MiB, sha256 equal"
 
 
-def tests(run_mod):
-    global run
-    run = run_mod
-    hs.tests(run_mod)           # sets hs.run for Guest and Qmp
-    return [
-        ("links-vsock-test-microvm",
-         lambda r, tmp: check_suite(r, tmp, "microvm")),
-        ("links-vsock-test-pc", lambda r, tmp: check_suite(r, tmp, "pc")),
-        ("links-validation-microvm", check_validation),
-        ("links-kill-microvm", lambda r, tmp: check_kill(r, tmp, "microvm")),
-        ("links-server-restart-microvm", check_server_restart),
-        ("links-reset-microvm", check_reset),
-        ("links-nitro-parent", check_nitro_parent),
-        ("links-two-enclaves-microvm", check_two_enclaves),
-        ("links-relay-microvm", check_relay),
-        ("links-relay-bounds-microvm", check_relay_bounds),
-        ("links-fd-microvm", check_fd),
-    ]
+class VsockUserLinks(vsu.VsockUserTest):
+
+    def test_links_vsock_test_microvm(self):
+        self.note(check_suite(self, self.tmp, "microvm"))
+
+    def test_links_vsock_test_pc(self):
+        self.note(check_suite(self, self.tmp, "pc"))
+
+    def test_links_validation_microvm(self):
+        self.note(check_validation(self, self.tmp))
+
+    def test_links_kill_microvm(self):
+        self.note(check_kill(self, self.tmp, "microvm"))
+
+    def test_links_server_restart_microvm(self):
+        self.note(check_server_restart(self, self.tmp))
+
+    def test_links_reset_microvm(self):
+        self.note(check_reset(self, self.tmp))
+
+    def test_links_nitro_parent(self):
+        self.note(check_nitro_parent(self, self.tmp))
+
+    def test_links_two_enclaves_microvm(self):
+        self.note(check_two_enclaves(self, self.tmp))
+
+    def test_links_relay_microvm(self):
+        self.note(check_relay(self, self.tmp))
+
+    def test_links_relay_bounds_microvm(self):
+        self.note(check_relay_bounds(self, self.tmp))
+
+    def test_links_fd_microvm(self):
+        self.note(check_fd(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()

@@ -1,20 +1,26 @@
-"""Links whose other end is the test itself, pretending to be a QEMU.
-
-Loaded by run.py (tests(run) -> [(name, fn)]); the fake peer's helpers
-are tests_links.py's.
-
-  links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
-                            hello and a silent server are dropped; then a
-                            real peer works
-  links-candidates-microvm  connections to a listening link that has one:
-                            a second peer with a good hello (the other
-                            QEMU restarted) replaces the first; then, with
-                            a stream open over the link, a silent peer,
-                            garbage, refused hellos and a flood of more
-                            connections than the link keeps waiting are
-                            all dropped (the oldest pushed out first), the
-                            counters say so, and the stream ends intact
-"""
+#!/usr/bin/env python3
+#
+# virtio-vsock-user functional tests: link peers
+#
+# Links whose other end is the test itself, pretending to be a QEMU.
+#
+# The fake peer's helpers are in ../vsock_user_link.py.
+#
+#   links-hello-timeout-microvm  hello-timeout-ms: a silent peer, half a
+#                             hello and a silent server are dropped; then a
+#                             real peer works
+#   links-candidates-microvm  connections to a listening link that has one:
+#                             a second peer with a good hello (the other
+#                             QEMU restarted) replaces the first; then, with
+#                             a stream open over the link, a silent peer,
+#                             garbage, refused hellos and a flood of more
+#                             connections than the link keeps waiting are
+#                             all dropped (the oldest pushed out first), the
+#                             counters say so, and the stream ends intact
+#
+# Copyright (c) 2026 The virtio-vsock-user authors
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 import hashlib
 import os
@@ -23,16 +29,13 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tests_host_streams as hs  # noqa: E402  (Guest)
-import tests_links as tl  # noqa: E402  (the fake peer)
-from tests_links import (HDR, HELLO_MAGIC, OP_REQUEST, OP_RESPONSE,  # noqa
-                         OP_RST, OP_RW, OP_SHUTDOWN, closed_by_qemu,
-                         fake_connect, fake_up, frame, guest_args, hello,
-                         link_args, link_stat, read_frame, wait_link,
-                         wait_obj)
+import vsock_user as vsu
+import vsock_user_host as hs
+from vsock_user_link import (HDR, HELLO_MAGIC, OP_REQUEST, OP_RESPONSE, OP_RST,
+                             OP_RW, OP_SHUTDOWN, closed_by_qemu, fake_connect,
+                             fake_up, frame, guest_args, hello, link_args,
+                             link_stat, read_frame, wait_link, wait_obj)
 
-run = None
 
 # hw/virtio/vsock-user/vsock-user-link-int.h
 LINK_MAX_CANDIDATES = 4
@@ -52,7 +55,7 @@ def open_stream(s, sport, dport, timeout=60):
             time.sleep(0.2)
             s.sendall(frame(6, sport, 5, dport, OP_REQUEST))
         if time.monotonic() > end:
-            raise run.Fail("no RESPONSE from the guest over the link")
+            raise vsu.Fail("no RESPONSE from the guest over the link")
 
 
 def send_rw(s, sport, dport, data):
@@ -64,7 +67,7 @@ def send_rw(s, sport, dport, data):
 def expect_hello(s):
     h, payload = read_frame(s)
     if h[0] != 5 or h[2] != HELLO_MAGIC:
-        raise run.Fail("unexpected first frame from QEMU: %r" % (h,))
+        raise vsu.Fail("unexpected first frame from QEMU: %r" % (h,))
 
 
 def still_open(s, secs=0.3):
@@ -101,11 +104,11 @@ def check_hello_timeout(r, tmp):
     s = fake_connect(path)
     t0 = time.monotonic()
     if not closed_by_qemu(s, timeout=60):
-        raise run.Fail("QEMU kept a silent peer for 60 s")
+        raise vsu.Fail("QEMU kept a silent peer for 60 s")
     silent_s = time.monotonic() - t0
     s.close()
     if silent_s < timeout_ms / 1000.0 * 0.9:
-        raise run.Fail("silent peer dropped after %.2f s, before "
+        raise vsu.Fail("silent peer dropped after %.2f s, before "
                        "hello-timeout-ms" % silent_s)
     wait_link(g, "hello-timeouts", lambda v: v == 1, what="1 timeout")
     # 2. a peer that sends 20 bytes of its hello, then nothing
@@ -113,17 +116,17 @@ def check_hello_timeout(r, tmp):
     read_frame(s)
     s.sendall(hello(6, [5])[:20])
     if not closed_by_qemu(s, timeout=60):
-        raise run.Fail("QEMU kept a peer with half a hello for 60 s")
+        raise vsu.Fail("QEMU kept a peer with half a hello for 60 s")
     s.close()
     wait_link(g, "hello-timeouts", lambda v: v == 2, what="2 timeouts")
     if link_stat(g, "garbage") != 0:
-        raise run.Fail("a hello timeout was counted as garbage")
+        raise vsu.Fail("a hello timeout was counted as garbage")
     # 3. the connecting link's peer accepts and stays silent: dropped,
     # and QEMU connects again
     c1, _ = lsock.accept()
     c1.settimeout(60)
     if not closed_by_qemu(c1, timeout=60):
-        raise run.Fail("QEMU's connecting link kept a silent server")
+        raise vsu.Fail("QEMU's connecting link kept a silent server")
     c1.close()
     c2, _ = lsock.accept()
     wait_obj(g, "l1", "hello-timeouts", lambda v: v >= 1, what="l1 timeout")
@@ -132,7 +135,7 @@ def check_hello_timeout(r, tmp):
     s = fake_up(g, path)
     time.sleep(timeout_ms / 1000.0 * 2)
     if link_stat(g, "state") != "up":
-        raise run.Fail("a link that completed its hello was dropped")
+        raise vsu.Fail("a link that completed its hello was dropped")
     open_stream(s, 1234, 7000)
     data = os.urandom(65536)
     s.sendall(frame(6, 1234, 5, 7000, OP_RW, data) +
@@ -145,7 +148,7 @@ def check_hello_timeout(r, tmp):
     m = re.search(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)",
                   b.serial)
     if not m or m.group(2) != hashlib.sha256(data).hexdigest():
-        raise run.Fail("the guest did not get the 64 KiB intact")
+        raise vsu.Fail("the guest did not get the 64 KiB intact")
     return "silent peer dropped after %.2f s, half hello dropped, silent " \
         "server dropped and reconnected; then a real peer: 64 KiB intact" \
         % silent_s
@@ -171,10 +174,10 @@ def check_candidates(r, tmp):
     s1 = fake_connect(path)
     expect_hello(s1)
     if not still_open(s0) or link_stat(g, "state") != "up":
-        raise run.Fail("a connection without a hello touched the link")
+        raise vsu.Fail("a connection without a hello touched the link")
     s1.sendall(hello(6, [5]))
     if not closed_by_qemu(s0, timeout=20):
-        raise run.Fail("the old connection stayed after a new one's hello")
+        raise vsu.Fail("the old connection stayed after a new one's hello")
     s0.close()
     wait_link(g, "reconnects", lambda v: v == 1, what="the replacement")
     # 2. a stream over the new connection, half of it sent
@@ -189,7 +192,7 @@ def check_candidates(r, tmp):
     expect_hello(garbage)
     garbage.sendall(b"\xff" * HDR.size)
     if not closed_by_qemu(garbage, timeout=20):
-        raise run.Fail("QEMU kept a peer that sent garbage")
+        raise vsu.Fail("QEMU kept a peer that sent garbage")
     garbage.close()
     wait_link(g, "garbage", lambda v: v == 1, what="garbage counted")
     for cid, cids in ((9, [5]), (5, [5]), (6, [7])):
@@ -198,7 +201,7 @@ def check_candidates(r, tmp):
         expect_hello(p)
         p.sendall(hello(cid, cids))
         if not closed_by_qemu(p, timeout=20):
-            raise run.Fail("QEMU kept a peer whose hello it refuses "
+            raise vsu.Fail("QEMU kept a peer whose hello it refuses "
                            "(CID %d, cids %s)" % (cid, cids))
         p.close()
     # more connections than the link keeps waiting: the oldest (silent)
@@ -207,16 +210,16 @@ def check_candidates(r, tmp):
     for p in flood:
         expect_hello(p)
     if not closed_by_qemu(silent, timeout=timeout_ms / 1000.0):
-        raise run.Fail("%d newer connections did not push out the oldest" %
+        raise vsu.Fail("%d newer connections did not push out the oldest" %
                        LINK_MAX_CANDIDATES)
     pushed_s = time.monotonic() - t_silent
     silent.close()
     if pushed_s >= timeout_ms / 1000.0:
-        raise run.Fail("the oldest went after %.1f s, by its timeout" %
+        raise vsu.Fail("the oldest went after %.1f s, by its timeout" %
                        pushed_s)
     for p in flood:
         if not closed_by_qemu(p, timeout=60):
-            raise run.Fail("QEMU kept a silent connection past "
+            raise vsu.Fail("QEMU kept a silent connection past "
                            "hello-timeout-ms")
         p.close()
     wait_link(g, "hello-timeouts", lambda v: v == LINK_MAX_CANDIDATES,
@@ -225,10 +228,10 @@ def check_candidates(r, tmp):
     # driver starting, whose device reset counts one)
     got = {k: link_stat(g, k) for k in ("state", "reconnects", "garbage")}
     if got != {"state": "up", "reconnects": 1, "garbage": 1}:
-        raise run.Fail("link after the strangers: %s, expected up, 1 "
+        raise vsu.Fail("link after the strangers: %s, expected up, 1 "
                        "reconnect, 1 garbage" % got)
     if not still_open(s1):
-        raise run.Fail("the link's connection was closed by a stranger")
+        raise vsu.Fail("the link's connection was closed by a stranger")
     # 4. the rest of the stream: every byte over the same connection
     send_rw(s1, 1234, 7000, data[nbytes // 2:])
     s1.sendall(HDR.pack(6, 5, 1234, 7000, 0, 1, OP_SHUTDOWN, 3, 262144, 0))
@@ -238,18 +241,21 @@ def check_candidates(r, tmp):
     m = re.search(r"STREAM mode=recv bytes=(\d+) sha256=([0-9a-f]+)",
                   b.serial)
     if not m or m.group(2) != hashlib.sha256(data).hexdigest():
-        raise run.Fail("the guest did not get the %d bytes intact" % nbytes)
+        raise vsu.Fail("the guest did not get the %d bytes intact" % nbytes)
     return "a good hello replaced the link's connection (reconnects 1); " \
         "then garbage, 3 refused hellos and %d + 1 silent peers dropped " \
         "(the oldest pushed out after %.2f s), the link untouched, " \
         "%d KiB intact" % (LINK_MAX_CANDIDATES, pushed_s, nbytes // 1024)
 
 
-def tests(run_mod):
-    global run
-    run = run_mod
-    tl.tests(run_mod)           # sets run for the fake peer's helpers
-    return [
-        ("links-hello-timeout-microvm", check_hello_timeout),
-        ("links-candidates-microvm", check_candidates),
-    ]
+class VsockUserLinksPeers(vsu.VsockUserTest):
+
+    def test_links_hello_timeout_microvm(self):
+        self.note(check_hello_timeout(self, self.tmp))
+
+    def test_links_candidates_microvm(self):
+        self.note(check_candidates(self, self.tmp))
+
+
+if __name__ == '__main__':
+    vsu.VsockUserTest.main()
