@@ -1,6 +1,7 @@
 /*
  * vsock-rr: request/response, many-connection, hold and kill patterns for
- * the host endpoint tests (tests/functional/vsock-user/tests_host_streams.py).
+ * the host endpoint tests
+ * (tests/functional/x86_64/test_vsock_user_host_streams.py).
  *
  * usage: vsock-rr client CID PORT ROUNDS SIZE BIG
  *        vsock-rr server PORT ROUNDS SIZE BIG
