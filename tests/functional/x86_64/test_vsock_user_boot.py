@@ -20,8 +20,10 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import vsock_user as vsu
+from vsock_user_host import Qmp
 
 
 VSOCK_MMIO = ["-device", "virtio-vsock-user,guest-cid=16,parent-cid=3"]
@@ -146,7 +148,8 @@ def check_close_200_pc(r, tmp):
 
 
 def check_eif_qemu_loader(r, tmp):
-    """QEMU's own EIF loader (nitro-enclave machine) accepts our EIF."""
+    """QEMU's own EIF loader (nitro-enclave machine) loads our EIF and
+    refuses it with one byte flipped."""
     r.need_machine("nitro-enclave")
     good = os.path.join(tmp, "guest.eif")
     bad = os.path.join(tmp, "corrupt.eif")
@@ -163,37 +166,49 @@ def check_eif_qemu_loader(r, tmp):
     with open(bad, "wb") as f:
         f.write(data)
 
-    def try_load(path):
-        # No vsock backend: QEMU reads the EIF while creating the machine,
-        # then fails (or waits) at the vhost-user device.  We only look at
-        # what it says about the EIF.
-        sock = os.path.join(tmp, "vhu.sock")
-        cmd = [r.qemu, "-M", "nitro-enclave,vsock=c0", "-accel", "tcg",
+    def start(path, name):
+        # Paused (-S): QEMU loads the EIF while it creates the machine,
+        # then waits on QMP with the guest not started.
+        qmp = os.path.join(tmp, "qmp.sock")
+        cmd = [r.qemu, "-M", "nitro-enclave", "-accel", "tcg", "-S",
                "-m", "256M", "-nodefaults", "-no-user-config",
-               "-display", "none", "-no-reboot", "-serial", "none"] + \
-            r.fw_args + \
-            ["-chardev", "socket,id=c0,path=%s,server=on,wait=off" % sock,
-             "-kernel", path]
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True,
-                               timeout=20, stdin=subprocess.DEVNULL)
-            return p.returncode, p.stdout + p.stderr
-        except subprocess.TimeoutExpired as e:
-            out = (e.stdout or b"") + (e.stderr or b"")
-            if isinstance(out, bytes):
-                out = out.decode("utf-8", "replace")
-            return None, out
+               "-display", "none", "-no-reboot", "-serial", "none",
+               "-qmp", "unix:%s,server=on,wait=off" % qmp] + r.fw_args + \
+            ["-kernel", path]
+        log = os.path.join(tmp, name)
+        with open(log, "w") as out:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        r.procs.append(proc)            # killed when the test ends
+        return proc, log, qmp
 
-    _, out_bad = try_load(bad)
-    if "CRC mismatch" not in out_bad:
-        raise vsu.Fail("QEMU did not reject a corrupt EIF with 'CRC mismatch': "
-                   "%s" % vsu.last_line(out_bad))
-    _, out_good = try_load(good)
-    for word in ("EIF", "CRC", "section", "Magic"):
-        if word in out_good:
-            raise vsu.Fail("QEMU rejected our EIF: %s" % vsu.last_line(out_good))
-    return "QEMU: %s" % (vsu.last_line(out_good)[:100] if out_good.strip()
-                         else "accepted")
+    proc, log, _ = start(bad, "qemu-corrupt.log")
+    try:
+        status = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        raise vsu.Fail("QEMU did not refuse a corrupt EIF (still running "
+                       "after 20 s)")
+    out_bad = vsu.read_text(log)
+    if status != 1 or "CRC mismatch" not in out_bad:
+        raise vsu.Fail("QEMU did not reject a corrupt EIF with 'CRC "
+                       "mismatch' and exit status 1 (status %s): %s" %
+                       (status, vsu.last_line(out_bad)))
+
+    # The good one: the machine exists, paused before the guest's first
+    # instruction, and QEMU said nothing; then it quits cleanly.
+    proc, log, qmp_path = start(good, "qemu.log")
+    qmp = Qmp(qmp_path, time.monotonic() + 20)
+    state = qmp.cmd("query-status")
+    qmp.cmd("quit")
+    qmp.close()
+    status = proc.wait(timeout=20)
+    out_good = vsu.read_text(log)
+    if state.get("status") != "prelaunch" or status != 0 or out_good.strip():
+        raise vsu.Fail("QEMU with our EIF: status %r, exit status %s, "
+                       "output %r (expected prelaunch, 0 and nothing)" %
+                       (state.get("status"), status, out_good.strip()))
+    return "QEMU: corrupt EIF: %s; ours: loaded, machine %s" % (
+        vsu.last_line(out_bad)[:80], state.get("status"))
 
 
 def check_eif_nitro_enclave_heartbeat(r, tmp):

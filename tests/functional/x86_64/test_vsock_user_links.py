@@ -339,13 +339,29 @@ def check_kill(r, tmp, machine):
         raise vsu.Fail("the stream from the killed guest did not end short "
                        "(exit %s, expected 2)" %
                        (m.group(1) if m else "?"))
-    # the connection to the host socket is still open
-    conn.settimeout(0.5)
+    # the connection to the host socket is still open: the device has it,
+    # established and shut down in neither direction, and bytes the host
+    # sends now reach the guest (rx-bytes grows by exactly them)
+    before = host_conn(a, 8600)
+    if before["state"] != "established" or before["endpoint"] != "forward" \
+            or any(before["shutdown-from-guest"].values()) \
+            or any(before["shutdown-to-guest"].values()):
+        raise vsu.Fail("the host connection after the kill: %s" % before)
+    conn.sendall(b"still here\n")
+    end = time.monotonic() + 30
+    while host_conn(a, 8600)["rx-bytes"] != before["rx-bytes"] + 11:
+        if time.monotonic() > end:
+            raise vsu.Fail("11 bytes from the host did not reach the guest "
+                           "after the kill: %s" % host_conn(a, 8600))
+        time.sleep(0.05)
+    conn.setblocking(False)
     try:
-        if conn.recv(1) == b"":
-            raise vsu.Fail("the host connection was closed by the kill")
-    except socket.timeout:
+        got = conn.recv(1)
+        raise vsu.Fail("the host connection %s after the kill" %
+                       ("was closed" if got == b"" else "got %r" % got))
+    except BlockingIOError:
         pass
+    conn.settimeout(30)
     if a.stat("host-sockets") != 1:
         raise vsu.Fail("host-sockets is %s after the kill, expected 1" %
                        a.stat("host-sockets"))
@@ -365,6 +381,17 @@ def check_kill(r, tmp, machine):
         raise vsu.Fail("reconnects is %s, expected >= 1" % reconnects)
     return "streams reset %.2f s after the kill (resets %d), host " \
         "connection kept, reconnected" % (reset_s, resets)
+
+
+def host_conn(g, port):
+    """The one connection of G's device whose QEMU end is PORT."""
+    infos = g.qmp.cmd("query-vsock-user", port=port)
+    conns = [c for i in infos for c in i["connections"]
+             if c["local-port"] == port]
+    if len(conns) != 1:
+        raise vsu.Fail("%d connections on port %d, expected 1: %s" %
+                       (len(conns), port, conns))
+    return conns[0]
 
 
 def check_server_restart(r, tmp):
