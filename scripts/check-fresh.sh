@@ -77,7 +77,7 @@ cleanup() {
     logs="$top/build/check-fresh-logs/$release"
     rm -rf "$logs"
     mkdir -p "$logs"
-    for d in test-logs functional-logs; do
+    for d in test-logs qemu/tests/functional; do
         [ -d "$root/src/virtio-vsock-user/build/$d" ] &&
             cp -a "$root/src/virtio-vsock-user/build/$d" "$logs/"
     done

@@ -4,7 +4,8 @@
 # Debian 12 (bookworm) and 13 (trixie): packages are picked by what the
 # release has.  The clang runtime (libFuzzer, the sanitizers) is the one
 # of the release's default clang.  A package the release lacks, or has
-# too old (bookworm's meson, python3-pycotap and linux-source-6.12), comes
+# too old (bookworm's meson, python3-pycotap, which QEMU's qemu_test
+# framework of the functional tests needs, and linux-source-6.12), comes
 # from the release's backports suite, whose entry is added only then and
 # derived from the machine's own apt sources (scripts/apt-archive.py), so
 # no mirror host is written anywhere.
@@ -24,7 +25,8 @@ pkgs=(
     libglib2.0-dev libfdt-dev libslirp-dev libpixman-1-dev libcbor-dev
     libgnutls28-dev zlib1g-dev dpkg-dev xz-utils patch
     seabios qemu-system-data ipxe-qemu
-    # the TLS link test's x509 CA and certificates (tests_links.py)
+    # the TLS link test's x509 CA and certificates
+    # (tests/functional/x86_64/test_vsock_user_links_tls.py)
     openssl
     # QEMU's manual (make docs, in make check), with QEMU's Sphinx setup
     python3-sphinx python3-sphinx-rtd-theme

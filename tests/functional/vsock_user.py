@@ -115,6 +115,9 @@ class VsockUserTest(QemuSystemTest):
     """
 
     def setUp(self):
+        # first: a missing guest fails the test before anything that only
+        # tearDown() would undo
+        self.args = GuestImages()
         super().setUp()
         self.qemu = self.qemu_bin
         self.accel = os.environ.get("VSOCK_USER_ACCEL", "tcg")
@@ -126,7 +129,6 @@ class VsockUserTest(QemuSystemTest):
         self.tmp = tempfile.mkdtemp(prefix="vsock-user-")
         self._device_help = None
         self._machine_help = None
-        self.args = GuestImages()
 
     def tearDown(self):
         self.stop_peers()
