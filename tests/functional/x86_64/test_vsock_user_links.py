@@ -85,6 +85,13 @@ EXCLUDED_RE = re.compile(r"^SUITE-EXCLUDED (\d+) (.*)$", re.M)
 # vsock_test tests not run, by id: (name, why).  The name is checked
 # against vsock_test --list, so a renumbered suite fails loudly.
 SUITE_EXCLUDE = {}
+# How many tests vsock_test and vsock_diag_test have in the guest kernel's
+# tools/testing/vsock, by kernel series (tests/guest/build-kernel.sh builds
+# Debian's linux-source-6.12): every one must have run and passed, so a
+# test that did not run is a failure, not a smaller total.  Another
+# kernel needs its counts here first.
+SUITE_COUNTS = {"6.12": (26, 3)}
+KERNEL_RE = re.compile(r"Linux version (\d+\.\d+)\.\S+")
 
 
 # ---- the kernel's vsock_test ------------------------------------------------
@@ -174,6 +181,20 @@ def check_suite(r, tmp, machine):
             vsu.guest_failure_hint(bb.serial)))
     if failed:
         raise vsu.Fail("vsock_test failed: %s" % "; ".join(failed))
+    m = KERNEL_RE.search(bb.serial)
+    series = m.group(1) if m else None
+    if series not in SUITE_COUNTS:
+        raise vsu.Fail("guest kernel %s: no vsock_test and vsock_diag_test "
+                       "counts for it in SUITE_COUNTS" % series)
+    n_suite, n_diag = SUITE_COUNTS[series]
+    ran = set(res) | {int(tid) for tid, _ in excluded}
+    if ran != set(range(n_suite)):
+        raise vsu.Fail("vsock_test of Linux %s has tests 0..%d; results "
+                       "for %s" % (series, n_suite - 1, sorted(ran)))
+    if not re.search(r"^DIAG-RESULT ok .*passed=%d\b" % n_diag, bb.serial,
+                     re.M):
+        raise vsu.Fail("vsock_diag_test of Linux %s: %s, expected ok with "
+                       "passed=%d" % (series, diag, n_diag))
     r.expect_pass(ba, "vsock-suite")
     r.expect_pass(bb, "vsock-suite")
     nseq = sum(1 for t in res.values()
