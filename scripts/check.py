@@ -408,9 +408,20 @@ def tier_qtest(args):
     return counts
 
 
+FUNCTIONAL_TESTS = os.path.join(TOP, "tests", "functional", "*",
+                                "test_vsock_user_*.py")
+
+
 def tier_functional(args):
+    paths = sorted(glob.glob(FUNCTIONAL_TESTS))
+    if not paths:
+        print("  FAIL the functional tests %s are missing" %
+              os.path.relpath(FUNCTIONAL_TESTS, TOP))
+        counts = Counts()
+        counts.failed = 1
+        return counts
     qemu = os.path.join(args.qemu_build, "qemu-system-x86_64")
-    counts = functional_qemu_test(args, qemu)
+    counts = functional_qemu_test(args, qemu, paths)
     # make bench itself, with tiny sizes: it must keep working end to end
     smoke = os.path.join(TOP, "tests", "bench", "test-bench-smoke.py")
     counts.add(run_program("functional/bench-smoke",
@@ -419,7 +430,7 @@ def tier_functional(args):
     return counts
 
 
-def functional_qemu_test(args, qemu):
+def functional_qemu_test(args, qemu, paths):
     """Our tests on QEMU's qemu_test framework, run as QEMU's meson runs
     them (from its tree, TAP output), one file at a time."""
     counts = Counts()
@@ -432,13 +443,6 @@ def functional_qemu_test(args, qemu):
         "PYTHONPATH": os.path.join(tree, "python") + ":" +
                       os.path.join(tree, "tests", "functional"),
     }
-    pattern = os.path.join(TOP, "tests", "functional", "*",
-                           "test_vsock_user_*.py")
-    paths = sorted(glob.glob(pattern))
-    if not paths:
-        print("  FAIL no tests/functional/*/test_vsock_user_*.py")
-        counts.failed = 1
-        return counts
     extra = shlex.split(args.functional_args)
     for path in functional_selected(paths, extra):
         rel = os.path.relpath(path, TOP)

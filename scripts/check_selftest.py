@@ -224,14 +224,15 @@ class DriverSelfTest(unittest.TestCase):
     # ---- tiers ------------------------------------------------------------------
 
     def test_missing_runner_fails(self):
-        saved = CHECK.FUNCTIONAL_RUNNER
-        CHECK.FUNCTIONAL_RUNNER = os.path.join(self.tmp.name, "run.py")
-        self.addCleanup(setattr, CHECK, "FUNCTIONAL_RUNNER", saved)
+        saved = CHECK.FUNCTIONAL_TESTS
+        CHECK.FUNCTIONAL_TESTS = os.path.join(self.tmp.name, "*",
+                                              "test_vsock_user_*.py")
+        self.addCleanup(setattr, CHECK, "FUNCTIONAL_TESTS", saved)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             counts = CHECK.tier_functional(None)
         self.assertCounts(counts, 0, 1, 0)
-        self.assertIn("runner", out.getvalue())
+        self.assertIn("functional tests", out.getvalue())
 
     def test_empty_tier_fails(self):
         saved = CHECK.TIERS
