@@ -15,6 +15,10 @@
 #                             sides; per-test results and the duration go to
 #                             the log.  Control channel: virtio-net over
 #                             -netdev dgram between the two QEMUs.
+#   links-vsock-test-tcp-microvm   the same over a TCP link on 127.0.0.1
+#   links-vsock-test-tls-microvm   ... and over TCP with tls-creds-psk (the
+#                             server's link takes a socket the test listens
+#                             on, addr=fd:N: no port is picked and freed)
 #   links-validation-microvm  the test itself is the other end of the link:
 #                             a spoofed src_cid is dropped, a foreign
 #                             dst_cid gets an RST back, both counted; 64 KiB
@@ -97,14 +101,45 @@ KERNEL_RE = re.compile(r"Linux version (\d+\.\d+)\.\S+")
 # ---- the kernel's vsock_test ------------------------------------------------
 
 
-def check_suite(r, tmp, machine):
+def suite_links(tmp, transport):
+    """The two ends' link (and TLS) arguments for @transport: "unix", "tcp"
+    or "tls" (TCP with tls-creds-psk), and the fds the server inherits.
+    Over TCP the server's link takes a socket the test bound and listens
+    on (addr=fd:N), so no port is chosen and given back."""
+    if transport == "unix":
+        link = os.path.join(tmp, "l.sock")
+        return (link_args(link, True, [6]),
+                link_args(link, False, [5], ",reconnect-ms=100"), None)
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    port = lsock.getsockname()[1]
+    sa = ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,server=on,"
+          "cids=6" % (hs.DEV_ID, lsock.fileno())]
+    sb = ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:%d,"
+          "cids=5,reconnect-ms=100" % (hs.DEV_ID, port)]
+    if transport == "tls":
+        psk = os.path.join(tmp, "psk")
+        os.mkdir(psk)
+        with open(os.path.join(psk, "keys.psk"), "w") as f:
+            f.write("qemu:%s\n" % os.urandom(32).hex())
+        sa = ["-object", "tls-creds-psk,id=tls0,endpoint=server,dir=%s" %
+              psk] + sa
+        sa[-1] += ",tls-creds=tls0"
+        sb = ["-object", "tls-creds-psk,id=tls0,endpoint=client,dir=%s,"
+              "username=qemu" % psk] + sb
+        sb[-1] += ",tls-creds=tls0"
+    return sa, sb, lsock
+
+
+def check_suite(r, tmp, machine, transport="unix"):
     dev, net = machine_devices(machine)
     r.need_device(dev)
     r.need_device(net)
     da, db = os.path.join(tmp, "server"), os.path.join(tmp, "client")
     os.mkdir(da)
     os.mkdir(db)
-    link = os.path.join(tmp, "l.sock")
+    link_a, link_b, lsock = suite_links(tmp, transport)
     na, nb = os.path.join(tmp, "na.sock"), os.path.join(tmp, "nb.sock")
     # The server guest leaves only once the host listens on uds_19998:
     # its link counters are read before that, never from a QEMU that is
@@ -115,15 +150,18 @@ def check_suite(r, tmp, machine):
               "exclude": ",".join(str(t) for t in SUITE_EXCLUDE) or "none"}
     t0 = time.monotonic()
     a = hs.Guest(r, da, machine, "vsock-suite",
-                 link_args(link, True, [6]) +
+                 link_a +
                  guest_args(machine, 5, extra=",uds-path=" + uds) +
                  net_args(machine, na, nb, 1),
                  params=dict(common, role="server", ip="10.0.9.1/24",
                              peerip="10.0.9.2", peercid="6",
                              holdport="19998"),
-                 timeout=1800)
+                 timeout=1800,
+                 pass_fds=(lsock.fileno(),) if lsock else ())
+    if lsock:
+        lsock.close()
     b = hs.Guest(r, db, machine, "vsock-suite",
-                 link_args(link, False, [5], ",reconnect-ms=100") +
+                 link_b +
                  guest_args(machine, 6) + net_args(machine, nb, na, 2),
                  params=dict(common, role="client", ip="10.0.9.2/24",
                              peerip="10.0.9.1", peercid="5"),
@@ -146,8 +184,8 @@ def check_suite(r, tmp, machine):
             res.setdefault(int(m.group(1)), {"name": m.group(5)})[side] = \
                 (m.group(2), m.group(4))
     excluded = EXCLUDED_RE.findall(bb.serial)
-    print("#   vsock_test on %s over a vsock-user-link, one round per test "
-          "(%.0f s):" % (machine, elapsed))
+    print("#   vsock_test on %s over a vsock-user-link (%s), one round per "
+          "test (%.0f s):" % (machine, transport, elapsed))
     failed = []
     for tid in sorted(res):
         t = res[tid]
@@ -199,8 +237,9 @@ def check_suite(r, tmp, machine):
     r.expect_pass(bb, "vsock-suite")
     nseq = sum(1 for t in res.values()
                if t["name"].startswith("SOCK_SEQPACKET"))
-    return "%d vsock_test tests passed (%d SOCK_SEQPACKET), %d excluded, " \
-        "%s, %.0f s" % (len(res), nseq, len(excluded), diag, elapsed)
+    return "%s link: %d vsock_test tests passed (%d SOCK_SEQPACKET), %d " \
+        "excluded, %s, %.0f s" % (transport, len(res), nseq, len(excluded),
+                                  diag, elapsed)
 
 
 # ---- a fake peer ------------------------------------------------------------
@@ -770,6 +809,12 @@ class VsockUserLinks(vsu.VsockUserTest):
 
     def test_links_vsock_test_pc(self):
         self.note(check_suite(self, self.tmp, "pc"))
+
+    def test_links_vsock_test_tcp_microvm(self):
+        self.note(check_suite(self, self.tmp, "microvm", "tcp"))
+
+    def test_links_vsock_test_tls_microvm(self):
+        self.note(check_suite(self, self.tmp, "microvm", "tls"))
 
     def test_links_validation_microvm(self):
         self.note(check_validation(self, self.tmp))
