@@ -12,6 +12,7 @@
 #   make bench      benchmarks (not tests); results JSON in build/bench/
 #   make series     the patch series for upstream QEMU, checkpatch-checked
 #   make fuzz-device  QEMU's generic-fuzz on the device, both transports
+#   make fuzz-link    the link's fuzz targets: the fuzzer is the other QEMU
 #   make check-asan   qtest and functional tiers on an ASan/UBSan QEMU
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -70,12 +71,13 @@ ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 .PHONY: all deps qemu-src qemu unit docs check check-static check-unit \
 	check-qtest \
 	check-functional check-fresh run fuzz fuzz-build bench clean \
-	distclean help fuzz-qemu fuzz-device asan-qemu check-asan series
+	distclean help fuzz-qemu fuzz-device fuzz-link asan-qemu check-asan \
+	series
 
 all: qemu unit
 
 help:
-	@sed -n '3,16p' $(TOP)/Makefile | sed 's/^# //'
+	@sed -n '3,17p' $(TOP)/Makefile | sed 's/^# //'
 
 deps:
 	@bash $(TOP)/scripts/install-deps.sh
@@ -141,6 +143,13 @@ fuzz-qemu: $(FUZZ_QEMU_BUILD)/.vsock-user-configure
 # build/fuzz-device/crashes/TARGET/ with a one-line reproducer each.
 fuzz-device: fuzz-qemu
 	@bash $(TOP)/scripts/fuzz-device.sh $(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
+
+# The vsock-user-link targets of the same fuzzing build (tests/qtest/fuzz/
+# vsock-user-link-fuzz.c), the fuzzer playing the other QEMU, listening and
+# connecting, FUZZ_SECONDS each; crashes in build/fuzz-link/crashes/TARGET/
+# with a reproducer each, the figures in build/fuzz-link/results.json.
+fuzz-link: fuzz-qemu
+	@bash $(TOP)/scripts/fuzz-link.sh $(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
 
 # QEMU and its qtests built with gcc's ASan and UBSan in their own build
 # directory; make check-asan runs the qtest and functional tiers on them and
