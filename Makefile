@@ -22,6 +22,7 @@ QEMU_SRC ?=
 CACHE_DIR ?=
 EXTRA_QEMU_CONFIGURE ?=
 FUZZ_SECONDS ?= 60
+FUZZ_PARALLEL ?= 0
 ASAN_TIERS ?= qtest,functional
 RELEASE ?= trixie
 
@@ -146,10 +147,12 @@ fuzz-device: fuzz-qemu
 
 # The vsock-user-link targets of the same fuzzing build (tests/qtest/fuzz/
 # vsock-user-link-fuzz.c), the fuzzer playing the other QEMU, listening and
-# connecting, FUZZ_SECONDS each; crashes in build/fuzz-link/crashes/TARGET/
-# with a reproducer each, the figures in build/fuzz-link/results.json.
+# connecting, FUZZ_SECONDS each (FUZZ_PARALLEL=1: both at once); crashes in
+# build/fuzz-link/crashes/TARGET/ with a reproducer each, the figures in
+# build/fuzz-link/results.json.
 fuzz-link: fuzz-qemu
-	@bash $(TOP)/scripts/fuzz-link.sh $(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
+	@FUZZ_PARALLEL=$(FUZZ_PARALLEL) bash $(TOP)/scripts/fuzz-link.sh \
+		$(FUZZ_QEMU_BUILD) $(FUZZ_SECONDS)
 
 # QEMU and its qtests built with gcc's ASan and UBSan in their own build
 # directory; make check-asan runs the qtest and functional tiers on them and
