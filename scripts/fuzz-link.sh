@@ -11,9 +11,8 @@
 #   corpus/TARGET/   what libFuzzer found interesting, kept between runs
 #   crashes/TARGET/  crash-*, timeout-* (libFuzzer's -timeout), oom-*
 #   TARGET.log       libFuzzer's output
-# and results.json: the figures of this run (commit, seconds, executions,
-# coverage, corpus, peak RSS, crash files) for every target, written from
-# the logs.  Each crash file gets a one-line reproducer; any of them, or a
+# and results.json: the figures of this run for every target, read from
+# the logs by tests/fuzz/fuzz-results.py as for fuzz-device.  Each crash file gets a one-line reproducer; any of them, or a
 # target that exits with an error, fails the run.
 
 set -uo pipefail
@@ -40,27 +39,23 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 python3 "$gen" --dict "$dict" --check || exit 1
 mkdir -p "$out"
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$top" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+commit=$(git -C "$top" rev-parse HEAD)
 # FUZZ_PARALLEL=1: the targets side by side instead of one after the other
 parallel=false
 [ "${FUZZ_PARALLEL:-0}" = 0 ] || parallel=true
 
-# One target: its run, its reproducers, its figures in $out/$1.result
-# (one JSON object).  Fails if it found anything or exited with an error.
+# One target: its run, its wall time in $out/$1.seconds, its reproducers.
+# Fails if it found anything or exited with an error.
 run_target() {
     local t=$1 seeds=$out/seeds/$1 corpus=$out/corpus/$1
     local crashes=$out/crashes/$1 log=$out/$1.log
-    local start end started load rc last execs speed rss cov ft ncorpus
-    local found=0 files=() f
+    local start end rc last execs speed f found=0
 
-    rm -rf "$seeds" "$out/$t.result"
+    rm -rf "$seeds" "$out/$t.seconds"
     mkdir -p "$corpus" "$crashes"
     python3 "$gen" --seeds "$seeds"
     echo "fuzz-link: $t for ${seconds}s (log: ${log#"$top"/})"
     start=$(date +%s)
-    started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    load=$(cut -d' ' -f1 /proc/loadavg)
     # -max_len: two 64 KiB frames and their headers; floods come from the
     # input's REPEAT flag, not from long inputs.  -timeout=25 as for
     # fuzz-device.
@@ -70,13 +65,10 @@ run_target() {
         "$corpus" "$seeds" > "$log" 2>&1
     rc=$?
     end=$(date +%s)
+    echo $((end - start)) > "$out/$t.seconds"
     last=$(grep -aE '^#[0-9]+.*cov: ' "$log" | tail -n 1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
-    cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
-    ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-    ncorpus=$(find "$corpus" -type f | wc -l)
     echo "fuzz-link: $t: exit $rc after $((end - start))s," \
          "${execs:-?} executions, ${speed:-?} exec/s"
     echo "fuzz-link: $t: last status: ${last:-none}"
@@ -84,17 +76,11 @@ run_target() {
              "$crashes"/leak-*; do
         [ -e "$f" ] || continue
         found=1
-        files+=("\"${f#"$top"/}\"")
         echo "fuzz-link: $t: ${f#"$top"/}; reproduce with:"
         echo "  ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
              "QEMU_FUZZ_LINK_DEBUG=1 ${bin#"$top"/} --fuzz-target=$t" \
              "${f#"$top"/}"
     done
-    printf '    {"target": "%s", "commit": "%s", "parallel": %s, "started": "%s", "load_at_start": %s, "seconds": %d, "exit": %d, "executions": %s, "exec_per_sec": %s, "cov": %s, "ft": %s, "corpus": %d, "peak_rss_mb": %s, "crash_files": [%s]}' \
-        "$t" "$commit" "$parallel" "$started" "$load" $((end - start)) \
-        $rc "${execs:-null}" "${speed:-null}" "${cov:-null}" \
-        "${ft:-null}" "$ncorpus" "${rss:-null}" \
-        "$(IFS=,; echo "${files[*]}")" > "$out/$t.result"
     if [ $found = 1 ] || [ $rc != 0 ]; then
         [ $found = 1 ] || tail -n 30 "$log"
         return 1
@@ -121,20 +107,7 @@ else
         run_target "$t" || status=1
     done
 fi
-{
-    echo "["
-    n=0
-    for t in "${targets[@]}"; do
-        n=$((n + 1))
-        sep=,
-        [ $n = ${#targets[@]} ] && sep=
-        if [ -f "$out/$t.result" ]; then
-            echo "$(cat "$out/$t.result")$sep"
-        else
-            echo "    {\"target\": \"$t\", \"result\": null}$sep"
-        fi
-    done
-    echo "]"
-} > "$out/results.json"
+python3 "$top/tests/fuzz/fuzz-results.py" --dir "$out" \
+    --out "$out/results.json" --commit "$commit" "${targets[@]}" > /dev/null
 echo "fuzz-link: figures in ${out#"$top"/}/results.json"
 exit $status
