@@ -36,9 +36,10 @@
  *   - what QEMU sends is not its hello (exactly) followed by well-formed
  *     frames to CID 7;
  *   - one turn of the main loop takes more than QEMU_FUZZ_LINK_STALL_MS
- *     (default 1000) of this thread's CPU time, or consumes more of the peer's bytes than the link's
- *     read budget allows (256 frames or 256 KiB, plus the frame under way,
- *     plus one socket buffer's worth of slack): the link held the loop;
+ *     (default 1000) of this thread's CPU time, or consumes more of the
+ *     peer's bytes than the link's read budget allows (256 frames or
+ *     256 KiB, plus the frame under way, plus slack for how SIOCOUTQ
+ *     counts): the link held the loop;
  *   - the link's queues hold more than max-queued allows (towards the
  *     guest: one frame plus the room for RSTs over it, plus one RST per
  *     tracked connection; towards the socket: the room for control
