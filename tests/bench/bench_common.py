@@ -21,7 +21,7 @@ FIRMWARE_DIRS = ["/usr/share/seabios", "/usr/share/qemu"]
 
 CMDLINE = ("console=ttyS0 reboot=t panic=-1 pci=off nomodules "
            "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
-           "random.trust_cpu=on")
+           "random.trust_cpu=on no_timer_check")
 PARENT_CID = 2
 GUEST_CID = 16
 CTL_PORT = 4999

@@ -29,7 +29,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 GUEST_DIR = os.path.join(ROOT, "build", "guest")
 CMDLINE = ("console=ttyS0 reboot=t panic=-1 pci=off nomodules "
            "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
-           "random.trust_cpu=on")
+           "random.trust_cpu=on no_timer_check")
 PERF_RE = re.compile(r"PERF-(RX|TX) port=(\d+) (?:rx|tx) performance: "
                      r"([0-9.]+) Gbits/s")
 

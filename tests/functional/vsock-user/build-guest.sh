@@ -27,6 +27,7 @@ fi
 # The enclave kernel command line (see docs/devel/vsock-user-guest.rst).
 cmdline="console=ttyS0 reboot=t panic=-1 pci=off nomodules i8042.noaux"
 cmdline+=" i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on"
+cmdline+=" no_timer_check"   # see CMDLINE_MICROVM in tests/functional/vsock_user.py
 eif=$OUT/guest.eif
 if [ ! -f "$eif" ] || [ "$initrd" -nt "$eif" ] || [ "$OUT/bzImage" -nt "$eif" ] ||
    [ "$ROOT/scripts/eif.py" -nt "$eif" ]; then
