@@ -149,20 +149,6 @@ typedef struct LinkFuzz {
  */
 static LinkFuzz *link_fuzz_state;
 
-static void hdr_decode(const uint8_t *b, QVsockHdr *h)
-{
-    h->src_cid = ldq_le_p(b);
-    h->dst_cid = ldq_le_p(b + 8);
-    h->src_port = ldl_le_p(b + 16);
-    h->dst_port = ldl_le_p(b + 20);
-    h->len = ldl_le_p(b + 24);
-    h->type = lduw_le_p(b + 28);
-    h->op = lduw_le_p(b + 30);
-    h->flags = ldl_le_p(b + 32);
-    h->buf_alloc = ldl_le_p(b + 36);
-    h->fwd_cnt = ldl_le_p(b + 40);
-}
-
 /* A hello from CID @src carrying @cid: what the other QEMU sends. */
 static size_t hello_encode(uint8_t *buf, uint64_t src, uint64_t cid)
 {
@@ -181,7 +167,7 @@ static void peer_in_frame(PeerIn *in)
 {
     QVsockHdr h;
 
-    hdr_decode(in->hdr, &h);
+    qvsock_hdr_decode(&h, in->hdr);
     if (!in->hello_seen) {
         uint8_t want[VSOCK_HDR_SIZE + 8];
 
@@ -371,7 +357,7 @@ static bool guest_drain(LinkFuzz *lf)
         CHECK(rb->n == 1);
         CHECK(len >= VSOCK_HDR_SIZE && len <= rb->size[0]);
         qtest_memread(t->qts, rb->addr[0], b, len);
-        hdr_decode(b, &h);
+        qvsock_hdr_decode(&h, b);
         CHECK(h.len == len - VSOCK_HDR_SIZE);
         CHECK(h.dst_cid == GUEST_CID);
         if (h.op == VIRTIO_VSOCK_OP_RW) {

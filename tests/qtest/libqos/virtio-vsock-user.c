@@ -128,7 +128,7 @@ void qvsock_hdr_encode(const QVsockHdr *h, uint8_t *b)
     stl_le_p(b + 40, h->fwd_cnt);
 }
 
-static void qvsock_hdr_decode(QVsockHdr *h, const uint8_t *b)
+void qvsock_hdr_decode(QVsockHdr *h, const uint8_t *b)
 {
     h->src_cid = ldq_le_p(b);
     h->dst_cid = ldq_le_p(b + 8);

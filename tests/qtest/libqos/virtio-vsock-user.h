@@ -97,6 +97,8 @@ typedef struct QVsockTest {
 
 /* Encode @h into the 44 bytes at @b (little endian). */
 void qvsock_hdr_encode(const QVsockHdr *h, uint8_t *b);
+/* Decode the 44 bytes at @b into @h. */
+void qvsock_hdr_decode(QVsockHdr *h, const uint8_t *b);
 
 /* A stream packet from the guest's CID:@src_port to @dst_cid:@dst_port. */
 QVsockHdr qvsock_pkt(uint64_t dst_cid, uint32_t src_port, uint32_t dst_port,
