@@ -64,8 +64,13 @@ DEVICE_PATHS = ("hw", "include", "chardev", "qapi", "subprojects")
 
 
 def git(*a):
-    return subprocess.run(["git", "-C", ROOT] + list(a),
-                          capture_output=True, text=True).stdout.strip()
+    """git's answer in this checkout; "" where there is no git or no
+    repository (a copied tree, a fresh root without the git package)."""
+    try:
+        return subprocess.run(["git", "-C", ROOT] + list(a),
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
 
 
 def source_commit():
