@@ -639,10 +639,7 @@ def check_two_enclaves(r, tmp):
         "the parent with RST (refused 1 + 1)"
 
 
-# ---- hello timeout -------------------------------------------------------------
-
-
-# ---- relaying between two enclaves ----------------------------------------------
+# ---- relaying between two enclaves ------------------------------------------
 
 def relay_parent_args(l16, l17, relay):
     return ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,"
