@@ -84,6 +84,7 @@ SKIP_REASONS = (
     "no /dev/kvm",
     "host lacks SOCK_SEQPACKET",
     "one CPU",
+    "no IPv6 loopback",
 )
 
 

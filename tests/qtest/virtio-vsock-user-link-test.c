@@ -526,6 +526,86 @@ static void test_tcp_nodelay(const void *data)
     qvsock_test_free(&lt.vt);
 }
 
+/*
+ * A link to an IPv6 address: the link connects to the test's listener on
+ * [::1], the two hellos cross, and a guest connection to the peer's CID
+ * crosses as a frame with the guest's header; the peer's RESPONSE
+ * reaches the guest.
+ */
+static void test_ipv6(void)
+{
+    struct sockaddr_in6 sa = {
+        .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+    };
+    socklen_t len = sizeof(sa);
+    uint8_t hello[QVSOCK_HDR_SIZE + 8];
+    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+    uint8_t want[QVSOCK_HDR_SIZE + 8];
+    uint8_t frame[QVSOCK_HDR_SIZE];
+    g_autofree char *args = NULL;
+    QVsockHdr req = qvsock_pkt(PEER_CID, 1234, 5000,
+                               VIRTIO_VSOCK_OP_REQUEST, 0);
+    QVsockHdr h, resp = {
+        .src_cid = PEER_CID, .dst_cid = QVSOCK_USER_GUEST_CID,
+        .src_port = 5000, .dst_port = 1234,
+        .type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RESPONSE,
+        .buf_alloc = 64 * KiB,
+    };
+    LinkTest lt = { 0 };
+    int lfd = socket(AF_INET6, SOCK_STREAM, 0);
+    int fd;
+
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        g_test_skip("no IPv6 loopback");
+        if (lfd >= 0) {
+            close(lfd);
+        }
+        return;
+    }
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    g_assert_cmpint(getsockname(lfd, (struct sockaddr *)&sa, &len), ==, 0);
+    args = g_strdup_printf("-object vsock-user-link,id=l0,addr=[::1]:%d,"
+                           "cids=%u", ntohs(sa.sin6_port), PEER_CID);
+    qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", args);
+    g_assert_true(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    qvsock_host_read(fd, theirs, sizeof(theirs));
+    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
+    g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
+    write_all(fd, hello, peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID));
+    link_wait_state(&lt, "up");
+
+    req.buf_alloc = 32 * KiB;
+    qvsock_send(&lt.vt, req, NULL);
+    qvsock_host_read(fd, frame, sizeof(frame));
+    qvsock_hdr_decode(&h, frame);
+    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_GUEST_CID);
+    g_assert_cmpuint(h.dst_cid, ==, PEER_CID);
+    g_assert_cmpuint(h.src_port, ==, 1234);
+    g_assert_cmpuint(h.dst_port, ==, 5000);
+    g_assert_cmpuint(h.type, ==, VIRTIO_VSOCK_TYPE_STREAM);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.len, ==, 0);
+    g_assert_cmpuint(h.buf_alloc, ==, 32 * KiB);
+
+    qvsock_hdr_encode(&resp, frame);
+    write_all(fd, frame, sizeof(frame));
+    qvsock_recv(&lt.vt, &h, NULL);
+    g_assert_cmpuint(h.src_cid, ==, PEER_CID);
+    g_assert_cmpuint(h.dst_cid, ==, QVSOCK_USER_GUEST_CID);
+    g_assert_cmpuint(h.src_port, ==, 5000);
+    g_assert_cmpuint(h.dst_port, ==, 1234);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RESPONSE);
+    g_assert_cmpuint(h.buf_alloc, ==, 64 * KiB);
+    g_assert_cmpuint(link_stat(&lt, "rx-packets"), ==, 1);
+    g_assert_cmpuint(link_stat(&lt, "tx-packets"), ==, 1);
+    close(fd);
+    close(lfd);
+    qvsock_test_free(&lt.vt);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -546,5 +626,6 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(false), test_tcp_nodelay);
     qtest_add_func("virtio-vsock-user-link/candidate-per-host",
                    test_candidate_per_host);
+    qtest_add_func("virtio-vsock-user-link/ipv6", test_ipv6);
     return g_test_run();
 }
