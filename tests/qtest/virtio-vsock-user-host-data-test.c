@@ -253,6 +253,142 @@ static void test_link_carries_parent(void)
     qvsock_tmpdir_free(g_steal_pointer(&dir));
 }
 
+/* A TCP listener on 127.0.0.1, port chosen by the kernel: *@port */
+static int tcp_listen(int *port)
+{
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+typedef struct HostWrite {
+    int fd;
+    const uint8_t *buf;
+    size_t len;
+} HostWrite;
+
+static gpointer host_write_fn(gpointer opaque)
+{
+    HostWrite *w = opaque;
+
+    while (w->len) {
+        ssize_t n = write(w->fd, w->buf, w->len);
+
+        g_assert_cmpint(n, >, 0);
+        w->buf += n;
+        w->len -= n;
+    }
+    g_free(w);
+    return NULL;
+}
+
+/*
+ * The host writes @len bytes of @buf to @fd from a thread: more than a
+ * socket's buffer may hold before the guest reads.
+ */
+static GThread *host_write_thread(int fd, const uint8_t *buf, size_t len)
+{
+    HostWrite *w = g_new(HostWrite, 1);
+
+    *w = (HostWrite) { .fd = fd, .buf = buf, .len = len };
+    return g_thread_new("host-write", host_write_fn, w);
+}
+
+/* The guest sends @len bytes of @buf on @port -> parent @dst as RW packets */
+static void guest_send_all(QVsockHostTest *ht, uint32_t port, uint32_t dst,
+                           const uint8_t *buf, uint32_t len)
+{
+    enum { CHUNK = 3000 };        /* not a divisor of anything on the way */
+
+    for (uint32_t off = 0; off < len; off += CHUNK) {
+        uint32_t n = MIN(CHUNK, len - off);
+
+        qvsock_send(&ht->vt,
+                    qvsock_ht_pkt(port, dst, VIRTIO_VSOCK_OP_RW, n),
+                    buf + off);
+    }
+}
+
+/*
+ * Both directions of a stream forward, byte for byte: a connect=tcp
+ * forward (the guest connects, the test's TCP server answers) and a
+ * listen=unix forward (the test connects, the guest's port answers),
+ * 100 KiB each way, within the credit both sides announce.
+ */
+static void test_forwards_byte_exact(void)
+{
+    enum { TOTAL = 100 * KiB + 7 };
+    g_autofree uint8_t *g2h = qvsock_pattern_new(TOTAL, 21);
+    g_autofree uint8_t *h2g = qvsock_pattern_new(TOTAL, 22);
+    g_autofree uint8_t *got = g_malloc(TOTAL);
+    g_autofree char *extra = NULL;
+    g_autofree char *path = NULL;
+    char *dir;
+    QVsockHostTest ht;
+    GThread *th;
+    uint32_t rcvd, hp;
+    int port, lfd, fd;
+
+    lfd = tcp_listen(&port);
+    dir = qvsock_tmpdir_new("vsock-user-fwd");
+    path = g_strdup_printf("%s/svc.sock", dir);
+    extra = g_strdup_printf(
+        "-object vsock-user-forward,id=db,guest-port=8100,"
+        "connect=tcp:127.0.0.1:%d "
+        "-object vsock-user-forward,id=svc,listen=unix:%s,guest-port=81",
+        port, path);
+    qvsock_ht_init(&ht, "", extra);
+
+    /* guest -> TCP server through connect=tcp */
+    fd = qvsock_connect_host(&ht.vt, 41100, 8100, lfd,
+                             QVSOCK_GUEST_BUF_ALLOC);
+    guest_send_all(&ht, 41100, 8100, g2h, TOTAL);
+    qvsock_host_read(fd, got, TOTAL);
+    g_assert_cmpmem(got, TOTAL, g2h, TOTAL);
+    th = host_write_thread(fd, h2g, TOTAL);
+    rcvd = 0;
+    while (rcvd < TOTAL) {
+        qvsock_ht_recv_data(&ht, 41100, 8100, got, &rcvd, TOTAL);
+    }
+    g_thread_join(th);
+    g_assert_cmpmem(got, TOTAL, h2g, TOTAL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(41100, 8100, VIRTIO_VSOCK_OP_RST, 0),
+                NULL);
+    qvsock_host_expect_eof(fd);
+    close(fd);
+
+    /* a Unix client -> guest port 81 through listen=unix */
+    fd = qvsock_unix_connect(path);
+    hp = qvsock_expect_request(&ht.vt, 81);
+    qvsock_respond(&ht.vt, 81, hp);
+    th = host_write_thread(fd, h2g, TOTAL);
+    rcvd = 0;
+    while (rcvd < TOTAL) {
+        qvsock_ht_recv_data(&ht, 81, hp, got, &rcvd, TOTAL);
+    }
+    g_thread_join(th);
+    g_assert_cmpmem(got, TOTAL, h2g, TOTAL);
+    guest_send_all(&ht, 81, hp, g2h, TOTAL);
+    qvsock_host_read(fd, got, TOTAL);
+    g_assert_cmpmem(got, TOTAL, g2h, TOTAL);
+    qvsock_send(&ht.vt, qvsock_ht_pkt(81, hp, VIRTIO_VSOCK_OP_RST, 0), NULL);
+    qvsock_host_expect_eof(fd);
+    close(fd);
+
+    g_assert_cmpuint(qvsock_stat(&ht.vt, "connections"), ==, 0);
+    close(lfd);
+    qvsock_ht_free(&ht);
+    qvsock_tmpdir_free(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -268,5 +404,7 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-host/reset-fds", test_reset_fds);
     qtest_add_func("virtio-vsock-user-host/link-carries-parent",
                    test_link_carries_parent);
+    qtest_add_func("virtio-vsock-user-host/forwards-byte-exact",
+                   test_forwards_byte_exact);
     return g_test_run();
 }
