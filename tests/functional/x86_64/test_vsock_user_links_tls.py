@@ -14,6 +14,8 @@
 #   links-tls-wrong-key-microvm  PSK keys differ: no link, tls-failures
 #                             counted, the guests' connects get ECONNRESET
 #   links-tls-x509-microvm    tls-creds-x509, certificates made by openssl
+#   links-tls-x509-wrong-ca-microvm  each end's certificates from a CA the
+#                             other does not trust: as a wrong PSK key
 #
 # Copyright (c) 2026 The virtio-vsock-user authors
 #
@@ -128,22 +130,32 @@ def check_tls_wrong_key(r, tmp):
     for d in (ka, kb):
         with open(os.path.join(d, "keys.psk"), "w") as f:
             f.write("qemu:%s\n" % os.urandom(32).hex())
-    port = free_port()
 
     def creds(endpoint, d):
         return ["-object", "tls-creds-psk,id=tls0,endpoint=%s,dir=%s%s" %
                 (endpoint, d, ",username=qemu" if endpoint == "client"
                  else "")]
 
+    expect_tls_refused(r, da, db, creds("server", ka), creds("client", kb))
+    return "wrong PSK: link never up, TLS failures counted on both, both " \
+        "guests' connects refused with ECONNRESET"
+
+
+def expect_tls_refused(r, da, db, creds_a, creds_b):
+    """Guest 5 (listening link, @creds_a) and guest 6 (connecting link,
+    @creds_b) whose TLS handshakes fail: the link never comes up, both
+    QEMUs count the failures and report them once, and every connect of
+    both guests to the other is refused at once."""
+    port = free_port()
     a = hs.Guest(r, da, "microvm", "link-refused",
-                 creds("server", ka) +
+                 creds_a +
                  ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
                   "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
                  guest_args("microvm", 5),
                  params={"peercid": 6, "port": 5700, "count": 6},
                  timeout=240)
     b = hs.Guest(r, db, "microvm", "link-refused",
-                 creds("client", kb) +
+                 creds_b +
                  ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
                   "%d,cids=5,tls-creds=tls0,reconnect-ms=200" %
                   (hs.DEV_ID, port)] + guest_args("microvm", 6),
@@ -151,6 +163,10 @@ def check_tls_wrong_key(r, tmp):
                  timeout=240)
     wait_link(b, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
     wait_link(a, "tls-failures", lambda v: v >= 2, what="2 TLS failures")
+    for g in (a, b):
+        state = link_stat(g, "state")
+        if state == "up":
+            raise vsu.Fail("the link came up without a TLS session")
     ba = a.finish()
     bb = b.finish()
     for boot in (ba, bb):
@@ -161,8 +177,6 @@ def check_tls_wrong_key(r, tmp):
         if log.count(want) != 1:
             raise vsu.Fail("'%s' reported %d times, expected once: %s" %
                            (want, log.count(want), vsu.last_line(log)))
-    return "wrong PSK: link never up, TLS failures counted on both, both " \
-        "guests' connects refused with ECONNRESET"
 
 
 def openssl(args, cwd):
@@ -234,6 +248,27 @@ def check_tls_x509(r, tmp):
         "cert) on 127.0.0.1, sha256 equal"
 
 
+def check_tls_x509_wrong_ca(r, tmp):
+    """tls-creds-x509 with verify-peer, each end's certificates from a CA
+    the other does not trust: the link never comes up."""
+    r.need_device("virtio-vsock-user")
+    if not shutil.which("openssl"):
+        raise vsu.Skip("no openssl (scripts/install-deps.sh installs it)")
+    da, db, pa, pb = (os.path.join(tmp, d) for d in ("a", "b", "pa", "pb"))
+    for d in (da, db, pa, pb):
+        os.mkdir(d)
+    make_x509(pa)
+    make_x509(pb)
+
+    def creds(endpoint, d):
+        return ["-object", "tls-creds-x509,id=tls0,endpoint=%s,dir=%s,"
+                "verify-peer=on" % (endpoint, d)]
+
+    expect_tls_refused(r, da, db, creds("server", pa), creds("client", pb))
+    return "x509 from two CAs: link never up, TLS failures counted on " \
+        "both, both guests' connects refused with ECONNRESET"
+
+
 class VsockUserLinksTls(vsu.VsockUserTest):
 
     def test_links_tls_microvm(self):
@@ -244,6 +279,9 @@ class VsockUserLinksTls(vsu.VsockUserTest):
 
     def test_links_tls_x509_microvm(self):
         self.note(check_tls_x509(self, self.tmp))
+
+    def test_links_tls_x509_wrong_ca_microvm(self):
+        self.note(check_tls_x509_wrong_ca(self, self.tmp))
 
 
 if __name__ == '__main__':
