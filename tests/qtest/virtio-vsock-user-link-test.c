@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/syscall.h>
+#include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "qobject/qdict.h"
 #include "libqtest.h"
@@ -152,6 +153,68 @@ static int peer_connect(LinkTest *lt)
     g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
     link_wait_state(lt, "up");
     return fd;
+}
+
+/*
+ * The link connected to the test's listener @lfd: accept it, check the
+ * device's hello and answer it.  Returns the connection.
+ */
+static int peer_accept(int lfd)
+{
+    uint8_t hello[QVSOCK_HDR_SIZE + 8];
+    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+    uint8_t want[QVSOCK_HDR_SIZE + 8];
+    int fd;
+
+    g_assert_true(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    qvsock_host_read(fd, theirs, sizeof(theirs));
+    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
+    g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
+    write_all(fd, hello, peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID));
+    return fd;
+}
+
+/*
+ * The guest connects @port to the peer's port 5000 over the link (up,
+ * the peer at @fd): the REQUEST arrives as a frame with the guest's
+ * header, and the peer's RESPONSE reaches the guest.
+ */
+static void peer_take_connection(LinkTest *lt, int fd, uint32_t port)
+{
+    uint8_t frame[QVSOCK_HDR_SIZE];
+    QVsockHdr req = qvsock_pkt(PEER_CID, port, 5000,
+                               VIRTIO_VSOCK_OP_REQUEST, 0);
+    QVsockHdr h, resp = {
+        .src_cid = PEER_CID, .dst_cid = QVSOCK_USER_GUEST_CID,
+        .src_port = 5000, .dst_port = port,
+        .type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RESPONSE,
+        .buf_alloc = 64 * KiB,
+    };
+
+    req.buf_alloc = 32 * KiB;
+    qvsock_send(&lt->vt, req, NULL);
+    qvsock_host_read(fd, frame, sizeof(frame));
+    qvsock_hdr_decode(&h, frame);
+    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_GUEST_CID);
+    g_assert_cmpuint(h.dst_cid, ==, PEER_CID);
+    g_assert_cmpuint(h.src_port, ==, port);
+    g_assert_cmpuint(h.dst_port, ==, 5000);
+    g_assert_cmpuint(h.type, ==, VIRTIO_VSOCK_TYPE_STREAM);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
+    g_assert_cmpuint(h.len, ==, 0);
+    g_assert_cmpuint(h.buf_alloc, ==, 32 * KiB);
+
+    qvsock_hdr_encode(&resp, frame);
+    write_all(fd, frame, sizeof(frame));
+    qvsock_recv(&lt->vt, &h, NULL);
+    g_assert_cmpuint(h.src_cid, ==, PEER_CID);
+    g_assert_cmpuint(h.dst_cid, ==, QVSOCK_USER_GUEST_CID);
+    g_assert_cmpuint(h.src_port, ==, 5000);
+    g_assert_cmpuint(h.dst_port, ==, port);
+    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RESPONSE);
+    g_assert_cmpuint(h.buf_alloc, ==, 64 * KiB);
 }
 
 typedef struct Flood {
@@ -538,19 +601,7 @@ static void test_ipv6(void)
         .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
     };
     socklen_t len = sizeof(sa);
-    uint8_t hello[QVSOCK_HDR_SIZE + 8];
-    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
-    uint8_t want[QVSOCK_HDR_SIZE + 8];
-    uint8_t frame[QVSOCK_HDR_SIZE];
     g_autofree char *args = NULL;
-    QVsockHdr req = qvsock_pkt(PEER_CID, 1234, 5000,
-                               VIRTIO_VSOCK_OP_REQUEST, 0);
-    QVsockHdr h, resp = {
-        .src_cid = PEER_CID, .dst_cid = QVSOCK_USER_GUEST_CID,
-        .src_port = 5000, .dst_port = 1234,
-        .type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RESPONSE,
-        .buf_alloc = 64 * KiB,
-    };
     LinkTest lt = { 0 };
     int lfd = socket(AF_INET6, SOCK_STREAM, 0);
     int fd;
@@ -568,42 +619,84 @@ static void test_ipv6(void)
                            "cids=%u", ntohs(sa.sin6_port), PEER_CID);
     qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
                      ",heartbeat=off", args);
-    g_assert_true(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    qvsock_host_read(fd, theirs, sizeof(theirs));
-    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
-    g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
-    write_all(fd, hello, peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID));
+    fd = peer_accept(lfd);
     link_wait_state(&lt, "up");
-
-    req.buf_alloc = 32 * KiB;
-    qvsock_send(&lt.vt, req, NULL);
-    qvsock_host_read(fd, frame, sizeof(frame));
-    qvsock_hdr_decode(&h, frame);
-    g_assert_cmpuint(h.src_cid, ==, QVSOCK_USER_GUEST_CID);
-    g_assert_cmpuint(h.dst_cid, ==, PEER_CID);
-    g_assert_cmpuint(h.src_port, ==, 1234);
-    g_assert_cmpuint(h.dst_port, ==, 5000);
-    g_assert_cmpuint(h.type, ==, VIRTIO_VSOCK_TYPE_STREAM);
-    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_REQUEST);
-    g_assert_cmpuint(h.len, ==, 0);
-    g_assert_cmpuint(h.buf_alloc, ==, 32 * KiB);
-
-    qvsock_hdr_encode(&resp, frame);
-    write_all(fd, frame, sizeof(frame));
-    qvsock_recv(&lt.vt, &h, NULL);
-    g_assert_cmpuint(h.src_cid, ==, PEER_CID);
-    g_assert_cmpuint(h.dst_cid, ==, QVSOCK_USER_GUEST_CID);
-    g_assert_cmpuint(h.src_port, ==, 5000);
-    g_assert_cmpuint(h.dst_port, ==, 1234);
-    g_assert_cmpuint(h.op, ==, VIRTIO_VSOCK_OP_RESPONSE);
-    g_assert_cmpuint(h.buf_alloc, ==, 64 * KiB);
+    peer_take_connection(&lt, fd, 1234);
     g_assert_cmpuint(link_stat(&lt, "rx-packets"), ==, 1);
     g_assert_cmpuint(link_stat(&lt, "tx-packets"), ==, 1);
     close(fd);
     close(lfd);
     qvsock_test_free(&lt.vt);
+}
+
+/*
+ * Live migration of a guest with a connecting link, both QEMUs side by
+ * side.  The destination, started with -incoming, does not connect while
+ * the source's guest runs: its hello would take the link over from it.
+ * Once the migration is over it connects and says hello for the same
+ * guest CID.  The source, its VM gone, does not connect again when the
+ * peer drops its connection (it would take the link back).  On the
+ * destination the guest learns that its connections are gone, and a new
+ * one crosses the link.
+ */
+static void test_migrate_live(void)
+{
+    char *dir = qvsock_tmpdir_new("vsock-user-link-mig");
+    g_autofree char *peer = g_strdup_printf("%s/peer.sock", dir);
+    g_autofree char *mig = g_strdup_printf("unix:%s/mig.sock", dir);
+    g_autofree char *args = g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=unix:%s,cids=%u,reconnect-ms=50",
+        peer, PEER_CID);
+    g_autofree char *incoming = g_strdup_printf("%s -incoming %s", args, mig);
+    int lfd = qvsock_unix_listen(peer, 4);
+    LinkTest lt = { 0 };
+    QTestState *dst;
+    uint32_t len;
+    uint8_t ev[4];
+    int src_fd, dst_fd;
+
+    qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", args);
+    src_fd = peer_accept(lfd);
+    link_wait_state(&lt, "up");
+    peer_take_connection(&lt, src_fd, 1234);
+
+    dst = qvsock_test_start_twin(&lt.vt, incoming);
+    g_assert_false(qvsock_wait_fd(lfd, POLLIN, 300));
+    qtest_qmp_assert_success(lt.vt.qts, "{'execute': 'migrate', "
+                             "'arguments': {'uri': %s}}", mig);
+    for (;;) {
+        g_autoptr(QDict) rsp = qtest_qmp(lt.vt.qts,
+                                         "{'execute': 'query-migrate'}");
+        const char *status = qdict_get_try_str(qdict_get_qdict(rsp, "return"),
+                                               "status");
+
+        if (status && !strcmp(status, "completed")) {
+            break;
+        }
+        g_assert(!status || strcmp(status, "failed"));
+        g_usleep(10 * 1000);
+    }
+    dst_fd = peer_accept(lfd);
+
+    /* the peer takes the destination's hello and drops the source */
+    close(src_fd);
+    g_assert_false(qvsock_wait_fd(lfd, POLLIN, 300));
+
+    qvsock_test_adopt(&lt.vt, dst);
+    link_wait_state(&lt, "up");
+    qvirtio_wait_used_elem(lt.vt.qts, lt.vt.vdev, lt.vt.ev, 0, &len,
+                           QVSOCK_TIMEOUT_US);
+    g_assert_cmpuint(len, ==, 4);
+    qtest_memread(lt.vt.qts, lt.vt.evbuf[0], ev, 4);
+    g_assert_cmpuint(ldl_le_p(ev), ==, 0 /* TRANSPORT_RESET */);
+    peer_take_connection(&lt, dst_fd, 1235);
+    g_assert_cmpuint(link_stat(&lt, "connections"), ==, 1);
+    g_assert_cmpuint(link_stat(&lt, "reconnects"), ==, 0);
+    close(dst_fd);
+    close(lfd);
+    qvsock_test_free(&lt.vt);
+    qvsock_tmpdir_free(dir);
 }
 
 int main(int argc, char **argv)
@@ -627,5 +720,6 @@ int main(int argc, char **argv)
     qtest_add_func("virtio-vsock-user-link/candidate-per-host",
                    test_candidate_per_host);
     qtest_add_func("virtio-vsock-user-link/ipv6", test_ipv6);
+    qtest_add_func("virtio-vsock-user-link/migrate-live", test_migrate_live);
     return g_test_run();
 }

@@ -29,6 +29,7 @@
 #include "qapi/qapi-types-sockets.h"
 #include "qemu/notify.h"
 #include "qemu/timer.h"
+#include "system/runstate.h"
 #include "hw/virtio/virtio-vsock-user.h"
 #include "vsock-user-backend.h"
 #include "vsock-user-engine.h"
@@ -150,6 +151,7 @@ struct VsockUserLink {
     guint in_watch;
     guint out_watch;
     QEMUTimer *reconnect_timer;
+    VMChangeStateEntry *vm_state;   /* connects once the VM runs here */
     QEMUTimer *hello_timer;     /* hello-timeout-ms */
     bool hello_warned;          /* a hello timeout was reported */
     bool tls_warned;            /* a TLS failure was reported */
@@ -381,6 +383,7 @@ void vsock_link_watch_in(VsockUserLink *l, bool on);
 void vsock_link_close_channel(VsockUserLink *l);
 void vsock_link_down(VsockUserLink *l, const char *why);
 void vsock_link_connect(VsockUserLink *l);
+/* Connect a connecting link that is down, if the VM runs here. */
 void vsock_link_reconnect_cb(void *opaque);
 void vsock_link_hello_timeout_cb(void *opaque);
 void vsock_link_accept(QIONetListener *listener, QIOChannelSocket *sioc,

@@ -88,6 +88,14 @@ static bool link_check_cids_free(VsockUserLink *l, VirtIOVsockUser *dev,
 
 static void link_detach_notify(Notifier *n, void *data);
 
+/* The VM runs here again (or for the first time, after migrating in). */
+static void link_vm_state_change(void *opaque, bool running, RunState state)
+{
+    if (running) {
+        vsock_link_reconnect_cb(opaque);
+    }
+}
+
 static bool link_attach(VirtIOVsockUserAttach *a, Error **errp)
 {
     VsockUserLink *l = container_of(a, VsockUserLink, attach);
@@ -110,9 +118,7 @@ static bool link_attach(VirtIOVsockUserAttach *a, Error **errp)
     virtio_vsock_user_add_detach_notifier(dev, &l->detach);
     virtio_vsock_user_add_backend(dev, &l->backend);
     trace_vsock_user_link_attach(vsock_link_id(l), l->owner.guest_cid);
-    if (!l->server) {
-        vsock_link_connect(l);
-    }
+    vsock_link_reconnect_cb(l);
     return true;
 }
 
@@ -264,6 +270,7 @@ static void link_complete(UserCreatable *uc, Error **errp)
     }
     l->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       vsock_link_reconnect_cb, l);
+    l->vm_state = qemu_add_vm_change_state_handler(link_vm_state_change, l);
     l->hello_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                   vsock_link_hello_timeout_cb, l);
     l->refusal_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
@@ -500,6 +507,9 @@ static void link_finalize(Object *obj)
     }
     if (l->reconnect_timer) {
         timer_free(l->reconnect_timer);
+    }
+    if (l->vm_state) {
+        qemu_del_vm_change_state_handler(l->vm_state);
     }
     if (l->hello_timer) {
         timer_free(l->hello_timer);

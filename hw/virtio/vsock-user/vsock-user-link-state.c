@@ -421,13 +421,37 @@ void vsock_link_connect(VsockUserLink *l)
     object_unref(OBJECT(sioc));
 }
 
+/*
+ * A connecting link connects only for a VM that runs here.  Not on the
+ * destination of an incoming migration before the migration is over:
+ * the source's link is still the peer's, and a hello from the
+ * destination would take it over while the source's guest still uses
+ * it.  Nor on the source once its VM has moved: its reconnects would
+ * take the link back from the destination, and the two would take
+ * turns.  The VM's next start here connects it (the link's VM change
+ * state handler).
+ */
+static bool link_vm_here(void)
+{
+    return !runstate_check(RUN_STATE_INMIGRATE) &&
+           !runstate_check(RUN_STATE_FINISH_MIGRATE) &&
+           !runstate_check(RUN_STATE_POSTMIGRATE);
+}
+
 void vsock_link_reconnect_cb(void *opaque)
 {
     VsockUserLink *l = opaque;
 
-    if (l->attached && !l->ioc && l->state == LINK_DOWN && !l->fd_used) {
-        vsock_link_connect(l);
+    if (!l->attached || l->server || l->ioc || l->state != LINK_DOWN ||
+        l->fd_used) {
+        return;
     }
+    if (!link_vm_here()) {
+        trace_vsock_user_link_connect_deferred(vsock_link_id(l),
+                                               RunState_str(runstate_get()));
+        return;
+    }
+    vsock_link_connect(l);
 }
 
 /*

@@ -310,15 +310,31 @@ void qvsock_test_init(QVsockTest *t, const char *machine,
     qvsock_test_init_cids(t, machine, cids, layout, props, extra);
 }
 
-void qvsock_test_restart(QVsockTest *t, const char *extra)
+QTestState *qvsock_test_start_twin(QVsockTest *t, const char *extra)
 {
-    qtest_quit(t->qts);
-    t->qts = qvsock_start_qemu(t->machine, t->cids, t->props, extra);
+    return qvsock_start_qemu(t->machine, t->cids, t->props, extra);
+}
+
+void qvsock_test_adopt(QVsockTest *t, QTestState *qts)
+{
+    if (t->qts) {
+        qtest_quit(t->qts);
+    }
+    t->qts = qts;
     if (t->pdev) {
         t->pcibus->qts = t->qts;
     } else {
         t->mmio.qts = t->qts;
     }
+}
+
+void qvsock_test_restart(QVsockTest *t, const char *extra)
+{
+    qtest_quit(t->qts);
+    /* the old QEMU is gone first: the new one may take its sockets */
+    t->qts = NULL;
+    qvsock_test_adopt(t, qvsock_start_qemu(t->machine, t->cids, t->props,
+                                           extra));
 }
 
 void qvsock_test_free(QVsockTest *t)

@@ -125,6 +125,15 @@ void qvsock_test_init_cids(QVsockTest *t, const char *machine,
  */
 void qvsock_test_restart(QVsockTest *t, const char *extra);
 
+/*
+ * A second QEMU with the same machine and device as @t's and @extra
+ * (which names its -incoming): the destination of a live migration,
+ * running beside @t's QEMU.
+ */
+QTestState *qvsock_test_start_twin(QVsockTest *t, const char *extra);
+/* @t's QEMU quits, and @qts (a twin) becomes @t's QEMU. */
+void qvsock_test_adopt(QVsockTest *t, QTestState *qts);
+
 void qvsock_test_free(QVsockTest *t);
 
 /*
