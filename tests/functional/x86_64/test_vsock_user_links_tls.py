@@ -35,14 +35,6 @@ from vsock_user_link import (closed_by_qemu, expect_same_stream, guest_args,
 
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def check_tls(r, tmp):
     """Two QEMUs linked over TCP with tls-creds-psk; a plain peer is not."""
     r.need_device("virtio-vsock-user")
@@ -51,7 +43,7 @@ def check_tls(r, tmp):
         os.mkdir(d)
     with open(os.path.join(psk, "keys.psk"), "w") as f:
         f.write("qemu:%s\n" % os.urandom(32).hex())
-    port = free_port()
+    port = hs.free_tcp_port()
     nbytes = 4 << 20
 
     def creds(endpoint):
@@ -146,7 +138,7 @@ def expect_tls_refused(r, da, db, creds_a, creds_b):
     @creds_b) whose TLS handshakes fail: the link never comes up, both
     QEMUs count the failures and report them once, and every connect of
     both guests to the other is refused at once."""
-    port = free_port()
+    port = hs.free_tcp_port()
     a = hs.Guest(r, da, "microvm", "link-refused",
                  creds_a +
                  ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
@@ -222,7 +214,7 @@ def check_tls_x509(r, tmp):
     for d in (da, db, pki):
         os.mkdir(d)
     make_x509(pki)
-    port = free_port()
+    port = hs.free_tcp_port()
     nbytes = 1 << 20
     a = hs.Guest(r, da, "microvm", "link-send",
                  ["-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
