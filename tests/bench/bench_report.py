@@ -386,7 +386,61 @@ def links_report(data):
             if cell(ours) and cell(theirs) else "-"
         lines.append("| %s | %s | %s | %s | %s |" % (
             r["direction"], r["writes"], cell(ours) or "-", their, ratio))
+    if data.get("rr"):
+        lines += [""] + rr_report(data["rr"])
     return "\n".join(lines) + "\n"
+
+
+# A TCP link's request/response round against a Unix link's
+RR_TCP_TARGET = 1.2
+
+
+def rr_report(rr):
+    """The request/response table of vsock-user-link-bench.py: each link
+    kind's runs, median (min-max) of their average round, and TCP against
+    Unix with the target."""
+    avg = {t: [r["result"]["avg_ms"] for r in rr["runs"]
+               if r["transport"] == t and r["result"]]
+           for t in ("unix", "tcp")}
+    worst = {t: [r["result"]["max_ms"] for r in rr["runs"]
+                 if r["transport"] == t and r["result"]]
+             for t in ("unix", "tcp")}
+    runs = {t: sum(1 for r in rr["runs"] if r["transport"] == t)
+            for t in ("unix", "tcp")}
+    lines = ["Request/response rounds between the same two guests "
+             "(vsock-rr, %d rounds of %d bytes per run, a connection per "
+             "round), runs alternating between a unix and a TCP "
+             "(127.0.0.1) link:" % (rr["rounds"], rr["size"]), "",
+             "| link | runs completed | ms per round, median (min-max) of "
+             "the runs' averages | longest round, ms | vs unix |",
+             "| --- | --- | --- | --- | --- |"]
+    med = {t: statistics.median(v) if v else None for t, v in avg.items()}
+    for t, label in (("unix", "unix"), ("tcp", "TCP 127.0.0.1")):
+        cell = spread_ms(avg[t])
+        ratio = "%.2fx" % (med[t] / med["unix"]) \
+            if med[t] and med["unix"] else "-"
+        lines.append("| %s | %d of %d | %s | %s | %s |" % (
+            label, len(avg[t]), runs[t], cell or "-",
+            "%.1f" % max(worst[t]) if worst[t] else "-",
+            ratio if t == "tcp" else ""))
+    if med["tcp"] and med["unix"]:
+        r = med["tcp"] / med["unix"]
+        lines += ["", "Target: a TCP link within %.1fx of a unix link: %.2fx, "
+                  "%s." % (RR_TCP_TARGET, r,
+                           "met" if r <= RR_TCP_TARGET else "missed")]
+    else:
+        lines += ["", "Target: a TCP link within %.1fx of a unix link: not "
+                  "measured (a run failed)." % RR_TCP_TARGET]
+    return lines
+
+
+def spread_ms(values):
+    if not values:
+        return None
+    med = statistics.median(values)
+    if len(values) == 1:
+        return "%.2f" % med
+    return "%.2f (%.2f-%.2f)" % (med, min(values), max(values))
 
 
 def stall_of(stalls, ch, phase):

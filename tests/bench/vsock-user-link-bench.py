@@ -3,7 +3,11 @@
 
 Boots two TCG guests whose virtio-vsock-user devices are linked over a Unix
 socket and runs the kernel's vsock_perf (tools/testing/vsock) between them,
-both directions in turn; guest A (CID 5) receives first.  Then the same two
+both directions in turn; guest A (CID 5) receives first.  Then request /
+response rounds between them (vsock-rr, a connection per round) over a Unix
+link and over a TCP link on 127.0.0.1, in alternating runs (unix, tcp,
+unix, tcp, ...): a TCP link must stay within 1.2x of a Unix one.  Then the
+same two
 guests as sibling VMs of one vhost-device-vsock daemon (two --vm entries,
 vhost-user-vsock-device in each QEMU, guest RAM in shared memfd), what a
 user of vhost-user would run; a direction that moves nothing within
@@ -15,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,12 +35,14 @@ GUEST_DIR = os.path.join(ROOT, "build", "guest")
 CMDLINE = ("console=ttyS0 reboot=t panic=-1 pci=off nomodules "
            "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
            "random.trust_cpu=on no_timer_check")
+RR_RE = re.compile(r"RR client port=1300 rounds=(\d+) max_ms=([0-9.]+) "
+                   r"avg_ms=([0-9.]+)")
 PERF_RE = re.compile(r"PERF-(RX|TX) port=(\d+) (?:rx|tx) performance: "
                      r"([0-9.]+) Gbits/s")
 
 
 def boot(args, tmp, name, role, cid, peer, device_args, machine_opts="",
-         size=None):
+         size=None, scenario="link-perf", params=""):
     serial = os.path.join(tmp, name + ".log")
     cmd = [args.qemu, "-M", "microvm,acpi=off" + machine_opts, "-accel",
            "tcg", "-m", args.mem, "-smp", "1", "-nodefaults",
@@ -43,10 +50,11 @@ def boot(args, tmp, name, role, cid, peer, device_args, machine_opts="",
            "-serial", "file:" + serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-kernel", args.kernel, "-initrd", args.initramfs,
-           "-append", "%s vsocktest.scenario=link-perf vsocktest.role=%s "
-           "vsocktest.peercid=%d vsocktest.bytes=%d vsocktest.vsk=%d%s" %
-           (CMDLINE, role, peer, size[1] if size else args.bytes,
-            args.vsk_size, " vsocktest.buf=%d" % size[0] if size else "")] + \
+           "-append", "%s vsocktest.scenario=%s vsocktest.role=%s "
+           "vsocktest.peercid=%d vsocktest.bytes=%d vsocktest.vsk=%d%s%s" %
+           (CMDLINE, scenario, role, peer, size[1] if size else args.bytes,
+            args.vsk_size, " vsocktest.buf=%d" % size[0] if size else "",
+            params)] + \
         device_args
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
@@ -104,6 +112,34 @@ def run_links(args, tmp, size=None):
                            link), size=size)
     status = wait_pair((a, b), args.timeout)
     return results((("a", sa), ("b", sb))), status
+
+
+def run_rr(args, tmp, transport):
+    """--rr-rounds request/response rounds of --rr-size bytes between the
+    linked guests over a TRANSPORT ("unix" or "tcp") link: the client's
+    {"avg_ms", "max_ms"} per round, or None; and the QEMUs' exit."""
+    if transport == "unix":
+        addr = "unix:" + os.path.join(tmp, "rr.sock")
+        if os.path.exists(addr[5:]):
+            os.unlink(addr[5:])
+    else:
+        with socket.socket() as s:      # a port free now, for QEMU
+            s.bind(("127.0.0.1", 0))
+            addr = "127.0.0.1:%d" % s.getsockname()[1]
+    params = " vsocktest.rounds=%d vsocktest.size=%d" % (args.rr_rounds,
+                                                        args.rr_size)
+    a, _ = boot(args, tmp, "rr-a", "a", 5, 6,
+                link_args(5, "addr=%s,server=on,cids=6" % addr),
+                scenario="link-rr", params=params)
+    b, sb = boot(args, tmp, "rr-b", "b", 6, 5,
+                 link_args(6, "addr=%s,cids=5,reconnect-ms=100" % addr),
+                 scenario="link-rr", params=params)
+    status = wait_pair((a, b), args.timeout)
+    with open(sb, errors="replace") as f:
+        m = RR_RE.search(f.read())
+    if status != [1, 1] or not m or int(m.group(1)) != args.rr_rounds:
+        return None, status
+    return {"avg_ms": float(m.group(3)), "max_ms": float(m.group(2))}, status
 
 
 def run_siblings(args, tmp, daemon, size=None):
@@ -164,6 +200,13 @@ def main():
     ap.add_argument("--small-bytes", type=int, default=32 << 20,
                     help="bytes per direction at --small-buf (default 32 "
                     "MiB)")
+    ap.add_argument("--rr-rounds", type=int, default=200,
+                    help="request/response rounds per run over a unix and "
+                    "a TCP link (default 200; 0: skip)")
+    ap.add_argument("--rr-size", type=int, default=64,
+                    help="bytes of each request (default 64)")
+    ap.add_argument("--rr-repeat", type=int, default=3,
+                    help="runs per link kind, alternating (default 3)")
     ap.add_argument("--fetch", action=argparse.BooleanOptionalAction,
                     default=True, help="fetch vhost-device-vsock (Debian "
                     "sid) into the cache if it is not there (default on); "
@@ -190,6 +233,14 @@ def main():
                                "A (CID 5) -> B (CID 6)")):
             rows.append((d, label, ours[i], theirs[i] if theirs else None,
                          vstatus))
+    rr = []
+    for rnd in range(args.rr_repeat if args.rr_rounds else 0):
+        for transport in ("unix", "tcp"):
+            res, status = run_rr(args, tmp, transport)
+            if not res:
+                failed.append("request/response over %s, run %d: QEMU exit "
+                              "%s" % (transport, rnd + 1, status))
+            rr.append({"transport": transport, "round": rnd, "result": res})
     elapsed = time.monotonic() - t0
     data = {"info": {"date": time.strftime("%Y-%m-%d %H:%M"),
                      "commit": bench_report.source_commit(),
@@ -202,6 +253,9 @@ def main():
             "rows": [{"direction": d, "writes": label, "ours": ours,
                       "theirs": theirs, "status": vstatus}
                      for d, label, ours, theirs, vstatus in rows]}
+    if args.rr_rounds:
+        data["rr"] = {"rounds": args.rr_rounds, "size": args.rr_size,
+                      "runs": rr}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=1)

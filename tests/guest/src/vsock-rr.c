@@ -225,7 +225,7 @@ static int do_rr(int server, unsigned int cid, unsigned int port,
         free(req);
         free(in);
     }
-    printf("RR %s port=%u rounds=%u max_ms=%.1f avg_ms=%.1f\n",
+    printf("RR %s port=%u rounds=%u max_ms=%.3f avg_ms=%.3f\n",
            server ? "server" : "client", port, rounds, max,
            rounds ? total / rounds : 0.0);
     return 0;
