@@ -69,11 +69,12 @@ def wait_link(g, prop, pred, timeout=60, what=""):
         time.sleep(0.05)
 
 
-def expect_same_stream(r, sender, receiver):
-    """The sending guest passed link-send, the receiving one link-recv, and
-    both counted the same bytes and sha256."""
-    r.expect_pass(sender, "link-send")
-    r.expect_pass(receiver, "link-recv")
+def expect_same_stream(r, sender, receiver, scenarios=("link-send",
+                                                      "link-recv")):
+    """The sending guest passed its scenario (link-send), the receiving one
+    its own (link-recv), and both counted the same bytes and sha256."""
+    r.expect_pass(sender, scenarios[0])
+    r.expect_pass(receiver, scenarios[1])
     sent = re.search(r"STREAM mode=send bytes=(\d+) sha256=(\w+)",
                      sender.serial)
     got = re.search(r"STREAM mode=recv bytes=(\d+) sha256=(\w+)",
@@ -147,6 +148,17 @@ def fake_up(g, path):
     s.sendall(hello(6, [5]))
     wait_link(g, "state", lambda v: v == "up", what="up")
     return s
+
+
+def relay_parent_args(l16, l17, relay):
+    """A parent's two listening links, to enclaves 16 and 17 at Unix
+    paths L16 and L17; with RELAY, each may relay to the other."""
+    return ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,"
+            "server=on,cids=16%s" % (hs.DEV_ID, l16,
+                                     ",relay-cids=17" if relay else ""),
+            "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
+            "server=on,cids=17%s" % (hs.DEV_ID, l17,
+                                     ",relay-cids=16" if relay else "")]
 
 
 def obj_stat(g, obj, name):

@@ -41,10 +41,6 @@
 #                             other end gets its RST, the link stays up and
 #                             the rebooted guest connects again; savevm +
 #                             loadvm: the other end gets that one's RST
-#   links-nitro-parent        -M nitro-enclave boots the demo EIF with a link
-#                             to a parent VM (guest CID 3) whose own
-#                             listeners answer the heartbeat on 3:9000 and
-#                             take the greeting on 3:5005
 #   links-two-enclaves-microvm  one parent VM, two enclaves (CIDs 16, 17):
 #                             each reaches the parent, enclave to enclave is
 #                             refused by the parent with RST (no relay-cids)
@@ -58,7 +54,8 @@
 # The tests whose other end is the test itself pretending to be a QEMU
 # (hello timeouts, connections next to a working link) are in
 # test_vsock_user_links_peers.py, the links over TLS in
-# test_vsock_user_links_tls.py; the helpers are in ../vsock_user_link.py.
+# test_vsock_user_links_tls.py, those with -M nitro-enclave machines in
+# test_vsock_user_links_nitro.py; the helpers are in ../vsock_user_link.py.
 #
 # Copyright (c) 2026 The virtio-vsock-user authors
 #
@@ -69,7 +66,6 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -80,7 +76,8 @@ from vsock_user_link import (HDR, HELLO_MAGIC, OP_CREDIT_UPDATE, OP_REQUEST,
                              closed_by_qemu, expect_same_stream, fake_connect,
                              fake_up, frame, guest_args, hello, link_args,
                              link_stat, machine_devices, net_args, obj_stat,
-                             read_frame, recv_exact, wait_link, wait_obj)
+                             read_frame, recv_exact, relay_parent_args,
+                             wait_link, wait_obj)
 
 
 SUITE_RE = re.compile(r"^SUITE-RESULT (\d+) (ok|FAIL) rc=(\d+) secs=([0-9.]+) "
@@ -556,47 +553,6 @@ def check_reset(r, tmp):
 
 # ---- the documented topologies ----------------------------------------------
 
-def check_nitro_parent(r, tmp):
-    """-M nitro-enclave boots the demo EIF; a parent VM (CID 3) answers."""
-    r.need_machine("nitro-enclave")
-    r.need_device("virtio-vsock-user")
-    top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
-    p = subprocess.run(["bash", os.path.join(top, "contrib", "nitro-demo",
-                                                 "build.sh")],
-                           capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        raise vsu.Fail("contrib/nitro-demo/build.sh failed: %s" %
-                       vsu.last_line(p.stderr))
-    eif_path = p.stdout.strip().splitlines()[-1]
-    dp = os.path.join(tmp, "parent")
-    os.mkdir(dp)
-    link = os.path.join(tmp, "enc16.sock")
-    parent = hs.Guest(r, dp, "microvm", "link-parent",
-                      link_args(link, True, [16]) +
-                      guest_args("microvm", 3), timeout=180)
-    parent.wait_for("PARENT-READY")
-    cmd = [r.qemu, "-M", "nitro-enclave", "-kernel", eif_path, "-nographic",
-           "-no-reboot", "-m", "512M", "-accel", r.accel or "tcg",
-           "-object", "vsock-user-link,id=parent,addr=unix:%s,cids=3" % link]
-    with open(os.path.join(tmp, "enclave-cmdline.txt"), "w") as f:
-        f.write(" ".join(vsu.shell_quote(a) for a in cmd) + "\n")
-    e = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                           stdin=subprocess.DEVNULL)
-    out = e.stdout + e.stderr
-    with open(os.path.join(tmp, "enclave.log"), "w") as f:
-        f.write(out)
-    b = parent.finish()
-    for want in ("enclave: heartbeat OK", "enclave: application exited"):
-        if want not in out:
-            raise vsu.Fail("missing %r in the enclave's output: %s" %
-                           (want, vsu.last_line(out)))
-    r.expect_pass(b, "link-parent")
-    m = re.search(r"PARENT-GREETING: (.*)", b.serial)
-    return "the parent VM's own listeners served the heartbeat and got: %s" \
-        % (m.group(1).strip()[:60] if m else "?")
-
-
 def check_two_enclaves(r, tmp):
     """One parent VM, two enclaves; enclave-to-enclave refused."""
     r.need_device("virtio-vsock-user")
@@ -640,15 +596,6 @@ def check_two_enclaves(r, tmp):
 
 
 # ---- relaying between two enclaves ------------------------------------------
-
-def relay_parent_args(l16, l17, relay):
-    return ["-object", "vsock-user-link,id=l0,vsock=%s,addr=unix:%s,"
-            "server=on,cids=16%s" % (hs.DEV_ID, l16,
-                                     ",relay-cids=17" if relay else ""),
-            "-object", "vsock-user-link,id=l1,vsock=%s,addr=unix:%s,"
-            "server=on,cids=17%s" % (hs.DEV_ID, l17,
-                                     ",relay-cids=16" if relay else "")]
-
 
 def check_relay(r, tmp):
     """relay-cids on the parent's links: enclave 16 streams to 17."""
@@ -824,9 +771,6 @@ class VsockUserLinks(vsu.VsockUserTest):
 
     def test_links_reset_microvm(self):
         self.note(check_reset(self, self.tmp))
-
-    def test_links_nitro_parent(self):
-        self.note(check_nitro_parent(self, self.tmp))
 
     def test_links_two_enclaves_microvm(self):
         self.note(check_two_enclaves(self, self.tmp))
