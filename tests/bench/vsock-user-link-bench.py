@@ -257,6 +257,8 @@ def main():
         data["rr"] = {"rounds": args.rr_rounds, "size": args.rr_size,
                       "runs": rr}
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
+                    exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(data, f, indent=1)
             f.write("\n")
