@@ -33,8 +33,7 @@ import vsock_user_host as hs
 from vsock_user_link import (expect_same_stream, guest_args, link_args,
                              obj_stat, relay_parent_args)
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))))
+TOP = vsu.ROOT
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 import eif  # noqa: E402  (scripts/eif.py)
 
