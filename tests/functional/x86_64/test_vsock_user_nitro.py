@@ -214,6 +214,35 @@ def check_bad_eif(r, tmp):
     return "; ".join(s.split(": ", 1)[-1] for s in said)
 
 
+def check_make_run_eif(r, tmp):
+    """make run EIF=PATH: scripts/run-demo.sh boots the image given, and
+    names a path that is not there in one line."""
+    script = os.path.join(TOP, "scripts", "run-demo.sh")
+    p = subprocess.run(["bash", script, r.qemu, demo_eif(r)],
+                       capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    out = p.stdout + p.stderr
+    with open(os.path.join(tmp, "run-demo.log"), "w") as f:
+        f.write(out)
+    if p.returncode != 0:
+        raise vsu.Fail("run-demo.sh QEMU EIF exited %d: %s" %
+                       (p.returncode, vsu.last_line(out)))
+    for want in ("enclave: heartbeat OK at ",
+                 "parent: received on vsock port 5005: Hello from the "
+                 "enclave", "QEMU exit status 0"):
+        if want not in out:
+            raise vsu.Fail("missing %r in run-demo.sh's output" % want)
+    missing = os.path.join(tmp, "none.eif")
+    p = subprocess.run(["bash", script, r.qemu, missing],
+                       capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    want = "run-demo: no such EIF: %s" % missing
+    if p.returncode != 1 or (p.stdout + p.stderr).strip() != want:
+        raise vsu.Fail("a missing EIF: exit %d, %r; expected 1, %r" %
+                       (p.returncode, (p.stdout + p.stderr).strip(), want))
+    return "the demo EIF booted and greeted; a missing one: %r" % want
+
+
 class VsockUserNitro(vsu.VsockUserTest):
 
     def test_nitro_enclave_demo(self):
@@ -230,6 +259,9 @@ class VsockUserNitro(vsu.VsockUserTest):
 
     def test_nitro_enclave_bad_eif(self):
         self.note(check_bad_eif(self, self.tmp))
+
+    def test_nitro_enclave_make_run_eif(self):
+        self.note(check_make_run_eif(self, self.tmp))
 
 
 if __name__ == '__main__':
