@@ -435,6 +435,13 @@ static void test_object_errors(const void *data)
           "vsock-user-link 'l0': reconnect-ms must be at least 1" },
         { link_long, false, link_long_msg },
         { link_long_srv, false, link_long_msg },
+        /* no descriptor 99 in QEMU: connected (resolved at once) ... */
+        { "vsock-user-link,id=l0,addr=fd:99,cids=6", false,
+          "vsock-user-link 'l0': addr: File descriptor '99' is not a "
+          "socket" },
+        /* ... and listening (resolved by the listener) */
+        { "vsock-user-link,id=l0,addr=fd:99,cids=6,server=on", false,
+          "vsock-user-link 'l0': File descriptor '99' is not a socket" },
     };
     const char *m = data;
     g_autofree char *prog = qemu_progname();

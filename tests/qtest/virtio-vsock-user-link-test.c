@@ -699,6 +699,55 @@ static void test_migrate_live(void)
     qvsock_tmpdir_free(dir);
 }
 
+/*
+ * fd: links named through the monitor: the test hands QEMU a socket with
+ * getfd and adds the link with object-add.  Connecting (@data false): one
+ * end of a socket pair, the link's connection as it is.  Listening (@data
+ * true): a bound, listening Unix socket the test then connects to.
+ * Either way the hellos cross and a guest connection crosses the link.
+ */
+static void test_fd_getfd(const void *data)
+{
+    bool server = GPOINTER_TO_INT(data);
+    g_autofree char *dir = qvsock_tmpdir_new("vsock-user-link-fd");
+    g_autofree char *path = g_strdup_printf("%s/l.sock", dir);
+    uint8_t hello[QVSOCK_HDR_SIZE + 8];
+    uint8_t theirs[QVSOCK_HDR_SIZE + 8];
+    uint8_t want[QVSOCK_HDR_SIZE + 8];
+    LinkTest lt = { 0 };
+    int qfd, fd, sv[2];
+
+    if (server) {
+        qfd = qvsock_unix_listen(path, 1);
+    } else {
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+        qfd = sv[0];
+        fd = sv[1];
+    }
+    qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
+                     ",heartbeat=off", "");
+    qtest_qmp_fds_assert_success(lt.vt.qts, &qfd, 1, "{'execute': 'getfd', "
+                                 "'arguments': {'fdname': 'lnk'}}");
+    close(qfd);
+    qtest_qmp_assert_success(lt.vt.qts, "{'execute': 'object-add', "
+                             "'arguments': {'qom-type': 'vsock-user-link', "
+                             "'id': 'l0', 'addr': 'fd:lnk', 'server': %i, "
+                             "'cids': [%u]}}", server, PEER_CID);
+    if (server) {
+        fd = qvsock_unix_connect(path);
+    }
+    write_all(fd, hello, peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID));
+    qvsock_host_read(fd, theirs, sizeof(theirs));
+    peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
+    g_assert_cmpmem(theirs, sizeof(theirs), want, sizeof(want));
+    link_wait_state(&lt, "up");
+    peer_take_connection(&lt, fd, 1234);
+    g_assert_cmpuint(link_stat(&lt, "rx-packets"), ==, 1);
+    close(fd);
+    qvsock_test_free(&lt.vt);
+    qvsock_tmpdir_free(g_steal_pointer(&dir));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -721,5 +770,9 @@ int main(int argc, char **argv)
                    test_candidate_per_host);
     qtest_add_func("virtio-vsock-user-link/ipv6", test_ipv6);
     qtest_add_func("virtio-vsock-user-link/migrate-live", test_migrate_live);
+    qtest_add_data_func("virtio-vsock-user-link/fd-getfd-connect",
+                        GINT_TO_POINTER(false), test_fd_getfd);
+    qtest_add_data_func("virtio-vsock-user-link/fd-getfd-listen",
+                        GINT_TO_POINTER(true), test_fd_getfd);
     return g_test_run();
 }

@@ -226,11 +226,15 @@ static void link_complete(UserCreatable *uc, Error **errp)
         return;
     }
     /*
-     * fd:N now, so that a bad descriptor stops QEMU here: a listening
-     * (or bound) socket with server=on; a connected one with server=off,
-     * which is then the link's only connection (no reconnect).
+     * A connected fd:N (server=off, the link's only connection, no
+     * reconnect) is resolved now, so that a bad descriptor stops QEMU
+     * here and a name given with getfd is looked up while the monitor
+     * command that adds the link runs, not later when the link connects.
+     * A listening one (server=on) is resolved by the listener, below and
+     * in the same command: resolving it twice would look the number up as
+     * a monitor name.
      */
-    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD &&
+    if (l->addr->type == SOCKET_ADDRESS_TYPE_FD && !l->server &&
         socket_address_parse_named_fd(l->addr, errp) < 0) {
         error_prepend(errp, "vsock-user-link '%s': addr: ", id);
         return;
