@@ -23,8 +23,10 @@ the count of targets met), "full" (the bench docs: make bench's whole
 report, every target met or missed, as a literal block) and "links" (the
 guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
 own results file) and "stall" (the longest main-loop stall under each
-hostile link peer, tests/bench/vsock-user-link-stall.py's table) and
-"fuzz" (a fuzzing run's figures, tests/fuzz/fuzz-results.py's table).
+hostile link peer, tests/bench/vsock-user-link-stall.py's table),
+"fuzz" (a fuzzing run's figures, tests/fuzz/fuzz-results.py's table) and
+"ab" (two QEMU binaries side by side, tests/bench/vsock-user-ab.py's
+table).
 
     scripts/bench_tables.py --check    fail if a block differs from what its
                                        results file gives, or README.md has
@@ -222,31 +224,41 @@ def links(data, path):
     return out
 
 
-def stall(data, path):
-    """tests/bench/vsock-user-link-stall.py's table, as a literal block."""
+def script(name, folder="bench"):
+    """A script of tests/FOLDER/ (a file name with dashes) as a module."""
     spec = importlib.util.spec_from_file_location(
-        "link_stall", os.path.join(TOP, "tests", "bench",
-                                   "vsock-user-link-stall.py"))
+        name[:-3].replace("-", "_"), os.path.join(TOP, "tests", folder, name))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def stall(data, path):
+    """tests/bench/vsock-user-link-stall.py's table, as a literal block."""
+    mod = script("vsock-user-link-stall.py")
     return ["::", ""] + [("    " + line).rstrip()
                          for line in mod.table(data).splitlines()]
 
 
 def fuzz(data, path):
     """tests/fuzz/fuzz-results.py's table of a fuzzing run."""
-    spec = importlib.util.spec_from_file_location(
-        "fuzz_results", os.path.join(TOP, "tests", "fuzz",
-                                     "fuzz-results.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = script("fuzz-results.py", "fuzz")
     return ["Figures written %s, commit %s::"
             % (data["info"]["date"], data["info"]["commit"]), ""] + \
         [("    " + line).rstrip() for line in mod.table(data).splitlines()]
 
 
+def ab(data, path):
+    """tests/bench/vsock-user-ab.py's table of an A/B run."""
+    return ["The table ``tests/bench/vsock-user-ab.py`` wrote in run "
+            "``%s``, rendered again from that file::"
+            % os.path.basename(path), ""] + \
+        [("    " + line).rstrip()
+         for line in script("vsock-user-ab.py").table(data).splitlines()]
+
+
 RENDER = {"headline": headline, "full": full, "links": links,
-          "stall": stall, "fuzz": fuzz}
+          "stall": stall, "fuzz": fuzz, "ab": ab}
 
 
 # ---- blocks ------------------------------------------------------------------------

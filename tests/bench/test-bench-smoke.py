@@ -223,6 +223,63 @@ class BenchSmoke(unittest.TestCase):
         self.assertIn("Engine micro-benchmark", t)
 
 
+class ABSmoke(unittest.TestCase):
+    """tests/bench/vsock-user-ab.py with the same binary on both sides:
+    every round of each side is there, in A B A B order, with the exact
+    bytes asked for, and the table rendered from the file is the one the
+    driver printed, a verdict on every row."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ab-smoke-")
+        cls.raw = os.path.join(cls.tmp.name, "ab.json")
+        cmd = [sys.executable, os.path.join(HERE, "vsock-user-ab.py"),
+               "--a", QEMU, "--a-name", "one", "--b", QEMU, "--b-name",
+               "two", "--rounds", "2", "--json", cls.raw, "--",
+               "--bytes", str(BYTES), "--rounds", str(ROUNDS),
+               "--conns", str(CONNS), "--idle", str(IDLE),
+               "--sizes", "%d,64K" % SIZE, "--size-bytes", str(SIZE_BYTES),
+               "--no-scale", "--timeout", "120"]
+        cls.proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True,
+                                  timeout=600, cwd=ROOT)
+        if cls.proc.returncode != 0:
+            raise AssertionError("A/B exited %d:\n%s" % (
+                cls.proc.returncode, cls.proc.stdout[-4000:]))
+        with open(cls.raw) as f:
+            cls.data = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_rounds_alternate(self):
+        order = re.findall(r"^# round (\d) of 2, (a|b):", self.proc.stdout,
+                           re.M)
+        self.assertEqual(order, [("1", "a"), ("1", "b"), ("2", "a"),
+                                 ("2", "b")])
+        for side in "ab":
+            for phase in ("g2h", "h2g"):
+                recs = [r for r in self.data["results"]
+                        if r["side"] == side and r["phase"] == phase]
+                self.assertEqual(sorted(r["round"] for r in recs), [0, 1])
+                self.assertEqual({r["bytes"] for r in recs}, {BYTES})
+                self.assertEqual({r["channel"] for r in recs}, {"vsock"})
+
+    def test_table(self):
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import bench_tables
+        text = bench_tables.script("vsock-user-ab.py").table(self.data)
+        self.assertIn(text, self.proc.stdout)
+        rows = re.findall(r"^(\S+) .*  (B worse|within 10 % \+ spread)$",
+                          text, re.M)
+        phases = {r["phase"] for r in self.data["results"]}
+        self.assertEqual({p for p, _ in rows}, phases)
+        self.assertIn("A: one", text)
+        self.assertIn("B: two", text)
+        self.assertEqual(len(re.findall(r"^- \[no data\] ", text, re.M)),
+                         3, text)
+
 def main():
     global QEMU
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
