@@ -42,7 +42,7 @@ PERF_RE = re.compile(r"PERF-(RX|TX) port=(\d+) (?:rx|tx) performance: "
 
 
 def boot(args, tmp, name, role, cid, peer, device_args, machine_opts="",
-         size=None, scenario="link-perf", params=""):
+         size=None, scenario="link-perf", params="", pass_fds=()):
     serial = os.path.join(tmp, name + ".log")
     cmd = [args.qemu, "-M", "microvm,acpi=off" + machine_opts, "-accel",
            "tcg", "-m", args.mem, "-smp", "1", "-nodefaults",
@@ -58,7 +58,8 @@ def boot(args, tmp, name, role, cid, peer, device_args, machine_opts="",
         device_args
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT), serial
+                            stderr=subprocess.STDOUT,
+                            pass_fds=pass_fds), serial
 
 
 def link_args(cid, link_opts):
@@ -118,21 +119,27 @@ def run_rr(args, tmp, transport):
     """--rr-rounds request/response rounds of --rr-size bytes between the
     linked guests over a TRANSPORT ("unix" or "tcp") link: the client's
     {"avg_ms", "max_ms"} per round, or None; and the QEMUs' exit."""
+    lsock = None
     if transport == "unix":
-        addr = "unix:" + os.path.join(tmp, "rr.sock")
+        addr = caddr = "unix:" + os.path.join(tmp, "rr.sock")
         if os.path.exists(addr[5:]):
             os.unlink(addr[5:])
     else:
-        with socket.socket() as s:      # a port free now, for QEMU
-            s.bind(("127.0.0.1", 0))
-            addr = "127.0.0.1:%d" % s.getsockname()[1]
+        # the listening QEMU takes a socket bound here (no port found free
+        # and bound again)
+        lsock = socket.create_server(("127.0.0.1", 0), backlog=4)
+        addr = "fd:%d" % lsock.fileno()
+        caddr = "127.0.0.1:%d" % lsock.getsockname()[1]
     params = " vsocktest.rounds=%d vsocktest.size=%d" % (args.rr_rounds,
                                                         args.rr_size)
     a, _ = boot(args, tmp, "rr-a", "a", 5, 6,
                 link_args(5, "addr=%s,server=on,cids=6" % addr),
-                scenario="link-rr", params=params)
+                scenario="link-rr", params=params,
+                pass_fds=(lsock.fileno(),) if lsock else ())
+    if lsock:
+        lsock.close()
     b, sb = boot(args, tmp, "rr-b", "b", 6, 5,
-                 link_args(6, "addr=%s,cids=5,reconnect-ms=100" % addr),
+                 link_args(6, "addr=%s,cids=5,reconnect-ms=100" % caddr),
                  scenario="link-rr", params=params)
     status = wait_pair((a, b), args.timeout)
     with open(sb, errors="replace") as f:

@@ -186,8 +186,10 @@ class VsockUserTest(QemuSystemTest):
 
     def boot(self, tmpdir, machine, scenario, devices=(), extra_cmdline="",
              timeout=60, accel=None, mem="256M", params=None,
-             kernel=None, initrd=None, machine_args=None, cmdline=None):
-        """Boot a guest that runs /scenarios/SCENARIO; wait for QEMU."""
+             kernel=None, initrd=None, machine_args=None, cmdline=None,
+             pass_fds=()):
+        """Boot a guest that runs /scenarios/SCENARIO; wait for QEMU.
+        @pass_fds: descriptors QEMU inherits (fd:N arguments)."""
         margs, base_cmdline = self.machine_args(machine)
         if machine_args is not None:
             margs = machine_args
@@ -216,7 +218,8 @@ class VsockUserTest(QemuSystemTest):
         t0 = time.monotonic()
         with open(qlog_path, "w") as qlog:
             proc = subprocess.Popen(b.cmd, stdin=subprocess.DEVNULL,
-                                    stdout=qlog, stderr=subprocess.STDOUT)
+                                    stdout=qlog, stderr=subprocess.STDOUT,
+                                    pass_fds=pass_fds)
             try:
                 b.status = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

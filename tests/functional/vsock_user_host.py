@@ -112,10 +112,15 @@ def tcp_listener():
     return s
 
 
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def tcp_listen_fd():
+    """A TCP socket listening on 127.0.0.1 and its port, for QEMU to listen
+    on as addr=fd:N or listen=fd:N (pass it with pass_fds, close it here
+    once QEMU started): no port is found free, closed and bound again by
+    QEMU, and a peer may connect at once, before QEMU accepts."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s, s.getsockname()[1]
 
 
 def tcp_connect(port, timeout=30):
@@ -394,7 +399,7 @@ def check_rr(r, tmp, machine):
     rounds, size, big = 50, 100, 300000     # big > buf-size (256 KiB)
     uds = os.path.join(tmp, "v.sock")
     fwd = os.path.join(tmp, "fwd8100.sock")
-    tport = free_tcp_port()
+    l_tcp, tport = tcp_listen_fd()
     l_hybrid = unix_listener(uds + "_5100")
     l_fwd = unix_listener(fwd)
     dev, path = device_arg(machine, "guest-cid=16,parent-cid=%d,uds-path=%s"
@@ -403,11 +408,13 @@ def check_rr(r, tmp, machine):
         "-object", "vsock-user-forward,id=f1,guest-port=8100,"
         "connect=unix:%s" % fwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6101,"
-        "listen=tcp:127.0.0.1:%d" % tport,
+        "listen=fd:%d" % l_tcp.fileno(),
         "-device", dev,
     ]
     g = Guest(r, tmp, machine, "hs-rr", devices, timeout=60, dev_path=path,
-              params={"rounds": rounds, "size": size, "big": big})
+              params={"rounds": rounds, "size": size, "big": big},
+              pass_fds=(l_tcp.fileno(),))
+    l_tcp.close()
     res = {k: {} for k in ("g2h-hybrid", "g2h-forward", "h2g-hybrid",
                            "h2g-forward")}
     threads = [

@@ -253,22 +253,6 @@ static void test_link_carries_parent(void)
     qvsock_tmpdir_free(g_steal_pointer(&dir));
 }
 
-/* A TCP listener on 127.0.0.1, port chosen by the kernel: *@port */
-static int tcp_listen(int *port)
-{
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
 typedef struct HostWrite {
     int fd;
     const uint8_t *buf;
@@ -337,7 +321,7 @@ static void test_forwards_byte_exact(void)
     uint32_t rcvd, hp;
     int port, lfd, fd;
 
-    lfd = tcp_listen(&port);
+    lfd = qvsock_tcp_listen(&port);
     dir = qvsock_tmpdir_new("vsock-user-fwd");
     path = g_strdup_printf("%s/svc.sock", dir);
     extra = g_strdup_printf(

@@ -428,7 +428,8 @@ static void test_forwards(void)
     g_autofree char *extra = NULL;
     g_autofree char *kms = NULL;
     g_autofree char *dir = NULL;
-    int tport = qvsock_tcp_free_port();
+    int tport;
+    int tfd = qvsock_tcp_listen(&tport);
     int lfd, fd, cfd;
     uint32_t hp;
     GError *err = NULL;
@@ -438,10 +439,15 @@ static void test_forwards(void)
     kms = g_strdup_printf("%s/kms.sock", dir);
     lfd = qvsock_unix_listen(kms, 64);
     extra = g_strdup_printf(
-        "-object vsock-user-forward,id=kms,guest-port=8000,connect=unix:%s "
-        "-object vsock-user-forward,id=web,listen=tcp:127.0.0.1:%d,"
-        "guest-port=80", kms, tport);
+        "-object vsock-user-forward,id=kms,guest-port=8000,connect=unix:%s",
+        kms);
     qvsock_ht_init(&ht, "", extra);
+    /* the TCP forward listens on the test's socket, added at run time */
+    qvsock_getfd(ht.vt.qts, tfd, "web");
+    qtest_qmp_assert_success(ht.vt.qts, "{'execute': 'object-add', "
+                             "'arguments': {'qom-type': 'vsock-user-forward',"
+                             " 'id': 'web', 'listen': 'fd:web', "
+                             "'guest-port': 80}}");
 
     /* guest -> unix forward, twice at the same time */
     fd = qvsock_connect_host(&ht.vt, 41000, 8000, lfd, QVSOCK_GUEST_BUF_ALLOC);

@@ -483,6 +483,16 @@ static int tcp_connect_from(int port, int n)
     return fd;
 }
 
+/* A listening link on the test's socket @lfd, added through the monitor */
+static void link_add_listening(LinkTest *lt, int lfd)
+{
+    qvsock_getfd(lt->vt.qts, lfd, "lnk");
+    qtest_qmp_assert_success(lt->vt.qts, "{'execute': 'object-add', "
+                             "'arguments': {'qom-type': 'vsock-user-link', "
+                             "'id': 'l0', 'addr': 'fd:lnk', 'server': true, "
+                             "'cids': [%u]}}", PEER_CID);
+}
+
 /*
  * Over TCP, connections from one host cannot push the candidate of
  * another out: with the link up, the real peer (127.0.0.2) connects
@@ -493,10 +503,8 @@ static int tcp_connect_from(int port, int n)
 static void test_candidate_per_host(void)
 {
     enum { FLOOD = 8 };
-    int port = qvsock_tcp_free_port();
-    g_autofree char *args = g_strdup_printf(
-        "-object vsock-user-link,id=l0,addr=127.0.0.1:%d,server=on,cids=%u",
-        port, PEER_CID);
+    int port;
+    int lfd = qvsock_tcp_listen(&port);
     uint8_t hello[QVSOCK_HDR_SIZE + 8];
     uint8_t theirs[QVSOCK_HDR_SIZE + 8];
     uint8_t want[QVSOCK_HDR_SIZE + 8];
@@ -504,7 +512,8 @@ static void test_candidate_per_host(void)
     LinkTest lt = { 0 };
 
     qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
-                     ",heartbeat=off", args);
+                     ",heartbeat=off", "");
+    link_add_listening(&lt, lfd);
     peer_hello(hello, PEER_CID, QVSOCK_USER_GUEST_CID);
     peer_hello(want, QVSOCK_USER_GUEST_CID, PEER_CID);
     first = tcp_connect_from(port, 2);
@@ -542,29 +551,21 @@ static void test_candidate_per_host(void)
 static void test_tcp_nodelay(const void *data)
 {
     bool server = GPOINTER_TO_INT(data);
-    int port = qvsock_tcp_free_port();
-    g_autofree char *args = g_strdup_printf(
-        "-object vsock-user-link,id=l0,addr=127.0.0.1:%d,server=%s,cids=%u",
-        port, server ? "on" : "off", PEER_CID);
+    int port;
+    int lfd = qvsock_tcp_listen(&port);
+    g_autofree char *args = server ? g_strdup("") : g_strdup_printf(
+        "-object vsock-user-link,id=l0,addr=127.0.0.1:%d,cids=%u",
+        port, PEER_CID);
     LinkTest lt = { 0 };
-    int lfd = -1, fd, qfd, one = 0;
+    int fd, qfd, one = 0;
     socklen_t len = sizeof(one);
 
-    if (!server) {
-        struct sockaddr_in sa = {
-            .sin_family = AF_INET, .sin_port = htons(port),
-            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-        };
-        int on = 1;
-
-        lfd = socket(AF_INET, SOCK_STREAM, 0);
-        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-        g_assert_cmpint(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-        g_assert_cmpint(listen(lfd, 1), ==, 0);
-    }
     qvsock_test_init(&lt.vt, "microvm", QVSOCK_RX_ONE_BUFFER,
                      ",heartbeat=off", args);
     if (server) {
+        /* QEMU listens on the test's socket: the test's copy is closed */
+        link_add_listening(&lt, lfd);
+        lfd = -1;
         fd = qvsock_tcp_connect(port);
     } else {
         g_assert_true(qvsock_wait_fd(lfd, POLLIN, QVSOCK_HOST_TIMEOUT_MS));

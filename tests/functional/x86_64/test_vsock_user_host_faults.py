@@ -146,7 +146,7 @@ def check_kill_microvm(r, tmp):
     uds = os.path.join(tmp, "v.sock")
     l_tcp = tcp_listener()
     tcp_peer_port = l_tcp.getsockname()[1]
-    tport = free_tcp_port()
+    l_fwd_tcp, tport = tcp_listen_fd()
     p_hybrid = spawn_killer(r, tmp, unix_listener(uds + "_5300"), limit,
                             "killer-5300")
     p_tcp = spawn_killer(r, tmp, l_tcp, limit, "killer-8300")
@@ -155,12 +155,13 @@ def check_kill_microvm(r, tmp):
         "-object", "vsock-user-forward,id=f1,guest-port=8300,"
         "connect=tcp:127.0.0.1:%d" % tcp_peer_port,
         "-object", "vsock-user-forward,id=f2,guest-port=6300,"
-        "listen=tcp:127.0.0.1:%d" % tport,
+        "listen=fd:%d" % l_fwd_tcp.fileno(),
         "-device", "virtio-vsock-user,id=%s,guest-cid=16,parent-cid=%d,"
         "uds-path=%s" % (DEV_ID, PARENT_CID, uds),
     ]
     g = Guest(r, tmp, "microvm", "hs-kill", devices, timeout=60,
-              params={"bytes": limit})
+              params={"bytes": limit}, pass_fds=(l_fwd_tcp.fileno(),))
+    l_fwd_tcp.close()
     res_reader, res_writer = {}, {}
     threads = [start_thread(read_until_end, l_reader, res_reader),
                start_thread(write_until_error, g,
@@ -305,7 +306,7 @@ def check_reboot_microvm(r, tmp):
     n = 4
     uds = os.path.join(tmp, "v.sock")
     fwd = os.path.join(tmp, "fwd8401.sock")
-    tport = free_tcp_port()
+    l_tcp, tport = tcp_listen_fd()
     l_ctl = unix_listener(uds + "_5400")
     l_hybrid = unix_listener(uds + "_5401")
     l_fwd = unix_listener(fwd)
@@ -313,12 +314,13 @@ def check_reboot_microvm(r, tmp):
         "-object", "vsock-user-forward,id=f1,guest-port=8401,"
         "connect=unix:%s" % fwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6402,"
-        "listen=tcp:127.0.0.1:%d" % tport,
+        "listen=fd:%d" % l_tcp.fileno(),
         "-device", "virtio-vsock-user,id=%s,guest-cid=16,parent-cid=%d,"
         "uds-path=%s" % (DEV_ID, PARENT_CID, uds),
     ]
     g = Guest(r, tmp, "microvm", "hs-reboot", devices, timeout=60,
-              no_reboot=False, paused=True)
+              no_reboot=False, paused=True, pass_fds=(l_tcp.fileno(),))
+    l_tcp.close()
     notes = []
     try:
         if g.stats() != {"connections": 0, "host-sockets": 0}:

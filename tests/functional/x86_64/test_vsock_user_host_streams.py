@@ -61,7 +61,7 @@ def check_many_microvm(r, tmp):
     n = 100                                 # per path, 2 paths per way
     uds = os.path.join(tmp, "v.sock")
     fwd = os.path.join(tmp, "fwd8200.sock")
-    tport = free_tcp_port()
+    l_tcp, tport = tcp_listen_fd()
     l_hybrid = unix_listener(uds + "_5200")
     l_fwd = unix_listener(fwd)
     l_sync = unix_listener(uds + "_5299")
@@ -69,12 +69,13 @@ def check_many_microvm(r, tmp):
         "-object", "vsock-user-forward,id=f1,guest-port=8200,"
         "connect=unix:%s" % fwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6201,"
-        "listen=tcp:127.0.0.1:%d" % tport,
+        "listen=fd:%d" % l_tcp.fileno(),
         "-device", "virtio-vsock-user,id=%s,guest-cid=16,parent-cid=%d,"
         "uds-path=%s" % (DEV_ID, PARENT_CID, uds),
     ]
     g = Guest(r, tmp, "microvm", "hs-many", devices, timeout=90,
-              params={"n": n})
+              params={"n": n}, pass_fds=(l_tcp.fileno(),))
+    l_tcp.close()
     notes = []
     try:
         # guest -> host: hold all 2n before answering any
@@ -222,9 +223,7 @@ def check_host_streams(r, tmp, machine, seed=7):
     uds = os.path.join(tmp, "v.sock")
     fwd = os.path.join(tmp, "fwd.sock")
     serial = os.path.join(tmp, "serial.log")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        tport = probe.getsockname()[1]
+    l_tcp, tport = tcp_listen_fd()
     l_hybrid = socket.socket(socket.AF_UNIX)
     l_hybrid.bind(uds + "_5000")
     l_hybrid.listen(4)
@@ -264,13 +263,14 @@ def check_host_streams(r, tmp, machine, seed=7):
         "-object", "vsock-user-forward,id=f1,guest-port=8000,"
         "connect=unix:%s" % fwd,
         "-object", "vsock-user-forward,id=f2,guest-port=6001,"
-        "listen=tcp:127.0.0.1:%d" % tport,
+        "listen=fd:%d" % l_tcp.fileno(),
         "-device", "%s,guest-cid=16,parent-cid=3,uds-path=%s" %
         (device, uds),
     ]
     timeout = 90 + nbytes // (1024 * 1024) * 4
     b = r.boot(tmp, machine, "host-endpoints", devices, timeout=timeout,
-               params={"bytes": nbytes})
+               params={"bytes": nbytes}, pass_fds=(l_tcp.fileno(),))
+    l_tcp.close()
     for t in threads:
         t.join(timeout=10)
     l_hybrid.close()

@@ -107,10 +107,7 @@ def suite_links(tmp, transport):
         link = os.path.join(tmp, "l.sock")
         return (link_args(link, True, [6]),
                 link_args(link, False, [5], ",reconnect-ms=100"), None)
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(4)
-    port = lsock.getsockname()[1]
+    lsock, port = hs.tcp_listen_fd()
     sa = ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,server=on,"
           "cids=6" % (hs.DEV_ID, lsock.fileno())]
     sb = ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:%d,"

@@ -26,7 +26,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
 import vsock_user as vsu
 import vsock_user_host as hs
@@ -43,7 +42,7 @@ def check_tls(r, tmp):
         os.mkdir(d)
     with open(os.path.join(psk, "keys.psk"), "w") as f:
         f.write("qemu:%s\n" % os.urandom(32).hex())
-    port = hs.free_tcp_port()
+    lsock, port = hs.tcp_listen_fd()
     nbytes = 4 << 20
 
     def creds(endpoint):
@@ -53,21 +52,16 @@ def check_tls(r, tmp):
 
     a = hs.Guest(r, da, "microvm", "link-send",
                  creds("server") +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "server=on,cids=6,tls-creds=tls0" %
+                  (hs.DEV_ID, lsock.fileno())] +
                  guest_args("microvm", 5),
                  params={"peercid": 6, "port": 5700, "bytes": nbytes},
-                 timeout=240)
-    # a peer without TLS never brings the link up
-    end = time.monotonic() + 20
-    while True:
-        try:
-            plain = socket.create_connection(("127.0.0.1", port), timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > end:
-                raise vsu.Fail("nothing listens on 127.0.0.1:%d" % port)
-            time.sleep(0.05)
+                 timeout=240, pass_fds=(lsock.fileno(),))
+    lsock.close()
+    # a peer without TLS never brings the link up; the socket listens
+    # already, so it connects at once and QEMU accepts it when it runs
+    plain = socket.create_connection(("127.0.0.1", port), timeout=5)
     plain.sendall(hello(6, [5]))
     if not closed_by_qemu(plain):
         raise vsu.Fail("QEMU kept a plain-text peer on a TLS link")
@@ -100,18 +94,6 @@ def check_tls(r, tmp):
         "refused, before the link was up and next to it"
 
 
-def wait_listen_tcp(port, timeout=20):
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-            return
-        except OSError:
-            if time.monotonic() > end:
-                raise vsu.Fail("nothing listens on 127.0.0.1:%d" % port)
-            time.sleep(0.05)
-
-
 def check_tls_wrong_key(r, tmp):
     """PSK keys that differ: the link never comes up, both QEMUs run on,
     counted, and both guests' connects are refused at once."""
@@ -138,14 +120,16 @@ def expect_tls_refused(r, da, db, creds_a, creds_b):
     @creds_b) whose TLS handshakes fail: the link never comes up, both
     QEMUs count the failures and report them once, and every connect of
     both guests to the other is refused at once."""
-    port = hs.free_tcp_port()
+    lsock, port = hs.tcp_listen_fd()
+    fd = lsock.fileno()
     a = hs.Guest(r, da, "microvm", "link-refused",
                  creds_a +
-                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                 ["-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, fd)] +
                  guest_args("microvm", 5),
                  params={"peercid": 6, "port": 5700, "count": 6},
-                 timeout=240)
+                 timeout=240, pass_fds=(fd,))
+    lsock.close()
     b = hs.Guest(r, db, "microvm", "link-refused",
                  creds_b +
                  ["-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
@@ -163,9 +147,10 @@ def expect_tls_refused(r, da, db, creds_a, creds_b):
     bb = b.finish()
     for boot in (ba, bb):
         r.expect_pass(boot, "link-refused")
-    for g, who in ((a, "that connected to"), (b, "listening on")):
+    for g, who in ((a, "that connected to fd:%d" % fd),
+                   (b, "listening on 127.0.0.1:%d" % port)):
         log = vsu.read_text(g.qlog_path)
-        want = "TLS with the QEMU %s 127.0.0.1:%d failed" % (who, port)
+        want = "TLS with the QEMU %s failed" % who
         if log.count(want) != 1:
             raise vsu.Fail("'%s' reported %d times, expected once: %s" %
                            (want, log.count(want), vsu.last_line(log)))
@@ -214,17 +199,18 @@ def check_tls_x509(r, tmp):
     for d in (da, db, pki):
         os.mkdir(d)
     make_x509(pki)
-    port = hs.free_tcp_port()
+    lsock, port = hs.tcp_listen_fd()
     nbytes = 1 << 20
     a = hs.Guest(r, da, "microvm", "link-send",
                  ["-object", "tls-creds-x509,id=tls0,endpoint=server,dir=%s,"
                   "verify-peer=on" % pki,
-                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=127.0.0.1:"
-                  "%d,server=on,cids=6,tls-creds=tls0" % (hs.DEV_ID, port)] +
+                  "-object", "vsock-user-link,id=l0,vsock=%s,addr=fd:%d,"
+                  "server=on,cids=6,tls-creds=tls0" %
+                  (hs.DEV_ID, lsock.fileno())] +
                  guest_args("microvm", 5),
                  params={"peercid": 6, "port": 5700, "bytes": nbytes},
-                 timeout=240)
-    wait_listen_tcp(port)
+                 timeout=240, pass_fds=(lsock.fileno(),))
+    lsock.close()
     b = hs.Guest(r, db, "microvm", "link-recv",
                  ["-object", "tls-creds-x509,id=tls0,endpoint=client,dir=%s,"
                   "verify-peer=on" % pki,

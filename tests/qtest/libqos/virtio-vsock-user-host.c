@@ -147,7 +147,7 @@ int qvsock_count_fds(pid_t pid)
     return n;
 }
 
-int qvsock_tcp_free_port(void)
+int qvsock_tcp_listen(int *port)
 {
     struct sockaddr_in sa = {
         .sin_family = AF_INET,
@@ -155,13 +155,19 @@ int qvsock_tcp_free_port(void)
     };
     socklen_t len = sizeof(sa);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
 
     g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 64), ==, 0);
     g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
-    port = ntohs(sa.sin_port);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+void qvsock_getfd(QTestState *qts, int fd, const char *name)
+{
+    qtest_qmp_fds_assert_success(qts, &fd, 1, "{'execute': 'getfd', "
+                                 "'arguments': {'fdname': %s}}", name);
     close(fd);
-    return port;
 }
 
 int qvsock_tcp_connect(int port)

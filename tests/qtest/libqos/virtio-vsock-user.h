@@ -288,9 +288,15 @@ uint32_t qvsock_expect_request(QVsockTest *t, uint32_t guest_port);
 /* The guest accepts the host's connection from @host_port. */
 void qvsock_respond(QVsockTest *t, uint32_t guest_port, uint32_t host_port);
 
-/* A TCP loopback port free right now, and a client connected to one. */
-int qvsock_tcp_free_port(void);
+/*
+ * A TCP socket listening on 127.0.0.1, its port in *@port: QEMU takes it
+ * as fd:NAME after qvsock_getfd(), so no port is found free, closed and
+ * bound again.  And a client connected to a loopback port.
+ */
+int qvsock_tcp_listen(int *port);
 int qvsock_tcp_connect(int port);
+/* QEMU gets @fd as monitor fd @name (getfd); the test's copy is closed. */
+void qvsock_getfd(QTestState *qts, int fd, const char *name);
 /* Read exactly @len bytes from @fd (within QVSOCK_HOST_TIMEOUT_MS each). */
 void qvsock_host_read(int fd, void *buf, size_t len);
 /* The next bytes on @fd are exactly @text. */
