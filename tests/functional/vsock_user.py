@@ -84,6 +84,16 @@ class Boot:
         self.uptime_at_init = None
         self.cmd = []
 
+    def read_result(self, scenario):
+        """result and rc from the last result line of the serial, if that
+        line is @scenario's."""
+        m = None
+        for m in RESULT_RE.finditer(self.serial):
+            pass
+        if m and m.group(1) == scenario:
+            self.result = m.group(2)
+            self.rc = int(m.group(3)) if m.group(3) else 0
+
 
 class GuestImages:
     """Where the guest kernel and initramfs are (args.kernel, ...)."""
@@ -232,12 +242,7 @@ class VsockUserTest(QemuSystemTest):
         b.elapsed = time.monotonic() - t0
         b.serial = read_text(serial)
         b.qemu_log = read_text(qlog_path)
-        m = None
-        for m in RESULT_RE.finditer(b.serial):
-            pass
-        if m and m.group(1) == scenario:
-            b.result = m.group(2)
-            b.rc = int(m.group(3)) if m.group(3) else 0
+        b.read_result(scenario)
         m = START_RE.search(b.serial)
         if m:
             b.uptime_at_init = float(m.group(1))

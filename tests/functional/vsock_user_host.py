@@ -293,12 +293,7 @@ class Guest:
         b.elapsed = time.monotonic() - self.t0
         b.serial = self.serial()
         b.qemu_log = vsu.read_text(self.qlog_path)
-        m = None
-        for m in vsu.RESULT_RE.finditer(b.serial):
-            pass
-        if m and m.group(1) == self.scenario:
-            b.result = m.group(2)
-            b.rc = int(m.group(3)) if m.group(3) else 0
+        b.read_result(self.scenario)
         return b
 
     def kill(self):

@@ -120,12 +120,7 @@ def enclave_boot(proc, log, scenario, timeout):
         proc.wait()
     b.elapsed = time.monotonic() - t0
     b.serial = b.qemu_log = vsu.read_text(log)
-    m = None
-    for m in vsu.RESULT_RE.finditer(b.serial):
-        pass
-    if m and m.group(1) == scenario:
-        b.result = m.group(2)
-        b.rc = int(m.group(3)) if m.group(3) else 0
+    b.read_result(scenario)
     return b
 
 
