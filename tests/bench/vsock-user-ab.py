@@ -32,6 +32,8 @@ import statistics
 import subprocess
 import sys
 
+from bench_common import spread
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BENCH = os.path.join(HERE, "vsock-user-bench.py")
@@ -66,15 +68,6 @@ def values(data, side, phase, key):
     return [r[key] for r in data["results"]
             if r["side"] == side and r["phase"] == phase and
             r.get(key) is not None]
-
-
-def cell(vals, fmt):
-    if not vals:
-        return "-"
-    m = fmt % statistics.median(vals)
-    if len(vals) == 1:
-        return m
-    return "%s (%s-%s)" % (m, fmt % min(vals), fmt % max(vals))
 
 
 def rel_range(vals):
@@ -113,8 +106,9 @@ def rows(data):
                     worse += 1
                 else:
                     verdict = "within %.0f %% + spread" % (MARGIN * 100)
-            out.append(["%s %s" % (phase, label), cell(a, fmt),
-                        cell(b, fmt), "%.2fx" % f if f else "-", verdict])
+            out.append(["%s %s" % (phase, label), spread(a, fmt) or "-",
+                        spread(b, fmt) or "-", "%.2fx" % f if f else "-",
+                        verdict])
     return out, worse
 
 
