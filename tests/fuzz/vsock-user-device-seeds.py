@@ -24,9 +24,9 @@ they put the fuzzer past the header checks sooner.
 """
 
 import argparse
-import os
 import struct
-import sys
+
+import fuzz_seeds
 
 # generic_fuzz.c's opcodes
 OP_WRITE, OP_ADD_DMA_PATTERN, OP_CLEAR_DMA_PATTERNS, OP_CLOCK_STEP = 3, 7, 8, 9
@@ -199,22 +199,11 @@ def main():
     ap.add_argument("--transport", choices=sorted(LAYOUTS))
     args = ap.parse_args()
     if args.dict:
-        text = dictionary()
-        if args.check:
-            with open(args.dict) as f:
-                if f.read() != text:
-                    sys.exit("%s is out of date: run %s --dict %s" % (
-                        args.dict, sys.argv[0], args.dict))
-            return
-        with open(args.dict, "w") as f:
-            f.write(text)
+        fuzz_seeds.write_dict(args.dict, dictionary(), args.check)
     if args.seeds:
         if not args.transport:
             ap.error("--seeds needs --transport")
-        os.makedirs(args.seeds, exist_ok=True)
-        for name, data in seeds(args.transport).items():
-            with open(os.path.join(args.seeds, name), "wb") as f:
-                f.write(data)
+        fuzz_seeds.write_seeds(args.seeds, seeds(args.transport))
 
 
 if __name__ == "__main__":

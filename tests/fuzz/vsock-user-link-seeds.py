@@ -24,9 +24,9 @@ hellos and CIDs.
 """
 
 import argparse
-import os
 import struct
-import sys
+
+import fuzz_seeds
 
 OPS = {"REQUEST": 1, "RESPONSE": 2, "RST": 3, "SHUTDOWN": 4, "RW": 5,
        "CREDIT_UPDATE": 6, "CREDIT_REQUEST": 7}
@@ -156,20 +156,9 @@ def main():
     ap.add_argument("--seeds", metavar="DIR")
     args = ap.parse_args()
     if args.dict:
-        text = dictionary()
-        if args.check:
-            with open(args.dict) as f:
-                if f.read() != text:
-                    sys.exit("%s is out of date: run %s --dict %s" % (
-                        args.dict, sys.argv[0], args.dict))
-            return
-        with open(args.dict, "w") as f:
-            f.write(text)
+        fuzz_seeds.write_dict(args.dict, dictionary(), args.check)
     if args.seeds:
-        os.makedirs(args.seeds, exist_ok=True)
-        for name, data in seeds().items():
-            with open(os.path.join(args.seeds, name), "wb") as f:
-                f.write(data)
+        fuzz_seeds.write_seeds(args.seeds, seeds())
 
 
 if __name__ == "__main__":
