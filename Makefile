@@ -66,6 +66,7 @@ QTEST_BINS := $(addprefix tests/qtest/,$(QTESTS))
 UNIT_BINS := tests/unit/test-vsock-user-engine \
 	tests/unit/test-vsock-user-engine-fuzz \
 	tests/unit/test-vsock-user-connect-line \
+	tests/unit/test-aio tests/unit/test-aio-multithread \
 	tests/bench/vsock-user-engine-bench
 ENGINE_FUZZ := tests/qtest/fuzz/vsock-user-engine-fuzz
 

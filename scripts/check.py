@@ -6,8 +6,10 @@ Tier 0 (static):     this driver's own self-test (--self-test) and the
                      against the committed results file
                      (scripts/bench_tables.py --check)
 Tier 1 (unit):       our unit tests, built by QEMU's build
-                     (tests/unit/test-vsock-user-*), and the EIF tool's
-                     (tests/unit/test_eif.py)
+                     (tests/unit/test-vsock-user-*), QEMU's own tests of
+                     the AioContext code our series patches
+                     (tests/unit/test-aio, test-aio-multithread), and the
+                     EIF tool's (tests/unit/test_eif.py)
 Tier 2 (qtest):      QEMU qtests run against build/qemu/qemu-system-x86_64
 Tier 3 (functional): real Linux guests on QEMU's qemu_test framework,
                      tests/functional/x86_64/test_vsock_user_*.py, and a
@@ -362,13 +364,21 @@ def run_program(name, cmd, env=None, cwd=None, timeout=900, summary=False):
 
 def tier_unit(args):
     counts = meson_tests(args.unit_build, prefix="test-vsock-user-")
+    counts.add(meson_tests(args.unit_build, names=PATCHED_UTIL_TESTS))
     # -v: unittest names each skip's reason only when verbose
     counts.add(run_program("unit/eif", [sys.executable, os.path.join(
         TOP, "tests", "unit", "test_eif.py"), "-v"], timeout=120))
     return counts
 
 
-def meson_tests(build, prefix):
+# QEMU's unit tests of util/aio-posix.c and the fd monitors, which patches
+# 0008 and 0018 of our series change.
+PATCHED_UTIL_TESTS = ("test-aio", "test-aio-multithread")
+
+
+def meson_tests(build, prefix=None, names=()):
+    """The meson tests of @build whose name starts with @prefix or is one
+    of @names."""
     counts = Counts()
     try:
         out = subprocess.run(["meson", "introspect", "--tests", build],
@@ -378,7 +388,8 @@ def meson_tests(build, prefix):
         counts.failed += 1
         return counts
     for t in json.loads(out):
-        if not t["name"].startswith(prefix):
+        if not (prefix and t["name"].startswith(prefix) or
+                t["name"] in names):
             continue
         cmd = list(t["cmd"]) + list(t.get("args", []))
         if t.get("protocol") in ("tap", "gtest") and "--tap" not in cmd:
