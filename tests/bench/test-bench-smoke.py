@@ -271,8 +271,8 @@ class ABSmoke(unittest.TestCase):
         import bench_tables
         text = bench_tables.script("vsock-user-ab.py").table(self.data)
         self.assertIn(text, self.proc.stdout)
-        rows = re.findall(r"^(\S+) .*  (B worse|within 10 % \+ spread)$",
-                          text, re.M)
+        rows = re.findall(r"^(\S+) .*  (B worse|B better|same \(within "
+                          r"spread or 10 %\))$", text, re.M)
         phases = {r["phase"] for r in self.data["results"]}
         self.assertEqual({p for p, _ in rows}, phases)
         self.assertIn("A: one", text)

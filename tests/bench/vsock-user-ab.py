@@ -15,11 +15,11 @@ Writes every record, tagged with its side and round, to --json (default
 build/bench/ab.json) and prints the table that scripts/bench_tables.py
 renders from a committed copy of that file ("ab" blocks): per phase the
 median and range of each side, B against A as a factor (above 1: B is
-better, whichever way the figure goes), and a verdict: "B worse" only when
-B's median is worse than A's by more than 10 % plus the larger relative
-range of the two sides (the run-to-run spread this run measured).  Below
-it the 10,000-connection targets: ping median, 64-byte writes per second
-and the last 100 connects' median within 1.25x of A.
+better, whichever way the figure goes), and a verdict: "B worse" (or "B
+better") only when the two sides' ranges do not overlap, i.e. beyond the
+run-to-run spread this run measured, and the medians differ by more than
+10 %.  Below it the 10,000-connection targets: ping median, 64-byte writes
+per second and the last 100 connects' median within 1.25x of A.
 """
 
 import argparse
@@ -32,7 +32,7 @@ import statistics
 import subprocess
 import sys
 
-from bench_common import spread
+from bench_common import lead_of, spread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -70,11 +70,6 @@ def values(data, side, phase, key):
             r.get(key) is not None]
 
 
-def rel_range(vals):
-    med = statistics.median(vals)
-    return (max(vals) - min(vals)) / med if med else 0.0
-
-
 def factor(a, b, higher):
     """B against A, above 1 when B is better."""
     ma, mb = statistics.median(a), statistics.median(b)
@@ -100,12 +95,15 @@ def rows(data):
             f = factor(a, b, higher) if a and b else None
             verdict = "only one side"
             if f is not None:
-                limit = 1 - MARGIN - max(rel_range(a), rel_range(b))
-                if f < limit:
+                lead = lead_of(b, a, higher)
+                if lead == "theirs" and f < 1 - MARGIN:
                     verdict = "B worse"
                     worse += 1
+                elif lead == "ours" and f > 1 + MARGIN:
+                    verdict = "B better"
                 else:
-                    verdict = "within %.0f %% + spread" % (MARGIN * 100)
+                    verdict = "same (within spread or %.0f %%)" % (
+                        MARGIN * 100)
             out.append(["%s %s" % (phase, label), spread(a, fmt) or "-",
                         spread(b, fmt) or "-", "%.2fx" % f if f else "-",
                         verdict])
@@ -155,7 +153,7 @@ def table(data):
            line(header), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
     out += ["", "%d of %d rows B worse by more than %.0f %% beyond the "
-            "spread" % (worse, len(body), MARGIN * 100)]
+            "spread (ranges apart)" % (worse, len(body), MARGIN * 100)]
     out += targets(data)
     return "\n".join(out) + "\n"
 

@@ -83,7 +83,8 @@ struct VsockBridge {
     uint32_t msg_flags;         /* its VIRTIO_VSOCK_SEQ_EOR */
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
-    VsockEndpointInfo endpoint; /* owned copies, for introspection */
+    VsockEndpointInfo endpoint; /* for introspection; id and address are */
+                                /* interned: one copy per endpoint */
     VsockBridgeGoneFn gone;
     VsockBridgeEstablishedFn established;
     void *opaque;
@@ -126,6 +127,22 @@ static void bridge_update_fd(VsockBridge *b)
                         b->fd_out ? bridge_out_ready : NULL, b);
 }
 
+/*
+ * An endpoint's id and address are the same for each of its connections,
+ * thousands of them when idle: share one reference-counted copy.
+ */
+static const char *bridge_intern(const char *s)
+{
+    return s ? g_ref_string_new_intern(s) : NULL;
+}
+
+static void bridge_unintern(const char *s)
+{
+    if (s) {
+        g_ref_string_release((char *)s);
+    }
+}
+
 static void bridge_enter(VsockBridge *b)
 {
     b->depth++;
@@ -136,8 +153,8 @@ static void bridge_leave(VsockBridge *b)
     if (--b->depth == 0 && b->dead) {
         g_free(b->msg);
         g_free(b->name);
-        g_free((char *)b->endpoint.id);
-        g_free((char *)b->endpoint.address);
+        bridge_unintern(b->endpoint.id);
+        bridge_unintern(b->endpoint.address);
         g_free(b);
     }
 }
@@ -688,10 +705,10 @@ void vsock_bridge_set_endpoint(VsockBridge *b, const char *kind,
                                const char *id, const char *address)
 {
     b->endpoint.kind = kind;
-    g_free((char *)b->endpoint.id);
-    g_free((char *)b->endpoint.address);
-    b->endpoint.id = g_strdup(id);
-    b->endpoint.address = g_strdup(address);
+    bridge_unintern(b->endpoint.id);
+    bridge_unintern(b->endpoint.address);
+    b->endpoint.id = bridge_intern(id);
+    b->endpoint.address = bridge_intern(address);
 }
 
 void vsock_bridge_set_greet_port(VsockBridge *b, bool greet)
