@@ -16,6 +16,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+. "$here/fuzz-lib.sh"
 build=$1
 seconds=$2
 shift 2
@@ -23,65 +24,24 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
     targets=(virtio-vsock-user-mmio virtio-vsock-user-pci)
 
-bin=$build/qemu-fuzz-x86_64
 out=$top/build/fuzz-device
 dict=$top/tests/fuzz/vsock-user-device.dict
 gen=$top/tests/fuzz/vsock-user-device-seeds.py
-
-# Every sanitizer report is a crash (libFuzzer records the input).  Leak
-# checking is off: libFuzzer checks each input for leaks, and QEMU's
-# per-input work (qtest command buffers, a machine reset) allocates what it
-# frees only later or at exit, so every input would count as a leak.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:print_stacktrace=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 python3 "$gen" --dict "$dict" --check || exit 1
 
 status=0
 commit=$(git -C "$top" rev-parse HEAD 2>/dev/null)
 for t in "${targets[@]}"; do
-    seeds=$out/seeds/$t corpus=$out/corpus/$t crashes=$out/crashes/$t
-    log=$out/$t.log
     case $t in
         *-mmio) transport=mmio ;;
         *-pci) transport=pci ;;
         *) echo "fuzz-device: unknown target $t" >&2; exit 2 ;;
     esac
-    rm -rf "$seeds"
-    mkdir -p "$corpus" "$crashes"
-    python3 "$gen" --seeds "$seeds" --transport "$transport"
-    echo "fuzz-device: generic-fuzz-$t for ${seconds}s (log: ${log#"$top"/})"
-    start=$(date +%s)
-    # -timeout=25, OSS-Fuzz's default: the generic fuzzer
-    # itself slows down with every DMA access of an input (its
-    # fuzz_dma_read_cb() walks the regions seen so far), and a 10 s limit
-    # flagged a 7 s input spending 94 % of its time there, not in QEMU.
-    "$bin" --fuzz-target="generic-fuzz-$t" \
-        -max_total_time="$seconds" -timeout=25 -max_len=8192 \
-        -print_final_stats=1 -dict="$dict" -artifact_prefix="$crashes/" \
-        "$corpus" "$seeds" > "$log" 2>&1
-    rc=$?
-    end=$(date +%s)
-    echo $((end - start)) > "$out/$t.seconds"
-    cov=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    echo "fuzz-device: $t: exit $rc after $((end - start))s," \
-         "${execs:-?} executions, ${speed:-?} exec/s"
-    echo "fuzz-device: $t: last status: ${cov:-none}"
-    found=0
-    for f in "$crashes"/crash-* "$crashes"/timeout-* "$crashes"/oom-* \
-             "$crashes"/leak-*; do
-        [ -e "$f" ] || continue
-        found=1
-        echo "fuzz-device: $t: ${f#"$top"/}; reproduce with:"
-        echo "  ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
-             "${bin#"$top"/} --fuzz-target=generic-fuzz-$t ${f#"$top"/}"
-    done
-    if [ $found = 1 ] || [ $rc != 0 ]; then
-        [ $found = 1 ] || tail -n 30 "$log"
-        status=1
-    fi
+    rm -rf "$out/seeds/$t"
+    python3 "$gen" --seeds "$out/seeds/$t" --transport "$transport"
+    fuzz_run fuzz-device "$build/qemu-fuzz-x86_64" "generic-fuzz-$t" \
+        "$out" "$seconds" 8192 "$dict" "$out/seeds/$t" "" || status=1
 done
 python3 "$top/tests/fuzz/fuzz-results.py" --dir "$out" \
     --out "$out/results.json" ${commit:+--commit "$commit"} "${targets[@]}" > /dev/null

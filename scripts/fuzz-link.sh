@@ -12,13 +12,15 @@
 #   crashes/TARGET/  crash-*, timeout-* (libFuzzer's -timeout), oom-*
 #   TARGET.log       libFuzzer's output
 # and results.json: the figures of this run for every target, read from
-# the logs by tests/fuzz/fuzz-results.py as for fuzz-device.  Each crash file gets a one-line reproducer; any of them, or a
-# target that exits with an error, fails the run.
+# the logs by tests/fuzz/fuzz-results.py as for fuzz-device.  Each crash
+# file gets a one-line reproducer; any of them, or a target that exits
+# with an error, fails the run.
 
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+. "$here/fuzz-lib.sh"
 build=$1
 seconds=$2
 shift 2
@@ -26,65 +28,24 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] ||
     targets=(vsock-user-link-listen vsock-user-link-connect)
 
-bin=$build/qemu-fuzz-x86_64
 out=$top/build/fuzz-link
 dict=$top/tests/fuzz/vsock-user-link.dict
 gen=$top/tests/fuzz/vsock-user-link-seeds.py
 
-# Every sanitizer report is a crash.  Leak checking is off, as for
-# fuzz-device: QEMU's per-input work (a machine reset) frees later or at
-# exit what it allocates, so every input would count as a leak.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:print_stacktrace=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-
 python3 "$gen" --dict "$dict" --check || exit 1
 mkdir -p "$out"
-commit=$(git -C "$top" rev-parse HEAD)
+commit=$(git -C "$top" rev-parse HEAD 2>/dev/null)
 # FUZZ_PARALLEL=1: the targets side by side instead of one after the other
 parallel=false
 [ "${FUZZ_PARALLEL:-0}" = 0 ] || parallel=true
 
-# One target: its run, its wall time in $out/$1.seconds, its reproducers.
-# Fails if it found anything or exited with an error.
+# One target from fresh seeds.  -max_len: two 64 KiB frames and their
+# headers; floods come from the input's REPEAT flag, not from long inputs.
 run_target() {
-    local t=$1 seeds=$out/seeds/$1 corpus=$out/corpus/$1
-    local crashes=$out/crashes/$1 log=$out/$1.log
-    local start end rc last execs speed f found=0
-
-    rm -rf "$seeds" "$out/$t.seconds"
-    mkdir -p "$corpus" "$crashes"
-    python3 "$gen" --seeds "$seeds"
-    echo "fuzz-link: $t for ${seconds}s (log: ${log#"$top"/})"
-    start=$(date +%s)
-    # -max_len: two 64 KiB frames and their headers; floods come from the
-    # input's REPEAT flag, not from long inputs.  -timeout=25 as for
-    # fuzz-device.
-    "$bin" --fuzz-target="$t" \
-        -max_total_time="$seconds" -timeout=25 -max_len=140000 \
-        -print_final_stats=1 -dict="$dict" -artifact_prefix="$crashes/" \
-        "$corpus" "$seeds" > "$log" 2>&1
-    rc=$?
-    end=$(date +%s)
-    echo $((end - start)) > "$out/$t.seconds"
-    last=$(grep -aE '^#[0-9]+.*cov: ' "$log" | tail -n 1)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-    echo "fuzz-link: $t: exit $rc after $((end - start))s," \
-         "${execs:-?} executions, ${speed:-?} exec/s"
-    echo "fuzz-link: $t: last status: ${last:-none}"
-    for f in "$crashes"/crash-* "$crashes"/timeout-* "$crashes"/oom-* \
-             "$crashes"/leak-*; do
-        [ -e "$f" ] || continue
-        found=1
-        echo "fuzz-link: $t: ${f#"$top"/}; reproduce with:"
-        echo "  ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
-             "QEMU_FUZZ_LINK_DEBUG=1 ${bin#"$top"/} --fuzz-target=$t" \
-             "${f#"$top"/}"
-    done
-    if [ $found = 1 ] || [ $rc != 0 ]; then
-        [ $found = 1 ] || tail -n 30 "$log"
-        return 1
-    fi
+    rm -rf "$out/seeds/$1"
+    python3 "$gen" --seeds "$out/seeds/$1"
+    fuzz_run fuzz-link "$build/qemu-fuzz-x86_64" "$1" "$out" "$seconds" \
+        140000 "$dict" "$out/seeds/$1" QEMU_FUZZ_LINK_DEBUG=1
 }
 
 for t in "${targets[@]}"; do
@@ -108,6 +69,6 @@ else
     done
 fi
 python3 "$top/tests/fuzz/fuzz-results.py" --dir "$out" \
-    --out "$out/results.json" --commit "$commit" "${targets[@]}" > /dev/null
+    --out "$out/results.json" ${commit:+--commit "$commit"} "${targets[@]}" > /dev/null
 echo "fuzz-link: figures in ${out#"$top"/}/results.json"
 exit $status
