@@ -406,7 +406,16 @@ static void test_h2g_parser(void)
 
         fd = qvsock_unix_connect(ht.uds);
         qvsock_host_write(fd, good[i].part1);
-        g_usleep(20 * 1000);
+        /*
+         * Two monitor round trips: a main-loop pass that answers one has
+         * also seen the client (the first accepts it) and its bytes (the
+         * second reads them), which were there before the command, so
+         * part2 arrives in a read of its own.
+         */
+        for (int k = 0; k < 2; k++) {
+            qtest_qmp_assert_success(ht.vt.qts,
+                                     "{'execute': 'query-status'}");
+        }
         hp = qvsock_ht_h2g_connect(&ht, fd, good[i].part2, good[i].port);
         qvsock_respond(&ht.vt, good[i].port, hp);
         ok = g_strdup_printf("OK %u\n", hp);
