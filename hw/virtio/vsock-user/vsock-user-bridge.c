@@ -72,15 +72,11 @@
 #define BRIDGE_SEQPACKET_SNDBUF (4 * 1024 * 1024)
 
 struct VsockBridge {
+    /* pointers and sizes first, flags last: no padding between them */
     VsockBridgePool *pool;      /* the device's scratch buffers */
     QIOChannelSocket *sioc;     /* NULL: the bridge owns fd itself */
-    int fd;
-    bool seqpacket;             /* message mode: SOCK_SEQPACKET */
     uint8_t *msg;               /* host bytes kept: a message's rest, */
                                 /* or what a stream read ahead */
-    size_t msg_len;
-    size_t msg_off;
-    uint32_t msg_flags;         /* its VIRTIO_VSOCK_SEQ_EOR */
     VsockConn *conn;            /* NULL before attach and after close */
     char *name;
     VsockEndpointInfo endpoint; /* for introspection; id and address are */
@@ -88,24 +84,26 @@ struct VsockBridge {
     VsockBridgeGoneFn gone;
     VsockBridgeEstablishedFn established;
     void *opaque;
+    size_t msg_len;
+    size_t msg_off;
+    int fd;
+    uint32_t msg_flags;         /* its VIRTIO_VSOCK_SEQ_EOR */
+    unsigned unread_events;     /* readable events since, without a read */
+    unsigned depth;             /* nesting of entry points */
 
+    bool seqpacket;             /* message mode: SOCK_SEQPACKET */
     bool greet;                 /* write "OK <port>\n" once established */
-    char greeting[24];
-    size_t greet_len;
-    size_t greet_off;
-
+    bool greeting;              /* ... and it is not all out yet */
+    uint8_t greet_off;          /* bytes of it written */
     bool watch_in;              /* what the fd handler should watch for */
     bool watch_out;
     bool fd_in;                 /* ... and watches for now */
     bool fd_out;
     bool notified;              /* the engine was told the socket is ready */
     bool read_since;            /* ... and read from it since */
-    unsigned unread_events;     /* readable events since, without a read */
     bool host_eof;              /* host sent EOF: SHUTDOWN(SEND) to guest */
     bool guest_eof;             /* guest shut SEND: SHUT_WR owed */
     bool shut_wr_done;
-
-    unsigned depth;             /* nesting of entry points */
     bool dead;                  /* socket closed; free at depth 0 */
 };
 
@@ -215,12 +213,26 @@ static void bridge_check_done(VsockBridge *b)
     }
 }
 
-/* Returns false if the greeting is not out yet (or the socket failed). */
+/*
+ * Returns false if the greeting is not out yet (or the socket failed).
+ * Its text is made again from the port at each try rather than kept: a
+ * few bytes less for each of thousands of idle connections.
+ */
 static bool bridge_flush_greeting(VsockBridge *b)
 {
-    while (b->greet_off < b->greet_len) {
-        ssize_t n = send(b->fd, b->greeting + b->greet_off,
-                         b->greet_len - b->greet_off,
+    char text[sizeof("OK 4294967295\n")];
+    int len;
+
+    if (!b->greeting) {
+        return true;
+    }
+    if (!b->conn) {
+        return false;
+    }
+    len = snprintf(text, sizeof(text), "OK %" PRIu32 "\n",
+                   vsock_conn_get_local_port(b->conn));
+    while (b->greet_off < len) {
+        ssize_t n = send(b->fd, text + b->greet_off, len - b->greet_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n < 0) {
@@ -237,6 +249,7 @@ static bool bridge_flush_greeting(VsockBridge *b)
         }
         b->greet_off += n;
     }
+    b->greeting = false;
     return true;
 }
 
@@ -272,8 +285,7 @@ static void bridge_attach(VsockBridge *b, VsockConn *conn)
 static void bridge_start(VsockBridge *b)
 {
     if (b->greet) {
-        b->greet_len = snprintf(b->greeting, sizeof(b->greeting), "OK %u\n",
-                                vsock_conn_get_local_port(b->conn));
+        b->greeting = true;
         if (!bridge_flush_greeting(b)) {
             return;
         }

@@ -100,44 +100,45 @@ struct VsockListener {
 };
 
 struct VsockConn {
+    /* laid out so that no padding is left between the fields */
     VsockKey key;
     VsockEngine *engine;
-    VsockType type;
-    VsockConnState state;
     const VsockConnOps *ops;    /* NULL once the endpoint is detached */
     void *opaque;
+    VsockType type;
+    VsockConnState state;
     unsigned owe;
-    GList rxq_link[RXQ__MAX];
-    bool in_rxq[RXQ__MAX];
-    GList timer_link;
     int timer;                  /* TQ_* or -1 */
+    GList rxq_link[RXQ__MAX];
+    GList timer_link;
     int64_t deadline;
+    int64_t created;            /* engine clock */
+    bool in_rxq[RXQ__MAX];
     bool dead;                  /* removed from the table, freed soon */
     bool in_accept;             /* inside the listener's accept callback */
     bool accept_now;            /* vsock_conn_accept() from in there */
     bool host_initiated;        /* by vsock_engine_connect() */
-    int64_t created;            /* engine clock */
+    bool write_blocked;         /* write() took less than offered */
+    bool want_read;
+    bool draining;              /* inside conn_drain() */
+    bool drain_again;
 
     /* guest -> endpoint */
     uint32_t recv_cnt;          /* RW bytes received */
     uint32_t fwd_cnt;           /* RW bytes the endpoint took */
     uint32_t last_fwd_cnt;      /* fwd_cnt we last told the guest */
-    VsockRing ring;
-    VsockMsgQueue msgs;         /* SEQPACKET: complete messages in ring */
     uint32_t msg_partial;       /* SEQPACKET: ring bytes after the last */
-    bool write_blocked;         /* write() took less than offered */
     uint32_t peer_shutdown;     /* sticky flags from the guest */
     uint32_t reported_shutdown; /* flags passed to ops->shutdown */
+    VsockRing ring;
+    VsockMsgQueue msgs;         /* SEQPACKET: complete messages in ring */
 
     /* endpoint -> guest */
     uint32_t tx_cnt;            /* RW bytes sent */
     uint32_t peer_buf_alloc;
     uint32_t peer_fwd_cnt;
-    bool want_read;
     uint32_t local_shutdown;    /* sticky flags towards the guest */
     uint32_t sent_shutdown;     /* flags the guest has been sent */
-    bool draining;              /* inside conn_drain() */
-    bool drain_again;
 
     VsockConnStats stats;
 };
