@@ -43,6 +43,18 @@ FETCH = os.path.join(ROOT, "scripts", "vhost-device-vsock.sh")
 QEMU = os.path.join(ROOT, "build", "qemu", "qemu-system-x86_64")
 
 
+def run_driver(what, cmd, raw):
+    """Run a bench driver; its output and the results file it wrote."""
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True,
+                          timeout=600, cwd=ROOT)
+    if proc.returncode != 0:
+        raise AssertionError("%s exited %d:\n%s" % (
+            what, proc.returncode, proc.stdout[-4000:]))
+    with open(raw) as f:
+        return proc, json.load(f)
+
+
 class BenchSmoke(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -73,14 +85,7 @@ class BenchSmoke(unittest.TestCase):
                "--pps-writes", str(PPS_WRITES), "--max-connections", "256",
                "--stall-timeout", "5",
                "--out", cls.out, "--json", cls.raw]
-        cls.proc = subprocess.run(cmd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True,
-                                  timeout=600, cwd=ROOT)
-        if cls.proc.returncode != 0:
-            raise AssertionError("bench exited %d:\n%s" % (
-                cls.proc.returncode, cls.proc.stdout[-4000:]))
-        with open(cls.raw) as f:
-            cls.data = json.load(f)
+        cls.proc, cls.data = run_driver("bench", cmd, cls.raw)
         with open(cls.out) as f:
             cls.table = f.read()
 
@@ -240,14 +245,7 @@ class ABSmoke(unittest.TestCase):
                "--conns", str(CONNS), "--idle", str(IDLE),
                "--sizes", "%d,64K" % SIZE, "--size-bytes", str(SIZE_BYTES),
                "--no-scale", "--timeout", "120"]
-        cls.proc = subprocess.run(cmd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True,
-                                  timeout=600, cwd=ROOT)
-        if cls.proc.returncode != 0:
-            raise AssertionError("A/B exited %d:\n%s" % (
-                cls.proc.returncode, cls.proc.stdout[-4000:]))
-        with open(cls.raw) as f:
-            cls.data = json.load(f)
+        cls.proc, cls.data = run_driver("A/B", cmd, cls.raw)
 
     @classmethod
     def tearDownClass(cls):
