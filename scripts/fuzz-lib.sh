@@ -3,7 +3,8 @@
 #
 # fuzz_run PREFIX BIN TARGET DIR SECONDS MAX_LEN DICT SEEDS REPRO_ENV
 #   runs BIN --fuzz-target=TARGET for SECONDS on DIR/corpus/NAME (kept
-#   between runs) and SEEDS, with artifacts in DIR/crashes/NAME/, its
+#   between runs) and SEEDS, with artifacts in DIR/crashes/NAME/ (those of
+#   earlier runs are moved to DIR/crashes/NAME/earlier/ first), its
 #   output in DIR/NAME.log and its wall time in DIR/NAME.seconds, where
 #   NAME is TARGET without a "generic-fuzz-" prefix.  Prints what it ran,
 #   the figures and one reproducer line per crash, timeout or oom file
@@ -28,6 +29,16 @@ fuzz_run() {
     top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     rm -f "$dir/$name.seconds"
     mkdir -p "$corpus" "$crashes"
+    # A run reports what it found itself: artifacts of earlier runs are
+    # kept, one level down, out of its report and its results.
+    for f in "$crashes"/crash-* "$crashes"/timeout-* "$crashes"/oom-* \
+             "$crashes"/leak-*; do
+        [ -e "$f" ] || continue
+        mkdir -p "$crashes/earlier"
+        mv -f "$f" "$crashes/earlier/"
+        echo "$prefix: $name: ${f#"$top"/} is from an earlier run:" \
+             "moved to ${crashes#"$top"/}/earlier/"
+    done
     echo "$prefix: $target for ${seconds}s (log: ${log#"$top"/})"
     start=$(date +%s)
     # -timeout=25, OSS-Fuzz's default: the generic fuzzer itself slows
