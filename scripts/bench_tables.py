@@ -20,7 +20,8 @@ in Markdown, and in reStructuredText
 Kinds: "headline" (README: vsock-user beside the channels it is compared
 with, median and range, and who leads where the ranges do not overlap;
 the count of targets met), "full" (the bench docs: make bench's whole
-report, every target met or missed, as a literal block) and "links" (the
+report, every target met or missed, as a literal block), "scale" (a run's
+description and its table of N streams, both devices) and "links" (the
 guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
 own results file) and "stall" (the longest main-loop stall under each
 hostile link peer, tests/bench/vsock-user-link-stall.py's table),
@@ -213,6 +214,29 @@ def full(data, path):
     return out
 
 
+def scale(data, path):
+    """The run's description and its scale table (both devices, N streams)."""
+    lines = bench_report.report_from_json(data).splitlines()
+    head = []
+    for line in lines:
+        if line.startswith("|"):
+            break
+        if line.startswith("- "):
+            head.append(line)
+    first = next(i for i, line in enumerate(lines)
+                 if line.startswith("Scale ("))
+    table = []
+    for line in lines[first + 1:]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            break
+    out = ["Run ``%s`` (%s), rendered again from that file::"
+           % (os.path.basename(path), data["info"]["date"]), ""]
+    out += [("  " + line).rstrip() for line in head + [""] + table]
+    return out
+
+
 def links(data, path):
     text = bench_report.links_report(data)
     out = ["The table ``tests/bench/vsock-user-link-bench.py`` wrote in run "
@@ -257,7 +281,7 @@ def ab(data, path):
          for line in script("vsock-user-ab.py").table(data).splitlines()]
 
 
-RENDER = {"headline": headline, "full": full, "links": links,
+RENDER = {"headline": headline, "full": full, "scale": scale, "links": links,
           "stall": stall, "fuzz": fuzz, "ab": ab}
 
 
