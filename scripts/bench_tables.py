@@ -20,14 +20,14 @@ in Markdown, and in reStructuredText
 Kinds: "headline" (README: vsock-user beside the channels it is compared
 with, median and range, and who leads where the ranges do not overlap;
 the count of targets met), "full" (the bench docs: make bench's whole
-report, every target met or missed, as a literal block), "scale" (a run's
-description and its table of N streams, both devices) and "links" (the
+report, every target met or missed, as a literal block) and "links" (the
 guest-to-guest table of tests/bench/vsock-user-link-bench.py, from its
 own results file) and "stall" (the longest main-loop stall under each
 hostile link peer, tests/bench/vsock-user-link-stall.py's table),
 "fuzz" (a fuzzing run's figures, tests/fuzz/fuzz-results.py's table) and
 "ab" (two QEMU binaries side by side, tests/bench/vsock-user-ab.py's
-table).
+table), "vhost" (variants of the device, each against vhost-device-vsock
+round by round, tests/bench/vsock-user-vs-vhost.py's table).
 
     scripts/bench_tables.py --check    fail if a block differs from what its
                                        results file gives, or README.md has
@@ -214,29 +214,6 @@ def full(data, path):
     return out
 
 
-def scale(data, path):
-    """The run's description and its scale table (both devices, N streams)."""
-    lines = bench_report.report_from_json(data).splitlines()
-    head = []
-    for line in lines:
-        if line.startswith("|"):
-            break
-        if line.startswith("- "):
-            head.append(line)
-    first = next(i for i, line in enumerate(lines)
-                 if line.startswith("Scale ("))
-    table = []
-    for line in lines[first + 1:]:
-        if line.startswith("|"):
-            table.append(line)
-        elif table:
-            break
-    out = ["Run ``%s`` (%s), rendered again from that file::"
-           % (os.path.basename(path), data["info"]["date"]), ""]
-    out += [("  " + line).rstrip() for line in head + [""] + table]
-    return out
-
-
 def links(data, path):
     text = bench_report.links_report(data)
     out = ["The table ``tests/bench/vsock-user-link-bench.py`` wrote in run "
@@ -281,8 +258,18 @@ def ab(data, path):
          for line in script("vsock-user-ab.py").table(data).splitlines()]
 
 
-RENDER = {"headline": headline, "full": full, "scale": scale, "links": links,
-          "stall": stall, "fuzz": fuzz, "ab": ab}
+def vhost(data, path):
+    """tests/bench/vsock-user-vs-vhost.py's table of a run."""
+    return ["The table ``tests/bench/vsock-user-vs-vhost.py`` wrote in run "
+            "``%s``, rendered again from that file::"
+            % os.path.basename(path), ""] + \
+        [("    " + line).rstrip()
+         for line in
+         script("vsock-user-vs-vhost.py").table(data).splitlines()]
+
+
+RENDER = {"headline": headline, "full": full, "links": links, "stall": stall, "fuzz": fuzz, "ab": ab,
+          "vhost": vhost}
 
 
 # ---- blocks ------------------------------------------------------------------------

@@ -278,6 +278,64 @@ class ABSmoke(unittest.TestCase):
         self.assertEqual(len(re.findall(r"^- \[no data\] ", text, re.M)),
                          3, text)
 
+
+class VsVhostSmoke(unittest.TestCase):
+    """tests/bench/vsock-user-vs-vhost.py with one binary as two variants:
+    each round runs both, the order turning, each run beside
+    vhost-device-vsock with the exact bytes asked for; the table made
+    again from the kept files (--from-dir) is the one the driver printed,
+    a factor on every row both devices ran."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="vs-vhost-smoke-")
+        cls.raw = os.path.join(cls.tmp.name, "vs.json")
+        driver = os.path.join(HERE, "vsock-user-vs-vhost.py")
+        cls.cmd = [sys.executable, driver,
+                   "--variant", "one=" + QEMU, "--variant", "two=" + QEMU,
+                   "--rounds", "2", "--dir", cls.tmp.name,
+                   "--json", cls.raw, "--",
+                   "--bytes", str(BYTES), "--chunk", "1024",
+                   "--rounds", str(ROUNDS), "--conns", "0", "--idle", "0",
+                   "--sizes", str(SIZE), "--size-bytes", str(SIZE_BYTES),
+                   "--no-scale", "--timeout", "120"]
+        cls.proc, cls.data = run_driver("vs-vhost", cls.cmd, cls.raw)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_rounds_turn(self):
+        order = re.findall(r"^# round (\d) of 2: (one|two)$",
+                           self.proc.stdout, re.M)
+        self.assertEqual(order, [("1", "one"), ("1", "two"), ("2", "two"),
+                                 ("2", "one")])
+        for v in ("one", "two"):
+            for ch in ("vsock", "vhost-user"):
+                recs = [r for r in self.data["results"] if r["variant"] == v
+                        and r["channel"] == ch and r["phase"] == "h2g"]
+                self.assertEqual(sorted(r["round"] for r in recs), [0, 1])
+                self.assertEqual({r["bytes"] for r in recs}, {BYTES})
+
+    def test_table(self):
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import bench_tables
+        text = bench_tables.script("vsock-user-vs-vhost.py").table(self.data)
+        self.assertIn(text, self.proc.stdout)
+        rows = re.findall(r"^(\S+) \S.*  (ahead|behind|mixed)$", text, re.M)
+        both = [{r["phase"] for r in self.data["results"]
+                 if r["channel"] == ch} for ch in ("vsock", "vhost-user")]
+        self.assertEqual({p for p, _ in rows}, both[0] & both[1], text)
+        self.assertLessEqual({"g2h", "h2g", "ping"}, both[0] & both[1])
+        again = subprocess.run(
+            self.cmd[:2] + ["--from-dir"] + self.cmd[2:], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=60)
+        self.assertEqual(again.returncode, 0, again.stdout)
+        self.assertNotIn("# round", again.stdout)
+        self.assertIn(text, again.stdout)
+
+
 def main():
     global QEMU
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
