@@ -5,6 +5,7 @@ small QMP client and socket helpers.  Standard library only.
 
 import json
 import os
+import platform
 import re
 import socket
 import statistics
@@ -238,3 +239,18 @@ def lead_of(ours, theirs, higher=True):
     if max(ours) < min(theirs):
         return "theirs"
     return "neither (ranges overlap)"
+
+
+def host_info():
+    """The machine, as the drivers' results files record it."""
+    return "%s %s, %d CPUs" % (platform.system(), platform.release(),
+                               os.cpu_count())
+
+
+def write_results(path, data, table):
+    """A driver's results file, then its table and where the file went."""
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    print(table, end="")
+    print("written to %s" % os.path.relpath(path))

@@ -26,13 +26,12 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 
-from bench_common import lead_of, spread
+from bench_common import host_info, lead_of, spread, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -205,18 +204,11 @@ def main():
                 results.append(r)
     data = {"info": {"date": datetime.datetime.now().strftime(
                          "%Y-%m-%d %H:%M"),
-                     "kernel": kernel,
-                     "host": "%s %s, %d CPUs" % (
-                         platform.system(), platform.release(),
-                         os.cpu_count())},
+                     "kernel": kernel, "host": host_info()},
             "sides": [{"name": s["name"]} for s in sides],
             "rounds": args.rounds, "bench_args": args.bench_args,
             "results": results}
-    with open(args.json, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    sys.stdout.write(table(data))
-    print("written to %s" % os.path.relpath(args.json))
+    write_results(args.json, data, table(data))
     return 0
 
 

@@ -28,11 +28,12 @@ import datetime
 import glob
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
+
+from bench_common import host_info, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -200,18 +201,11 @@ def main():
     if first:
         with open(first[0]) as f:
             date = json.load(f)["info"]["date"]
-    data = {"info": {"date": date, "kernel": kernel,
-                     "host": "%s %s, %d CPUs" % (
-                         platform.system(), platform.release(),
-                         os.cpu_count())},
+    data = {"info": {"date": date, "kernel": kernel, "host": host_info()},
             "variants": list(variants), "rounds": args.rounds,
             "bench_args": args.bench_args, "results": results}
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    sys.stdout.write(table(data))
-    print("written to %s" % os.path.relpath(args.json))
+    write_results(args.json, data, table(data))
     return 0
 
 
