@@ -24,8 +24,6 @@ file scripts/bench_tables.py renders ("vhost" blocks).
 """
 
 import argparse
-import datetime
-import glob
 import json
 import os
 import re
@@ -127,16 +125,18 @@ def table(data):
 
 
 def collect(variants, rounds, path_of):
-    results, kernel = [], "?"
+    """The runs' records, tagged; the guest kernel; the first run's date."""
+    results, kernel, dates = [], "?", []
     for rnd in range(rounds):
         for v in variants:
             with open(path_of(v, rnd)) as f:
                 d = json.load(f)
             kernel = d["info"]["kernel"]
+            dates.append(d["info"]["date"])
             for r in d["results"]:
                 if r["channel"] in (OURS, THEIRS):
                     results.append(dict(r, variant=v, round=rnd))
-    return results, kernel
+    return results, kernel, min(dates)
 
 
 def run(args, variants, rnd):
@@ -193,14 +193,9 @@ def main():
     else:
         for rnd in range(args.rounds):
             run(args, variants, rnd)
-    results, kernel = collect(
+    results, kernel, date = collect(
         list(variants), args.rounds,
         lambda v, r: os.path.join(args.dir, "%s-%d.json" % (v, r + 1)))
-    first = sorted(glob.glob(os.path.join(args.dir, "*-1.json")))
-    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    if first:
-        with open(first[0]) as f:
-            date = json.load(f)["info"]["date"]
     data = {"info": {"date": date, "kernel": kernel, "host": host_info()},
             "variants": list(variants), "rounds": args.rounds,
             "bench_args": args.bench_args, "results": results}
