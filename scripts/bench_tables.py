@@ -268,8 +268,8 @@ def vhost(data, path):
          script("vsock-user-vs-vhost.py").table(data).splitlines()]
 
 
-RENDER = {"headline": headline, "full": full, "links": links, "stall": stall, "fuzz": fuzz, "ab": ab,
-          "vhost": vhost}
+RENDER = {"headline": headline, "full": full, "links": links,
+          "stall": stall, "fuzz": fuzz, "ab": ab, "vhost": vhost}
 
 
 # ---- blocks ------------------------------------------------------------------------

@@ -254,3 +254,23 @@ def write_results(path, data, table):
         f.write("\n")
     print(table, end="")
     print("written to %s" % os.path.relpath(path))
+
+
+def phase_metrics(phase):
+    """(key, label, higher is better, format) of the figures of a bench
+    phase, as the comparing drivers report them."""
+    if phase in ("g2h", "h2g") or re.match(r"(g2h|h2g|streams)-", phase):
+        return [("mibs", "MiB/s", True, "%.1f")]
+    if phase == "ping" or phase.startswith("ping-"):
+        return [("median_us", "median us", False, "%.0f")]
+    if phase == "connrate":
+        return [("rate", "per s", True, "%.0f")]
+    if phase.startswith("pps-"):
+        return [("writes_per_s", "writes/s", True, "%.0f")]
+    if phase == "idle" or phase.startswith("idle-"):
+        m = [("own_per_conn", "B/conn", False, "%.0f")]
+        if phase != "idle":
+            m.append(("last_med_us", "last 100 connect() median us", False,
+                      "%.0f"))
+        return m
+    return []

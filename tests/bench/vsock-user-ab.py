@@ -31,7 +31,8 @@ import statistics
 import subprocess
 import sys
 
-from bench_common import host_info, lead_of, spread, write_results
+from bench_common import (host_info, lead_of, phase_metrics, spread,
+                          write_results)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -42,25 +43,6 @@ MARGIN = 0.10
 # The scale phases' target against A with this many idle connections.
 SCALE_N = 10000
 SCALE_FACTOR = 1.25
-
-
-def metrics(phase):
-    """(key, label, higher is better, format) of the figures of a phase."""
-    if phase in ("g2h", "h2g") or re.match(r"(g2h|h2g|streams)-", phase):
-        return [("mibs", "MiB/s", True, "%.1f")]
-    if phase == "ping" or phase.startswith("ping-"):
-        return [("median_us", "median us", False, "%.0f")]
-    if phase == "connrate":
-        return [("rate", "per s", True, "%.0f")]
-    if phase.startswith("pps-"):
-        return [("writes_per_s", "writes/s", True, "%.0f")]
-    if phase == "idle" or phase.startswith("idle-"):
-        m = [("own_per_conn", "B/conn", False, "%.0f")]
-        if phase != "idle":
-            m.append(("last_med_us", "last 100 connect() median us", False,
-                      "%.0f"))
-        return m
-    return []
 
 
 def values(data, side, phase, key):
@@ -86,7 +68,7 @@ def rows(data):
             phases.append(r["phase"])
     out, worse = [], 0
     for phase in phases:
-        for key, label, higher, fmt in metrics(phase):
+        for key, label, higher, fmt in phase_metrics(phase):
             a = values(data, "a", phase, key)
             b = values(data, "b", phase, key)
             if not a and not b:

@@ -31,24 +31,12 @@ import statistics
 import subprocess
 import sys
 
-from bench_common import host_info, write_results
+from bench_common import host_info, phase_metrics, write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BENCH = os.path.join(HERE, "vsock-user-bench.py")
 OURS, THEIRS = "vsock", "vhost-user"
-
-
-def metric(phase):
-    """(key, label, higher is better) of a phase both devices run."""
-    if (re.match(r"(g2h|h2g)(-\d+)?$", phase) or
-            phase.startswith("streams-")):
-        return ("mibs", "MiB/s", True)
-    if phase == "ping" or phase.startswith("ping-"):
-        return ("median_us", "median us", False)
-    if phase.startswith("pps-"):
-        return ("writes_per_s", "writes/s", True)
-    return None
 
 
 def value(records, channel, phase, key):
@@ -58,13 +46,15 @@ def value(records, channel, phase, key):
 
 
 def factors(data):
-    """{(phase, variant): [factor per round]} and the phases in order."""
-    phases, out = [], {}
+    """{(row, variant): [factor per round]} and the rows in order, a row
+    being (phase, key, label, higher is better)."""
+    rows, out = [], {}
     for r in data["results"]:
-        if r["phase"] not in phases and metric(r["phase"]):
-            phases.append(r["phase"])
-    for phase in phases:
-        key, _, higher = metric(phase)
+        for key, label, higher, _ in phase_metrics(r["phase"]):
+            if (r["phase"], key, label, higher) not in rows:
+                rows.append((r["phase"], key, label, higher))
+    for row in rows:
+        phase, key, _, higher = row
         for v in data["variants"]:
             for rnd in range(data["rounds"]):
                 recs = [r for r in data["results"]
@@ -72,9 +62,9 @@ def factors(data):
                 ours = value(recs, OURS, phase, key)
                 theirs = value(recs, THEIRS, phase, key)
                 if ours and theirs:
-                    out.setdefault((phase, v), []).append(
+                    out.setdefault((row, v), []).append(
                         ours / theirs if higher else theirs / ours)
-    return phases, out
+    return rows, out
 
 
 def cell(fs):
@@ -89,17 +79,17 @@ def cell(fs):
 
 
 def table(data):
-    phases, fs = factors(data)
+    rows, fs = factors(data)
     header = ["phase and figure"]
     for v in data["variants"]:
         header += [v, ""]
     body = []
-    for phase in phases:
-        row = ["%s %s" % (phase, metric(phase)[1])]
+    for row in rows:
+        line_cells = ["%s %s" % (row[0], row[2])]
         for v in data["variants"]:
-            row += list(cell(fs.get((phase, v))))
-        if any(c != "-" for c in row[1::2]):
-            body.append(row)
+            line_cells += list(cell(fs.get((row, v))))
+        if any(c != "-" for c in line_cells[1::2]):
+            body.append(line_cells)
     widths = [max(len(x[i]) for x in [header] + body)
               for i in range(len(header))]
 
@@ -117,7 +107,8 @@ def table(data):
            line(header), line(["-" * w for w in widths])]
     out += [line(r) for r in body]
     for v in data["variants"]:
-        marks = [cell(fs.get((p, v)))[1] for p in phases]
+        marks = [cell(fs.get((row, v)))[1] for row in rows
+                 if (row, v) in fs]
         out.append("%s: %d rows ahead, %d behind, %d mixed" % (
             v, marks.count("ahead"), marks.count("behind"),
             marks.count("mixed")))
